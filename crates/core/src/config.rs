@@ -1,0 +1,115 @@
+//! Environment → typed configuration helpers. Every error names the variable; secrets' values never
+//! appear in an error or a log.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::ConfigError;
+
+/// Where configuration is read from: the process environment, or fixed pairs in tests.
+pub struct Env {
+    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+}
+
+impl Env {
+    pub fn process() -> Self {
+        Env {
+            lookup: Box::new(|name| std::env::var(name).ok()),
+        }
+    }
+
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Env {
+            lookup: Box::new(move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())),
+        }
+    }
+
+    /// The trimmed value; unset and empty are the same.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
+        self.get(name).ok_or_else(|| ConfigError::new(name, "is required but not set"))
+    }
+
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        (self.lookup)(name).filter(|v| !v.is_empty()).map(Secret)
+    }
+
+    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| ConfigError::new(name, format!("`{raw}` is not valid: {e}"))),
+        }
+    }
+
+    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError::new(name, format!("`{v}` is not a boolean (true/false)"))),
+        }
+    }
+
+    /// One of `choices` (case-insensitive), returned in its canonical spelling.
+    pub fn choice_or(&self, name: &str, choices: &[&'static str], default: &'static str) -> Result<&'static str, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => choices
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(&v))
+                .copied()
+                .ok_or_else(|| ConfigError::new(name, format!("`{v}` is not one of {}", choices.join(", ")))),
+        }
+    }
+}
+
+/// A password or key: usable, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_variable_and_value() {
+        let env = Env::from_pairs(&[("n", "ten"), ("b", "maybe"), ("c", "HOUR"), ("empty", " ")]);
+        let e = env.parse_or::<u32>("n", 1).unwrap_err();
+        assert_eq!(e.var, "n");
+        assert!(e.to_string().contains("`ten`"), "{e}");
+        assert!(env.bool_or("b", true).unwrap_err().to_string().contains("environment variable b"));
+        assert_eq!(env.choice_or("c", &["day", "hour"], "day").unwrap(), "hour");
+        assert_eq!(env.parse_or("empty", 7u32).unwrap(), 7);
+        assert!(env.required("missing").unwrap_err().to_string().contains("missing"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let env = Env::from_pairs(&[("pw", "hunter2")]);
+        let secret = env.secret("pw").unwrap();
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}

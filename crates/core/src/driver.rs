@@ -1,0 +1,110 @@
+//! One invocation: decode the event, hand the batch to the sink within the deadline, and turn the
+//! outcome into the invocation result (or an error, so the trigger re-delivers).
+
+use std::time::Instant;
+
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::deadline::Deadline;
+use crate::decode::decode;
+use crate::error::{Error, Retryable};
+use crate::record::{Format, PartitionSpan};
+use crate::sink::{Delivery, Sink};
+
+/// The invocation result: returned to the runtime and logged as one `info` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub format: Format,
+    pub records: usize,
+    pub bytes: usize,
+    pub written: usize,
+    pub dead_lettered: usize,
+    pub skipped: usize,
+    pub target: String,
+    pub ms: u64,
+}
+
+/// What `invoke --dry-run` prints: the decoded batch, no target touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    pub format: Format,
+    pub records: usize,
+    pub bytes: usize,
+    pub partitions: Vec<PartitionSpan>,
+}
+
+pub fn dry_run(event: &str) -> Result<DryRun, Error> {
+    let batch = decode(event)?;
+    Ok(DryRun {
+        format: batch.format,
+        records: batch.records.len(),
+        bytes: batch.payload_len(),
+        partitions: batch.partitions(),
+    })
+}
+
+pub async fn invoke<S: Sink>(sink: &S, event: &str, deadline: Deadline, request_id: &str) -> Result<Summary, Error> {
+    let span = tracing::info_span!("invocation", request_id, target = %sink.target());
+    async {
+        let started = Instant::now();
+        let result = deliver(sink, event, deadline, started).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(s) => tracing::info!(
+                format = ?s.format, records = s.records, bytes = s.bytes, written = s.written,
+                dead_lettered = s.dead_lettered, skipped = s.skipped, failed = 0, ms,
+                "invocation done"
+            ),
+            Err(e) => tracing::error!(error = %e, retryable = e.is_retryable(), ms, "invocation failed"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
+    let batch = decode(event)?;
+    let records = batch.records.len();
+    let target = sink.target();
+    let delivery = if records == 0 {
+        Delivery::default()
+    } else {
+        let write = sink.write(&batch, deadline);
+        match tokio::time::timeout_at(deadline.with_safety_margin().instant(), write).await {
+            Ok(Ok(delivery)) => delivery,
+            Ok(Err(e)) => {
+                return Err(Error::Sink {
+                    target,
+                    retryable: e.is_retryable(),
+                    message: e.to_string(),
+                })
+            }
+            Err(_elapsed) => {
+                return Err(Error::Deadline {
+                    target,
+                    records,
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                })
+            }
+        }
+    };
+    if delivery.accounted() != records {
+        return Err(Error::Unaccounted {
+            target,
+            records,
+            accounted: delivery.accounted(),
+        });
+    }
+    Ok(Summary {
+        format: batch.format,
+        records,
+        bytes: batch.payload_len(),
+        written: delivery.written,
+        dead_lettered: delivery.dead_lettered,
+        skipped: delivery.skipped,
+        target,
+        ms: started.elapsed().as_millis() as u64,
+    })
+}

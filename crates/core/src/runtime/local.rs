@@ -1,0 +1,109 @@
+//! `<function> invoke --event FILE|- [--dry-run] [--time-limit-ms N]`: runs the handler once and prints
+//! the JSON result on stdout.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use crate::deadline::Deadline;
+use crate::driver::{dry_run, invoke};
+use crate::error::Error;
+use crate::sink::Sink;
+
+const DEFAULT_TIME_LIMIT_MS: u64 = 900_000;
+
+struct Args {
+    event: String,
+    dry_run: bool,
+    time_limit: Duration,
+}
+
+fn usage(function: &str) -> String {
+    format!(
+        "usage: {function} invoke --event FILE|- [--dry-run] [--time-limit-ms N]\n\
+         Outside AWS Lambda (AWS_LAMBDA_RUNTIME_API) and Tencent SCF (SCF_RUNTIME_API) the function runs one\n\
+         event from a file or stdin and prints the JSON result; --dry-run only decodes the event."
+    )
+}
+
+fn parse_args(function: &str, mut args: impl Iterator<Item = String>) -> Result<Args, Error> {
+    if args.next().as_deref() != Some("invoke") {
+        return Err(Error::Usage(usage(function)));
+    }
+    let (mut event, mut dry_run, mut time_limit_ms) = (None, false, DEFAULT_TIME_LIMIT_MS);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--event" => event = args.next(),
+            "--dry-run" => dry_run = true,
+            "--time-limit-ms" => {
+                time_limit_ms = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| Error::Usage("--time-limit-ms needs a number of milliseconds".to_owned()))?
+            }
+            _ => return Err(Error::Usage(usage(function))),
+        }
+    }
+    let event = event.ok_or_else(|| Error::Usage(usage(function)))?;
+    Ok(Args {
+        event,
+        dry_run,
+        time_limit: Duration::from_millis(time_limit_ms),
+    })
+}
+
+async fn read_event(path: &str) -> Result<String, Error> {
+    if path == "-" {
+        let mut event = String::new();
+        tokio::io::stdin().read_to_string(&mut event).await?;
+        Ok(event)
+    } else {
+        tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")).into())
+    }
+}
+
+pub(super) async fn run<S, F, Fut>(function: &str, build: F) -> Result<(), Error>
+where
+    S: Sink,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<S, Error>>,
+{
+    let args = parse_args(function, std::env::args().skip(1))?;
+    let deadline = Deadline::after(args.time_limit);
+    let event = read_event(&args.event).await?;
+    let output = if args.dry_run {
+        serde_json::to_string(&dry_run(&event)?)
+    } else {
+        let sink = build().await?;
+        serde_json::to_string(&invoke(&sink, &event, deadline, "local").await?)
+    };
+    println!("{}", output.expect("results always serialize"));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, Error> {
+        parse_args("to-es", list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn parses_invoke_flags() {
+        let a = args(&["invoke", "--event", "-", "--dry-run", "--time-limit-ms", "1500"]).unwrap();
+        assert_eq!(a.event, "-");
+        assert!(a.dry_run);
+        assert_eq!(a.time_limit, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn rejects_missing_event_and_unknown_flags() {
+        assert!(matches!(args(&["invoke"]), Err(Error::Usage(_))));
+        assert!(matches!(args(&["invoke", "--event", "x", "--bogus"]), Err(Error::Usage(_))));
+        assert!(matches!(args(&[]), Err(Error::Usage(_))));
+    }
+}

@@ -1,0 +1,110 @@
+//! The Tencent SCF custom runtime API: `POST /runtime/init/ready` once, then a loop of
+//! `GET /runtime/invocation/next` (headers `request_id`, `time_limit_in_ms`) and a POST of the result
+//! to `/runtime/invocation/response` or of the error to `/runtime/invocation/error`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::driver::invoke;
+use crate::error::Error;
+use crate::sink::Sink;
+
+const DEFAULT_PORT: &str = "9001";
+/// Used when `time_limit_in_ms` is missing: the longest an SCF event function may run.
+const MAX_TIME_LIMIT: Duration = Duration::from_secs(900);
+
+pub struct RuntimeApi {
+    base_url: String,
+    // No timeout: `next` is a long poll that may wait for minutes.
+    client: reqwest::Client,
+}
+
+impl RuntimeApi {
+    /// `SCF_RUNTIME_API` (host, or host:port) plus `SCF_RUNTIME_API_PORT`, as the platform sets them.
+    pub fn from_env() -> Option<Self> {
+        let host = std::env::var("SCF_RUNTIME_API").ok().filter(|h| !h.is_empty())?;
+        let address = if host.contains(':') {
+            host
+        } else {
+            let port = std::env::var("SCF_RUNTIME_API_PORT").unwrap_or_else(|_| DEFAULT_PORT.to_owned());
+            format!("{host}:{port}")
+        };
+        Some(RuntimeApi::new(format!("http://{address}")))
+    }
+
+    pub fn new(base_url: String) -> Self {
+        RuntimeApi {
+            base_url,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub(super) async fn run<S, F, Fut>(self, build: F) -> Result<(), Error>
+    where
+        S: Sink,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<S, Error>>,
+    {
+        // SCF has no init-error endpoint: a failed build is logged and the process exits, which the
+        // platform reports as an init failure.
+        let sink = build().await?;
+        self.ready().await?;
+        loop {
+            self.serve_next(&sink).await?;
+        }
+    }
+
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.post("/runtime/init/ready", " ".to_owned()).await
+    }
+
+    /// Waits for the next invocation, runs it and posts its outcome.
+    pub async fn serve_next<S: Sink>(&self, sink: &S) -> Result<(), Error> {
+        let url = format!("{}/runtime/invocation/next", self.base_url);
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| self.error(&url, e))?;
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let request_id = header("request_id").unwrap_or_default();
+        let time_limit = match header("time_limit_in_ms").and_then(|v| v.parse::<u64>().ok()) {
+            Some(ms) => Duration::from_millis(ms),
+            None => {
+                tracing::warn!(request_id, "no usable time_limit_in_ms header; assuming {MAX_TIME_LIMIT:?}");
+                MAX_TIME_LIMIT
+            }
+        };
+        let deadline = Deadline::after(time_limit);
+        let event = response.text().await.map_err(|e| self.error(&url, e))?;
+        match invoke(sink, &event, deadline, &request_id).await {
+            Ok(summary) => {
+                let body = serde_json::to_string(&summary).expect("a summary always serializes");
+                self.post("/runtime/invocation/response", body).await
+            }
+            Err(e) => self.post("/runtime/invocation/error", e.to_string()).await,
+        }
+    }
+
+    async fn post(&self, path: &str, body: String) -> Result<(), Error> {
+        let url = format!("{}{path}", self.base_url);
+        self.client
+            .post(&url)
+            .body(body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map(drop)
+            .map_err(|e| self.error(&url, e))
+    }
+
+    fn error(&self, url: &str, e: reqwest::Error) -> Error {
+        Error::RuntimeApi {
+            url: url.to_owned(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+use std::future::Future;
+
+use crate::deadline::Deadline;
+use crate::error::Retryable;
+use crate::record::Batch;
+
+/// What a sink did with a batch. Every record is counted once; anything not written must be an error
+/// instead, so the trigger re-delivers the batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub written: usize,
+    /// Permanently malformed records stored in a dead-letter destination.
+    pub dead_lettered: usize,
+    /// Records the configuration says to drop (e.g. tombstones), counted so nothing vanishes unseen.
+    pub skipped: usize,
+}
+
+impl Delivery {
+    pub fn accounted(&self) -> usize {
+        self.written + self.dead_lettered + self.skipped
+    }
+}
+
+pub trait Sink: Send + Sync + 'static {
+    type Error: std::error::Error + Retryable + Send + Sync + 'static;
+
+    /// Where the records go, for logs and the invocation result. Never holds a secret.
+    fn target(&self) -> String;
+
+    /// Durably writes the whole batch or fails. Retries must end before `deadline`.
+    fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
+}
+
+/// The sink of a function whose target is not built yet: `invoke --dry-run` works, a real run fails
+/// at start with a clear error.
+pub enum NotYetBuilt {}
+
+impl NotYetBuilt {
+    pub async fn build(function: &str) -> Result<NotYetBuilt, crate::Error> {
+        Err(crate::Error::Usage(format!(
+            "the {function} sink is not implemented yet; only `invoke --dry-run` works"
+        )))
+    }
+}
+
+impl Sink for NotYetBuilt {
+    type Error = crate::Error;
+
+    fn target(&self) -> String {
+        match *self {}
+    }
+
+    async fn write(&self, _: &Batch<'_>, _: Deadline) -> Result<Delivery, Self::Error> {
+        match *self {}
+    }
+}

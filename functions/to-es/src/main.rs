@@ -1,0 +1,7 @@
+use std::process::ExitCode;
+
+use ckafka_dump_core::sink::NotYetBuilt;
+
+fn main() -> ExitCode {
+    ckafka_dump_core::runtime::main("to-es", || NotYetBuilt::build("to-es"))
+}
