@@ -6,9 +6,11 @@ use std::str::FromStr;
 
 use crate::error::ConfigError;
 
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Where configuration is read from: the process environment, or fixed pairs in tests.
 pub struct Env {
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
 }
 
 impl Env {
@@ -27,11 +29,14 @@ impl Env {
 
     /// The trimmed value; unset and empty are the same.
     pub fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     pub fn required(&self, name: &str) -> Result<String, ConfigError> {
-        self.get(name).ok_or_else(|| ConfigError::new(name, "is required but not set"))
+        self.get(name)
+            .ok_or_else(|| ConfigError::new(name, "is required but not set"))
     }
 
     pub fn secret(&self, name: &str) -> Option<Secret> {
@@ -61,7 +66,12 @@ impl Env {
     }
 
     /// One of `choices` (case-insensitive), returned in its canonical spelling.
-    pub fn choice_or(&self, name: &str, choices: &[&'static str], default: &'static str) -> Result<&'static str, ConfigError> {
+    pub fn choice_or(
+        &self,
+        name: &str,
+        choices: &[&'static str],
+        default: &'static str,
+    ) -> Result<&'static str, ConfigError> {
         match self.get(name) {
             None => Ok(default),
             Some(v) => choices
@@ -99,7 +109,11 @@ mod tests {
         let e = env.parse_or::<u32>("n", 1).unwrap_err();
         assert_eq!(e.var, "n");
         assert!(e.to_string().contains("`ten`"), "{e}");
-        assert!(env.bool_or("b", true).unwrap_err().to_string().contains("environment variable b"));
+        assert!(env
+            .bool_or("b", true)
+            .unwrap_err()
+            .to_string()
+            .contains("environment variable b"));
         assert_eq!(env.choice_or("c", &["day", "hour"], "day").unwrap(), "hour");
         assert_eq!(env.parse_or("empty", 7u32).unwrap(), 7);
         assert!(env.required("missing").unwrap_err().to_string().contains("missing"));

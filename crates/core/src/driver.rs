@@ -38,7 +38,7 @@ pub fn dry_run(event: &str) -> Result<DryRun, Error> {
     let batch = decode(event)?;
     Ok(DryRun {
         format: batch.format,
-        records: batch.records.len(),
+        records: batch.len(),
         bytes: batch.payload_len(),
         partitions: batch.partitions(),
     })
@@ -66,7 +66,7 @@ pub async fn invoke<S: Sink>(sink: &S, event: &str, deadline: Deadline, request_
 
 async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
     let batch = decode(event)?;
-    let records = batch.records.len();
+    let records = batch.len();
     let target = sink.target();
     let delivery = if records == 0 {
         Delivery::default()

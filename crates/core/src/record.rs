@@ -1,6 +1,9 @@
 //! The one record model both trigger formats decode into.
-
-use std::borrow::Cow;
+//!
+//! A [`Batch`] keeps the event text it was decoded from plus one buffer (`arena`) holding every byte that
+//! had to be produced (base64-decoded keys, values and headers; SCF bodies that contained JSON escapes).
+//! Records are small descriptors into those two buffers, so decoding allocates a handful of times per
+//! event instead of several times per record. [`Record`] is the resolved, borrowed view sinks work with.
 
 use serde::Serialize;
 
@@ -28,48 +31,80 @@ pub struct Timestamp {
     pub kind: Option<TimestampType>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header<'a> {
-    pub key: Cow<'a, str>,
-    pub value: Vec<u8>,
+/// Bytes in the event text or in the batch's arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Span {
+    Event { start: u32, len: u32 },
+    Arena { start: u32, len: u32 },
 }
 
-/// One Kafka message as the trigger delivered it. Borrows from the event text where it can
-/// (topic, SCF bodies without JSON escapes); base64 payloads are decoded once into owned bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record<'a> {
-    pub topic: Cow<'a, str>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordMeta {
+    pub topic: Span,
     pub partition: i32,
     pub offset: i64,
-    /// Absent for SCF CKafka events, which carry no timestamp.
     pub timestamp: Option<Timestamp>,
-    /// `None` when the message has no key (SCF `msgKey` of `"None"` or `""` included).
-    pub key: Option<Cow<'a, [u8]>>,
-    /// `None` for a null value (a tombstone).
-    pub value: Option<Cow<'a, [u8]>>,
-    pub headers: Vec<Header<'a>>,
+    pub key: Option<Span>,
+    pub value: Option<Span>,
+    /// Range into `Batch::headers`.
+    pub headers: (u32, u32),
 }
 
-impl Record<'_> {
-    pub fn value_bytes(&self) -> &[u8] {
-        self.value.as_deref().unwrap_or_default()
-    }
-
-    pub fn key_bytes(&self) -> Option<&[u8]> {
-        self.key.as_deref()
-    }
-
-    /// Key plus value length: what the record weighs on the wire, headers aside.
-    pub fn payload_len(&self) -> usize {
-        self.key.as_ref().map_or(0, |k| k.len()) + self.value.as_ref().map_or(0, |v| v.len())
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderMeta {
+    pub key: Span,
+    pub value: Span,
 }
 
 /// A decoded trigger event. Records keep the event's order, which within one partition is offset order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch<'a> {
     pub format: Format,
-    pub records: Vec<Record<'a>>,
+    pub(crate) event: &'a str,
+    pub(crate) arena: Vec<u8>,
+    pub(crate) records: Vec<RecordMeta>,
+    pub(crate) headers: Vec<HeaderMeta>,
+}
+
+/// One Kafka message as the trigger delivered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'b> {
+    pub topic: &'b str,
+    pub partition: i32,
+    pub offset: i64,
+    /// Absent for SCF CKafka events, which carry no timestamp.
+    pub timestamp: Option<Timestamp>,
+    /// `None` when the message has no key (SCF `msgKey` of `"None"` or `""` included).
+    pub key: Option<&'b [u8]>,
+    /// `None` for a null value (a tombstone).
+    pub value: Option<&'b [u8]>,
+    headers: &'b [HeaderMeta],
+    batch: &'b Batch<'b>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'b> {
+    pub key: &'b str,
+    pub value: &'b [u8],
+}
+
+impl<'b> Record<'b> {
+    pub fn value_bytes(&self) -> &'b [u8] {
+        self.value.unwrap_or_default()
+    }
+
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'b>> + 'b {
+        let batch = self.batch;
+        self.headers.iter().map(move |h| Header {
+            key: batch.text(h.key),
+            value: batch.bytes(h.value),
+        })
+    }
+
+    /// Key plus value length: what the record weighs on the wire, headers aside.
+    pub fn payload_len(&self) -> usize {
+        self.key.map_or(0, <[u8]>::len) + self.value.map_or(0, <[u8]>::len)
+    }
 }
 
 /// The offsets a batch holds for one topic-partition.
@@ -82,15 +117,31 @@ pub struct PartitionSpan {
     pub count: usize,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn records(&self) -> impl ExactSizeIterator<Item = Record<'_>> + Clone + '_ {
+        self.records.iter().map(|m| self.resolve(m))
+    }
+
+    pub fn get(&self, index: usize) -> Option<Record<'_>> {
+        self.records.get(index).map(|m| self.resolve(m))
+    }
+
     pub fn payload_len(&self) -> usize {
-        self.records.iter().map(Record::payload_len).sum()
+        self.records().map(|r| r.payload_len()).sum()
     }
 
     /// One span per topic-partition, in order of first appearance.
     pub fn partitions(&self) -> Vec<PartitionSpan> {
         let mut spans: Vec<PartitionSpan> = Vec::new();
-        for record in &self.records {
+        for record in self.records() {
             match spans
                 .iter_mut()
                 .find(|s| s.partition == record.partition && s.topic == record.topic)
@@ -101,7 +152,7 @@ impl Batch<'_> {
                     span.count += 1;
                 }
                 None => spans.push(PartitionSpan {
-                    topic: record.topic.to_string(),
+                    topic: record.topic.to_owned(),
                     partition: record.partition,
                     first_offset: record.offset,
                     last_offset: record.offset,
@@ -110,5 +161,35 @@ impl Batch<'_> {
             }
         }
         spans
+    }
+
+    fn resolve<'b>(&'b self, m: &RecordMeta) -> Record<'b> {
+        Record {
+            topic: self.text(m.topic),
+            partition: m.partition,
+            offset: m.offset,
+            timestamp: m.timestamp,
+            key: m.key.map(|s| self.bytes(s)),
+            value: m.value.map(|s| self.bytes(s)),
+            headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
+            batch: self,
+        }
+    }
+
+    pub(crate) fn bytes(&self, span: Span) -> &[u8] {
+        match span {
+            Span::Event { start, len } => &self.event.as_bytes()[start as usize..(start + len) as usize],
+            Span::Arena { start, len } => &self.arena[start as usize..(start + len) as usize],
+        }
+    }
+
+    /// Spans handed to `text` were built from `&str`s, so they are valid UTF-8 on char boundaries.
+    pub(crate) fn text(&self, span: Span) -> &str {
+        match span {
+            Span::Event { start, len } => &self.event[start as usize..(start + len) as usize],
+            Span::Arena { start, len } => {
+                std::str::from_utf8(&self.arena[start as usize..(start + len) as usize]).unwrap_or_default()
+            }
+        }
     }
 }

@@ -28,7 +28,11 @@ pub trait Sink: Send + Sync + 'static {
     fn target(&self) -> String;
 
     /// Durably writes the whole batch or fails. Retries must end before `deadline`.
-    fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
+    fn write(
+        &self,
+        batch: &Batch<'_>,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
 }
 
 /// The sink of a function whose target is not built yet: `invoke --dry-run` works, a real run fails

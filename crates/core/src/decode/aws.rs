@@ -3,21 +3,23 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use super::{at_record, DecodeError};
-use crate::record::{Header, Record, Timestamp, TimestampType};
+use super::{at_record, BatchBuilder, DecodeError, Text};
+use crate::record::{Batch, Format, HeaderMeta, RecordMeta, Span, Timestamp, TimestampType};
 
-/// Standard alphabet; padding accepted with or without, since producers of test events differ.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+/// Standard alphabet, SIMD-decoded; padding accepted with or without, since producers of test events differ.
+fn decode_base64(text: &str, arena: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+    let engine = if text.len() % 4 == 0 {
+        base64_simd::STANDARD
+    } else {
+        base64_simd::STANDARD_NO_PAD
+    };
+    engine.decode_append(text, arena)
+}
 
 pub(super) struct RawPartitions<'a>(pub Vec<RawPartition<'a>>);
 
@@ -25,10 +27,6 @@ pub(super) struct RawPartition<'a> {
     map_key: Cow<'a, str>,
     records: Vec<RawRecord<'a>>,
 }
-
-/// A string that borrows from the event when it holds no JSON escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,98 +43,220 @@ struct RawRecord<'a> {
     key: Option<Text<'a>>,
     #[serde(default, borrow)]
     value: Option<Text<'a>>,
+    /// Kept as raw JSON and decoded into the arena once the record's coordinates are known.
     #[serde(default, borrow)]
-    headers: Option<RawHeaders<'a>>,
+    headers: Option<&'a RawValue>,
 }
 
-/// `[{"name": [signed bytes]}, ...]`, kept in order and range-checked after parsing so the error
-/// can name the record.
-struct RawHeaders<'a>(Vec<(Cow<'a, str>, Vec<i64>)>);
-
-pub(super) fn into_records(partitions: Vec<RawPartition<'_>>) -> Result<Vec<Record<'_>>, DecodeError> {
-    let total = partitions.iter().map(|p| p.records.len()).sum();
-    let mut records = Vec::with_capacity(total);
+pub(super) fn build<'a>(event: &'a str, partitions: Vec<RawPartition<'a>>) -> Result<Batch<'a>, DecodeError> {
+    let records = partitions.iter().map(|p| p.records.len()).sum();
+    let base64_len: usize = partitions
+        .iter()
+        .flat_map(|p| &p.records)
+        .map(|r| r.key.as_ref().map_or(0, |t| t.0.len()) + r.value.as_ref().map_or(0, |t| t.0.len()))
+        .sum();
+    let mut batch = BatchBuilder::new(event, records, base64_len / 4 * 3 + 3 * records);
     for partition in partitions {
-        let map_topic = partition
-            .map_key
-            .rsplit_once('-')
-            .map_or(partition.map_key.as_ref(), |(topic, _)| topic)
-            .to_owned();
-        for mut raw in partition.records {
-            let topic = match raw.topic.take() {
-                Some(Text(topic)) => topic,
-                None => Cow::Owned(map_topic.clone()),
-            };
-            records.push(into_record(raw, topic)?);
+        let map_topic = batch.text(&topic_of_map_key(partition.map_key));
+        for raw in partition.records {
+            let topic = raw.topic.as_ref().map_or(map_topic, |Text(t)| batch.text(t));
+            let meta = record_meta(&mut batch, raw, topic)?;
+            batch.records.push(meta);
         }
     }
-    Ok(records)
+    Ok(batch.finish(Format::AwsKafka))
 }
 
-fn into_record<'a>(raw: RawRecord<'a>, topic: Cow<'a, str>) -> Result<Record<'a>, DecodeError> {
+fn record_meta<'a>(batch: &mut BatchBuilder<'a>, raw: RawRecord<'a>, topic: Span) -> Result<RecordMeta, DecodeError> {
     let (partition, offset) = (raw.partition, raw.offset);
-    let decode = |field: &'static str, text: Option<Text<'a>>| -> Result<Option<Cow<'a, [u8]>>, DecodeError> {
+    let at = |batch: &BatchBuilder<'a>| (topic_name(batch, topic), partition, offset);
+    let base64 = |batch: &mut BatchBuilder<'a>, field: &'static str, text: Option<Text<'a>>| {
         text.map(|Text(t)| {
-            BASE64
-                .decode(t.as_bytes())
-                .map(Cow::Owned)
-                .map_err(|source| DecodeError::InvalidBase64 {
+            batch.try_append(|arena| decode_base64(&t, arena)).map_err(|source| {
+                let (topic, partition, offset) = at(batch);
+                DecodeError::InvalidBase64 {
                     field,
-                    topic: topic.to_string(),
+                    topic,
                     partition,
                     offset,
                     source,
-                })
+                }
+            })
         })
         .transpose()
     };
-    let key = decode("key", raw.key)?;
-    let value = decode("value", raw.value)?;
+    let key = base64(batch, "key", raw.key)?;
+    let value = base64(batch, "value", raw.value)?;
     let kind = match raw.timestamp_type.as_ref().map(|t| t.0.as_ref()) {
         None | Some("NO_TIMESTAMP_TYPE") => None,
         Some("CREATE_TIME") => Some(TimestampType::CreateTime),
         Some("LOG_APPEND_TIME") => Some(TimestampType::LogAppendTime),
         Some(other) => {
+            let (topic, partition, offset) = at(batch);
             return Err(DecodeError::UnknownTimestampType {
                 value: other.to_owned(),
-                topic: topic.to_string(),
+                topic,
                 partition,
                 offset,
-            })
+            });
         }
     };
-    let headers = raw
-        .headers
-        .map(|h| h.0)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, bytes)| {
-            let value = bytes
-                .iter()
-                .map(|&b| {
-                    i8::try_from(b)
-                        .map(|signed| signed as u8)
-                        .map_err(|_| DecodeError::HeaderByteOutOfRange {
-                            header: name.to_string(),
-                            topic: topic.to_string(),
-                            partition,
-                            offset,
-                            value: b,
-                        })
-                })
-                .collect::<Result<Vec<u8>, _>>()?;
-            Ok(Header { key: name, value })
-        })
-        .collect::<Result<Vec<_>, DecodeError>>()?;
-    Ok(Record {
+    let first_header = batch.headers.len() as u32;
+    if let Some(headers) = raw.headers {
+        let mut out_of_range = None;
+        let parsed = HeadersSeed {
+            batch: &mut *batch,
+            out_of_range: &mut out_of_range,
+        }
+        .deserialize(&mut serde_json::Deserializer::from_str(headers.get()));
+        if let Err(e) = parsed {
+            let (topic, partition, offset) = at(batch);
+            let problem = match out_of_range {
+                Some((name, byte)) => format!("header `{name}`: byte {byte} is out of range -128..=127"),
+                None => e.to_string(),
+            };
+            return Err(DecodeError::BadHeader {
+                topic,
+                partition,
+                offset,
+                problem,
+            });
+        }
+    }
+    Ok(RecordMeta {
         topic,
         partition,
         offset,
         timestamp: raw.timestamp.map(|millis| Timestamp { millis, kind }),
         key,
         value,
-        headers,
+        headers: (first_header, batch.headers.len() as u32),
     })
+}
+
+/// `"my-topic-7"` → `"my-topic"`: the topic of records that do not name theirs.
+fn topic_of_map_key(map_key: Cow<'_, str>) -> Cow<'_, str> {
+    match map_key {
+        Cow::Borrowed(key) => Cow::Borrowed(key.rsplit_once('-').map_or(key, |(topic, _)| topic)),
+        Cow::Owned(key) => Cow::Owned(key.rsplit_once('-').map_or(key.as_str(), |(topic, _)| topic).to_owned()),
+    }
+}
+
+fn topic_name(batch: &BatchBuilder<'_>, topic: Span) -> String {
+    match topic {
+        Span::Event { start, len } => batch.event[start as usize..(start + len) as usize].to_owned(),
+        Span::Arena { start, len } => {
+            String::from_utf8_lossy(&batch.arena[start as usize..(start + len) as usize]).into_owned()
+        }
+    }
+}
+
+/// `[{"name": [signed bytes]}, ...]` (or `null`): header values go into the arena as unsigned bytes.
+struct HeadersSeed<'b, 'a> {
+    batch: &'b mut BatchBuilder<'a>,
+    out_of_range: &'b mut Option<(String, i64)>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for HeadersSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for HeadersSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of {\"name\": [signed bytes]} objects")
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while seq
+            .next_element_seed(HeaderMapSeed {
+                batch: &mut *self.batch,
+                out_of_range: &mut *self.out_of_range,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
+
+struct HeaderMapSeed<'b, 'a> {
+    batch: &'b mut BatchBuilder<'a>,
+    out_of_range: &'b mut Option<(String, i64)>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for HeaderMapSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for HeaderMapSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a {\"name\": [signed bytes]} object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+            let key = self.batch.text(&name);
+            let start = self.batch.arena.len();
+            let mut bad_byte = None;
+            map.next_value_seed(SignedBytesSeed {
+                arena: &mut self.batch.arena,
+                out_of_range: &mut bad_byte,
+            })
+            .inspect_err(|_| *self.out_of_range = bad_byte.map(|byte| (name.to_string(), byte)))?;
+            let value = Span::Arena {
+                start: start as u32,
+                len: (self.batch.arena.len() - start) as u32,
+            };
+            self.batch.headers.push(HeaderMeta { key, value });
+        }
+        Ok(())
+    }
+}
+
+/// One header value: signed bytes appended to the arena; an out-of-range byte is reported to the caller.
+struct SignedBytesSeed<'b> {
+    arena: &'b mut Vec<u8>,
+    out_of_range: &'b mut Option<i64>,
+}
+
+impl<'de> DeserializeSeed<'de> for SignedBytesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SignedBytesSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of signed bytes")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(byte) = seq.next_element::<i64>()? {
+            match i8::try_from(byte) {
+                Ok(signed) => self.arena.push(signed as u8),
+                Err(_) => {
+                    *self.out_of_range = Some(byte);
+                    return Err(serde::de::Error::custom(format_args!("byte {byte} is out of range")));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<'de> Deserialize<'de> for RawPartitions<'de> {
@@ -163,68 +283,26 @@ impl<'de> Deserialize<'de> for RawPartitions<'de> {
 /// Deserializes one partition's record array, naming the partition and index on error.
 struct RecordsSeed<'k>(&'k str);
 
-impl<'de> serde::de::DeserializeSeed<'de> for RecordsSeed<'_> {
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
     type Value = Vec<RawRecord<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        struct SeqVisitor<'k>(&'k str);
-        impl<'de> Visitor<'de> for SeqVisitor<'_> {
-            type Value = Vec<RawRecord<'de>>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "an array of records for `{}`", self.0)
-            }
-            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                loop {
-                    match seq.next_element::<RawRecord<'de>>() {
-                        Ok(Some(record)) => records.push(record),
-                        Ok(None) => return Ok(records),
-                        Err(e) => return Err(at_record(records.len(), format_args!("in `{}`: {e}", self.0))),
-                    }
-                }
-            }
-        }
-        deserializer.deserialize_seq(SeqVisitor(self.0))
+        deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for RawHeaders<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HeadersVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for HeadersVisitor<'a> {
-            type Value = RawHeaders<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of {\"name\": [bytes]} objects")
-            }
-            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-                let mut headers = Vec::new();
-                while let Some(HeaderMap(entries)) = seq.next_element::<HeaderMap<'a>>()? {
-                    headers.extend(entries);
-                }
-                Ok(RawHeaders(headers))
-            }
-        }
-        deserializer.deserialize_seq(HeadersVisitor(PhantomData))
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = Vec<RawRecord<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array of records for `{}`", self.0)
     }
-}
-
-struct HeaderMap<'a>(Vec<(Cow<'a, str>, Vec<i64>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for HeaderMap<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EntriesVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for EntriesVisitor<'a> {
-            type Value = HeaderMap<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a {\"name\": [bytes]} object")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut entries = Vec::with_capacity(1);
-                while let Some(Text(name)) = map.next_key::<Text<'a>>()? {
-                    entries.push((name, map.next_value::<Vec<i64>>()?));
-                }
-                Ok(HeaderMap(entries))
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        loop {
+            match seq.next_element::<RawRecord<'de>>() {
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => return Ok(records),
+                Err(e) => return Err(at_record(records.len(), format_args!("in `{}`: {e}", self.0))),
             }
         }
-        deserializer.deserialize_map(EntriesVisitor(PhantomData))
     }
 }

@@ -6,61 +6,64 @@ use std::fmt;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::at_record;
-use crate::record::Record;
+use super::{at_record, BatchBuilder, Text};
+use crate::record::{Batch, Format, RecordMeta};
 
-pub(super) struct ScfRecords<'a>(pub Vec<Record<'a>>);
+pub(super) struct RawRecords<'a>(pub Vec<RawRecord<'a>>);
 
 #[derive(Deserialize)]
 struct Entry<'a> {
     #[serde(rename = "Ckafka", borrow)]
-    ckafka: Ckafka<'a>,
+    ckafka: RawRecord<'a>,
 }
 
 #[derive(Deserialize)]
-struct Ckafka<'a> {
+pub(super) struct RawRecord<'a> {
     #[serde(borrow)]
     topic: Cow<'a, str>,
     #[serde(alias = "Partition")]
     partition: i32,
     offset: i64,
     #[serde(rename = "msgKey", default, borrow)]
-    msg_key: Option<Cow<'a, str>>,
+    msg_key: Option<Text<'a>>,
     #[serde(rename = "msgBody", borrow)]
     msg_body: Cow<'a, str>,
 }
 
-impl<'a> From<Ckafka<'a>> for Record<'a> {
-    fn from(c: Ckafka<'a>) -> Self {
+pub(super) fn build<'a>(event: &'a str, raw: Vec<RawRecord<'a>>) -> Batch<'a> {
+    let escaped: usize = raw
+        .iter()
+        .map(|r| match &r.msg_body {
+            Cow::Owned(body) => body.len(),
+            Cow::Borrowed(_) => 0,
+        })
+        .sum();
+    let mut batch = BatchBuilder::new(event, raw.len(), escaped);
+    for r in raw {
         // The templates treat both spellings as "no key" (KafkaToKafkaConsumer, 2020-08-20).
-        let key = c
+        let key = r
             .msg_key
-            .filter(|k| !k.is_empty() && k != "None")
-            .map(cow_str_into_bytes);
-        Record {
-            topic: c.topic,
-            partition: c.partition,
-            offset: c.offset,
+            .filter(|Text(k)| !k.is_empty() && k != "None")
+            .map(|Text(k)| batch.text(&k));
+        let meta = RecordMeta {
+            topic: batch.text(&r.topic),
+            partition: r.partition,
+            offset: r.offset,
             timestamp: None,
             key,
-            value: Some(cow_str_into_bytes(c.msg_body)),
-            headers: Vec::new(),
-        }
+            value: Some(batch.text(&r.msg_body)),
+            headers: (0, 0),
+        };
+        batch.records.push(meta);
     }
+    batch.finish(Format::ScfCkafka)
 }
 
-fn cow_str_into_bytes(s: Cow<'_, str>) -> Cow<'_, [u8]> {
-    match s {
-        Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
-        Cow::Owned(o) => Cow::Owned(o.into_bytes()),
-    }
-}
-
-impl<'de> Deserialize<'de> for ScfRecords<'de> {
+impl<'de> Deserialize<'de> for RawRecords<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct SeqVisitor;
         impl<'de> Visitor<'de> for SeqVisitor {
-            type Value = ScfRecords<'de>;
+            type Value = RawRecords<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an array of {\"Ckafka\": {...}} records")
             }
@@ -68,8 +71,8 @@ impl<'de> Deserialize<'de> for ScfRecords<'de> {
                 let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 loop {
                     match seq.next_element::<Entry<'de>>() {
-                        Ok(Some(entry)) => records.push(entry.ckafka.into()),
-                        Ok(None) => return Ok(ScfRecords(records)),
+                        Ok(Some(entry)) => records.push(entry.ckafka),
+                        Ok(None) => return Ok(RawRecords(records)),
                         Err(e) => return Err(at_record(records.len(), e)),
                     }
                 }

@@ -1,12 +1,14 @@
-use std::borrow::Cow;
-
 use super::*;
-use crate::record::{Header, Timestamp, TimestampType};
+use crate::record::{Header, Record, Timestamp, TimestampType};
 
 const SCF_SAMPLE: &str = include_str!("../../../../events/scf-ckafka.json");
 const SCF_MULTI: &str = include_str!("../../../../events/scf-ckafka-multi-partition.json");
 const MSK: &str = include_str!("../../../../events/aws-msk.json");
 const SELF_MANAGED: &str = include_str!("../../../../events/aws-self-managed-headers.json");
+
+fn records<'b>(batch: &'b Batch<'_>) -> Vec<Record<'b>> {
+    batch.records().collect()
+}
 
 fn error_of(event: &str) -> String {
     decode(event).unwrap_err().to_string()
@@ -16,36 +18,45 @@ fn error_of(event: &str) -> String {
 fn scf_documented_sample_decodes_without_key_or_timestamp() {
     let batch = decode(SCF_SAMPLE).unwrap();
     assert_eq!(batch.format, Format::ScfCkafka);
-    assert_eq!(batch.records.len(), 2);
-    let first = &batch.records[0];
-    assert_eq!((first.topic.as_ref(), first.partition, first.offset), ("test-topic", 1, 36));
+    assert_eq!(batch.len(), 2);
+    let first = batch.get(0).unwrap();
+    assert_eq!((first.topic, first.partition, first.offset), ("test-topic", 1, 36));
     assert_eq!(first.key, None, "msgKey \"None\" means no key");
     assert_eq!(first.value_bytes(), b"Hello from Ckafka!");
     assert_eq!(first.timestamp, None);
-    assert!(matches!(first.value, Some(Cow::Borrowed(_))), "unescaped bodies borrow from the event");
+    assert!(batch.arena.is_empty(), "unescaped bodies borrow from the event");
 }
 
 #[test]
 fn scf_accepts_capital_partition_empty_key_and_escaped_bodies() {
     let batch = decode(SCF_MULTI).unwrap();
-    let r = &batch.records;
-    assert_eq!(r[0].key_bytes(), Some(&b"order-17"[..]));
+    let r = records(&batch);
+    assert_eq!(r[0].key, Some(&b"order-17"[..]));
     assert_eq!(r[1].key, None, "empty msgKey means no key");
     assert_eq!((r[2].partition, r[2].offset), (2, 88), "`Partition` is accepted");
     assert!(r[0].value_bytes().starts_with(br#"{"log_id":"a1""#));
     assert_eq!(r[4].value_bytes(), "中文消息 ✓".as_bytes());
     let spans = batch.partitions();
     assert_eq!(spans.len(), 3);
-    assert_eq!((spans[1].partition, spans[1].first_offset, spans[1].last_offset, spans[1].count), (2, 88, 89, 2));
+    assert_eq!(
+        (
+            spans[1].partition,
+            spans[1].first_offset,
+            spans[1].last_offset,
+            spans[1].count
+        ),
+        (2, 88, 89, 2)
+    );
 }
 
 #[test]
 fn msk_decodes_base64_headers_and_timestamps() {
     let batch = decode(MSK).unwrap();
     assert_eq!(batch.format, Format::AwsKafka);
-    assert_eq!(batch.records.len(), 3);
-    let r = &batch.records[0];
-    assert_eq!(r.key_bytes(), Some(&b"order-1"[..]));
+    assert_eq!(batch.len(), 3);
+    let all = records(&batch);
+    let r = all[0];
+    assert_eq!(r.key, Some(&b"order-1"[..]));
     assert_eq!(r.value_bytes(), b"Hello, this is a test.");
     assert_eq!(
         r.timestamp,
@@ -55,46 +66,58 @@ fn msk_decodes_base64_headers_and_timestamps() {
         })
     );
     assert_eq!(
-        r.headers,
-        vec![Header {
-            key: Cow::Borrowed("headerKey"),
-            value: b"headerValue".to_vec()
+        r.headers().collect::<Vec<_>>(),
+        [Header {
+            key: "headerKey",
+            value: b"headerValue"
         }]
     );
-    assert_eq!(batch.records[1].key, None, "absent key");
-    assert_eq!(batch.records[2].key, None, "null key");
-    assert_eq!(batch.records[2].timestamp.unwrap().kind, Some(TimestampType::LogAppendTime));
+    assert_eq!(all[1].key, None, "absent key");
+    assert_eq!(all[1].headers().len(), 0);
+    assert_eq!(all[2].key, None, "null key");
+    assert_eq!(all[2].timestamp.unwrap().kind, Some(TimestampType::LogAppendTime));
 }
 
 #[test]
 fn self_managed_signed_header_bytes_binary_values_and_tombstones() {
     let batch = decode(SELF_MANAGED).unwrap();
-    let r = &batch.records;
+    let r = records(&batch);
     assert_eq!(r[0].topic, "orders.v1");
-    assert_eq!(r[0].headers[2].value, "Zoë".as_bytes(), "negative bytes are the high half of u8");
-    assert_eq!(r[0].headers.len(), 3);
+    let headers: Vec<Header> = r[0].headers().collect();
+    assert_eq!(headers.len(), 3);
+    assert_eq!((headers[0].key, headers[0].value), ("trace-id", &b"abc123"[..]));
+    assert_eq!(
+        headers[2].value,
+        "Zoë".as_bytes(),
+        "negative bytes are the high half of u8"
+    );
     assert_eq!(r[1].value_bytes(), [0xff, 0x00, 0x80, 0x01]);
-    assert!(r[1].headers.is_empty(), "missing headers are an empty list");
+    assert_eq!(r[1].headers().len(), 0, "missing headers are an empty list");
     assert_eq!(r[2].value, None, "absent value is a tombstone");
 }
 
 #[test]
 fn aws_topic_falls_back_to_the_map_key() {
     let batch = decode(r#"{"records":{"my-topic-7":[{"partition":7,"offset":1,"value":"eA=="}]}}"#).unwrap();
-    assert_eq!(batch.records[0].topic, "my-topic");
+    assert_eq!(batch.get(0).unwrap().topic, "my-topic");
 }
 
 #[test]
 fn empty_batches_are_fine() {
-    assert!(decode(r#"{"Records":[]}"#).unwrap().records.is_empty());
-    assert!(decode(r#"{"eventSource":"aws:kafka","records":{}}"#).unwrap().records.is_empty());
+    assert!(decode(r#"{"Records":[]}"#).unwrap().is_empty());
+    assert!(decode(r#"{"eventSource":"aws:kafka","records":{}}"#)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
 fn errors_name_the_problem_and_place() {
     assert!(error_of("not json").starts_with("event is not valid JSON"));
     let truncated = error_of(r#"{"Records":[{"Ckafka":{"topic":"t""#);
-    assert!(truncated.contains("record 0") && truncated.contains("EOF"), "{truncated}");
+    assert!(
+        truncated.contains("record 0") && truncated.contains("EOF"),
+        "{truncated}"
+    );
     assert!(error_of(r#"{"foo":1}"#).starts_with("unknown event shape"));
     assert!(error_of("[1,2]").contains("malformed"));
 
@@ -103,16 +126,28 @@ fn errors_name_the_problem_and_place() {
     );
     assert!(missing.contains("record 1") && missing.contains("offset"), "{missing}");
     let no_ckafka = error_of(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#);
-    assert!(no_ckafka.contains("record 0") && no_ckafka.contains("Ckafka"), "{no_ckafka}");
+    assert!(
+        no_ckafka.contains("record 0") && no_ckafka.contains("Ckafka"),
+        "{no_ckafka}"
+    );
 
     let aws_missing = error_of(r#"{"records":{"t-0":[{"partition":0,"offset":1},{"offset":2}]}}"#);
-    assert!(aws_missing.contains("record 1") && aws_missing.contains("t-0") && aws_missing.contains("partition"), "{aws_missing}");
+    assert!(
+        aws_missing.contains("record 1") && aws_missing.contains("t-0") && aws_missing.contains("partition"),
+        "{aws_missing}"
+    );
 
     let base64 = error_of(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":9,"value":"!!"}]}}"#);
     assert!(base64.contains("invalid base64 in value at t/0/9"), "{base64}");
 
     let header = error_of(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"headers":[{"h":[1,200]}]}]}}"#);
-    assert!(header.contains("header `h` at t/0/4") && header.contains("200"), "{header}");
+    assert!(
+        header.contains("headers at t/0/4: header `h`: byte 200 is out of range"),
+        "{header}"
+    );
+    let header_shape =
+        error_of(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"headers":[{"h":"x"}]}]}}"#);
+    assert!(header_shape.contains("headers at t/0/4"), "{header_shape}");
 
     let ts_type = error_of(r#"{"records":{"t-0":[{"partition":0,"offset":4,"timestampType":"WALL"}]}}"#);
     assert!(ts_type.contains("WALL") && ts_type.contains("t/0/4"), "{ts_type}");
@@ -121,10 +156,31 @@ fn errors_name_the_problem_and_place() {
 #[test]
 fn hostile_input_never_panics() {
     for event in [
-        "", "{", "null", "1", r#"{"Records":null}"#, r#"{"Records":{}}"#, r#"{"records":[]}"#,
-        r#"{"Records":[null]}"#, r#"{"Records":[{"Ckafka":{"topic":1}}]}"#, r#"{"records":{"t-0":null}}"#,
-        r#"{"records":{"t-0":[{"partition":99999999999,"offset":1}]}}"#, r#"{"records":{"t-0":[{"partition":0,"offset":1,"headers":[{"h":"x"}]}]}}"#,
+        "",
+        "{",
+        "null",
+        "1",
+        r#"{"Records":null}"#,
+        r#"{"Records":{}}"#,
+        r#"{"records":[]}"#,
+        r#"{"Records":[null]}"#,
+        r#"{"Records":[{"Ckafka":{"topic":1}}]}"#,
+        r#"{"records":{"t-0":null}}"#,
+        r#"{"records":{"t-0":[{"partition":99999999999,"offset":1}]}}"#,
+        r#"{"records":{"t-0":[{"partition":0,"offset":1,"headers":[{"h":[1e3]}]}]}}"#,
     ] {
         assert!(decode(event).is_err(), "{event:?} should be rejected");
     }
+}
+
+#[test]
+fn escaped_bodies_and_null_headers_decode() {
+    let batch = decode(
+        r#"{"Records":[{"Ckafka":{"topic":"t","partition":0,"offset":1,"msgKey":"k\u0031","msgBody":"a\"b"}}]}"#,
+    )
+    .unwrap();
+    let r = batch.get(0).unwrap();
+    assert_eq!((r.key, r.value), (Some(&b"k1"[..]), Some(&b"a\"b"[..])));
+    let aws = decode(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":null}]}}"#).unwrap();
+    assert_eq!(aws.get(0).unwrap().headers().len(), 0);
 }

@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn rejects_missing_event_and_unknown_flags() {
         assert!(matches!(args(&["invoke"]), Err(Error::Usage(_))));
-        assert!(matches!(args(&["invoke", "--event", "x", "--bogus"]), Err(Error::Usage(_))));
+        assert!(matches!(
+            args(&["invoke", "--event", "x", "--bogus"]),
+            Err(Error::Usage(_))
+        ));
         assert!(matches!(args(&[]), Err(Error::Usage(_))));
     }
 }

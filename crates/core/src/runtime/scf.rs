@@ -69,12 +69,21 @@ impl RuntimeApi {
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| self.error(&url, e))?;
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let request_id = header("request_id").unwrap_or_default();
         let time_limit = match header("time_limit_in_ms").and_then(|v| v.parse::<u64>().ok()) {
             Some(ms) => Duration::from_millis(ms),
             None => {
-                tracing::warn!(request_id, "no usable time_limit_in_ms header; assuming {MAX_TIME_LIMIT:?}");
+                tracing::warn!(
+                    request_id,
+                    "no usable time_limit_in_ms header; assuming {MAX_TIME_LIMIT:?}"
+                );
                 MAX_TIME_LIMIT
             }
         };

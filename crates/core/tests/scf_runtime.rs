@@ -1,0 +1,134 @@
+//! The SCF custom-runtime loop against `scripts/scf_runtime_api.py`, a real HTTP server implementing the
+//! four documented endpoints and headers (no SCF emulator exists publicly).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ckafka_dump_core::runtime::scf::RuntimeApi;
+use ckafka_dump_core::{Batch, Deadline, Delivery, Error, Format, Sink};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Counts records as written; sleeps past any deadline for AWS-format batches.
+struct FakeSink;
+
+impl Sink for FakeSink {
+    type Error = Error;
+    fn target(&self) -> String {
+        "fake".to_owned()
+    }
+    async fn write(&self, batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
+        if batch.format == Format::AwsKafka {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        Ok(Delivery {
+            written: batch.len(),
+            ..Delivery::default()
+        })
+    }
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    record: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(events: &[&str]) -> Server {
+    let record = std::env::temp_dir().join(format!("scf-runtime-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&record);
+    let mut child = Command::new("python3")
+        .arg(repo().join("scripts/scf_runtime_api.py"))
+        .arg("--record")
+        .arg(&record)
+        .args(events)
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed to run the SCF runtime API test server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("SCF runtime API test server did not start: {line:?}"))
+        .to_owned();
+    Server { child, url, record }
+}
+
+fn posts(server: &Server) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(&server.record)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn scf_loop_posts_results_errors_and_beats_the_deadline() {
+    let bad_event = std::env::temp_dir().join("scf-runtime-bad-event.json");
+    std::fs::write(&bad_event, br#"{"Records":[{"Ckafka":{"topic":"t","partition":0}}]}"#).unwrap();
+    let server = start_server(&[
+        "events/scf-ckafka.json@5000",
+        &format!("{}@5000", bad_event.display()),
+        "events/aws-msk.json@600",
+    ]);
+    let api = RuntimeApi::new(server.url.clone());
+    api.ready().await.unwrap();
+    for _ in 0..3 {
+        api.serve_next(&FakeSink).await.unwrap();
+    }
+
+    let posts = posts(&server);
+    let paths: Vec<&str> = posts.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/runtime/init/ready",
+            "/runtime/invocation/response",
+            "/runtime/invocation/error",
+            "/runtime/invocation/error"
+        ]
+    );
+
+    let summary: serde_json::Value = serde_json::from_str(posts[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(posts[1]["request_id"], "req-0");
+    assert_eq!(summary["format"], "scf-ckafka");
+    assert_eq!(summary["records"], 2);
+    assert_eq!(summary["written"], 2);
+    assert_eq!(summary["target"], "fake");
+
+    let decode_error = posts[2]["body"].as_str().unwrap();
+    assert!(
+        decode_error.contains("record 0") && decode_error.contains("offset"),
+        "{decode_error}"
+    );
+
+    let deadline_error = posts[3]["body"].as_str().unwrap();
+    assert!(deadline_error.contains("deadline"), "{deadline_error}");
+    let answered_after_ms = posts[3]["ms"].as_f64().unwrap();
+    assert!(
+        answered_after_ms < 600.0,
+        "the error must reach the runtime API before the 600 ms time limit, took {answered_after_ms} ms"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_runtime_api_is_an_error_naming_the_url() {
+    let api = RuntimeApi::new("http://127.0.0.1:9".to_owned());
+    let error = api.ready().await.unwrap_err().to_string();
+    assert!(error.contains("127.0.0.1:9/runtime/init/ready"), "{error}");
+}

