@@ -1,4 +1,4 @@
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -14,9 +14,7 @@ impl Deadline {
 
     /// From an absolute deadline in epoch milliseconds (AWS `Lambda-Runtime-Deadline-Ms`).
     pub fn at_epoch_ms(epoch_ms: u64) -> Self {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now_ms = crate::time::now_epoch_ms().max(0) as u64;
         Deadline::after(Duration::from_millis(epoch_ms.saturating_sub(now_ms)))
     }
 

@@ -8,8 +8,10 @@ pub mod driver;
 pub mod error;
 pub mod logging;
 pub mod record;
+pub mod retry;
 pub mod runtime;
 pub mod sink;
+pub mod time;
 
 pub use deadline::Deadline;
 pub use decode::{decode, DecodeError};

@@ -1,7 +1,12 @@
 use std::process::ExitCode;
 
-use ckafka_dump_core::sink::NotYetBuilt;
+use ckafka_dump_core::config::Env;
+use ckafka_dump_sink_es::config::EsConfig;
+use ckafka_dump_sink_es::EsSink;
 
 fn main() -> ExitCode {
-    ckafka_dump_core::runtime::main("to-es", || NotYetBuilt::build("to-es"))
+    ckafka_dump_core::runtime::main("to-es", || async {
+        let config = EsConfig::from_env(&Env::process())?;
+        Ok(EsSink::new(config)?)
+    })
 }

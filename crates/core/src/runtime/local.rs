@@ -2,6 +2,7 @@
 //! the JSON result on stdout.
 
 use std::future::Future;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -65,7 +66,8 @@ async fn read_event(path: &str) -> Result<String, Error> {
     }
 }
 
-pub(super) async fn run<S, F, Fut>(function: &str, build: F) -> Result<(), Error>
+/// A failed invocation is logged by the driver and ends in a failure exit code, not a second log line.
+pub(super) async fn run<S, F, Fut>(function: &str, build: F) -> Result<ExitCode, Error>
 where
     S: Sink,
     F: FnOnce() -> Fut,
@@ -78,10 +80,13 @@ where
         serde_json::to_string(&dry_run(&event)?)
     } else {
         let sink = build().await?;
-        serde_json::to_string(&invoke(&sink, &event, deadline, "local").await?)
+        match invoke(&sink, &event, deadline, "local").await {
+            Ok(summary) => serde_json::to_string(&summary),
+            Err(_) => return Ok(ExitCode::FAILURE),
+        }
     };
     println!("{}", output.expect("results always serialize"));
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

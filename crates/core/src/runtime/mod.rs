@@ -29,15 +29,15 @@ where
     };
     let result = runtime.block_on(async {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            lambda::run(build().await?).await
+            lambda::run(build().await?).await.map(|()| ExitCode::SUCCESS)
         } else if let Some(api) = scf::RuntimeApi::from_env() {
-            api.run(build).await
+            api.run(build).await.map(|()| ExitCode::SUCCESS)
         } else {
             local::run(function, build).await
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %e, "{function} stopped");
             ExitCode::FAILURE

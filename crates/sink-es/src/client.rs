@@ -1,0 +1,139 @@
+//! The one I/O piece: POST `/_bulk` to the configured nodes over one reused HTTP client.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::StatusCode;
+
+use crate::config::{Auth, EsConfig, OpType};
+use crate::error::EsError;
+use crate::response::{self, ItemOutcome};
+
+/// Why a whole bulk request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    Retryable(String),
+    Permanent(String),
+}
+
+pub struct EsClient {
+    http: reqwest::Client,
+    nodes: Vec<String>,
+    next_node: AtomicUsize,
+    pipeline: Option<String>,
+}
+
+impl EsClient {
+    pub fn new(config: &EsConfig) -> Result<Self, EsError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        let authorization = match &config.auth {
+            Auth::None => None,
+            Auth::Basic { user, password } => {
+                let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose()));
+                Some(format!("Basic {token}"))
+            }
+            Auth::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),
+        };
+        if let Some(value) = authorization {
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| EsError::Client("credentials contain characters not allowed in a header".to_owned()))?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(50));
+        if let Some(pem) = &config.ca_cert_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| EsError::Client(format!("ES_CA_Cert is not a PEM certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(EsClient {
+            http: builder.build().map_err(|e| EsError::Client(e.to_string()))?,
+            nodes: config.nodes.clone(),
+            next_node: AtomicUsize::new(0),
+            pipeline: config.pipeline.clone(),
+        })
+    }
+
+    /// Sends one bulk body of `sent` documents to the next node in turn.
+    pub async fn bulk(
+        &self,
+        body: Vec<u8>,
+        op: OpType,
+        sent: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ItemOutcome>, RequestError> {
+        let node = &self.nodes[self.next_node.fetch_add(1, Ordering::Relaxed) % self.nodes.len()];
+        let mut request = self.http.post(format!("{node}/_bulk")).timeout(timeout).body(body);
+        if let Some(pipeline) = &self.pipeline {
+            request = request.query(&[("pipeline", pipeline)]);
+        }
+        let response = request.send().await.map_err(|e| {
+            let kind = if e.is_timeout() { "timed out" } else { "unreachable" };
+            RequestError::Retryable(format!("{node} {kind}: {}", error_chain(&e)))
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RequestError::Retryable(format!("{node}: reading the response: {e}")))?;
+        classify_status(node, status, &bytes)?;
+        response::parse(&bytes, op, sent).map_err(|e| RequestError::Retryable(format!("{node}: {e}")))
+    }
+}
+
+fn classify_status(node: &str, status: StatusCode, body: &[u8]) -> Result<(), RequestError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let excerpt: String = String::from_utf8_lossy(body).chars().take(300).collect();
+    let message = format!("{node} answered HTTP {status}: {excerpt}");
+    Err(match status.as_u16() {
+        401 | 403 => RequestError::Permanent(format!(
+            "{node} refused the credentials (HTTP {status}); check ES_User / ES_Password or ES_Api_Key"
+        )),
+        413 => RequestError::Permanent(format!("{message}; lower ES_Bulk_Max_Bytes")),
+        408 | 429 | 500..=599 => RequestError::Retryable(message),
+        _ => RequestError::Permanent(message),
+    })
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain names it (connection refused…).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let auth = classify_status("http://n", StatusCode::UNAUTHORIZED, b"").unwrap_err();
+        assert!(matches!(auth, RequestError::Permanent(ref m) if m.contains("http://n") && m.contains("401")));
+        assert!(matches!(
+            classify_status("n", StatusCode::TOO_MANY_REQUESTS, b""),
+            Err(RequestError::Retryable(_))
+        ));
+        assert!(matches!(
+            classify_status("n", StatusCode::BAD_GATEWAY, b""),
+            Err(RequestError::Retryable(_))
+        ));
+        assert!(
+            matches!(classify_status("n", StatusCode::PAYLOAD_TOO_LARGE, b""), Err(RequestError::Permanent(ref m)) if m.contains("ES_Bulk_Max_Bytes"))
+        );
+        assert!(classify_status("n", StatusCode::OK, b"").is_ok());
+    }
+}

@@ -1,0 +1,243 @@
+//! `to-es` configuration from the environment, validated once at start. Names follow the Tencent
+//! `CkafkaToElasticsearch` template (`ES_Address`, `ES_User`, ...) so old deployments switch unchanged.
+
+use std::time::Duration;
+
+use ckafka_dump_core::config::{Env, Secret};
+use ckafka_dump_core::ConfigError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexTimeFormat {
+    /// `<keyword>-YYYY-MM-DD`
+    Day,
+    /// `<keyword>-YYYY-MM-DD-HH`
+    Hour,
+    /// `<keyword>`
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpType {
+    Index,
+    Create,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Basic { user: String, password: Secret },
+    ApiKey(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct EsConfig {
+    /// Base URLs without credentials or trailing slash.
+    pub nodes: Vec<String>,
+    pub auth: Auth,
+    pub ca_cert_pem: Option<Vec<u8>>,
+    pub index_keyword: String,
+    pub index_time_format: IndexTimeFormat,
+    pub ignore_fields: Vec<String>,
+    pub id_field: Option<String>,
+    pub timestamp_field: Option<String>,
+    pub kafka_meta_field: Option<String>,
+    pub dead_letter_index: Option<String>,
+    pub pipeline: Option<String>,
+    pub op_type: OpType,
+    pub request_timeout: Duration,
+    pub bulk_max_bytes: usize,
+    pub bulk_concurrency: usize,
+}
+
+impl EsConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let nodes = parse_nodes(&env.required("ES_Address")?)?;
+        let auth = match (env.get("ES_User"), env.secret("ES_Password"), env.secret("ES_Api_Key")) {
+            (_, _, Some(key)) => Auth::ApiKey(key),
+            (Some(user), Some(password), None) => Auth::Basic { user, password },
+            (Some(_), None, None) => return Err(ConfigError::new("ES_Password", "is required when ES_User is set")),
+            (None, Some(_), None) => return Err(ConfigError::new("ES_User", "is required when ES_Password is set")),
+            (None, None, None) => Auth::None,
+        };
+        let ca_cert_pem = match env.get("ES_CA_Cert") {
+            None => None,
+            Some(pem) if pem.starts_with("-----BEGIN") => Some(pem.into_bytes()),
+            Some(path) => Some(
+                std::fs::read(&path)
+                    .map_err(|e| ConfigError::new("ES_CA_Cert", format!("cannot read `{path}`: {e}")))?,
+            ),
+        };
+        let index_keyword = env.required("ES_Index_KeyWord")?;
+        validate_index_name("ES_Index_KeyWord", &index_keyword)?;
+        let index_time_format = match env.choice_or("ES_Index_TimeFormat", &["day", "hour", "none"], "day")? {
+            "hour" => IndexTimeFormat::Hour,
+            "none" => IndexTimeFormat::None,
+            _ => IndexTimeFormat::Day,
+        };
+        let dead_letter_index = match env.get("ES_Dead_Letter_Index").as_deref() {
+            None => Some(format!("{index_keyword}-dead-letter")),
+            Some("none") => None,
+            Some(name) => {
+                validate_index_name("ES_Dead_Letter_Index", name)?;
+                Some(name.to_owned())
+            }
+        };
+        let op_type = match env.choice_or("ES_Op_Type", &["index", "create"], "index")? {
+            "create" => OpType::Create,
+            _ => OpType::Index,
+        };
+        let bulk_max_bytes = env.parse_or("ES_Bulk_Max_Bytes", 10 * 1024 * 1024usize)?;
+        if bulk_max_bytes < 1024 {
+            return Err(ConfigError::new("ES_Bulk_Max_Bytes", "must be at least 1024"));
+        }
+        let bulk_concurrency = env.parse_or("ES_Bulk_Concurrency", 4usize)?;
+        if bulk_concurrency == 0 {
+            return Err(ConfigError::new("ES_Bulk_Concurrency", "must be at least 1"));
+        }
+        Ok(EsConfig {
+            nodes,
+            auth,
+            ca_cert_pem,
+            index_keyword,
+            index_time_format,
+            ignore_fields: env
+                .get("ES_Log_IgnoreWord")
+                .map(|v| {
+                    v.split(',')
+                        .map(|f| f.trim().to_owned())
+                        .filter(|f| !f.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            id_field: optional_field(env, "ES_Id_Field", "log_id"),
+            timestamp_field: optional_field(env, "ES_Timestamp_Field", "time"),
+            kafka_meta_field: env.get("ES_Kafka_Meta_Field"),
+            dead_letter_index,
+            pipeline: env.get("ES_Pipeline"),
+            op_type,
+            request_timeout: Duration::from_millis(env.parse_or("ES_Timeout_Ms", 30_000u64)?),
+            bulk_max_bytes,
+            bulk_concurrency,
+        })
+    }
+}
+
+/// A field name with a default that `none` turns off.
+fn optional_field(env: &Env, var: &str, default: &str) -> Option<String> {
+    match env.get(var) {
+        None => Some(default.to_owned()),
+        Some(v) if v.eq_ignore_ascii_case("none") => None,
+        Some(v) => Some(v),
+    }
+}
+
+/// `ES_Address`: comma-separated `http(s)://host:port` (scheme defaults to http). Credentials embedded in
+/// a URL are refused so they cannot reach a log line through the address.
+fn parse_nodes(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let nodes: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            let url = if n.contains("://") {
+                n.to_owned()
+            } else {
+                format!("http://{n}")
+            };
+            let parsed = reqwest::Url::parse(&url)
+                .map_err(|e| ConfigError::new("ES_Address", format!("`{n}` is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::new(
+                    "ES_Address",
+                    format!("`{n}`: scheme must be http or https"),
+                ));
+            }
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(ConfigError::new(
+                    "ES_Address",
+                    "holds credentials; put them in ES_User / ES_Password instead",
+                ));
+            }
+            Ok(url.trim_end_matches('/').to_owned())
+        })
+        .collect::<Result<_, _>>()?;
+    if nodes.is_empty() {
+        return Err(ConfigError::new("ES_Address", "names no node"));
+    }
+    Ok(nodes)
+}
+
+/// Elasticsearch index names: lowercase, no `\ / * ? " < > | , # :` or spaces, not starting with `-_+`.
+fn validate_index_name(var: &str, name: &str) -> Result<(), ConfigError> {
+    let bad = name
+        .chars()
+        .find(|c| c.is_uppercase() || r#"\/*?"<>|,#: "#.contains(*c));
+    if let Some(c) = bad {
+        return Err(ConfigError::new(
+            var,
+            format!("`{name}` is not a valid index name (character `{c}`; index names are lowercase)"),
+        ));
+    }
+    if name.starts_with(['-', '_', '+']) || name.len() > 200 {
+        return Err(ConfigError::new(var, format!("`{name}` is not a valid index name")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<EsConfig, ConfigError> {
+        EsConfig::from_env(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn template_variables_and_defaults() {
+        let c = config(&[
+            ("ES_Address", "10.0.0.1:9200, https://es.example.com/"),
+            ("ES_User", "elastic"),
+            ("ES_Password", "pw"),
+            ("ES_Index_KeyWord", "log"),
+            ("ES_Log_IgnoreWord", "a, b,,"),
+        ])
+        .unwrap();
+        assert_eq!(c.nodes, ["http://10.0.0.1:9200", "https://es.example.com"]);
+        assert!(matches!(c.auth, Auth::Basic { ref user, .. } if user == "elastic"));
+        assert_eq!(c.index_time_format, IndexTimeFormat::Day);
+        assert_eq!(c.ignore_fields, ["a", "b"]);
+        assert_eq!(c.id_field.as_deref(), Some("log_id"));
+        assert_eq!(c.timestamp_field.as_deref(), Some("time"));
+        assert_eq!(c.dead_letter_index.as_deref(), Some("log-dead-letter"));
+        assert_eq!(c.op_type, OpType::Index);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_hide_secrets() {
+        let base = [("ES_Address", "http://h:9200"), ("ES_Index_KeyWord", "log")];
+        let with = |extra: (&str, &str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            config(&pairs).unwrap_err().to_string()
+        };
+        assert!(with(("ES_Index_TimeFormat", "week")).contains("ES_Index_TimeFormat"));
+        assert!(with(("ES_Op_Type", "upsert")).contains("ES_Op_Type"));
+        assert!(with(("ES_Bulk_Max_Bytes", "lots")).contains("ES_Bulk_Max_Bytes"));
+        assert!(with(("ES_User", "elastic")).contains("ES_Password"));
+        let pw = with(("ES_Password", "hunter2"));
+        assert!(pw.contains("ES_User") && !pw.contains("hunter2"), "{pw}");
+        assert!(config(&[("ES_Index_KeyWord", "log")])
+            .unwrap_err()
+            .to_string()
+            .contains("ES_Address"));
+        let upper = config(&[("ES_Address", "h:1"), ("ES_Index_KeyWord", "Log")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            upper.contains("ES_Index_KeyWord") && upper.contains("lowercase"),
+            "{upper}"
+        );
+        let creds = config(&[("ES_Address", "http://u:secret@h:1"), ("ES_Index_KeyWord", "log")]).unwrap_err();
+        assert!(!creds.to_string().contains("secret"), "{creds}");
+    }
+}

@@ -1,0 +1,366 @@
+//! Record → Elasticsearch document, as the `CkafkaToElasticsearch` template intended, minus its bugs:
+//! a JSON-object `msgBody` (also double-encoded) is the document, a `message` field holding a JSON object
+//! string is merged into it, anything else becomes `{"msg_body": ...}`. The user's fields are copied as
+//! raw JSON (numbers keep their exact text) and never overwritten; nothing in the document is taken as
+//! bulk metadata.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Write;
+
+use base64::Engine;
+use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::Record;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// What the document builder needs from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentSettings {
+    pub ignore_fields: Vec<String>,
+    pub id_field: Option<String>,
+    pub timestamp_field: Option<String>,
+    pub kafka_meta_field: Option<String>,
+}
+
+/// The document's source JSON and the `_id` its id field asks for, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub source: Vec<u8>,
+    pub id: Option<String>,
+}
+
+type Fields<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+
+/// Builds the document of `record`. `fallback_ms` stamps records without a timestamp (SCF events).
+pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64) -> Document {
+    let body = record.value_bytes();
+    let timestamp_ms = record.timestamp.map_or(fallback_ms, |t| t.millis);
+    let mut source = Vec::with_capacity(body.len() + 96);
+    let text = std::str::from_utf8(body).ok();
+    let decoded;
+    let object_text = match text {
+        Some(t) => match object_or_encoded_object(t) {
+            Some(Cow::Borrowed(t)) => Some(t),
+            Some(Cow::Owned(inner)) => {
+                decoded = inner;
+                Some(decoded.as_str())
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let message_text;
+    let mut fields: Fields<'_> = match object_text.and_then(parse_object) {
+        Some(fields) => fields,
+        None => {
+            write_fallback(&mut source, text, body, record, settings, timestamp_ms);
+            return Document { source, id: None };
+        }
+    };
+    if let Some(pos) = fields.iter().position(|(k, _)| k == "message") {
+        if let Ok(inner) = serde_json::from_str::<String>(fields[pos].1.get()) {
+            message_text = inner;
+            if let Some(merged) = parse_object(&message_text) {
+                fields.remove(pos);
+                for (key, value) in merged {
+                    match fields.iter_mut().find(|(k, _)| *k == key) {
+                        Some(slot) => slot.1 = value,
+                        None => fields.push((key, value)),
+                    }
+                }
+            }
+        }
+    }
+    fields.retain(|(k, _)| !settings.ignore_fields.iter().any(|f| f == k));
+    let id = settings
+        .id_field
+        .as_deref()
+        .and_then(|f| fields.iter().find(|(k, _)| k == f))
+        .and_then(|(_, v)| id_text(v));
+
+    source.push(b'{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            source.push(b',');
+        }
+        write_json_string(&mut source, key);
+        source.push(b':');
+        source.extend_from_slice(value.get().as_bytes());
+    }
+    let has = |name: &str| fields.iter().any(|(k, _)| k == name);
+    let mut first = fields.is_empty();
+    write_added_fields(&mut source, &mut first, &has, record, settings, timestamp_ms);
+    source.push(b'}');
+    Document { source, id }
+}
+
+/// `{"msg_body": "<text>"}` (or `msg_body_base64` for bytes that are not UTF-8) plus the added fields.
+fn write_fallback(
+    out: &mut Vec<u8>,
+    text: Option<&str>,
+    body: &[u8],
+    record: &Record<'_>,
+    settings: &DocumentSettings,
+    timestamp_ms: i64,
+) {
+    out.extend_from_slice(b"{");
+    match text {
+        Some(text) => {
+            out.extend_from_slice(b"\"msg_body\":");
+            write_json_string(out, text);
+        }
+        None => {
+            out.extend_from_slice(b"\"msg_body_base64\":\"");
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(body).as_bytes());
+            out.push(b'"');
+        }
+    }
+    let mut first = false;
+    write_added_fields(
+        out,
+        &mut first,
+        &|n| n == "msg_body" || n == "msg_body_base64",
+        record,
+        settings,
+        timestamp_ms,
+    );
+    out.push(b'}');
+}
+
+fn write_added_fields(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    has: &dyn Fn(&str) -> bool,
+    record: &Record<'_>,
+    settings: &DocumentSettings,
+    timestamp_ms: i64,
+) {
+    let mut field = |out: &mut Vec<u8>, name: &str| {
+        if !std::mem::take(first) {
+            out.push(b',');
+        }
+        write_json_string(out, name);
+        out.push(b':');
+    };
+    if let Some(name) = settings.timestamp_field.as_deref().filter(|n| !has(n)) {
+        field(out, name);
+        write_json_string(out, &UtcDateTime::from_epoch_ms(timestamp_ms).rfc3339());
+    }
+    if let Some(name) = settings.kafka_meta_field.as_deref().filter(|n| !has(n)) {
+        field(out, name);
+        out.extend_from_slice(b"{\"topic\":");
+        write_json_string(out, record.topic);
+        let _ = write!(
+            out,
+            ",\"partition\":{},\"offset\":{},\"key\":",
+            record.partition, record.offset
+        );
+        match record.key {
+            Some(key) => write_json_string(out, &String::from_utf8_lossy(key)),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+}
+
+/// The text of a JSON object, unwrapping one level of string encoding (`"{\"a\":1}"`).
+fn object_or_encoded_object(text: &str) -> Option<Cow<'_, str>> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        Some(Cow::Borrowed(text))
+    } else if trimmed.starts_with('"') {
+        let inner: String = serde_json::from_str(text).ok()?;
+        inner.trim_start().starts_with('{').then_some(Cow::Owned(inner))
+    } else {
+        None
+    }
+}
+
+/// Top-level fields of a JSON object, values left as raw JSON text.
+fn parse_object(text: &str) -> Option<Fields<'_>> {
+    struct FieldsVisitor;
+    impl<'de> Visitor<'de> for FieldsVisitor {
+        type Value = Fields<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some(key) = map.next_key::<Key<'de>>()? {
+                fields.push((key.0, map.next_value::<&'de RawValue>()?));
+            }
+            Ok(fields)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = de.deserialize_map(FieldsVisitor).ok()?;
+    de.end().ok()?;
+    Some(fields)
+}
+
+/// An `_id` from the id field: strings as they are, numbers as written; anything else is ignored.
+fn id_text(value: &RawValue) -> Option<String> {
+    let raw = value.get();
+    match raw.as_bytes().first()? {
+        b'"' => serde_json::from_str::<String>(raw).ok().filter(|s| !s.is_empty()),
+        b'-' | b'0'..=b'9' => Some(raw.to_owned()),
+        _ => None,
+    }
+}
+
+pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+}
+
+/// The dead-letter document of a record the target index refused as malformed: the raw body, the error,
+/// the index it was meant for and the Kafka coordinates, so it can be fixed and replayed.
+pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, reason: &str, now_ms: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(record.value_bytes().len() + 256);
+    out.extend_from_slice(b"{\"@timestamp\":");
+    write_json_string(&mut out, &UtcDateTime::from_epoch_ms(now_ms).rfc3339());
+    out.extend_from_slice(b",\"target_index\":");
+    write_json_string(&mut out, target_index);
+    out.extend_from_slice(b",\"error\":{\"type\":");
+    write_json_string(&mut out, error_type);
+    out.extend_from_slice(b",\"reason\":");
+    write_json_string(&mut out, reason);
+    out.extend_from_slice(b"},\"topic\":");
+    write_json_string(&mut out, record.topic);
+    let _ = write!(
+        out,
+        ",\"partition\":{},\"offset\":{},\"key\":",
+        record.partition, record.offset
+    );
+    match record.key {
+        Some(key) => write_json_string(&mut out, &String::from_utf8_lossy(key)),
+        None => out.extend_from_slice(b"null"),
+    }
+    match std::str::from_utf8(record.value_bytes()) {
+        Ok(text) => {
+            out.extend_from_slice(b",\"raw\":");
+            write_json_string(&mut out, text);
+        }
+        Err(_) => {
+            out.extend_from_slice(b",\"raw_base64\":\"");
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(record.value_bytes())
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ckafka_dump_core::decode;
+
+    fn settings() -> DocumentSettings {
+        DocumentSettings {
+            ignore_fields: vec!["secret".into()],
+            id_field: Some("log_id".into()),
+            timestamp_field: Some("time".into()),
+            kafka_meta_field: None,
+        }
+    }
+
+    fn doc_of(body: &str, settings: &DocumentSettings) -> (serde_json::Value, Option<String>) {
+        let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":1,"offset":7,"msgKey":"k","msgBody":body}}]})
+            .to_string();
+        let batch = decode(&event).unwrap();
+        let doc = build(&batch.get(0).unwrap(), settings, 1_545_084_650_987);
+        (serde_json::from_slice(&doc.source).unwrap(), doc.id)
+    }
+
+    #[test]
+    fn object_bodies_keep_user_fields_and_get_a_timestamp_only_when_absent() {
+        let (doc, id) = doc_of(
+            r#"{"log_id":"a1","version":3,"routing":"eu","big":12345678901234567890,"secret":"x"}"#,
+            &settings(),
+        );
+        assert_eq!(id.as_deref(), Some("a1"));
+        assert_eq!(doc["version"], 3, "metadata-looking fields stay in the document");
+        assert_eq!(doc["routing"], "eu");
+        assert!(doc.get("secret").is_none(), "ES_Log_IgnoreWord drops fields");
+        assert_eq!(doc["time"], "2018-12-17T22:10:50.987Z");
+        let (doc, _) = doc_of(r#"{"time":"mine"}"#, &settings());
+        assert_eq!(doc["time"], "mine", "the user's time is never overwritten");
+    }
+
+    #[test]
+    fn raw_numbers_are_copied_exactly() {
+        let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":1,"offset":7,"msgBody":r#"{"n":12345678901234567890.50}"#}}]}).to_string();
+        let batch = decode(&event).unwrap();
+        let doc = build(&batch.get(0).unwrap(), &settings(), 0);
+        assert!(String::from_utf8(doc.source)
+            .unwrap()
+            .contains(r#""n":12345678901234567890.50"#));
+    }
+
+    #[test]
+    fn double_encoded_and_message_fields_are_unwrapped() {
+        let (doc, _) = doc_of(r#""{\"level\":\"ERROR\"}""#, &settings());
+        assert_eq!(doc["level"], "ERROR");
+        let (doc, _) = doc_of(
+            r#"{"level":"INFO","message":"{\"user\":\"u7\",\"level\":\"DEBUG\"}"}"#,
+            &settings(),
+        );
+        assert_eq!(
+            (doc["user"].as_str(), doc["level"].as_str()),
+            (Some("u7"), Some("DEBUG"))
+        );
+        assert!(doc.get("message").is_none());
+        let (doc, _) = doc_of(r#"{"message":"plain words"}"#, &settings());
+        assert_eq!(doc["message"], "plain words", "a message that is not JSON stays");
+    }
+
+    #[test]
+    fn anything_else_becomes_msg_body() {
+        for body in [
+            "plain text",
+            "123",
+            "[1,2]",
+            "{broken",
+            r#""just a string""#,
+            r#"{"a":1} trailing"#,
+        ] {
+            let (doc, id) = doc_of(body, &settings());
+            assert_eq!(doc["msg_body"], body);
+            assert_eq!(id, None);
+            assert!(doc["time"].is_string());
+        }
+    }
+
+    #[test]
+    fn binary_values_are_base64_and_kafka_metadata_is_optional() {
+        let event =
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":3,"timestamp":0,"key":"azE=","value":"/wA="}]}}"#;
+        let batch = decode(event).unwrap();
+        let mut s = settings();
+        s.kafka_meta_field = Some("kafka".into());
+        let doc: serde_json::Value = serde_json::from_slice(&build(&batch.get(0).unwrap(), &s, 99).source).unwrap();
+        assert_eq!(doc["msg_body_base64"], "/wA=");
+        assert_eq!(
+            doc["kafka"],
+            serde_json::json!({"topic":"t","partition":0,"offset":3,"key":"k1"})
+        );
+        assert_eq!(
+            doc["time"], "1970-01-01T00:00:00.000Z",
+            "the record timestamp wins over invocation time"
+        );
+    }
+
+    #[test]
+    fn numeric_ids_and_unusable_ids() {
+        assert_eq!(doc_of(r#"{"log_id":42}"#, &settings()).1.as_deref(), Some("42"));
+        assert_eq!(doc_of(r#"{"log_id":{"a":1}}"#, &settings()).1, None);
+        assert_eq!(doc_of(r#"{"log_id":""}"#, &settings()).1, None);
+    }
+}

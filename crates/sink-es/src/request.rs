@@ -1,0 +1,116 @@
+//! Bulk NDJSON: index names, `_id`s, action lines, and splitting into requests by size.
+
+use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::Record;
+
+use crate::config::{IndexTimeFormat, OpType};
+use crate::document::write_json_string;
+
+/// `<keyword>-YYYY-MM-DD[-HH]` from the record's timestamp (deterministic on re-delivery) or, for events
+/// without one, the invocation time.
+pub fn index_name(keyword: &str, format: IndexTimeFormat, timestamp_ms: i64) -> String {
+    let t = UtcDateTime::from_epoch_ms(timestamp_ms);
+    match format {
+        IndexTimeFormat::None => keyword.to_owned(),
+        IndexTimeFormat::Day => format!("{keyword}-{}", t.date()),
+        IndexTimeFormat::Hour => format!("{keyword}-{}-{:02}", t.date(), t.hour),
+    }
+}
+
+/// The `_id` of a record without an id field: its Kafka coordinates, so a re-delivered batch overwrites.
+pub fn coordinates_id(record: &Record<'_>) -> String {
+    format!("{}-{}-{}", record.topic, record.partition, record.offset)
+}
+
+/// One document's two NDJSON lines, kept whole so it can be re-sent alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkItem {
+    /// Index of the record in the batch.
+    pub record: usize,
+    pub lines: Vec<u8>,
+}
+
+pub fn bulk_item(record: usize, op: OpType, index: &str, id: &str, source: &[u8]) -> BulkItem {
+    let mut lines = Vec::with_capacity(source.len() + index.len() + id.len() + 40);
+    lines.extend_from_slice(match op {
+        OpType::Index => b"{\"index\":{\"_index\":",
+        OpType::Create => b"{\"create\":{\"_index\":",
+    });
+    write_json_string(&mut lines, index);
+    lines.extend_from_slice(b",\"_id\":");
+    write_json_string(&mut lines, id);
+    lines.extend_from_slice(b"}}\n");
+    lines.extend_from_slice(source);
+    lines.push(b'\n');
+    BulkItem { record, lines }
+}
+
+/// Groups items (given by position in `items`) into request bodies of at most `max_bytes`; an item larger
+/// than that travels alone.
+pub fn chunk(items: &[BulkItem], pending: &[usize], max_bytes: usize) -> Vec<Vec<usize>> {
+    let mut chunks = Vec::new();
+    let (mut current, mut size) = (Vec::new(), 0);
+    for &i in pending {
+        let len = items[i].lines.len();
+        if !current.is_empty() && size + len > max_bytes {
+            chunks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        current.push(i);
+        size += len;
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+pub fn body(items: &[BulkItem], chunk: &[usize]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(chunk.iter().map(|&i| items[i].lines.len()).sum());
+    for &i in chunk {
+        body.extend_from_slice(&items[i].lines);
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_names_follow_the_template_formats() {
+        let ms = 1_545_084_650_987; // 2018-12-17T22:10:50Z
+        assert_eq!(index_name("log", IndexTimeFormat::Day, ms), "log-2018-12-17");
+        assert_eq!(index_name("log", IndexTimeFormat::Hour, ms), "log-2018-12-17-22");
+        assert_eq!(index_name("log", IndexTimeFormat::None, ms), "log");
+    }
+
+    #[test]
+    fn action_lines_escape_and_choose_the_op() {
+        let item = bulk_item(3, OpType::Create, "log", "a\"b", b"{}");
+        assert_eq!(
+            item.lines,
+            b"{\"create\":{\"_index\":\"log\",\"_id\":\"a\\\"b\"}}\n{}\n"
+        );
+        assert!(bulk_item(0, OpType::Index, "i", "x", b"{}")
+            .lines
+            .starts_with(b"{\"index\":"));
+    }
+
+    #[test]
+    fn chunks_respect_the_size_limit_and_oversized_items_go_alone() {
+        let items: Vec<BulkItem> = [10, 10, 10, 50, 5]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| BulkItem {
+                record: i,
+                lines: vec![b'x'; n],
+            })
+            .collect();
+        assert_eq!(
+            chunk(&items, &[0, 1, 2, 3, 4], 25),
+            vec![vec![0, 1], vec![2], vec![3], vec![4]]
+        );
+        assert_eq!(body(&items, &[0, 4]).len(), 15);
+    }
+}

@@ -1,0 +1,134 @@
+//! Bulk responses: HTTP 200 with `"errors":true` is not success. Each item is classified as written,
+//! retryable, bad document (dead-letter) or failed.
+
+use serde::Deserialize;
+
+use crate::config::OpType;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    Written,
+    /// 429, 5xx, rejected execution: send again after a backoff.
+    Retry(String),
+    /// The document itself is malformed for the index: store it in the dead-letter index.
+    BadDocument {
+        error_type: String,
+        reason: String,
+    },
+    /// Anything else (closed index, blocked cluster, bad index name …): the invocation fails.
+    Failed(String),
+}
+
+#[derive(Deserialize)]
+struct BulkResponse {
+    #[serde(default)]
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    #[serde(alias = "index", alias = "create", alias = "update", alias = "delete")]
+    result: ItemResult,
+}
+
+#[derive(Deserialize)]
+struct ItemResult {
+    status: u16,
+    #[serde(default)]
+    error: Option<ItemError>,
+}
+
+#[derive(Deserialize)]
+struct ItemError {
+    #[serde(rename = "type", default)]
+    error_type: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+const BAD_DOCUMENT_TYPES: &[&str] = &[
+    "mapper_parsing_exception",
+    "document_parsing_exception",
+    "illegal_argument_exception",
+    "strict_dynamic_mapping_exception",
+    "action_request_validation_exception",
+];
+
+/// Outcomes in request order; an answer whose item count differs from what was sent is an error.
+pub fn parse(body: &[u8], op: OpType, sent: usize) -> Result<Vec<ItemOutcome>, String> {
+    let response: BulkResponse = serde_json::from_slice(body).map_err(|e| format!("unreadable bulk response: {e}"))?;
+    if response.items.len() != sent {
+        return Err(format!(
+            "bulk response has {} items for {sent} documents sent",
+            response.items.len()
+        ));
+    }
+    Ok(response
+        .items
+        .into_iter()
+        .map(|item| classify(op, item.result))
+        .collect())
+}
+
+fn classify(op: OpType, result: ItemResult) -> ItemOutcome {
+    let (error_type, reason) = match result.error {
+        Some(e) => {
+            let reason = e.reason.unwrap_or_default();
+            (e.error_type, reason)
+        }
+        None => (String::new(), String::new()),
+    };
+    let describe = || format!("HTTP {} {error_type}: {reason}", result.status);
+    match result.status {
+        200..=299 => ItemOutcome::Written,
+        // A `create` whose id exists: an earlier delivery of the same record already wrote it.
+        409 if op == OpType::Create => ItemOutcome::Written,
+        429 | 500..=599 => ItemOutcome::Retry(describe()),
+        _ if error_type == "es_rejected_execution_exception" => ItemOutcome::Retry(describe()),
+        _ if BAD_DOCUMENT_TYPES.contains(&error_type.as_str()) => ItemOutcome::BadDocument { error_type, reason },
+        _ => ItemOutcome::Failed(describe()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_are_classified() {
+        let body = br#"{"took":3,"errors":true,"items":[
+            {"index":{"_index":"a","_id":"1","status":201}},
+            {"index":{"_index":"a","_id":"2","status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}},
+            {"index":{"_index":"a","_id":"3","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [n]"}}},
+            {"index":{"_index":"a","_id":"4","status":403,"error":{"type":"cluster_block_exception","reason":"read-only"}}},
+            {"index":{"_index":"a","_id":"5","status":503,"error":{"type":"unavailable_shards_exception","reason":"x"}}},
+            {"index":{"_index":"a","_id":"6","status":409,"error":{"type":"version_conflict_engine_exception","reason":"x"}}}
+        ]}"#;
+        let outcomes = parse(body, OpType::Index, 6).unwrap();
+        assert_eq!(outcomes[0], ItemOutcome::Written);
+        assert!(matches!(outcomes[1], ItemOutcome::Retry(ref m) if m.contains("queue full")));
+        assert!(
+            matches!(outcomes[2], ItemOutcome::BadDocument { ref error_type, .. } if error_type == "mapper_parsing_exception")
+        );
+        assert!(matches!(outcomes[3], ItemOutcome::Failed(ref m) if m.contains("403")));
+        assert!(matches!(outcomes[4], ItemOutcome::Retry(_)));
+        assert!(
+            matches!(outcomes[5], ItemOutcome::Failed(_)),
+            "409 on index is not expected"
+        );
+    }
+
+    #[test]
+    fn create_conflicts_are_already_written() {
+        let body = br#"{"errors":true,"items":[{"create":{"status":409,"error":{"type":"version_conflict_engine_exception"}}}]}"#;
+        assert_eq!(parse(body, OpType::Create, 1).unwrap(), [ItemOutcome::Written]);
+    }
+
+    #[test]
+    fn mismatched_or_garbled_responses_are_errors() {
+        assert!(parse(br#"{"items":[]}"#, OpType::Index, 1)
+            .unwrap_err()
+            .contains("0 items for 1"));
+        assert!(parse(b"<html>", OpType::Index, 1).is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! to-es against real ES-API servers started by `scripts/services.sh`: noida-db (Elasticsearch 8 API) and
+//! osmem-server (OpenSearch API) — both reimplementations of the REST API, not Elasticsearch itself — and
+//! nginx basic auth in front of noida-db. A test whose server is missing fails.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ckafka_dump_core::config::Env;
+use ckafka_dump_core::{invoke, Deadline, Error, Summary};
+use ckafka_dump_sink_es::config::EsConfig;
+use ckafka_dump_sink_es::EsSink;
+use serde_json::Value;
+
+const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
+const MSK: &str = include_str!("../../../events/aws-msk.json");
+const SELF_MANAGED: &str = include_str!("../../../events/aws-self-managed-headers.json");
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn es_url() -> String {
+    var("CKD_ES_URL", "http://127.0.0.1:19200")
+}
+
+fn opensearch_url() -> String {
+    var("CKD_OPENSEARCH_URL", "http://127.0.0.1:19201")
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+fn sink(url: &str, keyword: &str, extra: &[(&str, &str)]) -> EsSink {
+    let mut pairs = vec![("ES_Address", url), ("ES_Index_KeyWord", keyword)];
+    pairs.extend_from_slice(extra);
+    EsSink::new(EsConfig::from_env(&Env::from_pairs(&pairs)).unwrap()).unwrap()
+}
+
+async fn run(sink: &EsSink, event: &str, limit: Duration) -> Result<Summary, Error> {
+    invoke(sink, event, Deadline::after(limit), "test").await
+}
+
+async fn get(url: &str) -> Value {
+    let response = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("server at {url} unreachable: {e}"));
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+async fn count(url: &str, pattern: &str) -> u64 {
+    reqwest::Client::new()
+        .post(format!("{url}/{pattern}/_refresh"))
+        .send()
+        .await
+        .unwrap();
+    get(&format!("{url}/{pattern}/_count")).await["count"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+async fn doc(url: &str, index: &str, id: &str) -> Value {
+    get(&format!("{url}/{index}/_doc/{id}")).await
+}
+
+async fn samples_land_with_index_names_and_ids(url: String) {
+    let keyword = unique("samples");
+    let sink = sink(&url, &keyword, &[("ES_Kafka_Meta_Field", "kafka")]);
+    let msk = run(&sink, MSK, Duration::from_secs(30)).await.unwrap();
+    assert_eq!((msk.records, msk.written, msk.skipped), (3, 3, 0));
+    let hit = doc(&url, &format!("{keyword}-2018-12-17"), "mytopic-0-16").await;
+    assert_eq!(hit["_source"]["msg"], "second", "{hit}");
+    assert_eq!(hit["_source"]["time"], "2018-12-17T22:10:50.990Z");
+    assert_eq!(hit["_source"]["kafka"]["offset"], 16);
+    let plain = doc(&url, &format!("{keyword}-2018-12-17"), "mytopic-0-15").await;
+    assert_eq!(plain["_source"]["msg_body"], "Hello, this is a test.");
+
+    let tombstones = run(&sink, SELF_MANAGED, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(
+        (tombstones.written, tombstones.skipped),
+        (2, 1),
+        "the tombstone is counted as skipped"
+    );
+    let binary = doc(&url, &format!("{keyword}-2025-11-21"), "orders.v1-3-1001").await;
+    assert_eq!(binary["_source"]["msg_body_base64"], "/wCAAQ==", "{binary}");
+
+    let scf = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+    assert_eq!((scf.records, scf.written), (5, 5));
+    let today = ckafka_dump_core::time::UtcDateTime::now().date();
+    let index = format!("{keyword}-{today}");
+    let by_log_id = doc(&url, &index, "a1").await;
+    assert_eq!(
+        by_log_id["_source"]["user"], "u7",
+        "the `message` JSON is merged: {by_log_id}"
+    );
+    assert_eq!(
+        by_log_id["_source"]["time"], "2026-11-21T08:00:00Z",
+        "the user's time is kept"
+    );
+    let text = doc(&url, &index, "app-log-0-1201").await;
+    assert_eq!(text["_source"]["msg_body"], "plain text line, not JSON");
+    let metadata_names = doc(&url, &index, "app-log-2-88").await;
+    assert_eq!(
+        metadata_names["_source"]["version"], 3,
+        "`version` stays a document field: {metadata_names}"
+    );
+    assert_eq!(metadata_names["_source"]["routing"], "eu");
+    let double = doc(&url, &index, "app-log-2-89").await;
+    assert_eq!(double["_source"]["msg"], "double-encoded");
+    assert_eq!(count(&url, &format!("{keyword}-*")).await, 10);
+}
+
+async fn redelivered_batch_overwrites(url: String) {
+    let keyword = unique("redeliver");
+    let sink = sink(&url, &keyword, &[("ES_Op_Type", "create")]);
+    for _ in 0..2 {
+        let summary = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(summary.written, 5, "a create conflict means already written");
+    }
+    let index_sink = self::sink(&url, &keyword, &[]);
+    run(&index_sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(count(&url, &format!("{keyword}-*")).await, 5);
+}
+
+async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
+    let keyword = unique("conflict");
+    let http = reqwest::Client::new();
+    let created = http
+        .put(format!("{url}/{keyword}"))
+        .header("content-type", "application/json")
+        .body(r#"{"mappings": {"properties": {"level": {"type": "long"}}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{:?}", created.text().await);
+    let sink = sink(&url, &keyword, &[("ES_Index_TimeFormat", "none")]);
+    let summary = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+    // Records whose `level` is a word ("INFO", "WARN", "ERROR") cannot be a long.
+    assert_eq!((summary.written, summary.dead_lettered), (2, 3), "{summary:?}");
+    assert_eq!(count(&url, &keyword).await, 2);
+    let dead = doc(&url, &format!("{keyword}-dead-letter"), "app-log-2-88").await;
+    assert_eq!(dead["_source"]["target_index"], keyword.as_str(), "{dead}");
+    assert_eq!(dead["_source"]["offset"], 88);
+    assert!(dead["_source"]["raw"].as_str().unwrap().contains("disk 91% full"));
+    assert!(
+        dead["_source"]["error"]["type"].as_str().unwrap().contains("pars"),
+        "{dead}"
+    );
+
+    let strict = self::sink(
+        &url,
+        &keyword,
+        &[("ES_Index_TimeFormat", "none"), ("ES_Dead_Letter_Index", "none")],
+    );
+    let error = run(&strict, SCF_MULTI, Duration::from_secs(30))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("3 of 5 records not written"), "{error}");
+    assert!(error.contains("app-log/0/1200"), "the error names the offsets: {error}");
+}
+
+macro_rules! on_both_servers {
+    ($($name:ident),*) => {
+        mod noida_db {
+            $(#[tokio::test] async fn $name() { super::$name(super::es_url()).await })*
+        }
+        mod osmem_server {
+            $(#[tokio::test] async fn $name() { super::$name(super::opensearch_url()).await })*
+        }
+    };
+}
+
+on_both_servers!(
+    samples_land_with_index_names_and_ids,
+    redelivered_batch_overwrites,
+    mapping_conflict_goes_to_the_dead_letter_index
+);
+
+#[tokio::test]
+async fn basic_auth_through_nginx_and_wrong_password_is_a_clear_error() {
+    let url = var("CKD_ES_AUTH_URL", "http://127.0.0.1:19280");
+    let user = var("CKD_ES_AUTH_USER", "elastic");
+    let password = var("CKD_ES_AUTH_PASSWORD", "ckd-test-password");
+    let keyword = unique("auth");
+    let good = sink(&url, &keyword, &[("ES_User", &user), ("ES_Password", &password)]);
+    assert_eq!(run(&good, MSK, Duration::from_secs(30)).await.unwrap().written, 3);
+    assert_eq!(count(&es_url(), &format!("{keyword}-*")).await, 3);
+
+    let bad = sink(
+        &url,
+        &keyword,
+        &[("ES_User", &user), ("ES_Password", "not-the-password")],
+    );
+    let error = run(&bad, MSK, Duration::from_secs(30)).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("401") && text.contains(&url), "{text}");
+    assert!(!text.contains("not-the-password"), "the password never appears: {text}");
+    assert!(!ckafka_dump_core::Retryable::is_retryable(&error));
+}
+
+struct PrivateServer(Child);
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private osmem-server on `port`, so this test can have its target down and then up without
+/// disturbing the shared servers.
+async fn start_private_opensearch(port: u16) -> PrivateServer {
+    let venv = var("CKD_VENV", &format!("{}/.cache/ckafka-dump/venv", var("HOME", "/root")));
+    let bin = format!("{venv}/lib/python3.11/site-packages/osmem_server/bin/osmem-server");
+    let child = Command::new(&bin)
+        .args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin} (run scripts/services.sh start opensearch): {e}"));
+    let server = PrivateServer(child);
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/")).await.is_ok() {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("private osmem-server on port {port} did not start");
+}
+
+#[tokio::test]
+async fn server_down_fails_the_invocation_then_redelivery_succeeds() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let keyword = unique("down");
+    let sink = sink(&url, &keyword, &[]);
+    let error = run(&sink, SCF_MULTI, Duration::from_secs(2)).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("5 of 5 records not written") && text.contains(&url),
+        "{text}"
+    );
+    assert!(
+        ckafka_dump_core::Retryable::is_retryable(&error),
+        "an unreachable target is worth re-delivering"
+    );
+
+    let _server = start_private_opensearch(port).await;
+    let summary = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(summary.written, 5);
+    assert_eq!(count(&url, &format!("{keyword}-*")).await, 5);
+}
