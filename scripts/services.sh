@@ -2,6 +2,7 @@
 # Starts and stops the real servers the integration tests and benchmarks talk to, on 127.0.0.1 only.
 #   scripts/services.sh start [SERVICE...]   install on first use (cached outside the clone), start, wait until ready
 #   scripts/services.sh stop                 kill only the processes this script started (by pid file)
+#   scripts/services.sh tools                install test tools that are not servers (cargo-lambda)
 #   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
 # Services: tansu (Kafka), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in
 # front of es), s3 (s3s-fs). Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
@@ -140,6 +141,10 @@ start_s3() {
   wait_until s3 30 http_status_is 403 "http://127.0.0.1:$S3_PORT/"
 }
 
+install_tools() {
+  venv cargo-lambda
+}
+
 print_env() {
   cat <<ENV
 export CKD_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
@@ -170,6 +175,7 @@ case "${1:-}" in
       rm -f "$pidfile"
     done
     ;;
+  tools) install_tools ;;
   env) print_env ;;
-  *) echo "usage: $0 start [${ALL_SERVICES// /|}...] | stop | env" >&2; exit 2 ;;
+  *) echo "usage: $0 start [${ALL_SERVICES// /|}...] | stop | tools | env" >&2; exit 2 ;;
 esac

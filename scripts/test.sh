@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+scripts/services.sh tools
 scripts/services.sh start ${SERVICES:-}
 trap 'scripts/services.sh stop' EXIT
 # shellcheck disable=SC1091

@@ -48,6 +48,10 @@ pub async fn invoke<S: Sink>(sink: &S, event: &str, deadline: Deadline, request_
     let span = tracing::info_span!("invocation", request_id, target = %sink.target());
     async {
         let started = Instant::now();
+        tracing::debug!(
+            time_left_ms = deadline.remaining().as_millis() as u64,
+            "invocation started"
+        );
         let result = deliver(sink, event, deadline, started).await;
         let ms = started.elapsed().as_millis() as u64;
         match &result {

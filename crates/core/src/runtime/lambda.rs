@@ -9,7 +9,7 @@ use crate::sink::Sink;
 pub(super) async fn run<S: Sink>(sink: S) -> Result<(), Error> {
     let sink = &sink;
     let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        let deadline = Deadline::at_epoch_ms(event.context.deadline);
+        let deadline = Deadline::from_lambda_header(event.context.deadline);
         invoke(sink, event.payload.get(), deadline, &event.context.request_id).await
     });
     lambda_runtime::run::<_, _, Summary, _, _, _, _>(handler)

@@ -1,0 +1,269 @@
+//! The `to-es` binary through its three ways in, against real peers: `cargo lambda watch` (the AWS Lambda
+//! Runtime API emulator), `scripts/scf_runtime_api.py` (the four SCF custom-runtime endpoints) and the
+//! local `invoke` command — each writing to the noida-db ES-API server started by `scripts/services.sh`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_to-es");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn es_url() -> String {
+    var("CKD_ES_URL", "http://127.0.0.1:19200")
+}
+
+fn venv_bin(name: &str) -> String {
+    format!(
+        "{}/bin/{name}",
+        var("CKD_VENV", &format!("{}/.cache/ckafka-dump/venv", var("HOME", "/root")))
+    )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn function(envs: &[(&str, String)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", var("PATH", "/usr/bin"))
+        .env("ES_Address", es_url());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn aws_lambda_runtime_through_cargo_lambda_watch() {
+    let port = free_port().to_string();
+    let cargo_lambda = venv_bin("cargo-lambda");
+    let watch = Command::new(&cargo_lambda)
+        .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port])
+        .current_dir(repo())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cargo_lambda} (scripts/services.sh tools installs it): {e}"));
+    let _watch = Killed(watch);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "cargo lambda watch did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let handler = function(&[
+        ("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt")),
+        ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "1".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+        ("ES_Index_KeyWord", "runtime-aws".to_owned()),
+    ])
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let _handler = Killed(handler);
+
+    let invoke = |data: &[&str]| {
+        Command::new(&cargo_lambda)
+            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port])
+            .args(data)
+            .arg("_")
+            .current_dir(repo())
+            .output()
+            .unwrap()
+    };
+    let summary = json(&invoke(&["--data-file", "events/aws-msk.json"]));
+    assert_eq!(
+        (summary["format"].as_str(), summary["written"].as_u64()),
+        (Some("aws-kafka"), Some(3))
+    );
+
+    let bad = invoke(&[
+        "--data-ascii",
+        r#"{"records":{"t-0":[{"partition":0,"offset":1,"value":"!!"}]}}"#,
+    ]);
+    assert!(!bad.status.success());
+    let error = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        error.contains("invalid base64") && error.contains("NonRetryable"),
+        "{error}"
+    );
+}
+
+#[test]
+fn scf_custom_runtime_binary_answers_each_invocation() {
+    let record = std::env::temp_dir().join(format!("to-es-scf-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&record);
+    let mut server = Command::new("python3")
+        .arg("scripts/scf_runtime_api.py")
+        .arg("--record")
+        .arg(&record)
+        .args(["events/scf-ckafka.json@30000", "events/aws-msk.json@30000"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Killed(server);
+    let address = line
+        .trim()
+        .strip_prefix("listening http://")
+        .expect("SCF test server started")
+        .to_owned();
+    let (host, port) = address.split_once(':').unwrap();
+
+    let handler = function(&[
+        ("SCF_RUNTIME_API", host.to_owned()),
+        ("SCF_RUNTIME_API_PORT", port.to_owned()),
+        ("ES_Index_KeyWord", "runtime-scf".to_owned()),
+    ])
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let _handler = Killed(handler);
+
+    let started = Instant::now();
+    let posts: Vec<Value> = loop {
+        let text = std::fs::read_to_string(&record).unwrap_or_default();
+        if text.lines().count() >= 3 {
+            break text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the function answered only: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let paths: Vec<&str> = posts.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/runtime/init/ready",
+            "/runtime/invocation/response",
+            "/runtime/invocation/response"
+        ]
+    );
+    let first: Value = serde_json::from_str(posts[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (first["format"].as_str(), first["written"].as_u64()),
+        (Some("scf-ckafka"), Some(2))
+    );
+    let second: Value = serde_json::from_str(posts[2]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(second["written"], 3);
+}
+
+#[test]
+fn local_dry_run_summarises_every_sample_without_a_target() {
+    let expected = [
+        ("events/scf-ckafka.json", "scf-ckafka", 2, 1),
+        ("events/scf-ckafka-multi-partition.json", "scf-ckafka", 5, 3),
+        ("events/aws-msk.json", "aws-kafka", 3, 2),
+        ("events/aws-self-managed-headers.json", "aws-kafka", 3, 1),
+    ];
+    for (event, format, records, partitions) in expected {
+        // No ES_* variables: a dry run needs no configuration.
+        let output = Command::new(BIN)
+            .env_clear()
+            .args(["invoke", "--dry-run", "--event", event])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        let summary = json(&output);
+        assert_eq!(summary["format"], format, "{event}");
+        assert_eq!(summary["records"], records, "{event}");
+        assert_eq!(summary["partitions"].as_array().unwrap().len(), partitions, "{event}");
+    }
+    let msk = json(
+        &Command::new(BIN)
+            .args(["invoke", "--dry-run", "--event", "events/aws-msk.json"])
+            .current_dir(repo())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        msk["partitions"][0],
+        serde_json::json!({"topic":"mytopic","partition":0,"first_offset":15,"last_offset":16,"count":2})
+    );
+    assert_eq!(msk["bytes"], 65);
+}
+
+#[test]
+fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
+    let run = |args: &[&str], stdin: &str, envs: &[(&str, String)]| {
+        let mut child = function(envs)
+            .args(args)
+            .current_dir(repo())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let keyword = ("ES_Index_KeyWord", "runtime-local".to_owned());
+    let ok = run(
+        &["invoke", "--event", "-"],
+        include_str!("../../../events/scf-ckafka.json"),
+        &[keyword.clone()],
+    );
+    assert_eq!(json(&ok)["written"], 2);
+
+    let not_json = run(&["invoke", "--event", "-"], "{oops", &[keyword.clone()]);
+    assert!(!not_json.status.success());
+    assert!(String::from_utf8_lossy(&not_json.stderr).contains("not valid JSON"));
+
+    let missing_var = run(&["invoke", "--event", "events/scf-ckafka.json"], "", &[]);
+    assert!(!missing_var.status.success());
+    assert!(String::from_utf8_lossy(&missing_var.stderr).contains("ES_Index_KeyWord"));
+
+    let bad_value = run(
+        &["invoke", "--event", "events/scf-ckafka.json"],
+        "",
+        &[keyword, ("ES_Index_TimeFormat", "weekly".to_owned())],
+    );
+    let stderr = String::from_utf8_lossy(&bad_value.stderr);
+    assert!(
+        stderr.contains("ES_Index_TimeFormat") && stderr.contains("weekly"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one log line per failure: {stderr}");
+}
