@@ -243,11 +243,11 @@ fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
     let ok = run(
         &["invoke", "--event", "-"],
         include_str!("../../../events/scf-ckafka.json"),
-        &[keyword.clone()],
+        std::slice::from_ref(&keyword),
     );
     assert_eq!(json(&ok)["written"], 2);
 
-    let not_json = run(&["invoke", "--event", "-"], "{oops", &[keyword.clone()]);
+    let not_json = run(&["invoke", "--event", "-"], "{oops", std::slice::from_ref(&keyword));
     assert!(!not_json.status.success());
     assert!(String::from_utf8_lossy(&not_json.stderr).contains("not valid JSON"));
 
