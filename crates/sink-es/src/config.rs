@@ -6,6 +6,8 @@ use std::time::Duration;
 use ckafka_dump_core::config::{Env, Secret};
 use ckafka_dump_core::ConfigError;
 
+use crate::document::DocumentSettings;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexTimeFormat {
     /// `<keyword>-YYYY-MM-DD`
@@ -37,10 +39,7 @@ pub struct EsConfig {
     pub ca_cert_pem: Option<Vec<u8>>,
     pub index_keyword: String,
     pub index_time_format: IndexTimeFormat,
-    pub ignore_fields: Vec<String>,
-    pub id_field: Option<String>,
-    pub timestamp_field: Option<String>,
-    pub kafka_meta_field: Option<String>,
+    pub documents: DocumentSettings,
     pub dead_letter_index: Option<String>,
     pub pipeline: Option<String>,
     pub op_type: OpType,
@@ -100,18 +99,20 @@ impl EsConfig {
             ca_cert_pem,
             index_keyword,
             index_time_format,
-            ignore_fields: env
-                .get("ES_Log_IgnoreWord")
-                .map(|v| {
-                    v.split(',')
-                        .map(|f| f.trim().to_owned())
-                        .filter(|f| !f.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            id_field: optional_field(env, "ES_Id_Field", "log_id"),
-            timestamp_field: optional_field(env, "ES_Timestamp_Field", "time"),
-            kafka_meta_field: env.get("ES_Kafka_Meta_Field"),
+            documents: DocumentSettings {
+                ignore_fields: env
+                    .get("ES_Log_IgnoreWord")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|f| f.trim().to_owned())
+                            .filter(|f| !f.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                id_field: optional_field(env, "ES_Id_Field", "log_id"),
+                timestamp_field: optional_field(env, "ES_Timestamp_Field", "time"),
+                kafka_meta_field: env.get("ES_Kafka_Meta_Field"),
+            },
             dead_letter_index,
             pipeline: env.get("ES_Pipeline"),
             op_type,
@@ -205,9 +206,9 @@ mod tests {
         assert_eq!(c.nodes, ["http://10.0.0.1:9200", "https://es.example.com"]);
         assert!(matches!(c.auth, Auth::Basic { ref user, .. } if user == "elastic"));
         assert_eq!(c.index_time_format, IndexTimeFormat::Day);
-        assert_eq!(c.ignore_fields, ["a", "b"]);
-        assert_eq!(c.id_field.as_deref(), Some("log_id"));
-        assert_eq!(c.timestamp_field.as_deref(), Some("time"));
+        assert_eq!(c.documents.ignore_fields, ["a", "b"]);
+        assert_eq!(c.documents.id_field.as_deref(), Some("log_id"));
+        assert_eq!(c.documents.timestamp_field.as_deref(), Some("time"));
         assert_eq!(c.dead_letter_index.as_deref(), Some("log-dead-letter"));
         assert_eq!(c.op_type, OpType::Index);
     }

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use ckafka_dump_core::retry::Backoff;
 use ckafka_dump_core::time::now_epoch_ms;
-use ckafka_dump_core::{Batch, Deadline, Delivery, Record, Sink};
+use ckafka_dump_core::{Batch, Deadline, Delivery, Sink};
 use futures_util::stream::{self, StreamExt};
 
 use crate::client::{EsClient, RequestError};
 use crate::config::{EsConfig, OpType};
-use crate::document::DocumentSettings;
 use crate::error::EsError;
 use crate::request::BulkItem;
 use crate::response::ItemOutcome;
@@ -33,29 +32,13 @@ impl From<EsError> for ckafka_dump_core::Error {
 
 pub struct EsSink {
     config: EsConfig,
-    documents: DocumentSettings,
     client: EsClient,
 }
 
 impl EsSink {
     pub fn new(config: EsConfig) -> Result<Self, EsError> {
         let client = EsClient::new(&config)?;
-        let documents = DocumentSettings {
-            ignore_fields: config.ignore_fields.clone(),
-            id_field: config.id_field.clone(),
-            timestamp_field: config.timestamp_field.clone(),
-            kafka_meta_field: config.kafka_meta_field.clone(),
-        };
-        Ok(EsSink {
-            config,
-            documents,
-            client,
-        })
-    }
-
-    fn index_of(&self, record: &Record<'_>, now_ms: i64) -> String {
-        let timestamp_ms = record.timestamp.map_or(now_ms, |t| t.millis);
-        request::index_name(&self.config.index_keyword, self.config.index_time_format, timestamp_ms)
+        Ok(EsSink { config, client })
     }
 
     /// Sends `items` until each has a final outcome or the deadline leaves no room for another round.
@@ -137,18 +120,8 @@ impl Sink for EsSink {
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
         let now_ms = now_epoch_ms();
         let op = self.config.op_type;
-        let mut items = Vec::with_capacity(batch.len());
-        let mut skipped = 0;
-        for (i, record) in batch.records().enumerate() {
-            if record.value.is_none() {
-                skipped += 1; // a tombstone has no document to index
-                continue;
-            }
-            let doc = document::build(&record, &self.documents, now_ms);
-            let index = self.index_of(&record, now_ms);
-            let id = doc.id.unwrap_or_else(|| request::coordinates_id(&record));
-            items.push(request::bulk_item(i, op, &index, &id, &doc.source));
-        }
+        let items = request::bulk_items(batch, &self.config, now_ms);
+        let skipped = batch.len() - items.len();
         let outcomes = self.send_all(&items, op, deadline).await;
 
         let mut written = 0;
@@ -162,7 +135,7 @@ impl Sink for EsSink {
                 ItemOutcome::BadDocument { error_type, reason } => match &self.config.dead_letter_index {
                     Some(dead_letter_index) => {
                         let record = batch.get(item.record).expect("items index the batch");
-                        let target = self.index_of(&record, now_ms);
+                        let target = request::index_of(&self.config, &record, now_ms);
                         let source = document::dead_letter(&record, &target, &error_type, &reason, now_ms);
                         let id = request::coordinates_id(&record);
                         dead_letters.push(request::bulk_item(

@@ -1,10 +1,31 @@
 //! Bulk NDJSON: index names, `_id`s, action lines, and splitting into requests by size.
 
 use ckafka_dump_core::time::UtcDateTime;
-use ckafka_dump_core::Record;
+use ckafka_dump_core::{Batch, Record};
 
-use crate::config::{IndexTimeFormat, OpType};
-use crate::document::write_json_string;
+use crate::config::{EsConfig, IndexTimeFormat, OpType};
+use crate::document::{self, write_json_string};
+
+/// Every record's bulk item, tombstones (null values: no document) left out. `now_ms` dates records
+/// without a timestamp.
+pub fn bulk_items(batch: &Batch<'_>, config: &EsConfig, now_ms: i64) -> Vec<BulkItem> {
+    let settings = &config.documents;
+    batch
+        .records()
+        .enumerate()
+        .filter(|(_, record)| record.value.is_some())
+        .map(|(i, record)| {
+            let doc = document::build(&record, settings, now_ms);
+            let id = doc.id.unwrap_or_else(|| coordinates_id(&record));
+            bulk_item(i, config.op_type, &index_of(config, &record, now_ms), &id, &doc.source)
+        })
+        .collect()
+}
+
+pub fn index_of(config: &EsConfig, record: &Record<'_>, now_ms: i64) -> String {
+    let timestamp_ms = record.timestamp.map_or(now_ms, |t| t.millis);
+    index_name(&config.index_keyword, config.index_time_format, timestamp_ms)
+}
 
 /// `<keyword>-YYYY-MM-DD[-HH]` from the record's timestamp (deterministic on re-delivery) or, for events
 /// without one, the invocation time.

@@ -1,0 +1,21 @@
+//! Prints the bulk NDJSON to-es sends for an event (one request body, no size split), so benchmarks can
+//! post exactly the same bytes with curl. `ES_*` variables as for to-es.
+//!
+//! usage: cargo run --release -p ckafka-dump-sink-es --example bulk_body -- EVENT_FILE > bulk.ndjson
+
+use std::io::Write;
+
+use ckafka_dump_core::config::Env;
+use ckafka_dump_sink_es::config::EsConfig;
+use ckafka_dump_sink_es::request;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).ok_or("usage: bulk_body EVENT_FILE")?;
+    let event = std::fs::read_to_string(path)?;
+    let batch = ckafka_dump_core::decode(&event)?;
+    let config = EsConfig::from_env(&Env::process())?;
+    let items = request::bulk_items(&batch, &config, ckafka_dump_core::time::now_epoch_ms());
+    let all: Vec<usize> = (0..items.len()).collect();
+    std::io::stdout().write_all(&request::body(&items, &all))?;
+    Ok(())
+}
