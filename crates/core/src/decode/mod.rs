@@ -1,9 +1,9 @@
-//! Trigger event → [`Batch`]. The format is detected from the JSON itself: a `Records` array is a
-//! Tencent SCF CKafka event, a `records` object an AWS Lambda Kafka event.
+//! Trigger event → [`Batch`], in one pass over the event text. The format is detected from the JSON itself:
+//! a `Records` array is a Tencent SCF CKafka event, a `records` object an AWS Lambda Kafka event.
 //!
-//! Two steps: serde parses the envelope into raw records that borrow from the event text (base64 stays
-//! text, headers stay raw JSON), then a [`BatchBuilder`] turns them into record descriptors, decoding
-//! base64 and header bytes once, straight into the batch's arena.
+//! serde visits the event with seeds that hold a [`BatchBuilder`]: strings that need no unescaping stay
+//! where they are in the event text, base64 and header bytes are decoded once, straight into the batch's
+//! arena, and no per-record allocation is made.
 
 mod aws;
 mod scf;
@@ -11,7 +11,7 @@ mod scf;
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::record::{Batch, Format, HeaderMeta, RecordMeta, Span};
@@ -34,12 +34,13 @@ pub enum DecodeError {
         offset: i64,
         source: base64_simd::Error,
     },
-    #[error("headers at {topic}/{partition}/{offset}: {problem}")]
-    BadHeader {
+    #[error("headers at {topic}/{partition}/{offset}: header `{header}`: byte {byte} is out of range -128..=127")]
+    HeaderByteOutOfRange {
+        header: String,
         topic: String,
         partition: i32,
         offset: i64,
-        problem: String,
+        byte: i64,
     },
     #[error("unknown timestampType `{value}` at {topic}/{partition}/{offset}")]
     UnknownTimestampType {
@@ -55,49 +56,54 @@ pub fn decode(event: &str) -> Result<Batch<'_>, DecodeError> {
     if u32::try_from(event.len()).is_err() {
         return Err(DecodeError::TooLarge);
     }
-    let envelope: Envelope<'_> = serde_json::from_str(event).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
+    let mut batch = BatchBuilder::new(event);
+    let mut de = serde_json::Deserializer::from_str(event);
+    let format = EnvelopeSeed(&mut batch)
+        .deserialize(&mut de)
+        .and_then(|format| de.end().map(|()| format));
+    match format {
+        Ok(Some(format)) => Ok(batch.finish(format)),
+        Ok(None) => Err(DecodeError::UnknownShape),
+        Err(e) => Err(batch.error.take().unwrap_or(if e.is_syntax() || e.is_eof() {
             DecodeError::NotJson(e)
         } else {
             DecodeError::Malformed(e)
-        }
-    })?;
-    match envelope {
-        Envelope::Scf(records) => Ok(scf::build(event, records)),
-        Envelope::Aws(partitions) => aws::build(event, partitions),
-        Envelope::Unknown => Err(DecodeError::UnknownShape),
+        })),
     }
 }
 
-enum Envelope<'a> {
-    Scf(Vec<scf::RawRecord<'a>>),
-    Aws(Vec<aws::RawPartition<'a>>),
-    Unknown,
+struct EnvelopeSeed<'b, 'a>(&'b mut BatchBuilder<'a>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for EnvelopeSeed<'_, 'a> {
+    type Value = Option<Format>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
 }
 
-impl<'de> Deserialize<'de> for Envelope<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EnvelopeVisitor;
-        impl<'de> Visitor<'de> for EnvelopeVisitor {
-            type Value = Envelope<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object (a CKafka or Kafka trigger event)")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut envelope = Envelope::Unknown;
-                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    match key.as_ref() {
-                        "Records" => envelope = Envelope::Scf(map.next_value::<scf::RawRecords>()?.0),
-                        "records" => envelope = Envelope::Aws(map.next_value::<aws::RawPartitions>()?.0),
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
+    type Value = Option<Format>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object (a CKafka or Kafka trigger event)")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut format = None;
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "Records" if format.is_none() => {
+                    map.next_value_seed(scf::RecordsSeed(&mut *self.0))?;
+                    format = Some(Format::ScfCkafka);
                 }
-                Ok(envelope)
+                "records" if format.is_none() => {
+                    map.next_value_seed(aws::PartitionsSeed(&mut *self.0))?;
+                    format = Some(Format::AwsKafka);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        deserializer.deserialize_map(EnvelopeVisitor)
+        Ok(format)
     }
 }
 
@@ -110,22 +116,24 @@ fn at_record<E: de::Error>(index: usize, error: impl fmt::Display) -> E {
     E::custom(format_args!("record {index}: {error}"))
 }
 
-/// Builds a [`Batch`]: text that borrows from the event becomes an event span, everything else is
-/// appended to the arena.
+/// Collects what the seeds decode. A record-level error found while visiting (bad base64, a header byte
+/// out of range) is kept in `error` with the record's coordinates, since serde's error type cannot carry it.
 struct BatchBuilder<'a> {
     event: &'a str,
     arena: Vec<u8>,
     records: Vec<RecordMeta>,
     headers: Vec<HeaderMeta>,
+    error: Option<DecodeError>,
 }
 
 impl<'a> BatchBuilder<'a> {
-    fn new(event: &'a str, records: usize, arena_bytes: usize) -> Self {
+    fn new(event: &'a str) -> Self {
         BatchBuilder {
             event,
-            arena: Vec::with_capacity(arena_bytes),
-            records: Vec::with_capacity(records),
+            arena: Vec::new(),
+            records: Vec::new(),
             headers: Vec::new(),
+            error: None,
         }
     }
 
@@ -145,6 +153,15 @@ impl<'a> BatchBuilder<'a> {
         }
     }
 
+    fn span_text(&self, span: Span) -> String {
+        match span {
+            Span::Event { start, len } => self.event[start as usize..(start + len) as usize].to_owned(),
+            Span::Arena { start, len } => {
+                String::from_utf8_lossy(&self.arena[start as usize..(start + len) as usize]).into_owned()
+            }
+        }
+    }
+
     /// Runs `write`, which appends to the arena, and returns the span of what it appended.
     fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Span {
         self.try_append(|arena| {
@@ -161,6 +178,13 @@ impl<'a> BatchBuilder<'a> {
             start: start as u32,
             len: (self.arena.len() - start) as u32,
         })
+    }
+
+    /// Keeps `error` for `decode` to return and gives serde an error that ends the parse.
+    fn fail<E: de::Error>(&mut self, error: DecodeError) -> E {
+        let message = E::custom(&error);
+        self.error = Some(error);
+        message
     }
 
     fn finish(self, format: Format) -> Batch<'a> {

@@ -3,22 +3,22 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::{at_record, BatchBuilder, Text};
-use crate::record::{Batch, Format, RecordMeta};
+use crate::record::RecordMeta;
 
-pub(super) struct RawRecords<'a>(pub Vec<RawRecord<'a>>);
+pub(super) struct RecordsSeed<'b, 'a>(pub &'b mut BatchBuilder<'a>);
 
 #[derive(Deserialize)]
 struct Entry<'a> {
     #[serde(rename = "Ckafka", borrow)]
-    ckafka: RawRecord<'a>,
+    ckafka: Ckafka<'a>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct RawRecord<'a> {
+struct Ckafka<'a> {
     #[serde(borrow)]
     topic: Cow<'a, str>,
     #[serde(alias = "Partition")]
@@ -30,54 +30,43 @@ pub(super) struct RawRecord<'a> {
     msg_body: Cow<'a, str>,
 }
 
-pub(super) fn build<'a>(event: &'a str, raw: Vec<RawRecord<'a>>) -> Batch<'a> {
-    let escaped: usize = raw
-        .iter()
-        .map(|r| match &r.msg_body {
-            Cow::Owned(body) => body.len(),
-            Cow::Borrowed(_) => 0,
-        })
-        .sum();
-    let mut batch = BatchBuilder::new(event, raw.len(), escaped);
-    for r in raw {
-        // The templates treat both spellings as "no key" (KafkaToKafkaConsumer, 2020-08-20).
-        let key = r
-            .msg_key
-            .filter(|Text(k)| !k.is_empty() && k != "None")
-            .map(|Text(k)| batch.text(&k));
-        let meta = RecordMeta {
-            topic: batch.text(&r.topic),
-            partition: r.partition,
-            offset: r.offset,
-            timestamp: None,
-            key,
-            value: Some(batch.text(&r.msg_body)),
-            headers: (0, 0),
-        };
-        batch.records.push(meta);
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordsSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
     }
-    batch.finish(Format::ScfCkafka)
 }
 
-impl<'de> Deserialize<'de> for RawRecords<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SeqVisitor;
-        impl<'de> Visitor<'de> for SeqVisitor {
-            type Value = RawRecords<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of {\"Ckafka\": {...}} records")
-            }
-            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                loop {
-                    match seq.next_element::<Entry<'de>>() {
-                        Ok(Some(entry)) => records.push(entry.ckafka),
-                        Ok(None) => return Ok(RawRecords(records)),
-                        Err(e) => return Err(at_record(records.len(), e)),
-                    }
-                }
-            }
+impl<'de: 'a, 'a> Visitor<'de> for RecordsSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of {\"Ckafka\": {...}} records")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        let batch = self.0;
+        let mut index = 0;
+        loop {
+            let c = match seq.next_element::<Entry<'de>>() {
+                Ok(Some(entry)) => entry.ckafka,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(at_record(index, e)),
+            };
+            // The templates treat both spellings as "no key" (KafkaToKafkaConsumer, 2020-08-20).
+            let key = c
+                .msg_key
+                .filter(|Text(k)| !k.is_empty() && k != "None")
+                .map(|Text(k)| batch.text(&k));
+            let meta = RecordMeta {
+                topic: batch.text(&c.topic),
+                partition: c.partition,
+                offset: c.offset,
+                timestamp: None,
+                key,
+                value: Some(batch.text(&c.msg_body)),
+                headers: (0, 0),
+            };
+            batch.records.push(meta);
+            index += 1;
         }
-        deserializer.deserialize_seq(SeqVisitor)
     }
 }

@@ -147,7 +147,10 @@ fn errors_name_the_problem_and_place() {
     );
     let header_shape =
         error_of(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"headers":[{"h":"x"}]}]}}"#);
-    assert!(header_shape.contains("headers at t/0/4"), "{header_shape}");
+    assert!(
+        header_shape.contains("record 0: in `t-0`") && header_shape.contains("signed bytes"),
+        "{header_shape}"
+    );
 
     let ts_type = error_of(r#"{"records":{"t-0":[{"partition":0,"offset":4,"timestampType":"WALL"}]}}"#);
     assert!(ts_type.contains("WALL") && ts_type.contains("t/0/4"), "{ts_type}");
@@ -183,4 +186,19 @@ fn escaped_bodies_and_null_headers_decode() {
     assert_eq!((r.key, r.value), (Some(&b"k1"[..]), Some(&b"a\"b"[..])));
     let aws = decode(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":null}]}}"#).unwrap();
     assert_eq!(aws.get(0).unwrap().headers().len(), 0);
+}
+
+#[test]
+fn record_errors_name_coordinates_whatever_the_field_order() {
+    let header_first =
+        error_of(r#"{"records":{"t-0":[{"headers":[{"h":[300]}],"key":"eA==","partition":0,"offset":4}]}}"#);
+    assert!(
+        header_first.contains("header `h`: byte 300") && header_first.contains("t/0/4"),
+        "{header_first}"
+    );
+    let key_first = error_of(r#"{"records":{"x-1":[{"key":"*","topic":"x","partition":1,"offset":8}]}}"#);
+    assert!(key_first.contains("invalid base64 in key at x/1/8"), "{key_first}");
+    let second_record =
+        error_of(r#"{"records":{"t-0":[{"partition":0,"offset":1},{"partition":0,"offset":2,"value":"?"}]}}"#);
+    assert!(second_record.contains("value at t/0/2"), "{second_record}");
 }
