@@ -6,7 +6,7 @@
 #   make build                       release bootstraps in target/release/{to-cos,to-es,to-kafka}
 FUNCTIONS := to-cos to-es to-kafka
 # Servers the integration tests need (scripts/services.sh names).
-SERVICES ?= es opensearch es-auth
+SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth
 export SERVICES
 
 .PHONY: test demo invoke bench build services-start services-stop

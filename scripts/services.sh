@@ -4,8 +4,10 @@
 #   scripts/services.sh stop                 kill only the processes this script started (by pid file)
 #   scripts/services.sh tools                install test tools that are not servers (cargo-lambda)
 #   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
-# Services: tansu (Kafka), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in
-# front of es), s3 (s3s-fs). Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
+# Services: tansu (Kafka), kafka-scram (tansu with sqlite storage and SCRAM users; built from crates.io on
+# first use, ~20 min), kafka-plain (noida-db's Kafka personality: accepts SASL/PLAIN without checking the
+# password), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in front of es),
+# s3 (s3s-fs). Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,9 +15,13 @@ CKD_CACHE=${CKD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckafka-dump}
 CKD_STATE=${CKD_STATE:-$ROOT/.services}
 VENV=$CKD_CACHE/venv
 SITE=$VENV/lib/python3.11/site-packages
-ALL_SERVICES="tansu es opensearch es-auth s3"
+ALL_SERVICES="tansu kafka-scram kafka-plain es opensearch es-auth s3"
 
 KAFKA_PORT=${CKD_KAFKA_PORT:-19092}
+KAFKA_PLAIN_PORT=${CKD_KAFKA_PLAIN_PORT:-19093}
+KAFKA_SCRAM_PORT=${CKD_KAFKA_SCRAM_PORT:-19096}
+SCRAM512_USER=alice SCRAM512_PASSWORD=alice-scram-512
+SCRAM256_USER=bob SCRAM256_PASSWORD=bob-scram-256
 ES_PORT=${CKD_ES_PORT:-19200}
 OPENSEARCH_PORT=${CKD_OPENSEARCH_PORT:-19201}
 ES_AUTH_PORT=${CKD_ES_AUTH_PORT:-19280}
@@ -77,10 +83,39 @@ start_tansu() {
   wait_until tansu 30 grep -q "ready in" "$CKD_STATE/tansu.log"
 }
 
+start_kafka-scram() {
+  local bin=$CKD_CACHE/tansu-sql/bin/tansu
+  if [ ! -x "$bin" ]; then
+    log "cargo install tansu 0.6.0 with sqlite storage (about 20 minutes, once)"
+    cargo install -q tansu --version 0.6.0 --features dynostore,libsql --locked --root "$CKD_CACHE/tansu-sql"
+  fi
+  local dir=$CKD_STATE/kafka-scram
+  rm -rf "$dir" && mkdir -p "$dir"
+  local listen=(--listener-url "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_SCRAM_PORT"
+    --storage-engine sqlite://tansu.db)
+  # Users can only be created while authentication is off; then the broker restarts requiring it.
+  (cd "$dir" && spawn kafka-scram "$bin" broker "${listen[@]}")
+  wait_until kafka-scram 60 grep -q "ready in" "$CKD_STATE/kafka-scram.log"
+  "$bin" user create --broker "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" "$SCRAM512_USER" "$SCRAM512_PASSWORD" --mechanism scram512 >/dev/null
+  "$bin" user create --broker "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" "$SCRAM256_USER" "$SCRAM256_PASSWORD" --mechanism scram256 >/dev/null
+  kill "$(cat "$CKD_STATE/kafka-scram.pid")"
+  while port_open "$KAFKA_SCRAM_PORT"; do sleep 0.1; done
+  (cd "$dir" && spawn kafka-scram "$bin" broker "${listen[@]}" --authentication)
+  wait_until kafka-scram 60 grep -q "ready in" "$CKD_STATE/kafka-scram.log"
+}
+
+start_kafka-plain() {
+  venv noida-db
+  mkdir -p "$CKD_STATE/noida-kafka"
+  spawn kafka-plain "$SITE/noida_db/noida-db" start --data-dir "$CKD_STATE/noida-kafka" --host 127.0.0.1 \
+    --only kafka --kafka-port "$KAFKA_PLAIN_PORT"
+  wait_until kafka-plain 30 port_open "$KAFKA_PLAIN_PORT"
+}
+
 start_es() {
   venv noida-db
   mkdir -p "$CKD_STATE/noida"
-  spawn es "$VENV/bin/noida-db" start --data-dir "$CKD_STATE/noida" --host 127.0.0.1 \
+  spawn es "$SITE/noida_db/noida-db" start --data-dir "$CKD_STATE/noida" --host 127.0.0.1 \
     --only elasticsearch --elasticsearch-port "$ES_PORT"
   wait_until es 30 http_status_is 200 "http://127.0.0.1:$ES_PORT/_cluster/health"
 }
@@ -148,6 +183,10 @@ install_tools() {
 print_env() {
   cat <<ENV
 export CKD_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export CKD_KAFKA_PLAIN_BOOTSTRAP=127.0.0.1:$KAFKA_PLAIN_PORT
+export CKD_KAFKA_SCRAM_BOOTSTRAP=127.0.0.1:$KAFKA_SCRAM_PORT
+export CKD_SCRAM512_USER=$SCRAM512_USER CKD_SCRAM512_PASSWORD=$SCRAM512_PASSWORD
+export CKD_SCRAM256_USER=$SCRAM256_USER CKD_SCRAM256_PASSWORD=$SCRAM256_PASSWORD
 export CKD_ES_URL=http://127.0.0.1:$ES_PORT
 export CKD_OPENSEARCH_URL=http://127.0.0.1:$OPENSEARCH_PORT
 export CKD_ES_AUTH_URL=http://127.0.0.1:$ES_AUTH_PORT

@@ -75,7 +75,9 @@ async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: In
     let delivery = if records == 0 {
         Delivery::default()
     } else {
-        let write = sink.write(&batch, deadline);
+        // Boxed: sink futures nest deeply (rskafka), and inlining them into every runtime's future type
+        // overflows the compiler's layout query depth.
+        let write = Box::pin(sink.write(&batch, deadline));
         match tokio::time::timeout_at(deadline.with_safety_margin().instant(), write).await {
             Ok(Ok(delivery)) => delivery,
             Ok(Err(e)) => {

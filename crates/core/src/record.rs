@@ -163,6 +163,21 @@ impl<'a> Batch<'a> {
         spans
     }
 
+    /// `topic/partition/offset` of up to ten of the given records (batch indices), then a count of the rest:
+    /// what an error names when records were not written.
+    pub fn coordinates(&self, records: &[usize]) -> String {
+        let mut listed: Vec<String> = records
+            .iter()
+            .take(10)
+            .filter_map(|&i| self.get(i))
+            .map(|r| format!("{}/{}/{}", r.topic, r.partition, r.offset))
+            .collect();
+        if records.len() > listed.len() {
+            listed.push(format!("and {} more", records.len() - listed.len()));
+        }
+        listed.join(", ")
+    }
+
     fn resolve<'b>(&'b self, m: &RecordMeta) -> Record<'b> {
         Record {
             topic: self.text(m.topic),

@@ -182,23 +182,9 @@ impl Sink for EsSink {
         Err(EsError::NotWritten {
             count: failures.len(),
             total: batch.len(),
-            offsets: coordinates(batch, failures.iter().map(|f| f.0)),
+            offsets: batch.coordinates(&failures.iter().map(|f| f.0).collect::<Vec<_>>()),
             reason: failures[0].1.clone(),
             retryable: failures.iter().any(|f| f.2),
         })
     }
-}
-
-/// `topic/partition/offset` of up to ten records, then a count of the rest.
-fn coordinates<'a>(batch: &Batch<'a>, records: impl ExactSizeIterator<Item = usize>) -> String {
-    let total = records.len();
-    let mut listed: Vec<String> = records
-        .take(10)
-        .filter_map(|i| batch.get(i))
-        .map(|r| format!("{}/{}/{}", r.topic, r.partition, r.offset))
-        .collect();
-    if total > listed.len() {
-        listed.push(format!("and {} more", total - listed.len()));
-    }
-    listed.join(", ")
 }

@@ -1,7 +1,12 @@
 use std::process::ExitCode;
 
-use ckafka_dump_core::sink::NotYetBuilt;
+use ckafka_dump_core::config::Env;
+use ckafka_dump_sink_kafka::config::KafkaConfig;
+use ckafka_dump_sink_kafka::KafkaSink;
 
 fn main() -> ExitCode {
-    ckafka_dump_core::runtime::main("to-kafka", || NotYetBuilt::build("to-kafka"))
+    ckafka_dump_core::runtime::main("to-kafka", || async {
+        let config = KafkaConfig::from_env(&Env::process())?;
+        Ok(KafkaSink::new(config)?)
+    })
 }

@@ -1,0 +1,192 @@
+//! The one I/O piece: an rskafka client built on first use and kept across warm invocations, with the
+//! target topics' partition counts and partition clients cached.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
+use rskafka::BackoffConfig;
+use tokio::sync::OnceCell;
+
+use crate::config::{KafkaConfig, SaslMechanism};
+use crate::error::KafkaError;
+
+pub struct KafkaClient {
+    config: KafkaConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    client: OnceCell<Client>,
+    partition_counts: Mutex<HashMap<String, i32>>,
+    partition_clients: Mutex<HashMap<(String, i32), Arc<PartitionClient>>>,
+}
+
+impl KafkaClient {
+    pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
+        let tls = config
+            .security_protocol
+            .uses_tls()
+            .then(|| tls_config(config.ca_cert_pem.as_deref()))
+            .transpose()?;
+        Ok(KafkaClient {
+            config,
+            tls,
+            client: OnceCell::new(),
+            partition_counts: Mutex::default(),
+            partition_clients: Mutex::default(),
+        })
+    }
+
+    pub fn brokers(&self) -> String {
+        self.config.brokers.join(",")
+    }
+
+    /// Connects on first use, so a broker that is down at cold start fails an invocation (which the
+    /// trigger re-delivers) rather than the process.
+    async fn client(&self) -> Result<&Client, KafkaError> {
+        self.client
+            .get_or_try_init(|| async {
+                let mut builder = ClientBuilder::new(self.config.brokers.clone())
+                    .client_id("ckafka-dump")
+                    .backoff_config(BackoffConfig {
+                        // rskafka retries forever by default; stop in time for the invocation's deadline.
+                        deadline: Some(self.config.produce_timeout),
+                        ..BackoffConfig::default()
+                    });
+                if let Some(tls) = &self.tls {
+                    builder = builder.tls_config(Arc::clone(tls));
+                }
+                if let Some(sasl) = &self.config.sasl {
+                    let credentials = Credentials::new(sasl.username.clone(), sasl.password.expose().to_owned());
+                    builder = builder.sasl_config(match sasl.mechanism {
+                        SaslMechanism::Plain => SaslConfig::Plain(credentials),
+                        SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
+                        SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+                    });
+                }
+                builder.build().await.map_err(|e| self.connect_error(&e))
+            })
+            .await
+    }
+
+    /// The number of partitions of `topic`, fetched once per process.
+    pub async fn partition_count(&self, topic: &str) -> Result<i32, KafkaError> {
+        if let Some(&count) = self.partition_counts.lock().expect("not poisoned").get(topic) {
+            return Ok(count);
+        }
+        let topics = self
+            .client()
+            .await?
+            .list_topics()
+            .await
+            .map_err(|e| self.connect_error(&e))?;
+        let count = topics
+            .iter()
+            .find(|t| t.name == topic)
+            .map(|t| t.partitions.len() as i32)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| KafkaError::TopicMissing {
+                topic: topic.to_owned(),
+                brokers: self.brokers(),
+            })?;
+        self.partition_counts
+            .lock()
+            .expect("not poisoned")
+            .insert(topic.to_owned(), count);
+        Ok(count)
+    }
+
+    pub async fn partition_client(&self, topic: &str, partition: i32) -> Result<Arc<PartitionClient>, String> {
+        let key = (topic.to_owned(), partition);
+        if let Some(client) = self.partition_clients.lock().expect("not poisoned").get(&key) {
+            return Ok(Arc::clone(client));
+        }
+        let client = self.client().await.map_err(|e| e.to_string())?;
+        let partition_client = client
+            .partition_client(topic, partition, UnknownTopicHandling::Error)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let partition_client = Arc::new(partition_client);
+        self.partition_clients
+            .lock()
+            .expect("not poisoned")
+            .insert(key, Arc::clone(&partition_client));
+        Ok(partition_client)
+    }
+
+    fn connect_error(&self, e: &(dyn std::error::Error + 'static)) -> KafkaError {
+        let message = error_chain(e);
+        KafkaError::Connect {
+            brokers: self.brokers(),
+            retryable: !is_auth_failure(&message),
+            message,
+        }
+    }
+}
+
+/// rustls with the ring provider (rskafka's), trusting the public web roots plus `ssl_cafile`.
+fn tls_config(ca_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, KafkaError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(mut pem) = ca_pem {
+        for cert in rustls_pemfile::certs(&mut pem) {
+            let cert = cert.map_err(|e| KafkaError::Tls(format!("ssl_cafile: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| KafkaError::Tls(format!("ssl_cafile: {e}")))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| KafkaError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Wrong credentials will not get better by retrying.
+pub fn is_auth_failure(message: &str) -> bool {
+    [
+        "Sasl handshake failed",
+        "SaslAuthenticationFailed",
+        "authentication failed",
+        "Authentication failed",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_config_accepts_a_ca_and_rejects_garbage() {
+        assert!(tls_config(None).is_ok());
+        let garbage = b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n";
+        assert!(matches!(tls_config(Some(garbage)), Err(KafkaError::Tls(_))));
+    }
+
+    #[test]
+    fn auth_failures_are_not_retried() {
+        assert!(is_auth_failure(
+            "error connecting to broker: Sasl handshake failed: API error"
+        ));
+        assert!(!is_auth_failure(
+            "error connecting to broker \"b:9092\": Connection refused"
+        ));
+    }
+}
