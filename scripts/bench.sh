@@ -3,18 +3,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/services.sh start es opensearch
+scripts/services.sh start tansu es opensearch
 trap 'scripts/services.sh stop' EXIT
 # shellcheck disable=SC1091
 source .services/env
-"$CKD_VENV/bin/pip" install -q "elasticsearch>=8,<9" opensearch-py
-command -v hyperfine >/dev/null || true
+"$CKD_VENV/bin/pip" install -q "elasticsearch>=8,<9" opensearch-py kafka-python confluent-kafka
+command -v kcat >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null)
+# Debian's kcat with the librdkafka of the confluent-kafka wheel (Debian's librdkafka 2.0.2 cannot talk to tansu).
+rdkafka_dir=$CKD_CACHE_DIR/rdkafka
+mkdir -p "$rdkafka_dir"
+ln -sf "$(ls "$CKD_VENV"/lib/python3.11/site-packages/confluent_kafka.libs/librdkafka-*.so.1)" "$rdkafka_dir/librdkafka.so.1"
 
 mkdir -p target/bench-events
 for format in msk scf; do
   [ -s "target/bench-events/$format-10k.json" ] || python3 scripts/gen_events.py "$format" >"target/bench-events/$format-10k.json"
 done
-cargo build -q --release -p to-es -p ckafka-dump-sink-es --example bulk_body
+cargo build -q --release -p to-es -p to-kafka -p ckafka-dump-sink-es --example bulk_body
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
@@ -29,6 +33,10 @@ for target in "$CKD_ES_URL elasticsearch" "$CKD_OPENSEARCH_URL opensearch"; do
   "$CKD_VENV/bin/python" scripts/bench_es.py --es "$1" --flavor "$2" --event target/bench-events/scf-10k.json \
     --to-es target/release/to-es --bulk-body target/release/examples/bulk_body --runs 5
 done >target/bench-es.jsonl
+
+# to-kafka vs template vs kcat, same broker.
+"$CKD_VENV/bin/python" scripts/bench_kafka.py --broker "$CKD_KAFKA_BOOTSTRAP" --event target/bench-events/scf-10k.json \
+  --to-kafka target/release/to-kafka --rdkafka-dir "$rdkafka_dir" --runs 5 >target/bench-kafka.json
 
 python3 scripts/bench_report.py "$rss_kb" "$noop_rss_kb" >BENCHMARKS.md
 cat BENCHMARKS.md

@@ -76,4 +76,25 @@ for server, line in zip(servers, open("target/bench-es.jsonl")):
       f"template / to-es = **{tpl['median_wall_s'] / rust['median_wall_s']:.1f}×**")
     w(f"- CPU: template / to-es = **{tpl['median_cpu_s'] / rust['median_cpu_s']:.1f}×**")
     w("")
+
+w("## to-kafka: 10,000 SCF records (≈6 MB) to a Kafka broker")
+w("")
+w("`scripts/bench_kafka.py`: to-kafka (release binary, one process per run, cold start included) vs the Tencent "
+  "`KafkaToKafkaConsumer` template's logic ported to Python 3 (`scripts/bench_kafka_template.py`, kafka-python "
+  "producer created per invocation with `retries=10`, `max_in_flight_requests_per_connection=1`, as the template) vs "
+  "`kcat -P` with the librdkafka of the confluent-kafka wheel (the limit), all producing the same keys and values to "
+  "the same broker: tansu (a Kafka-protocol broker in Rust, memory storage; not Apache Kafka). Runs interleaved, a "
+  "fresh 4-partition topic each run, records counted after each run; medians of 5.")
+w("")
+r = json.load(open("target/bench-kafka.json"))
+rust, tpl, kcat = r["to-kafka"], r["template (kafka-python)"], r["kcat (librdkafka)"]
+w("| producer | wall (median) | CPU user+sys (median) |")
+w("|---|---|---|")
+for name, v in r.items():
+    w(f"| {name} | {v['median_wall_s'] * 1e3:.0f} ms | {v['median_cpu_s'] * 1e3:.0f} ms |")
+w("")
+w(f"- wall: template / to-kafka = **{tpl['median_wall_s'] / rust['median_wall_s']:.1f}×**; "
+  f"to-kafka / kcat = **{rust['median_wall_s'] / kcat['median_wall_s']:.2f}×**")
+w(f"- CPU: template / to-kafka = **{tpl['median_cpu_s'] / rust['median_cpu_s']:.1f}×**; "
+  f"to-kafka / kcat = **{rust['median_cpu_s'] / kcat['median_cpu_s']:.2f}×**")
 print("\n".join(out))
