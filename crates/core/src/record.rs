@@ -1,9 +1,10 @@
 //! The one record model both trigger formats decode into.
 //!
-//! A [`Batch`] keeps the event text it was decoded from plus one buffer (`arena`) holding every byte that
-//! had to be produced (base64-decoded keys, values and headers; SCF bodies that contained JSON escapes).
-//! Records are small descriptors into those two buffers, so decoding allocates a handful of times per
-//! event instead of several times per record. [`Record`] is the resolved, borrowed view sinks work with.
+//! A [`Batch`] keeps the event text it was decoded from plus two buffers holding what decoding had to
+//! produce: `text` for strings serde unescaped (SCF bodies with JSON escapes), `bytes` for base64-decoded
+//! keys, values and header bytes. Records are small descriptors into those three, so decoding allocates a
+//! handful of times per event instead of several times per record. [`Record`] is the resolved, borrowed view
+//! sinks work with.
 
 use serde::Serialize;
 
@@ -31,11 +32,13 @@ pub struct Timestamp {
     pub kind: Option<TimestampType>,
 }
 
-/// Bytes in the event text or in the batch's arena.
+/// Where a string or byte string of a record lies: in the event text, in the batch's unescaped text, or in
+/// its decoded bytes. The first two are UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Span {
     Event { start: u32, len: u32 },
-    Arena { start: u32, len: u32 },
+    Text { start: u32, len: u32 },
+    Bytes { start: u32, len: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +64,8 @@ pub(crate) struct HeaderMeta {
 pub struct Batch<'a> {
     pub format: Format,
     pub(crate) event: &'a str,
-    pub(crate) arena: Vec<u8>,
+    pub(crate) text: String,
+    pub(crate) bytes: Vec<u8>,
     pub(crate) records: Vec<RecordMeta>,
     pub(crate) headers: Vec<HeaderMeta>,
 }
@@ -78,6 +82,8 @@ pub struct Record<'b> {
     pub key: Option<&'b [u8]>,
     /// `None` for a null value (a tombstone).
     pub value: Option<&'b [u8]>,
+    /// The value as text when it is known to be UTF-8 without checking (SCF bodies).
+    value_text: Option<&'b str>,
     headers: &'b [HeaderMeta],
     batch: &'b Batch<'b>,
 }
@@ -91,6 +97,11 @@ pub struct Header<'b> {
 impl<'b> Record<'b> {
     pub fn value_bytes(&self) -> &'b [u8] {
         self.value.unwrap_or_default()
+    }
+
+    /// The value as UTF-8 text, or `None` when it is absent or not UTF-8.
+    pub fn value_str(&self) -> Option<&'b str> {
+        self.value_text.or_else(|| std::str::from_utf8(self.value?).ok())
     }
 
     pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'b>> + 'b {
@@ -186,6 +197,7 @@ impl<'a> Batch<'a> {
             timestamp: m.timestamp,
             key: m.key.map(|s| self.bytes(s)),
             value: m.value.map(|s| self.bytes(s)),
+            value_text: m.value.and_then(|s| self.str_of(s)),
             headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
             batch: self,
         }
@@ -194,17 +206,22 @@ impl<'a> Batch<'a> {
     pub(crate) fn bytes(&self, span: Span) -> &[u8] {
         match span {
             Span::Event { start, len } => &self.event.as_bytes()[start as usize..(start + len) as usize],
-            Span::Arena { start, len } => &self.arena[start as usize..(start + len) as usize],
+            Span::Text { start, len } => &self.text.as_bytes()[start as usize..(start + len) as usize],
+            Span::Bytes { start, len } => &self.bytes[start as usize..(start + len) as usize],
         }
     }
 
-    /// Spans handed to `text` were built from `&str`s, so they are valid UTF-8 on char boundaries.
-    pub(crate) fn text(&self, span: Span) -> &str {
+    /// The text of an event or text span (slicing a `str`: no UTF-8 check); `None` for decoded bytes.
+    pub(crate) fn str_of(&self, span: Span) -> Option<&str> {
         match span {
-            Span::Event { start, len } => &self.event[start as usize..(start + len) as usize],
-            Span::Arena { start, len } => {
-                std::str::from_utf8(&self.arena[start as usize..(start + len) as usize]).unwrap_or_default()
-            }
+            Span::Event { start, len } => Some(&self.event[start as usize..(start + len) as usize]),
+            Span::Text { start, len } => Some(&self.text[start as usize..(start + len) as usize]),
+            Span::Bytes { .. } => None,
         }
+    }
+
+    /// Topics and header names are always built as text spans.
+    pub(crate) fn text(&self, span: Span) -> &str {
+        self.str_of(span).unwrap_or_default()
     }
 }

@@ -37,7 +37,7 @@ pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64)
     let body = record.value_bytes();
     let timestamp_ms = record.timestamp.map_or(fallback_ms, |t| t.millis);
     let mut source = Vec::with_capacity(body.len() + 96);
-    let text = std::str::from_utf8(body).ok();
+    let text = record.value_str();
     let decoded;
     let object_text = match text {
         Some(t) => match object_or_encoded_object(t) {
@@ -238,12 +238,12 @@ pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, re
         Some(key) => write_json_string(&mut out, &String::from_utf8_lossy(key)),
         None => out.extend_from_slice(b"null"),
     }
-    match std::str::from_utf8(record.value_bytes()) {
-        Ok(text) => {
+    match record.value_str() {
+        Some(text) => {
             out.extend_from_slice(b",\"raw\":");
             write_json_string(&mut out, text);
         }
-        Err(_) => {
+        None => {
             out.extend_from_slice(b",\"raw_base64\":\"");
             out.extend_from_slice(
                 base64::engine::general_purpose::STANDARD

@@ -61,7 +61,10 @@ async fn create_topic(client: &Client, topic: &str, partitions: i32) {
 /// Every record of one partition, in offset order: fetches until a fetch brings nothing new (tansu's
 /// high watermark is not to be trusted to the last offset).
 async fn fetch_all(client: &Client, topic: &str, partition: i32) -> Vec<Record> {
-    let pc = client.partition_client(topic, partition, UnknownTopicHandling::Retry).await.unwrap();
+    let pc = client
+        .partition_client(topic, partition, UnknownTopicHandling::Retry)
+        .await
+        .unwrap();
     let mut records = Vec::new();
     let mut offset = pc.get_offset(OffsetAt::Earliest).await.unwrap();
     loop {

@@ -10,13 +10,13 @@ use super::{at_record, BatchBuilder, DecodeError, Text};
 use crate::record::{HeaderMeta, RecordMeta, Span, Timestamp, TimestampType};
 
 /// Standard alphabet, SIMD-decoded; padding accepted with or without, since producers of test events differ.
-fn decode_base64(text: &str, arena: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+fn decode_base64(text: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
     let engine = if text.len() % 4 == 0 {
         base64_simd::STANDARD
     } else {
         base64_simd::STANDARD_NO_PAD
     };
-    engine.decode_append(text, arena)
+    engine.decode_append(text, out)
 }
 
 /// `"my-topic-7"` → `"my-topic"`: the topic of records that do not name theirs.
@@ -41,9 +41,9 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionsSeed<'_, 'a> {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
         let batch = self.0;
-        // Base64 decodes to at most 3/4 of the event; reserving it spares the copies of a growing arena
+        // Base64 decodes to at most 3/4 of the event; reserving it spares the copies of a growing buffer
         // (untouched pages cost no memory).
-        batch.arena.reserve(batch.event.len() / 4 * 3);
+        batch.bytes.reserve(batch.event.len() / 4 * 3);
         while let Some(Text(map_key)) = map.next_key::<Text<'de>>()? {
             let map_topic = batch.text(topic_of_map_key(&map_key));
             map.next_value_seed(PartitionSeed {
@@ -140,7 +140,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
                     let field: &'static str = if name == "key" { "key" } else { "value" };
                     let span = match map.next_value::<Option<Text<'de>>>()? {
                         None => None,
-                        Some(Text(text)) => match batch.try_append(|arena| decode_base64(&text, arena)) {
+                        Some(Text(text)) => match batch.try_append(|out| decode_base64(&text, out)) {
                             Ok(span) => Some(span),
                             Err(e) => {
                                 deferred = deferred.or(Some(Deferred::Base64(field, e)));
@@ -272,17 +272,17 @@ impl<'de: 'a, 'a> Visitor<'de> for HeaderMapSeed<'_, 'a> {
         while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
             let key = self.batch.text(&name);
             let mut bad_byte = None;
-            let start = self.batch.arena.len();
+            let start = self.batch.bytes.len();
             map.next_value_seed(SignedBytesSeed {
-                arena: &mut self.batch.arena,
+                out: &mut self.batch.bytes,
                 bad: &mut bad_byte,
             })?;
             if let (Some(byte), None) = (bad_byte, &self.bad) {
                 *self.bad = Some((name.into_owned(), byte));
             }
-            let value = Span::Arena {
+            let value = Span::Bytes {
                 start: start as u32,
-                len: (self.batch.arena.len() - start) as u32,
+                len: (self.batch.bytes.len() - start) as u32,
             };
             self.batch.headers.push(HeaderMeta { key, value });
         }
@@ -290,9 +290,9 @@ impl<'de: 'a, 'a> Visitor<'de> for HeaderMapSeed<'_, 'a> {
     }
 }
 
-/// One header value: signed bytes appended to the arena as unsigned.
+/// One header value: signed bytes appended to the batch as unsigned.
 struct SignedBytesSeed<'b> {
-    arena: &'b mut Vec<u8>,
+    out: &'b mut Vec<u8>,
     bad: &'b mut Option<i64>,
 }
 
@@ -311,7 +311,7 @@ impl<'de> Visitor<'de> for SignedBytesSeed<'_> {
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         while let Some(byte) = seq.next_element::<i64>()? {
             match i8::try_from(byte) {
-                Ok(signed) => self.arena.push(signed as u8),
+                Ok(signed) => self.out.push(signed as u8),
                 Err(_) => *self.bad = self.bad.or(Some(byte)),
             }
         }

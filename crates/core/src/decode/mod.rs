@@ -3,7 +3,7 @@
 //!
 //! serde visits the event with seeds that hold a [`BatchBuilder`]: strings that need no unescaping stay
 //! where they are in the event text, base64 and header bytes are decoded once, straight into the batch's
-//! arena, and no per-record allocation is made.
+//! byte buffer, and no per-record allocation is made.
 
 mod aws;
 mod scf;
@@ -120,7 +120,8 @@ fn at_record<E: de::Error>(index: usize, error: impl fmt::Display) -> E {
 /// out of range) is kept in `error` with the record's coordinates, since serde's error type cannot carry it.
 struct BatchBuilder<'a> {
     event: &'a str,
-    arena: Vec<u8>,
+    text: String,
+    bytes: Vec<u8>,
     records: Vec<RecordMeta>,
     headers: Vec<HeaderMeta>,
     error: Option<DecodeError>,
@@ -130,7 +131,8 @@ impl<'a> BatchBuilder<'a> {
     fn new(event: &'a str) -> Self {
         BatchBuilder {
             event,
-            arena: Vec::new(),
+            text: String::new(),
+            bytes: Vec::new(),
             records: Vec::new(),
             headers: Vec::new(),
             error: None,
@@ -138,45 +140,43 @@ impl<'a> BatchBuilder<'a> {
     }
 
     /// Text that lies inside the event (borrowed by serde) becomes an event span; other text, such as
-    /// a string serde had to unescape, is copied into the arena.
+    /// a string serde had to unescape, is copied into the batch's text.
     fn text(&mut self, text: &str) -> Span {
         let base = self.event.as_ptr() as usize;
         let at = text.as_ptr() as usize;
         if at >= base && at + text.len() <= base + self.event.len() {
-            // Event offsets fit in u32: `decode` rejects larger events.
+            // Offsets fit in u32: `decode` rejects events of 4 GiB and more, and unescaped text is shorter.
             Span::Event {
                 start: (at - base) as u32,
                 len: text.len() as u32,
             }
         } else {
-            self.append(|arena| arena.extend_from_slice(text.as_bytes()))
+            let start = self.text.len();
+            self.text.push_str(text);
+            Span::Text {
+                start: start as u32,
+                len: text.len() as u32,
+            }
         }
     }
 
     fn span_text(&self, span: Span) -> String {
         match span {
             Span::Event { start, len } => self.event[start as usize..(start + len) as usize].to_owned(),
-            Span::Arena { start, len } => {
-                String::from_utf8_lossy(&self.arena[start as usize..(start + len) as usize]).into_owned()
+            Span::Text { start, len } => self.text[start as usize..(start + len) as usize].to_owned(),
+            Span::Bytes { start, len } => {
+                String::from_utf8_lossy(&self.bytes[start as usize..(start + len) as usize]).into_owned()
             }
         }
     }
 
-    /// Runs `write`, which appends to the arena, and returns the span of what it appended.
-    fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Span {
-        self.try_append(|arena| {
-            write(arena);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .unwrap_or_else(|never| match never {})
-    }
-
+    /// Runs `write`, which appends to the byte buffer, and returns the span of what it appended.
     fn try_append<E>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<Span, E> {
-        let start = self.arena.len();
-        write(&mut self.arena)?;
-        Ok(Span::Arena {
+        let start = self.bytes.len();
+        write(&mut self.bytes)?;
+        Ok(Span::Bytes {
             start: start as u32,
-            len: (self.arena.len() - start) as u32,
+            len: (self.bytes.len() - start) as u32,
         })
     }
 
@@ -191,7 +191,8 @@ impl<'a> BatchBuilder<'a> {
         Batch {
             format,
             event: self.event,
-            arena: self.arena,
+            text: self.text,
+            bytes: self.bytes,
             records: self.records,
             headers: self.headers,
         }
