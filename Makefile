@@ -1,15 +1,27 @@
-# ckafka-dump — build, test, run locally.
+# ckafka-dump — build, test, run locally, package.
 #   make demo                        run the main job locally (no cloud account needed)
 #   make test                        every test, against real servers started on 127.0.0.1
 #   make invoke FN=to-es EVENT=events/scf-ckafka.json [ARGS=--dry-run]
 #   make bench                       benchmarks → BENCHMARKS.md
-#   make build                       release bootstraps in target/release/{to-cos,to-es,to-kafka}
+#   make lambda [ARCH=arm64|x86_64]  release bootstraps in target/lambda/<function>/bootstrap (cargo lambda + zig)
+#   make package [ARCH=...]          dist/<function>-<arch>.zip, each with an executable bootstrap
+#   make build-ToEsFunction ...      what `sam build --build-in-source` calls (BuildMethod: makefile)
 FUNCTIONS := to-cos to-es to-kafka
+ARCH ?= arm64
 # Servers the integration tests need (scripts/services.sh names).
 SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth
 export SERVICES
 
-.PHONY: test demo invoke bench build services-start services-stop
+CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ckafka-dump
+# cargo-lambda finds zig (PyPI ziglang) through the python3 of its venv.
+CARGO_LAMBDA := PATH=$(CACHE)/venv/bin:$$PATH $(CACHE)/venv/bin/cargo-lambda
+RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
+RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
+LAMBDA_FLAG_arm64 := --arm64
+LAMBDA_FLAG_x86_64 := --x86-64
+
+.PHONY: test demo invoke bench build lambda package services-start services-stop \
+	build-ToEsFunction build-ToKafkaFunction
 
 test:
 	scripts/test.sh
@@ -25,6 +37,28 @@ bench:
 
 build:
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
+
+# One workspace build for all functions: glibc binaries for provided.al2023 (and SCF's CustomRuntime), cross-
+# linked by cargo-lambda's zig, so no cross gcc is needed on the build machine.
+lambda:
+	scripts/services.sh tools
+	rustup target list --installed | grep -qx $(RUST_TARGET_$(ARCH)) || rustup target add $(RUST_TARGET_$(ARCH))
+	$(CARGO_LAMBDA) lambda build --release $(LAMBDA_FLAG_$(ARCH)) $(addprefix -p ,$(FUNCTIONS))
+
+package: lambda
+	mkdir -p dist
+	for fn in $(FUNCTIONS); do \
+	  rm -f dist/$$fn-$(ARCH).zip; \
+	  (cd target/lambda/$$fn && chmod 755 bootstrap && python3 -m zipfile -c ../../../dist/$$fn-$(ARCH).zip bootstrap); \
+	done
+	ls -l dist/
+
+# SAM's logical ids → packages.
+FUNCTION_ToEsFunction := to-es
+FUNCTION_ToKafkaFunction := to-kafka
+
+build-ToEsFunction build-ToKafkaFunction: build-%: lambda
+	cp target/lambda/$(FUNCTION_$*)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 services-start:
 	scripts/services.sh start $(SERVICES)

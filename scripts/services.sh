@@ -2,7 +2,7 @@
 # Starts and stops the real servers the integration tests and benchmarks talk to, on 127.0.0.1 only.
 #   scripts/services.sh start [SERVICE...]   install on first use (cached outside the clone), start, wait until ready
 #   scripts/services.sh stop                 kill only the processes this script started (by pid file)
-#   scripts/services.sh tools                install test tools that are not servers (cargo-lambda)
+#   scripts/services.sh tools                install test tools that are not servers (cargo-lambda, SAM CLI, cfn-lint)
 #   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
 # Services: tansu (Kafka), kafka-scram (tansu with sqlite storage and SCRAM users; built from crates.io on
 # first use, ~20 min), kafka-plain (noida-db's Kafka personality: accepts SASL/PLAIN without checking the
@@ -178,6 +178,13 @@ start_s3() {
 
 install_tools() {
   venv cargo-lambda
+  # SAM CLI and cfn-lint pin their own dependencies: a venv of their own.
+  local sam=$CKD_CACHE/sam-venv
+  if [ ! -x "$sam/bin/sam" ] || [ ! -x "$sam/bin/cfn-lint" ]; then
+    log "pip install aws-sam-cli cfn-lint"
+    python3 -m venv "$sam"
+    "$sam/bin/pip" install -q aws-sam-cli cfn-lint
+  fi
 }
 
 print_env() {
@@ -196,6 +203,7 @@ export CKD_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 export CKD_S3_ACCESS_KEY=$S3_ACCESS_KEY
 export CKD_S3_SECRET_KEY=$S3_SECRET_KEY
 export CKD_VENV=$VENV
+export CKD_SAM_VENV=$CKD_CACHE/sam-venv
 export CKD_CACHE_DIR=$CKD_CACHE
 ENV
 }

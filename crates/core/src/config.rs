@@ -56,6 +56,26 @@ impl Env {
         }
     }
 
+    /// A count with a lower bound: sizes, concurrency.
+    pub fn at_least(&self, name: &str, default: usize, min: usize) -> Result<usize, ConfigError> {
+        let value = self.parse_or(name, default)?;
+        if value < min {
+            return Err(ConfigError::new(name, format!("must be at least {min}")));
+        }
+        Ok(value)
+    }
+
+    /// A PEM certificate given as its text (starting `-----BEGIN`) or as a file path.
+    pub fn pem(&self, name: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(pem) if pem.starts_with("-----BEGIN") => Ok(Some(pem.into_bytes())),
+            Some(path) => std::fs::read(&path)
+                .map(Some)
+                .map_err(|e| ConfigError::new(name, format!("cannot read `{path}`: {e}"))),
+        }
+    }
+
     pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(name).map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
@@ -117,6 +137,14 @@ mod tests {
         assert_eq!(env.choice_or("c", &["day", "hour"], "day").unwrap(), "hour");
         assert_eq!(env.parse_or("empty", 7u32).unwrap(), 7);
         assert!(env.required("missing").unwrap_err().to_string().contains("missing"));
+        assert!(Env::from_pairs(&[("n", "0")])
+            .at_least("n", 4, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 1"));
+        let pem = Env::from_pairs(&[("ca", "-----BEGIN CERTIFICATE-----"), ("path", "/nonexistent/ca.pem")]);
+        assert!(pem.pem("ca").unwrap().is_some());
+        assert!(pem.pem("path").unwrap_err().to_string().contains("/nonexistent/ca.pem"));
     }
 
     #[test]

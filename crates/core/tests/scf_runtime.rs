@@ -3,15 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ckafka_dump_core::runtime::scf::RuntimeApi;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Error, Format, Sink};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use ckafka_dump_testkit::{repo_root as repo, Owned};
 
 /// Counts records as written; sleeps past any deadline for AWS-format batches.
 struct FakeSink;
@@ -33,16 +30,9 @@ impl Sink for FakeSink {
 }
 
 struct Server {
-    child: Child,
+    _process: Owned,
     url: String,
     record: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_server(events: &[&str]) -> Server {
@@ -66,7 +56,11 @@ fn start_server(events: &[&str]) -> Server {
         .strip_prefix("listening ")
         .unwrap_or_else(|| panic!("SCF runtime API test server did not start: {line:?}"))
         .to_owned();
-    Server { child, url, record }
+    Server {
+        _process: Owned(child),
+        url,
+        record,
+    }
 }
 
 fn posts(server: &Server) -> Vec<serde_json::Value> {

@@ -58,14 +58,7 @@ impl EsConfig {
             (None, Some(_), None) => return Err(ConfigError::new("ES_User", "is required when ES_Password is set")),
             (None, None, None) => Auth::None,
         };
-        let ca_cert_pem = match env.get("ES_CA_Cert") {
-            None => None,
-            Some(pem) if pem.starts_with("-----BEGIN") => Some(pem.into_bytes()),
-            Some(path) => Some(
-                std::fs::read(&path)
-                    .map_err(|e| ConfigError::new("ES_CA_Cert", format!("cannot read `{path}`: {e}")))?,
-            ),
-        };
+        let ca_cert_pem = env.pem("ES_CA_Cert")?;
         let index_keyword = env.required("ES_Index_KeyWord")?;
         validate_index_name("ES_Index_KeyWord", &index_keyword)?;
         let index_time_format = match env.choice_or("ES_Index_TimeFormat", &["day", "hour", "none"], "day")? {
@@ -85,14 +78,8 @@ impl EsConfig {
             "create" => OpType::Create,
             _ => OpType::Index,
         };
-        let bulk_max_bytes = env.parse_or("ES_Bulk_Max_Bytes", 10 * 1024 * 1024usize)?;
-        if bulk_max_bytes < 1024 {
-            return Err(ConfigError::new("ES_Bulk_Max_Bytes", "must be at least 1024"));
-        }
-        let bulk_concurrency = env.parse_or("ES_Bulk_Concurrency", 4usize)?;
-        if bulk_concurrency == 0 {
-            return Err(ConfigError::new("ES_Bulk_Concurrency", "must be at least 1"));
-        }
+        let bulk_max_bytes = env.at_least("ES_Bulk_Max_Bytes", 10 * 1024 * 1024, 1024)?;
+        let bulk_concurrency = env.at_least("ES_Bulk_Concurrency", 4, 1)?;
         Ok(EsConfig {
             nodes,
             auth,

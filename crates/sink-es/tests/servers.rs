@@ -2,23 +2,18 @@
 //! osmem-server (OpenSearch API) — both reimplementations of the REST API, not Elasticsearch itself — and
 //! nginx basic auth in front of noida-db. A test whose server is missing fails.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::{invoke, Deadline, Error, Summary};
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
+use ckafka_dump_testkit::{free_port, unique, var, venv_path, Owned};
 use serde_json::Value;
 
 const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
 const MSK: &str = include_str!("../../../events/aws-msk.json");
 const SELF_MANAGED: &str = include_str!("../../../events/aws-self-managed-headers.json");
-
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
 
 fn es_url() -> String {
     var("CKD_ES_URL", "http://127.0.0.1:19200")
@@ -26,14 +21,6 @@ fn es_url() -> String {
 
 fn opensearch_url() -> String {
     var("CKD_OPENSEARCH_URL", "http://127.0.0.1:19201")
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 fn sink(url: &str, keyword: &str, extra: &[(&str, &str)]) -> EsSink {
@@ -204,26 +191,14 @@ async fn basic_auth_through_nginx_and_wrong_password_is_a_clear_error() {
     assert!(!ckafka_dump_core::Retryable::is_retryable(&error));
 }
 
-struct PrivateServer(Child);
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A private osmem-server on `port`, so this test can have its target down and then up without
 /// disturbing the shared servers.
-async fn start_private_opensearch(port: u16) -> PrivateServer {
-    let venv = var("CKD_VENV", &format!("{}/.cache/ckafka-dump/venv", var("HOME", "/root")));
-    let bin = format!("{venv}/lib/python3.11/site-packages/osmem_server/bin/osmem-server");
-    let child = Command::new(&bin)
-        .args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin} (run scripts/services.sh start opensearch): {e}"));
-    let server = PrivateServer(child);
+async fn start_private_opensearch(port: u16) -> Owned {
+    let server = Owned::spawn(
+        &venv_path("lib/python3.11/site-packages/osmem_server/bin/osmem-server"),
+        &["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"],
+        "scripts/services.sh start opensearch installs it",
+    );
     for _ in 0..100 {
         if reqwest::get(format!("http://127.0.0.1:{port}/")).await.is_ok() {
             return server;
@@ -235,7 +210,7 @@ async fn start_private_opensearch(port: u16) -> PrivateServer {
 
 #[tokio::test]
 async fn server_down_fails_the_invocation_then_redelivery_succeeds() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let keyword = unique("down");
     let sink = sink(&url, &keyword, &[]);

