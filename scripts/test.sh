@@ -21,3 +21,19 @@ SAM_CLI_TELEMETRY=0 "$CKD_SAM_VENV/bin/sam" build --build-in-source --template t
 for function in ToEsFunction ToKafkaFunction; do
   test -x ".aws-sam/build/$function/bootstrap" || { echo "sam build made no bootstrap for $function" >&2; exit 1; }
 done
+
+# The package users deploy: x86_64 zips (what SCF runs, and Lambda's x86_64), unpacked and driven through the
+# same runtime tests (AWS Lambda Runtime API via cargo lambda watch, the SCF runtime API, local invoke).
+make package ARCH=x86_64
+unpacked=$(mktemp -d)
+# Unpack with the mode bits stored in the zip (what Lambda and SCF apply), then check bootstrap is executable.
+python3 - dist/to-es-x86_64.zip "$unpacked" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for info in z.infolist():
+        z.extract(info, sys.argv[2])
+        os.chmod(os.path.join(sys.argv[2], info.filename), info.external_attr >> 16)
+PY
+test -x "$unpacked/bootstrap" || { echo "dist/to-es-x86_64.zip: bootstrap is not executable" >&2; exit 1; }
+CKD_TO_ES_BOOTSTRAP=$unpacked/bootstrap cargo test -p to-es --test runtimes
+rm -rf "$unpacked"

@@ -9,14 +9,18 @@ use std::time::{Duration, Instant};
 use ckafka_dump_testkit::{free_port, repo_root as repo, var, venv_path, Owned};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_to-es");
+/// The binary under test: this build's, or a packaged `bootstrap` (`CKD_TO_ES_BOOTSTRAP`, set by
+/// `scripts/test.sh` after `make package`), so the zip users deploy is checked the same way.
+fn bin() -> String {
+    var("CKD_TO_ES_BOOTSTRAP", env!("CARGO_BIN_EXE_to-es"))
+}
 
 fn es_url() -> String {
     var("CKD_ES_URL", "http://127.0.0.1:19200")
 }
 
 fn function(envs: &[(&str, String)]) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(bin());
     command
         .env_clear()
         .env("PATH", var("PATH", "/usr/bin"))
@@ -171,7 +175,7 @@ fn local_dry_run_summarises_every_sample_without_a_target() {
     ];
     for (event, format, records, partitions) in expected {
         // No ES_* variables: a dry run needs no configuration.
-        let output = Command::new(BIN)
+        let output = Command::new(bin())
             .env_clear()
             .args(["invoke", "--dry-run", "--event", event])
             .current_dir(repo())
@@ -183,7 +187,7 @@ fn local_dry_run_summarises_every_sample_without_a_target() {
         assert_eq!(summary["partitions"].as_array().unwrap().len(), partitions, "{event}");
     }
     let msk = json(
-        &Command::new(BIN)
+        &Command::new(bin())
             .args(["invoke", "--dry-run", "--event", "events/aws-msk.json"])
             .current_dir(repo())
             .output()
