@@ -27,7 +27,8 @@ w("# Benchmarks")
 w("")
 w(f"Measured by `make bench` on {cpu()}, {os.cpu_count()} cores, "
   f"{subprocess.run(['rustc', '--version'], capture_output=True, text=True).stdout.strip()}. "
-  "Every comparison below ran in the same `make bench` run; re-run it to refresh this file.")
+  "Every comparison below ran in the same `make bench` run; re-run it to refresh this file. The machine is a "
+  "shared 2-core VM: absolute times move by up to a third between runs, the same-run ratios much less.")
 w("")
 w("## Decoding a trigger event (core crate, `benches/decode.rs`)")
 w("")
