@@ -35,5 +35,6 @@ with zipfile.ZipFile(sys.argv[1]) as z:
         os.chmod(os.path.join(sys.argv[2], info.filename), info.external_attr >> 16)
 PY
 test -x "$unpacked/bootstrap" || { echo "dist/to-es-x86_64.zip: bootstrap is not executable" >&2; exit 1; }
-CKD_TO_ES_BOOTSTRAP=$unpacked/bootstrap cargo test -p to-es --test runtimes
+# --workspace keeps the feature set of the build above, so nothing is recompiled.
+CKD_TO_ES_BOOTSTRAP=$unpacked/bootstrap cargo test --workspace --test runtimes
 rm -rf "$unpacked"
