@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{at_record, BatchBuilder, DecodeError, Text};
+use super::{at_record, BatchBuilder, DecodeError, Text, RECORD_BYTES_ESTIMATE};
 use crate::record::{HeaderMeta, RecordMeta, Span, Timestamp, TimestampType};
 
 /// Standard alphabet, SIMD-decoded; padding accepted with or without, since producers of test events differ.
@@ -44,6 +44,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionsSeed<'_, 'a> {
         // Base64 decodes to at most 3/4 of the event; reserving it spares the copies of a growing buffer
         // (untouched pages cost no memory).
         batch.bytes.reserve(batch.event.len() / 4 * 3);
+        batch.records.reserve(batch.event.len() / RECORD_BYTES_ESTIMATE);
         while let Some(Text(map_key)) = map.next_key::<Text<'de>>()? {
             let map_topic = batch.text(topic_of_map_key(&map_key));
             map.next_value_seed(PartitionSeed {

@@ -107,6 +107,9 @@ impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
     }
 }
 
+/// Event bytes per record to size the record list for (an underestimate of the count only costs a regrowth).
+const RECORD_BYTES_ESTIMATE: usize = 256;
+
 /// A string that borrows from the event when it holds no JSON escapes.
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::{at_record, BatchBuilder, Text};
+use super::{at_record, BatchBuilder, Text, RECORD_BYTES_ESTIMATE};
 use crate::record::RecordMeta;
 
 pub(super) struct RecordsSeed<'b, 'a>(pub &'b mut BatchBuilder<'a>);
@@ -44,6 +44,10 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordsSeed<'_, 'a> {
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         let batch = self.0;
+        // Unescaped bodies are never longer than the event; reserving spares the copies of a growing buffer
+        // (untouched pages cost no memory).
+        batch.text.reserve(batch.event.len());
+        batch.records.reserve(batch.event.len() / RECORD_BYTES_ESTIMATE);
         let mut index = 0;
         loop {
             let c = match seq.next_element::<Entry<'de>>() {

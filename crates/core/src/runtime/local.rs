@@ -60,9 +60,9 @@ async fn read_event(path: &str) -> Result<String, Error> {
         tokio::io::stdin().read_to_string(&mut event).await?;
         Ok(event)
     } else {
-        tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")).into())
+        // std sizes the buffer from the file's length up front (tokio's grows it chunk by chunk); nothing
+        // else runs while the one event is read.
+        std::fs::read_to_string(path).map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")).into())
     }
 }
 
