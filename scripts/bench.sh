@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/services.sh start tansu es opensearch
-trap 'scripts/services.sh stop' EXIT
+# Stop on exit only what this run started, not servers that were already up.
+started=$(scripts/services.sh start tansu es opensearch)
+trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
 # shellcheck disable=SC1091
 source .services/env
 "$CKD_VENV/bin/pip" install -q "elasticsearch>=8,<9" opensearch-py kafka-python confluent-kafka

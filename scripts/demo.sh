@@ -2,12 +2,13 @@
 # `make demo`: the to-es job on this machine. Starts a local ES-API server (noida-db, a reimplementation of
 # the Elasticsearch 8 REST API; installed on first use), builds to-es, dumps every sample event in events/
 # into it twice (the second time is a re-delivery: the document count must not change), and shows what
-# landed. Stops the server it started.
+# landed. Stops the server if it started it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/services.sh start es
-trap 'scripts/services.sh stop' EXIT
+# Stop on exit only what this run started, not servers that were already up.
+started=$(scripts/services.sh start es)
+trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
 # shellcheck disable=SC1091
 source .services/env
 

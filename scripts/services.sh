@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the real servers the integration tests and benchmarks talk to, on 127.0.0.1 only.
-#   scripts/services.sh start [SERVICE...]   install on first use (cached outside the clone), start, wait until ready
-#   scripts/services.sh stop                 kill only the processes this script started (by pid file)
+#   scripts/services.sh start [SERVICE...]   install on first use (cached outside the clone), start, wait until ready;
+#                                            prints the names it started (not those already running) on stdout
+#   scripts/services.sh stop [SERVICE...]    kill the processes this script started (by pid file), all or the named
 #   scripts/services.sh tools                install test tools that are not servers (cargo-lambda, SAM CLI, cfn-lint)
 #   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
 # Services: tansu (Kafka), kafka-scram (tansu with sqlite storage and SCRAM users; built from crates.io on
@@ -127,7 +128,7 @@ start_opensearch() {
 }
 
 start_es-auth() {
-  running es || start_es
+  running es || { start_es; echo es; }
   if ! command -v nginx >/dev/null; then
     log "apt-get install nginx"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) >/dev/null
@@ -212,13 +213,21 @@ case "${1:-}" in
   start)
     shift
     for name in ${*:-$ALL_SERVICES}; do
-      if running "$name"; then log "$name already running"; else "start_$name"; fi
+      if running "$name"; then
+        log "$name already running"
+      else
+        "start_$name"
+        echo "$name"
+      fi
     done
     print_env >"$CKD_STATE/env"
     ;;
   stop)
+    shift
     for pidfile in "$CKD_STATE"/*.pid; do
       [ -e "$pidfile" ] || continue
+      name=$(basename "$pidfile" .pid)
+      [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
       kill "$(cat "$pidfile")" 2>/dev/null || true
       rm -f "$pidfile"
     done

@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 scripts/services.sh tools
-scripts/services.sh start ${SERVICES:-}
-trap 'scripts/services.sh stop' EXIT
+# Stop on exit only what this run started, not servers that were already up.
+started=$(scripts/services.sh start ${SERVICES:-})
+trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
 # shellcheck disable=SC1091
 source .services/env
 
