@@ -80,13 +80,7 @@ async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: In
         let write = Box::pin(sink.write(&batch, deadline));
         match tokio::time::timeout_at(deadline.with_safety_margin().instant(), write).await {
             Ok(Ok(delivery)) => delivery,
-            Ok(Err(e)) => {
-                return Err(Error::Sink {
-                    target,
-                    retryable: e.is_retryable(),
-                    message: e.to_string(),
-                })
-            }
+            Ok(Err(e)) => return Err(Error::sink(target, &e)),
             Err(_elapsed) => {
                 return Err(Error::Deadline {
                     target,

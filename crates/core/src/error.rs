@@ -48,6 +48,15 @@ impl Retryable for Error {
 }
 
 impl Error {
+    /// A sink's failure, keeping its message and whether it is worth a re-delivery.
+    pub fn sink<E: std::error::Error + Retryable>(target: impl Into<String>, error: &E) -> Self {
+        Error::Sink {
+            target: target.into(),
+            retryable: error.is_retryable(),
+            message: error.to_string(),
+        }
+    }
+
     pub fn error_type(&self) -> &'static str {
         if self.is_retryable() {
             "Retryable"
@@ -64,6 +73,22 @@ impl From<Error> for lambda_runtime::Diagnostic {
             error_message: error.to_string(),
         }
     }
+}
+
+/// An error and its causes on one line. Clients' own Display often hides the cause ("error sending
+/// request"); the chain names it ("Connection refused"). Causes already spelled out are not repeated.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A bad environment value. Names the variable; carries the value only when it is not a secret.

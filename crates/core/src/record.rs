@@ -41,6 +41,24 @@ pub(crate) enum Span {
     Bytes { start: u32, len: u32 },
 }
 
+impl Span {
+    /// The text of an event or text span (slicing a `str`: no UTF-8 check); `None` for decoded bytes.
+    pub(crate) fn str<'s>(self, event: &'s str, text: &'s str) -> Option<&'s str> {
+        match self {
+            Span::Event { start, len } => Some(&event[start as usize..(start + len) as usize]),
+            Span::Text { start, len } => Some(&text[start as usize..(start + len) as usize]),
+            Span::Bytes { .. } => None,
+        }
+    }
+
+    pub(crate) fn bytes<'s>(self, event: &'s str, text: &'s str, bytes: &'s [u8]) -> &'s [u8] {
+        match self {
+            Span::Bytes { start, len } => &bytes[start as usize..(start + len) as usize],
+            _ => self.str(event, text).unwrap_or_default().as_bytes(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RecordMeta {
     pub topic: Span,
@@ -204,20 +222,11 @@ impl<'a> Batch<'a> {
     }
 
     pub(crate) fn bytes(&self, span: Span) -> &[u8] {
-        match span {
-            Span::Event { start, len } => &self.event.as_bytes()[start as usize..(start + len) as usize],
-            Span::Text { start, len } => &self.text.as_bytes()[start as usize..(start + len) as usize],
-            Span::Bytes { start, len } => &self.bytes[start as usize..(start + len) as usize],
-        }
+        span.bytes(self.event, &self.text, &self.bytes)
     }
 
-    /// The text of an event or text span (slicing a `str`: no UTF-8 check); `None` for decoded bytes.
     pub(crate) fn str_of(&self, span: Span) -> Option<&str> {
-        match span {
-            Span::Event { start, len } => Some(&self.event[start as usize..(start + len) as usize]),
-            Span::Text { start, len } => Some(&self.text[start as usize..(start + len) as usize]),
-            Span::Bytes { .. } => None,
-        }
+        span.str(self.event, &self.text)
     }
 
     /// Topics and header names are always built as text spans.

@@ -35,6 +35,30 @@ pub trait Sink: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
 }
 
+/// Splits `items`, in order, into groups of at most `max_size` by `size_of` (bulk requests, produce
+/// requests); an item larger than `max_size` goes alone and the target decides.
+pub fn split_by_size<T>(
+    items: impl IntoIterator<Item = T>,
+    max_size: usize,
+    size_of: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let mut groups = Vec::new();
+    let (mut current, mut size) = (Vec::new(), 0);
+    for item in items {
+        let len = size_of(&item);
+        if !current.is_empty() && size + len > max_size {
+            groups.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += len;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
 /// The sink of a function whose target is not built yet: `invoke --dry-run` works, a real run fails
 /// at start with a clear error.
 pub enum NotYetBuilt {}
@@ -56,5 +80,20 @@ impl Sink for NotYetBuilt {
 
     async fn write(&self, _: &Batch<'_>, _: Deadline) -> Result<Delivery, Self::Error> {
         match *self {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_keep_order_and_size_and_oversized_items_go_alone() {
+        let sizes = [10, 10, 10, 50, 5];
+        assert_eq!(
+            split_by_size(sizes, 25, |&n| n),
+            vec![vec![10, 10], vec![10], vec![50], vec![5]]
+        );
+        assert!(split_by_size(Vec::<usize>::new(), 25, |&n| n).is_empty());
     }
 }

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
+use ckafka_dump_core::error::error_chain;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 
@@ -101,18 +102,6 @@ fn classify_status(node: &str, status: StatusCode, body: &[u8]) -> Result<(), Re
         408 | 429 | 500..=599 => RequestError::Retryable(message),
         _ => RequestError::Permanent(message),
     })
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain names it (connection refused…).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

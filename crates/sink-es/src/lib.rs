@@ -22,11 +22,7 @@ use crate::response::ItemOutcome;
 
 impl From<EsError> for ckafka_dump_core::Error {
     fn from(e: EsError) -> Self {
-        ckafka_dump_core::Error::Sink {
-            target: "elasticsearch".to_owned(),
-            retryable: ckafka_dump_core::Retryable::is_retryable(&e),
-            message: e.to_string(),
-        }
+        ckafka_dump_core::Error::sink("elasticsearch", &e)
     }
 }
 

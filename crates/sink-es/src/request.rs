@@ -1,5 +1,6 @@
 //! Bulk NDJSON: index names, `_id`s, action lines, and splitting into requests by size.
 
+use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::UtcDateTime;
 use ckafka_dump_core::{Batch, Record};
 
@@ -69,21 +70,7 @@ pub fn bulk_item(record: usize, op: OpType, index: &str, id: &str, source: &[u8]
 /// Groups items (given by position in `items`) into request bodies of at most `max_bytes`; an item larger
 /// than that travels alone.
 pub fn chunk(items: &[BulkItem], pending: &[usize], max_bytes: usize) -> Vec<Vec<usize>> {
-    let mut chunks = Vec::new();
-    let (mut current, mut size) = (Vec::new(), 0);
-    for &i in pending {
-        let len = items[i].lines.len();
-        if !current.is_empty() && size + len > max_bytes {
-            chunks.push(std::mem::take(&mut current));
-            size = 0;
-        }
-        current.push(i);
-        size += len;
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
+    split_by_size(pending.iter().copied(), max_bytes, |&i| items[i].lines.len())
 }
 
 pub fn body(items: &[BulkItem], chunk: &[usize]) -> Vec<u8> {

@@ -36,10 +36,6 @@ impl Retryable for KafkaError {
 
 impl From<KafkaError> for ckafka_dump_core::Error {
     fn from(e: KafkaError) -> Self {
-        ckafka_dump_core::Error::Sink {
-            target: "kafka".to_owned(),
-            retryable: e.is_retryable(),
-            message: e.to_string(),
-        }
+        ckafka_dump_core::Error::sink("kafka", &e)
     }
 }

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Sink};
 use futures_util::stream::{self, StreamExt};
 
-use crate::client::{error_chain, is_auth_failure, KafkaClient};
+use ckafka_dump_core::error::error_chain;
+
+use crate::client::{is_auth_failure, KafkaClient};
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
 use crate::partition::Partitioner;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::Record;
 use rskafka::chrono::{DateTime, Utc};
@@ -50,21 +51,7 @@ pub fn outgoing(source: usize, record: &Record<'_>, provenance: bool) -> Outgoin
 /// Splits one partition's records, in order, into requests of at most `max_bytes` (a record larger than
 /// that goes alone and the broker decides).
 pub fn chunk(records: Vec<Outgoing>, max_bytes: usize) -> Vec<Vec<Outgoing>> {
-    let mut chunks = Vec::new();
-    let (mut current, mut size) = (Vec::new(), 0);
-    for record in records {
-        let len = record.record.approximate_size() + RECORD_OVERHEAD;
-        if !current.is_empty() && size + len > max_bytes {
-            chunks.push(std::mem::take(&mut current));
-            size = 0;
-        }
-        size += len;
-        current.push(record);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
+    split_by_size(records, max_bytes, |o| o.record.approximate_size() + RECORD_OVERHEAD)
 }
 
 #[cfg(test)]

@@ -164,13 +164,7 @@ impl<'a> BatchBuilder<'a> {
     }
 
     fn span_text(&self, span: Span) -> String {
-        match span {
-            Span::Event { start, len } => self.event[start as usize..(start + len) as usize].to_owned(),
-            Span::Text { start, len } => self.text[start as usize..(start + len) as usize].to_owned(),
-            Span::Bytes { start, len } => {
-                String::from_utf8_lossy(&self.bytes[start as usize..(start + len) as usize]).into_owned()
-            }
-        }
+        String::from_utf8_lossy(span.bytes(self.event, &self.text, &self.bytes)).into_owned()
     }
 
     /// Runs `write`, which appends to the byte buffer, and returns the span of what it appended.
