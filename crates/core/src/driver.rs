@@ -10,7 +10,7 @@ use crate::deadline::Deadline;
 use crate::decode::decode;
 use crate::error::{Error, Retryable};
 use crate::record::{Format, PartitionSpan};
-use crate::sink::{Delivery, Sink};
+use crate::sink::{Delivery, Drained, Sink};
 
 /// The invocation result: returned to the runtime and logged as one `info` line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +70,9 @@ pub async fn invoke<S: Sink>(sink: &S, event: &str, deadline: Deadline, request_
 
 async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
     let batch = decode(event)?;
+    if batch.format == Format::Timer {
+        return run_timer(sink, deadline, started).await;
+    }
     let records = batch.len();
     let target = sink.target();
     let delivery = if records == 0 {
@@ -78,17 +81,7 @@ async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: In
         // Boxed: sink futures nest deeply (rskafka), and inlining them into every runtime's future type
         // overflows the compiler's layout query depth.
         let write = Box::pin(sink.write(&batch, deadline));
-        match tokio::time::timeout_at(deadline.with_safety_margin().instant(), write).await {
-            Ok(Ok(delivery)) => delivery,
-            Ok(Err(e)) => return Err(Error::sink(target, &e)),
-            Err(_elapsed) => {
-                return Err(Error::Deadline {
-                    target,
-                    records,
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                })
-            }
-        }
+        within_deadline(write, &target, records, deadline, started).await?
     };
     if delivery.accounted() != records {
         return Err(Error::Unaccounted {
@@ -107,4 +100,43 @@ async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: In
         target,
         ms: started.elapsed().as_millis() as u64,
     })
+}
+
+async fn run_timer<S: Sink>(sink: &S, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
+    let target = sink.target();
+    let Some(run) = sink.on_timer(deadline) else {
+        return Err(Error::Usage(format!(
+            "{target}: got a timer event, but this function has no scheduled mode; give it a Kafka trigger"
+        )));
+    };
+    let Drained { records, bytes } = within_deadline(Box::pin(run), &target, 0, deadline, started).await?;
+    Ok(Summary {
+        format: Format::Timer,
+        records,
+        bytes,
+        written: records,
+        dead_lettered: 0,
+        skipped: 0,
+        target,
+        ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Runs a sink's work, failing it at the deadline's safety margin so the function still answers in time.
+async fn within_deadline<T, E: std::error::Error + Retryable>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+    target: &str,
+    records: usize,
+    deadline: Deadline,
+    started: Instant,
+) -> Result<T, Error> {
+    match tokio::time::timeout_at(deadline.with_safety_margin().instant(), work).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(Error::sink(target, &e)),
+        Err(_elapsed) => Err(Error::Deadline {
+            target: target.to_owned(),
+            records,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }),
+    }
 }

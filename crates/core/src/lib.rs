@@ -18,4 +18,4 @@ pub use decode::{decode, DecodeError};
 pub use driver::{dry_run, invoke, DryRun, Summary};
 pub use error::{ConfigError, Error, Retryable};
 pub use record::{Batch, Format, Header, PartitionSpan, Record, Timestamp, TimestampType};
-pub use sink::{Delivery, Sink};
+pub use sink::{Delivery, Drained, Sink};

@@ -17,6 +17,10 @@ pub enum Format {
     /// AWS Lambda Kafka event source (MSK `aws:kafka` and `SelfManagedKafka`).
     #[serde(rename = "aws-kafka")]
     AwsKafka,
+    /// A timer: Tencent SCF `{"Type":"Timer",...}` or an AWS EventBridge `"detail-type":"Scheduled Event"`.
+    /// It carries no records; functions with a scheduled mode (to-cos) fetch their own.
+    #[serde(rename = "timer")]
+    Timer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

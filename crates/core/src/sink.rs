@@ -21,6 +21,13 @@ impl Delivery {
     }
 }
 
+/// What a scheduled run consumed and durably wrote (all of it, or the run is an error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub records: usize,
+    pub bytes: usize,
+}
+
 pub trait Sink: Send + Sync + 'static {
     type Error: std::error::Error + Retryable + Send + Sync + 'static;
 
@@ -33,6 +40,13 @@ pub trait Sink: Send + Sync + 'static {
         batch: &Batch<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
+
+    /// The timer-driven mode (to-cos's scheduled dump), run on a timer event; `None` when the function has
+    /// none, and a timer event is then an error.
+    fn on_timer(&self, deadline: Deadline) -> Option<impl Future<Output = Result<Drained, Self::Error>> + Send> {
+        let _ = deadline;
+        None::<std::future::Pending<_>>
+    }
 }
 
 /// Splits `items`, in order, into groups of at most `max_size` by `size_of` (bulk requests, produce
@@ -57,30 +71,6 @@ pub fn split_by_size<T>(
         groups.push(current);
     }
     groups
-}
-
-/// The sink of a function whose target is not built yet: `invoke --dry-run` works, a real run fails
-/// at start with a clear error.
-pub enum NotYetBuilt {}
-
-impl NotYetBuilt {
-    pub async fn build(function: &str) -> Result<NotYetBuilt, crate::Error> {
-        Err(crate::Error::Usage(format!(
-            "the {function} sink is not implemented yet; only `invoke --dry-run` works"
-        )))
-    }
-}
-
-impl Sink for NotYetBuilt {
-    type Error = crate::Error;
-
-    fn target(&self) -> String {
-        match *self {}
-    }
-
-    async fn write(&self, _: &Batch<'_>, _: Deadline) -> Result<Delivery, Self::Error> {
-        match *self {}
-    }
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 use tokio::sync::OnceCell;
 
-use crate::config::{KafkaConfig, SaslMechanism};
+use crate::config::{ConnectionConfig, SaslMechanism};
 use crate::error::KafkaError;
 
 pub struct KafkaClient {
-    config: KafkaConfig,
+    config: ConnectionConfig,
     tls: Option<Arc<rustls::ClientConfig>>,
     client: OnceCell<Client>,
     partition_counts: Mutex<HashMap<String, i32>>,
@@ -22,7 +22,7 @@ pub struct KafkaClient {
 }
 
 impl KafkaClient {
-    pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
+    pub fn new(config: ConnectionConfig) -> Result<Self, KafkaError> {
         let tls = config
             .security_protocol
             .uses_tls()
@@ -43,14 +43,14 @@ impl KafkaClient {
 
     /// Connects on first use, so a broker that is down at cold start fails an invocation (which the
     /// trigger re-delivers) rather than the process.
-    async fn client(&self) -> Result<&Client, KafkaError> {
+    pub async fn client(&self) -> Result<&Client, KafkaError> {
         self.client
             .get_or_try_init(|| async {
                 let mut builder = ClientBuilder::new(self.config.brokers.clone())
                     .client_id("ckafka-dump")
                     .backoff_config(BackoffConfig {
                         // rskafka retries forever by default; stop in time for the invocation's deadline.
-                        deadline: Some(self.config.produce_timeout),
+                        deadline: Some(self.config.request_timeout),
                         ..BackoffConfig::default()
                     });
                 if let Some(tls) = &self.tls {

@@ -60,23 +60,31 @@ impl TopicTemplate {
     }
 }
 
+/// How to reach and authenticate to a cluster: shared by to-kafka's producer and to-cos's scheduled consumer.
 #[derive(Debug, Clone)]
-pub struct KafkaConfig {
+pub struct ConnectionConfig {
     pub brokers: Vec<String>,
-    pub topic: TopicTemplate,
     pub security_protocol: SecurityProtocol,
     pub sasl: Option<SaslSettings>,
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// How long rskafka keeps retrying a broker request before it reports the failure.
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub connection: ConnectionConfig,
+    pub topic: TopicTemplate,
     pub compression: Compression,
     pub partition_strategy: PartitionStrategy,
     pub provenance_headers: bool,
     pub max_request_bytes: usize,
-    pub produce_timeout: Duration,
     pub concurrency: usize,
 }
 
-impl KafkaConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+impl ConnectionConfig {
+    /// `kafka_address` plus the security settings; `timeout_var` names the request timeout's variable.
+    pub fn from_env(env: &Env, timeout_var: &str) -> Result<Self, ConfigError> {
         let brokers: Vec<String> = env
             .required("kafka_address")?
             .split(',')
@@ -96,19 +104,6 @@ impl KafkaConfig {
         }
         if brokers.is_empty() {
             return Err(ConfigError::new("kafka_address", "names no broker"));
-        }
-        let topic = env.required("kafka_topic_name")?;
-        let literal = topic.replace("{topic}", "");
-        if let Some(c) = literal
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        {
-            return Err(ConfigError::new(
-                "kafka_topic_name",
-                format!(
-                    "`{topic}`: `{c}` is not allowed in a topic name (letters, digits, `.`, `_`, `-`, and `{{topic}}`)"
-                ),
-            ));
         }
         let security_protocol = match env.choice_or(
             "security_protocol",
@@ -137,7 +132,36 @@ impl KafkaConfig {
         } else {
             None
         };
-        let ca_cert_pem = env.pem("ssl_cafile")?;
+        Ok(ConnectionConfig {
+            brokers,
+            security_protocol,
+            sasl,
+            ca_cert_pem: env.pem("ssl_cafile")?,
+            request_timeout: Duration::from_millis(env.parse_or(timeout_var, 30_000u64)?),
+        })
+    }
+}
+
+/// Checks a topic name, allowing `{topic}` where the template allows it.
+pub fn check_topic_name(var: &str, topic: &str) -> Result<(), ConfigError> {
+    match topic
+        .replace("{topic}", "")
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        None => Ok(()),
+        Some(c) => Err(ConfigError::new(
+            var,
+            format!("`{topic}`: `{c}` is not allowed in a topic name (letters, digits, `.`, `_`, `-`)"),
+        )),
+    }
+}
+
+impl KafkaConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let connection = ConnectionConfig::from_env(env, "produce_timeout_ms")?;
+        let topic = env.required("kafka_topic_name")?;
+        check_topic_name("kafka_topic_name", &topic)?;
         let compression = match env.choice_or("compression_type", &["none", "gzip", "lz4", "snappy", "zstd"], "none")? {
             "gzip" => Compression::Gzip,
             "lz4" => Compression::Lz4,
@@ -153,16 +177,12 @@ impl KafkaConfig {
         let max_request_bytes = env.at_least("max_request_bytes", 1_000_000, 1024)?;
         let concurrency = env.at_least("produce_concurrency", 8, 1)?;
         Ok(KafkaConfig {
-            brokers,
+            connection,
             topic: TopicTemplate(topic),
-            security_protocol,
-            sasl,
-            ca_cert_pem,
             compression,
             partition_strategy,
             provenance_headers: env.bool_or("provenance_headers", false)?,
             max_request_bytes,
-            produce_timeout: Duration::from_millis(env.parse_or("produce_timeout_ms", 30_000u64)?),
             concurrency,
         })
     }
@@ -184,10 +204,10 @@ mod tests {
     #[test]
     fn template_variables_and_defaults() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.brokers, ["10.0.0.1:9092", "10.0.0.2:9092"]);
+        assert_eq!(c.connection.brokers, ["10.0.0.1:9092", "10.0.0.2:9092"]);
         assert_eq!(c.topic.resolve("orders"), "mirror.orders");
-        assert_eq!(c.security_protocol, SecurityProtocol::Plaintext);
-        assert!(c.sasl.is_none());
+        assert_eq!(c.connection.security_protocol, SecurityProtocol::Plaintext);
+        assert!(c.connection.sasl.is_none());
         assert_eq!(c.partition_strategy, PartitionStrategy::Key);
         assert_eq!(c.compression, Compression::NoCompression);
     }
@@ -201,7 +221,7 @@ mod tests {
             ("sasl_plain_password", "pw"),
         ])
         .unwrap();
-        let sasl = c.sasl.unwrap();
+        let sasl = c.connection.sasl.unwrap();
         assert_eq!(
             (sasl.mechanism, sasl.username.as_str()),
             (SaslMechanism::ScramSha512, "ckafka-80o10xxx#lkoxx")

@@ -34,7 +34,7 @@ struct PartitionOutcome {
 
 impl KafkaSink {
     pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
-        let client = KafkaClient::new(config.clone())?;
+        let client = KafkaClient::new(config.connection.clone())?;
         Ok(KafkaSink {
             config,
             client,

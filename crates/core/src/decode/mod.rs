@@ -1,5 +1,6 @@
 //! Trigger event → [`Batch`], in one pass over the event text. The format is detected from the JSON itself:
-//! a `Records` array is a Tencent SCF CKafka event, a `records` object an AWS Lambda Kafka event.
+//! a `Records` array is a Tencent SCF CKafka event, a `records` object an AWS Lambda Kafka event, and
+//! `"Type":"Timer"` (SCF) or `"detail-type":"Scheduled Event"` (EventBridge) a timer with no records.
 //!
 //! serde visits the event with seeds that hold a [`BatchBuilder`]: strings that need no unescaping stay
 //! where they are in the event text, base64 and header bytes are decoded once, straight into the batch's
@@ -13,6 +14,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::record::{Batch, Format, HeaderMeta, RecordMeta, Span};
 
@@ -20,7 +22,9 @@ use crate::record::{Batch, Format, HeaderMeta, RecordMeta, Span};
 pub enum DecodeError {
     #[error("event is not valid JSON: {0}")]
     NotJson(serde_json::Error),
-    #[error("unknown event shape: expected `Records` (Tencent SCF CKafka) or `records` (AWS Lambda Kafka)")]
+    #[error(
+        "unknown event shape: expected `Records` (Tencent SCF CKafka), `records` (AWS Lambda Kafka) or a timer event"
+    )]
     UnknownShape,
     #[error("malformed event: {0}")]
     Malformed(serde_json::Error),
@@ -97,6 +101,12 @@ impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
                 "records" if format.is_none() => {
                     map.next_value_seed(aws::PartitionsSeed(&mut *self.0))?;
                     format = Some(Format::AwsKafka);
+                }
+                "Type" | "detail-type" if format.is_none() => {
+                    let value: &RawValue = map.next_value()?;
+                    if matches!(value.get(), r#""Timer""# | r#""Scheduled Event""#) {
+                        format = Some(Format::Timer);
+                    }
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;

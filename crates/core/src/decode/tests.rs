@@ -205,3 +205,15 @@ fn record_errors_name_coordinates_whatever_the_field_order() {
         error_of(r#"{"records":{"t-0":[{"partition":0,"offset":1},{"partition":0,"offset":2,"value":"?"}]}}"#);
     assert!(second_record.contains("value at t/0/2"), "{second_record}");
 }
+
+#[test]
+fn timer_events_of_both_platforms_decode_to_an_empty_timer_batch() {
+    let scf = r#"{"Type":"Timer","TriggerName":"every-5-min","Time":"2026-11-22T03:05:00Z","Message":""}"#;
+    let eventbridge = r#"{"version":"0","id":"53dc4d37","detail-type":"Scheduled Event","source":"aws.events",
+        "account":"123456789012","time":"2026-11-22T03:05:00Z","region":"us-east-1","resources":[],"detail":{}}"#;
+    for event in [scf, eventbridge] {
+        let batch = decode(event).unwrap();
+        assert_eq!((batch.format, batch.len()), (Format::Timer, 0), "{event}");
+    }
+    assert!(matches!(decode(r#"{"Type":"Other"}"#), Err(DecodeError::UnknownShape)));
+}

@@ -1,0 +1,448 @@
+//! `to-cos` configuration from the environment, validated once at start. The names are the COS templates'
+//! (`bucket_address`, `partition_max_to_cos_bytes`, `kafka_address`, `topic_name`, `consumer_timeout_ms`,
+//! `offset_type`, `kafka_instance_id`, `topic_id`, `region`, `TENCENTCLOUD_SECRETID` ...).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ckafka_dump_core::config::{Env, Secret};
+use ckafka_dump_core::ConfigError;
+use ckafka_dump_sink_kafka::config::{check_topic_name, ConnectionConfig};
+
+use crate::encode::{Compression, ContentFormat};
+use crate::key::KeyTemplate;
+
+/// The console's limit for one file ("单个文件最大500MB").
+pub const MAX_OBJECT_BYTES: usize = 500 * 1024 * 1024;
+/// S3's smallest part (all parts but the last).
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `file:///dir`: objects are files under `dir`, written to a temporary name and renamed.
+    Local { dir: PathBuf },
+    S3 {
+        bucket: String,
+        region: String,
+        /// `None`: AWS S3's own endpoint for `region`.
+        endpoint: Option<String>,
+        /// Path-style requests (`endpoint/bucket/key`), which S3-compatible servers expect; COS and AWS
+        /// get virtual-hosted ones.
+        path_style: bool,
+        credentials: Credentials,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+    /// Which variables they came from, for error messages.
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct CosConfig {
+    pub destination: Destination,
+    /// Prepended to every key; empty or ending in `/`.
+    pub prefix: String,
+    pub key_template: KeyTemplate,
+    /// `{instance}` in keys; also names the checkpoint folder.
+    pub instance: String,
+    /// `{topic_id}` in keys; the record's topic when unset.
+    pub topic_id: Option<String>,
+    pub content: ContentFormat,
+    pub compression: Compression,
+    /// Content bytes (before compression) per object; the next record starts a new object.
+    pub max_object_bytes: usize,
+    pub part_bytes: usize,
+    pub storage_class: Option<String>,
+    /// Objects uploaded at the same time (trigger mode) / partitions drained at the same time (scheduled).
+    pub concurrency: usize,
+    pub schedule: Option<ScheduleConfig>,
+}
+
+/// Where a partition starts when the bucket holds no checkpoint for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    Earliest,
+    Latest,
+    /// The first record at or after this epoch-ms timestamp.
+    Timestamp(i64),
+}
+
+/// The scheduled (timer) mode: consume `topic` from `kafka_address` and write objects.
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    pub connection: ConnectionConfig,
+    pub topic: String,
+    pub start: StartFrom,
+    /// A partition with nothing new for this long is done for this run.
+    pub idle_timeout: Duration,
+    pub fetch_max_bytes: usize,
+}
+
+impl CosConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let address = env.required("bucket_address")?;
+        let (destination, path) = destination(env, &address)?;
+        let prefix = match (path.is_empty(), env.get("destination_path")) {
+            (_, None) => path,
+            (true, Some(p)) => p.trim_start_matches('/').to_owned(),
+            (false, Some(_)) => {
+                return Err(ConfigError::new(
+                    "destination_path",
+                    "bucket_address already has a path; set the prefix in one place",
+                ))
+            }
+        };
+        if !(prefix.is_empty() || prefix.ends_with('/')) {
+            return Err(ConfigError::new(
+                "destination_path",
+                format!("`{prefix}` must end with `/` (the path prefix of the bucket_address is checked too)"),
+            ));
+        }
+        let key_template = KeyTemplate::parse(
+            &env.get("object_key_template")
+                .unwrap_or(KeyTemplate::DEFAULT.to_owned()),
+        )
+        .map_err(|reason| ConfigError::new("object_key_template", reason))?;
+        let content = match env.choice_or("content_format", &["text", "json"], "text")? {
+            "json" => ContentFormat::JsonLines,
+            _ => ContentFormat::Text,
+        };
+        let compression = match env.choice_or("compression_type", &["none", "gzip", "zstd"], "none")? {
+            "gzip" => Compression::Gzip,
+            "zstd" => Compression::Zstd,
+            _ => Compression::None,
+        };
+        let max_object_bytes = env.at_least("partition_max_to_cos_bytes", MAX_OBJECT_BYTES, 1)?;
+        if max_object_bytes > MAX_OBJECT_BYTES {
+            return Err(ConfigError::new(
+                "partition_max_to_cos_bytes",
+                format!("{max_object_bytes} is above the 500 MiB ({MAX_OBJECT_BYTES}) limit per object"),
+            ));
+        }
+        let schedule = env
+            .get("kafka_address")
+            .map(|_| ScheduleConfig::from_env(env))
+            .transpose()?;
+        Ok(CosConfig {
+            destination,
+            prefix,
+            key_template,
+            instance: env.get("kafka_instance_id").unwrap_or_else(|| "kafka".to_owned()),
+            topic_id: env.get("topic_id"),
+            content,
+            compression,
+            max_object_bytes,
+            part_bytes: env.at_least("part_size_bytes", 16 * 1024 * 1024, MIN_PART_BYTES)?,
+            storage_class: env.get("storage_class"),
+            concurrency: env.at_least("upload_concurrency", 4, 1)?,
+            schedule,
+        })
+    }
+}
+
+impl ScheduleConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let connection = ConnectionConfig::from_env(env, "kafka_timeout_ms")?;
+        let topic = env.required("topic_name")?;
+        if topic.contains("{topic}") {
+            return Err(ConfigError::new(
+                "topic_name",
+                "names one topic; `{topic}` is not a placeholder here",
+            ));
+        }
+        check_topic_name("topic_name", &topic)?;
+        let start = match env.get("offset_type").as_deref().map(str::trim) {
+            None | Some("earliest") => StartFrom::Earliest,
+            Some("latest") => StartFrom::Latest,
+            Some(other) => StartFrom::Timestamp(other.parse::<i64>().ok().filter(|&ms| ms >= 0).ok_or_else(|| {
+                ConfigError::new(
+                    "offset_type",
+                    format!("`{other}` is not `earliest`, `latest` or an epoch-milliseconds timestamp"),
+                )
+            })?),
+        };
+        Ok(ScheduleConfig {
+            connection,
+            topic,
+            start,
+            idle_timeout: Duration::from_millis(env.at_least("consumer_timeout_ms", 3000, 1)? as u64),
+            fetch_max_bytes: env
+                .at_least("fetch_max_bytes", 8 * 1024 * 1024, 1024)?
+                .min(i32::MAX as usize),
+        })
+    }
+}
+
+/// `bucket_address` → where objects go, plus the key prefix its path gives.
+fn destination(env: &Env, address: &str) -> Result<(Destination, String), ConfigError> {
+    let bad = |reason: String| ConfigError::new("bucket_address", reason);
+    if let Some(dir) = address.strip_prefix("file://") {
+        if dir.is_empty() {
+            return Err(bad("`file://` needs a directory, e.g. file:///tmp/dump".to_owned()));
+        }
+        return Ok((
+            Destination::Local {
+                dir: PathBuf::from(dir),
+            },
+            String::new(),
+        ));
+    }
+    let (bucket, region, endpoint, path_style, path) = if let Some(rest) = address.strip_prefix("s3://") {
+        let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let endpoint = ["endpoint_url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .find_map(|var| env.get(var));
+        let region = ["region", "AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|var| env.get(var))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let path_style = endpoint.is_some();
+        (bucket.to_owned(), region, endpoint, path_style, path.to_owned())
+    } else {
+        let rest = address
+            .strip_prefix("https://")
+            .or_else(|| address.strip_prefix("http://"))
+            .unwrap_or(address);
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (bucket, region) = match host.split_once(".cos.") {
+            Some((bucket, domain)) => {
+                let region = domain.strip_suffix(".myqcloud.com").ok_or_else(|| {
+                    bad(format!("`{host}` is not a COS bucket domain (<bucket>-<appid>.cos.<region>.myqcloud.com)"))
+                })?;
+                (bucket.to_owned(), region.to_owned())
+            }
+            None if !host.contains(['.', ':']) => {
+                let region = env.get("region").ok_or_else(|| {
+                    ConfigError::new("region", format!("is required with the bare COS bucket name `{host}`"))
+                })?;
+                (host.to_owned(), region)
+            }
+            None => {
+                return Err(bad(format!(
+                    "`{address}` is none of: file:///dir, s3://bucket/prefix/, <bucket>-<appid>.cos.<region>.myqcloud.com, or a COS bucket name with `region`"
+                )))
+            }
+        };
+        let endpoint = format!("https://cos.{region}.myqcloud.com");
+        (bucket, region, Some(endpoint), false, path.to_owned())
+    };
+    if bucket.is_empty() {
+        return Err(bad(format!("`{address}` names no bucket")));
+    }
+    let destination = Destination::S3 {
+        bucket,
+        region,
+        endpoint,
+        path_style,
+        credentials: credentials(env)?,
+    };
+    Ok((destination, path))
+}
+
+/// The SCF role's `TENCENTCLOUD_*` variables, else the `AWS_*` ones Lambda sets from the execution role.
+fn credentials(env: &Env) -> Result<Credentials, ConfigError> {
+    for (id, key, token, source) in [
+        (
+            "TENCENTCLOUD_SECRETID",
+            "TENCENTCLOUD_SECRETKEY",
+            "TENCENTCLOUD_SESSIONTOKEN",
+            "TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY",
+        ),
+        (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+        ),
+    ] {
+        if let Some(access_key_id) = env.get(id) {
+            let secret_access_key = env
+                .secret(key)
+                .ok_or_else(|| ConfigError::new(key, format!("is required when {id} is set")))?;
+            return Ok(Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token: env.secret(token),
+                source,
+            });
+        }
+    }
+    Err(ConfigError::new(
+        "TENCENTCLOUD_SECRETID",
+        "no credentials for the bucket: bind a role to the function (SCF sets TENCENTCLOUD_SECRETID/SECRETKEY/SESSIONTOKEN, Lambda sets AWS_ACCESS_KEY_ID/...), or set them",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<CosConfig, ConfigError> {
+        CosConfig::from_env(&Env::from_pairs(pairs))
+    }
+
+    const KEYS: [(&str, &str); 2] = [("TENCENTCLOUD_SECRETID", "AKID1"), ("TENCENTCLOUD_SECRETKEY", "sk-1")];
+
+    fn s3(c: &CosConfig) -> (&str, &str, Option<&str>, bool) {
+        match &c.destination {
+            Destination::S3 {
+                bucket,
+                region,
+                endpoint,
+                path_style,
+                ..
+            } => (bucket, region, endpoint.as_deref(), *path_style),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bucket_address_form() {
+        let domain = config(
+            &[
+                &KEYS[..],
+                &[("bucket_address", "logs-1250000000.cos.ap-guangzhou.myqcloud.com")],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(
+            s3(&domain),
+            (
+                "logs-1250000000",
+                "ap-guangzhou",
+                Some("https://cos.ap-guangzhou.myqcloud.com"),
+                false
+            )
+        );
+        let name = config(
+            &[
+                &KEYS[..],
+                &[("bucket_address", "logs-1250000000"), ("region", "ap-shanghai")],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(s3(&name).2, Some("https://cos.ap-shanghai.myqcloud.com"));
+        let url = config(
+            &[
+                &KEYS[..],
+                &[
+                    ("bucket_address", "s3://dump/kafka/"),
+                    ("endpoint_url", "http://127.0.0.1:9000"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(s3(&url), ("dump", "us-east-1", Some("http://127.0.0.1:9000"), true));
+        assert_eq!(url.prefix, "kafka/");
+        let local = config(&[("bucket_address", "file:///tmp/dump"), ("destination_path", "in/")]).unwrap();
+        assert_eq!(
+            (local.destination, local.prefix.as_str()),
+            (
+                Destination::Local {
+                    dir: "/tmp/dump".into()
+                },
+                "in/"
+            )
+        );
+    }
+
+    #[test]
+    fn credentials_prefer_the_scf_role_and_never_print_the_secret() {
+        let both = [
+            &KEYS[..],
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKIA2"),
+                ("AWS_SECRET_ACCESS_KEY", "sk-2"),
+                ("bucket_address", "s3://b"),
+            ],
+        ]
+        .concat();
+        let c = config(&both).unwrap();
+        let Destination::S3 { credentials, .. } = &c.destination else {
+            panic!()
+        };
+        assert_eq!(credentials.access_key_id, "AKID1");
+        assert!(!format!("{c:?}").contains("sk-1"));
+        let missing = config(&[("bucket_address", "s3://b"), ("AWS_ACCESS_KEY_ID", "AKIA2")]).unwrap_err();
+        assert!(missing.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{missing}");
+        assert!(config(&[("bucket_address", "s3://b")])
+            .unwrap_err()
+            .to_string()
+            .contains("credentials"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = |pairs: &[(&str, &str)]| config(&[&KEYS[..], pairs].concat()).unwrap_err().to_string();
+        assert!(err(&[("bucket_address", "ftp://x/y")]).contains("bucket_address"));
+        assert!(err(&[("bucket_address", "b-1.cos.ap-x.example.com")]).contains("bucket_address"));
+        assert!(err(&[("bucket_address", "bucket-1250000000")]).contains("region"));
+        assert!(err(&[("bucket_address", "s3://b/no-slash")]).contains("must end with `/`"));
+        assert!(err(&[
+            ("bucket_address", "s3://b"),
+            ("partition_max_to_cos_bytes", "600000000")
+        ])
+        .contains("500 MiB"));
+        assert!(err(&[("bucket_address", "s3://b"), ("part_size_bytes", "1000")]).contains("part_size_bytes"));
+        assert!(
+            err(&[("bucket_address", "s3://b"), ("object_key_template", "{topic}/{date}")])
+                .contains("object_key_template")
+        );
+        let schedule = |extra: &[(&str, &str)]| {
+            err(&[
+                &[
+                    ("bucket_address", "s3://b"),
+                    ("kafka_address", "k:9092"),
+                    ("topic_name", "t"),
+                ][..],
+                extra,
+            ]
+            .concat())
+        };
+        assert!(schedule(&[("offset_type", "yesterday")]).contains("offset_type"));
+        assert!(schedule(&[("consumer_timeout_ms", "0")]).contains("consumer_timeout_ms"));
+        let no_topic = config(&[&KEYS[..], &[("bucket_address", "s3://b"), ("kafka_address", "k:9092")]].concat());
+        assert!(no_topic.unwrap_err().to_string().contains("topic_name"));
+    }
+
+    #[test]
+    fn schedule_settings_default_as_the_template() {
+        let c = config(
+            &[
+                &KEYS[..],
+                &[
+                    ("bucket_address", "s3://b"),
+                    ("kafka_address", "k:9092"),
+                    ("topic_name", "t"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let s = c.schedule.unwrap();
+        assert_eq!((s.start, s.idle_timeout), (StartFrom::Earliest, Duration::from_secs(3)));
+        assert_eq!(c.max_object_bytes, MAX_OBJECT_BYTES);
+        let at = config(
+            &[
+                &KEYS[..],
+                &[
+                    ("bucket_address", "s3://b"),
+                    ("kafka_address", "k:9092"),
+                    ("topic_name", "t"),
+                    ("offset_type", "1700000000000"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(at.schedule.unwrap().start, StartFrom::Timestamp(1_700_000_000_000));
+    }
+}

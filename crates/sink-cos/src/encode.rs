@@ -1,0 +1,243 @@
+//! Object contents: one line per record (the value as the template wrote it, or a JSON line), optionally
+//! compressed as it is written.
+
+use std::io::{self, Write};
+
+use ckafka_dump_core::Record;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentFormat {
+    /// The values, each followed by `\n`, as the templates wrote them (bytes as they are).
+    Text,
+    /// One JSON object per record: topic, partition, offset, timestamp, key, value; a key or value that is
+    /// not UTF-8 is base64 with `"key_encoding"` / `"value_encoding": "base64"` beside it.
+    JsonLines,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl ContentFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ContentFormat::Text => ".txt",
+            ContentFormat::JsonLines => ".jsonl",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ContentFormat::Text => "text/plain; charset=utf-8",
+            ContentFormat::JsonLines => "application/x-ndjson",
+        }
+    }
+}
+
+impl Compression {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => ".gz",
+            Compression::Zstd => ".zst",
+        }
+    }
+
+    pub fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+            Compression::Zstd => Some("zstd"),
+        }
+    }
+}
+
+/// One record as objects see it, from a trigger batch or from a fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_ms: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+}
+
+impl<'a> From<Record<'a>> for Entry<'a> {
+    fn from(r: Record<'a>) -> Self {
+        Entry {
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp_ms: r.timestamp.map(|t| t.millis),
+            key: r.key,
+            value: r.value,
+        }
+    }
+}
+
+/// Writes `entry` as one line (with its `\n`) into `line`, replacing what was there.
+pub fn encode_line(format: ContentFormat, entry: &Entry<'_>, line: &mut Vec<u8>) {
+    line.clear();
+    match format {
+        ContentFormat::Text => line.extend_from_slice(entry.value.unwrap_or_default()),
+        ContentFormat::JsonLines => {
+            line.extend_from_slice(b"{\"topic\":");
+            json_string(line, entry.topic);
+            let _ = write!(line, ",\"partition\":{},\"offset\":{}", entry.partition, entry.offset);
+            match entry.timestamp_ms {
+                Some(ms) => {
+                    let _ = write!(line, ",\"timestamp\":{ms}");
+                }
+                None => line.extend_from_slice(b",\"timestamp\":null"),
+            }
+            json_bytes(line, "key", entry.key);
+            json_bytes(line, "value", entry.value);
+            line.push(b'}');
+        }
+    }
+    line.push(b'\n');
+}
+
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("writing a string to a Vec cannot fail");
+}
+
+fn json_bytes(out: &mut Vec<u8>, name: &str, bytes: Option<&[u8]>) {
+    let _ = write!(out, ",\"{name}\":");
+    match bytes.map(std::str::from_utf8) {
+        None => out.extend_from_slice(b"null"),
+        Some(Ok(text)) => json_string(out, text),
+        Some(Err(_)) => {
+            let encoded = base64_simd::STANDARD.encode_to_string(bytes.unwrap_or_default());
+            json_string(out, &encoded);
+            let _ = write!(out, ",\"{name}_encoding\":\"base64\"");
+        }
+    }
+}
+
+/// An object's bytes as they are produced: plain, or through a streaming compressor. Finished bytes
+/// are taken out part by part, so memory stays at about one part however large the object grows.
+pub enum ObjectBody {
+    Plain(Vec<u8>),
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+}
+
+impl ObjectBody {
+    pub fn new(compression: Compression, capacity: usize) -> io::Result<Self> {
+        let out = Vec::with_capacity(capacity);
+        Ok(match compression {
+            Compression::None => ObjectBody::Plain(out),
+            Compression::Gzip => ObjectBody::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::default())),
+            Compression::Zstd => ObjectBody::Zstd(zstd::stream::write::Encoder::new(out, 3)?),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            ObjectBody::Plain(out) => {
+                out.extend_from_slice(bytes);
+                Ok(())
+            }
+            ObjectBody::Gzip(encoder) => encoder.write_all(bytes),
+            ObjectBody::Zstd(encoder) => encoder.write_all(bytes),
+        }
+    }
+
+    /// Bytes produced so far and not yet taken.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        match self {
+            ObjectBody::Plain(out) => out,
+            ObjectBody::Gzip(encoder) => encoder.get_mut(),
+            ObjectBody::Zstd(encoder) => encoder.get_mut(),
+        }
+    }
+
+    /// The rest of the object's bytes (compressor trailer included).
+    pub fn finish(self) -> io::Result<Vec<u8>> {
+        match self {
+            ObjectBody::Plain(out) => Ok(out),
+            ObjectBody::Gzip(encoder) => encoder.finish(),
+            ObjectBody::Zstd(encoder) => encoder.finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    const ENTRY: Entry<'static> = Entry {
+        topic: "t",
+        partition: 1,
+        offset: 7,
+        timestamp_ms: Some(1_700_000_000_000),
+        key: Some(b"k\"1"),
+        value: Some("值\n".as_bytes()),
+    };
+
+    fn line(format: ContentFormat, entry: &Entry<'_>) -> String {
+        let mut out = Vec::new();
+        encode_line(format, entry, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_lines_are_the_values_as_the_template_wrote_them() {
+        assert_eq!(line(ContentFormat::Text, &ENTRY), "值\n\n");
+        assert_eq!(line(ContentFormat::Text, &Entry { value: None, ..ENTRY }), "\n");
+    }
+
+    #[test]
+    fn json_lines_carry_coordinates_and_mark_binary_as_base64() {
+        let text = line(ContentFormat::JsonLines, &ENTRY);
+        assert_eq!(
+            text,
+            "{\"topic\":\"t\",\"partition\":1,\"offset\":7,\"timestamp\":1700000000000,\"key\":\"k\\\"1\",\"value\":\"值\\n\"}\n"
+        );
+        let binary = line(
+            ContentFormat::JsonLines,
+            &Entry {
+                key: None,
+                value: Some(&[0xff, 0x00]),
+                timestamp_ms: None,
+                ..ENTRY
+            },
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&binary).unwrap();
+        assert_eq!(parsed["value"], "/wA=");
+        assert_eq!(parsed["value_encoding"], "base64");
+        assert!(parsed["key"].is_null() && parsed["timestamp"].is_null());
+    }
+
+    #[test]
+    fn compressed_bodies_round_trip_when_taken_in_pieces() {
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let mut body = ObjectBody::new(compression, 0).unwrap();
+            let mut stored = Vec::new();
+            for chunk in data.chunks(10_000) {
+                body.write(chunk).unwrap();
+                stored.append(body.output());
+            }
+            stored.extend(body.finish().unwrap());
+            let mut plain = Vec::new();
+            match compression {
+                Compression::None => plain = stored,
+                Compression::Gzip => {
+                    flate2::read::GzDecoder::new(&stored[..])
+                        .read_to_end(&mut plain)
+                        .unwrap();
+                }
+                Compression::Zstd => plain = zstd::decode_all(&stored[..]).unwrap(),
+            }
+            assert!(plain == data, "{compression:?}");
+        }
+    }
+}

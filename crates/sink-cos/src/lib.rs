@@ -1,0 +1,74 @@
+//! COS / S3 sink of `to-cos`: trigger batches become objects keyed by topic/partition/first offset, and
+//! timer events run the scheduled dump that consumes the topic itself and keeps checkpoints in the bucket.
+
+pub mod checkpoint;
+pub mod config;
+pub mod encode;
+pub mod error;
+pub mod key;
+pub mod schedule;
+pub mod store;
+pub mod trigger;
+pub mod writer;
+
+use std::sync::Arc;
+
+use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Sink};
+use ckafka_dump_sink_kafka::client::KafkaClient;
+
+use crate::config::CosConfig;
+use crate::error::CosError;
+use crate::schedule::Scheduler;
+use crate::writer::Objects;
+
+pub struct CosSink {
+    objects: Arc<Objects>,
+    scheduler: Option<Scheduler>,
+}
+
+impl CosSink {
+    pub fn new(mut config: CosConfig) -> Result<Self, CosError> {
+        let scheduler = config
+            .schedule
+            .take()
+            .map(|schedule| {
+                Ok::<_, CosError>(Scheduler {
+                    kafka: KafkaClient::new(schedule.connection.clone())?,
+                    config: schedule,
+                })
+            })
+            .transpose()?;
+        Ok(CosSink {
+            objects: Arc::new(Objects::new(config)),
+            scheduler,
+        })
+    }
+}
+
+impl Sink for CosSink {
+    type Error = CosError;
+
+    fn target(&self) -> String {
+        self.objects.store.describe()
+    }
+
+    async fn write(&self, batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, CosError> {
+        trigger::write_batch(&self.objects, batch).await
+    }
+
+    fn on_timer(
+        &self,
+        deadline: Deadline,
+    ) -> Option<impl std::future::Future<Output = Result<Drained, CosError>> + Send> {
+        Some(async move {
+            match &self.scheduler {
+                Some(scheduler) => scheduler.drain(&self.objects, deadline).await,
+                None => Err(ConfigError::new(
+                    "kafka_address",
+                    "is required for the scheduled dump (timer events), with topic_name",
+                )
+                .into()),
+            }
+        })
+    }
+}

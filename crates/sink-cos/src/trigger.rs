@@ -1,0 +1,73 @@
+//! Mode 1: a trigger batch becomes one object per topic-partition (more past the size cap), keyed by the
+//! first offset of each, so a re-delivered batch overwrites the same keys.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ckafka_dump_core::time::now_epoch_ms;
+use ckafka_dump_core::{Batch, Delivery};
+use futures_util::stream::{self, StreamExt};
+
+use crate::encode::Entry;
+use crate::error::CosError;
+use crate::writer::{Objects, PartitionWriter};
+
+pub async fn write_batch(objects: &Arc<Objects>, batch: &Batch<'_>) -> Result<Delivery, CosError> {
+    let now = now_epoch_ms();
+    let groups = by_partition(batch);
+    let total = groups.len();
+    let errors: Vec<CosError> = stream::iter(groups)
+        .map(|records| write_partition(objects, batch, records, now))
+        .buffer_unordered(objects.config.concurrency)
+        .filter_map(|result| async move { result.err() })
+        .collect()
+        .await;
+    CosError::first_of(errors, total, "topic-partitions")?;
+    Ok(Delivery {
+        written: batch.len(),
+        ..Delivery::default()
+    })
+}
+
+async fn write_partition(
+    objects: &Arc<Objects>,
+    batch: &Batch<'_>,
+    records: Vec<usize>,
+    now: i64,
+) -> Result<(), CosError> {
+    let mut writer = PartitionWriter::new(Arc::clone(objects), now);
+    for record in records.iter().filter_map(|&i| batch.get(i)) {
+        writer.push(&Entry::from(record)).await?;
+    }
+    writer.finish().await.map(drop)
+}
+
+/// Record indices grouped by topic-partition, in batch order within each group and by first appearance.
+fn by_partition(batch: &Batch<'_>) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<(&str, i32), usize> = HashMap::new();
+    for (i, record) in batch.records().enumerate() {
+        let group = *index.entry((record.topic, record.partition)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(i);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleaved_partitions_group_in_order() {
+        let event = r#"{"Records":[
+            {"Ckafka":{"topic":"a","partition":0,"offset":1,"msgKey":"None","msgBody":"x"}},
+            {"Ckafka":{"topic":"a","partition":1,"offset":5,"msgKey":"None","msgBody":"y"}},
+            {"Ckafka":{"topic":"a","partition":0,"offset":2,"msgKey":"None","msgBody":"z"}},
+            {"Ckafka":{"topic":"b","partition":0,"offset":9,"msgKey":"None","msgBody":"w"}}]}"#;
+        let batch = ckafka_dump_core::decode(event).unwrap();
+        assert_eq!(by_partition(&batch), vec![vec![0, 2], vec![1], vec![3]]);
+    }
+}
