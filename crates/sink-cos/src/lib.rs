@@ -43,6 +43,11 @@ impl CosSink {
             scheduler,
         })
     }
+
+    /// The bucket and its naming, for tests and tools that look at what was written.
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
 }
 
 impl Sink for CosSink {

@@ -4,6 +4,7 @@
 //! each object, and keys derive from the object's first record, so a run that dies in between re-writes
 //! the same key next time: every offset before the checkpoint is in exactly one object.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,8 @@ impl Scheduler {
             .partition_client(topic, partition)
             .await
             .map_err(|message| fetch_error(-1, message))?;
+        let max_bytes = 1..self.config.fetch_max_bytes as i32;
+        let max_wait_ms = self.config.idle_timeout.as_millis().min(i32::MAX as u128) as i32;
         let checkpoint_key = checkpoint_key(&config.prefix, &config.instance, topic, partition);
         let save = |next_offset: i64, last_object: Option<String>| {
             let checkpoint = Checkpoint {
@@ -110,7 +113,7 @@ impl Scheduler {
                     .next_offset
             }
             None => {
-                let start = start_offset(&client, self.config.start)
+                let start = start_offset(&client, self.config.start, (max_bytes.clone(), max_wait_ms))
                     .await
                     .map_err(|e| fetch_error(-1, format!("finding the start ({:?}): {e}", self.config.start)))?;
                 // Pinned now, so `latest` or a timestamp means the same offset on every later run.
@@ -122,8 +125,6 @@ impl Scheduler {
         let mut writer = PartitionWriter::new(Arc::clone(objects), now_epoch_ms());
         let mut next = start;
         let mut drained = Drained::default();
-        let max_bytes = 1..self.config.fetch_max_bytes as i32;
-        let max_wait_ms = self.config.idle_timeout.as_millis().min(i32::MAX as u128) as i32;
         while Instant::now() < stop_at {
             let fetch = client.fetch_records(next, max_bytes.clone(), max_wait_ms);
             let (records, high_watermark) = match tokio::time::timeout_at(stop_at, fetch).await {
@@ -169,7 +170,7 @@ impl Scheduler {
     }
 }
 
-async fn start_offset(client: &PartitionClient, start: StartFrom) -> Result<i64, String> {
+async fn start_offset(client: &PartitionClient, start: StartFrom, fetch: (Range<i32>, i32)) -> Result<i64, String> {
     let at = match start {
         StartFrom::Earliest => OffsetAt::Earliest,
         StartFrom::Latest => OffsetAt::Latest,
@@ -177,12 +178,29 @@ async fn start_offset(client: &PartitionClient, start: StartFrom) -> Result<i64,
             chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("{ms} is out of range"))?,
         ),
     };
-    let offset = client.get_offset(at).await.map_err(|e| error_chain(&e))?;
-    if offset >= 0 {
+    let mut offset = client.get_offset(at).await.map_err(|e| error_chain(&e))?;
+    let StartFrom::Timestamp(ms) = start else {
         return Ok(offset);
+    };
+    if offset < 0 {
+        // No record at or after the timestamp: start where the next record will be.
+        return client.get_offset(OffsetAt::Latest).await.map_err(|e| error_chain(&e));
     }
-    // No record at or after the timestamp: start where the next record will be.
-    client.get_offset(OffsetAt::Latest).await.map_err(|e| error_chain(&e))
+    // Some brokers (tansu) answer with the first offset of the record batch holding the timestamp: step
+    // to the first record at or after it, as Kafka does.
+    loop {
+        let (records, _) = client
+            .fetch_records(offset, fetch.0.clone(), fetch.1)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        match records.iter().find(|r| r.record.timestamp.timestamp_millis() >= ms) {
+            Some(first) => return Ok(first.offset),
+            None => match records.last() {
+                Some(last) => offset = last.offset + 1,
+                None => return Ok(offset),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

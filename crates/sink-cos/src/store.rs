@@ -74,6 +74,14 @@ impl Store {
         }
     }
 
+    /// The S3 client, for tests and tools that look into the bucket.
+    pub fn s3_client(&self) -> Option<&aws_sdk_s3::Client> {
+        match self {
+            Store::S3 { client, .. } => Some(client),
+            Store::Local { .. } => None,
+        }
+    }
+
     /// Where objects go, for logs and results (no secret in it).
     pub fn describe(&self) -> String {
         match self {

@@ -1,0 +1,512 @@
+//! to-cos against real servers started by `scripts/services.sh`: s3s-fs (an S3 API server on a local
+//! directory, SigV4 enforced) for the bucket and tansu for the scheduled mode's topic; plus `file://`
+//! directories. Objects are read back and compared byte for byte. A test whose server is missing fails.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::Duration;
+
+use aws_sdk_s3::Client as S3;
+use ckafka_dump_core::config::Env;
+use ckafka_dump_core::{invoke, Deadline, Error, Retryable, Summary};
+use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
+use ckafka_dump_sink_cos::config::CosConfig;
+use ckafka_dump_sink_cos::CosSink;
+use ckafka_dump_testkit::{free_port, repo_root, unique, var};
+use rskafka::client::partition::{Compression, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use rskafka::record::Record;
+use serde_json::Value;
+
+const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
+const MSK: &str = include_str!("../../../events/aws-msk.json");
+const TIMER: &str = r#"{"Type":"Timer","TriggerName":"dump","Time":"2026-11-22T03:05:00Z","Message":""}"#;
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn endpoint() -> String {
+    var("CKD_S3_ENDPOINT", "http://127.0.0.1:19400")
+}
+
+fn access_key() -> String {
+    var("CKD_S3_ACCESS_KEY", "AKIACKDTEST")
+}
+
+fn secret_key() -> String {
+    var("CKD_S3_SECRET_KEY", "ckd-test-secret")
+}
+
+/// A sink on a new bucket of the S3 server (keys under `dump/`), and the bucket's name.
+async fn s3_sink(extra: &[(&str, &str)]) -> (CosSink, String) {
+    let bucket = unique("ckd");
+    let (endpoint, access_key, secret_key) = (endpoint(), access_key(), secret_key());
+    let address = format!("s3://{bucket}/dump/");
+    let mut pairs = vec![
+        ("bucket_address", address.as_str()),
+        ("endpoint_url", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", access_key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret_key.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    let sink = CosSink::new(CosConfig::from_env(&Env::from_pairs(&pairs)).unwrap()).unwrap();
+    s3(&sink)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("S3 server at {endpoint} refused CreateBucket: {e:?}"));
+    (sink, bucket)
+}
+
+fn s3(sink: &CosSink) -> &S3 {
+    sink.objects().store.s3_client().unwrap()
+}
+
+async fn run(sink: &CosSink, event: &str) -> Result<Summary, Error> {
+    invoke(sink, event, Deadline::after(LIMIT), "test").await
+}
+
+/// Every object of the bucket under `prefix`, key → bytes.
+async fn objects(s3: &S3, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    let mut objects = BTreeMap::new();
+    for object in listed.contents() {
+        let key = object.key().unwrap().to_owned();
+        let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body;
+        objects.insert(key, body.collect().await.unwrap().into_bytes().to_vec());
+    }
+    objects
+}
+
+/// Multipart uploads open on the S3 server: s3s-fs keeps one `.upload-<id>.json` per upload in its
+/// directory (it does not implement ListMultipartUploads).
+fn open_uploads() -> usize {
+    let default = repo_root().join(".services/s3-data");
+    let dir = var("CKD_S3_DATA", &default.to_string_lossy());
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("s3s-fs directory {dir}: {e}"))
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".upload-")
+        })
+        .count()
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap()
+}
+
+/// An SCF CKafka event of `count` records of `size` bytes each on `topic`/0 from offset 0; returns the
+/// event and the text object the records make.
+fn large_event(topic: &str, count: usize, size: usize) -> (String, String) {
+    let mut records = Vec::new();
+    let mut content = String::new();
+    for offset in 0..count {
+        let body = format!("{offset:08}{}", "x".repeat(size - 8));
+        content.push_str(&body);
+        content.push('\n');
+        records.push(serde_json::json!({"Ckafka": {"topic": topic, "partition": 0, "offset": offset, "msgKey": "None", "msgBody": body}}));
+    }
+    (serde_json::json!({ "Records": records }).to_string(), content)
+}
+
+// ---- trigger batches ----
+
+#[tokio::test]
+async fn a_trigger_batch_becomes_one_object_per_partition_with_exact_keys_and_bytes() {
+    let (sink, bucket) = s3_sink(&[("kafka_instance_id", "ckafka-test")]).await;
+    let summary = run(&sink, SCF_MULTI).await.unwrap();
+    assert_eq!((summary.records, summary.written), (5, 5));
+    let now = ckafka_dump_core::time::UtcDateTime::now().date();
+    let got = objects(s3(&sink), &bucket, "dump/").await;
+    let expected: BTreeMap<String, Vec<u8>> = [
+        (
+            format!("dump/ckafka-test/app-log/{now}/app-log+0+0000000000000001200.txt"),
+            concat!(
+                r#"{"log_id":"a1","level":"INFO","message":"{\"user\":\"u7\",\"action\":\"login\"}","time":"2026-11-21T08:00:00Z"}"#,
+                "\nplain text line, not JSON\n"
+            ),
+        ),
+        (
+            format!("dump/ckafka-test/app-log/{now}/app-log+2+0000000000000000088.txt"),
+            concat!(
+                r#"{"level":"WARN","version":3,"routing":"eu","msg":"disk 91% full"}"#,
+                "\n",
+                r#""{\"level\":\"ERROR\",\"msg\":\"double-encoded\"}""#,
+                "\n"
+            ),
+        ),
+        (format!("dump/ckafka-test/audit/{now}/audit+1+0000000000000000005.txt"), "中文消息 ✓\n"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.as_bytes().to_vec()))
+    .collect();
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (key, bytes) in &expected {
+        assert_eq!(text(&got[key]), text(bytes), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_overwrites_the_same_keys() {
+    let (sink, bucket) = s3_sink(&[]).await;
+    run(&sink, MSK).await.unwrap();
+    let first = objects(s3(&sink), &bucket, "").await;
+    run(&sink, MSK).await.unwrap();
+    let second = objects(s3(&sink), &bucket, "").await;
+    assert_eq!(first.len(), 2, "{:?}", first.keys());
+    assert_eq!(first, second);
+    // MSK records carry timestamps: the date is the first record's (2018-12-17), not today's.
+    assert!(
+        first
+            .keys()
+            .all(|k| k.starts_with("dump/kafka/mytopic/2018-12-17/mytopic+")),
+        "{:?}",
+        first.keys()
+    );
+}
+
+#[tokio::test]
+async fn an_object_above_the_part_size_goes_up_in_parts_byte_exact() {
+    let (sink, bucket) = s3_sink(&[("part_size_bytes", "5242880")]).await;
+    let (event, content) = large_event("big", 1200, 10_000); // 12 MB: three parts
+    let summary = run(&sink, &event).await.unwrap();
+    assert_eq!(summary.written, 1200);
+    let got = objects(s3(&sink), &bucket, "").await;
+    assert_eq!(got.len(), 1);
+    let (key, bytes) = got.iter().next().unwrap();
+    assert!(key.ends_with("big+0+0000000000000000000.txt"), "{key}");
+    assert!(
+        bytes == content.as_bytes(),
+        "object differs: {} vs {} bytes",
+        bytes.len(),
+        content.len()
+    );
+    let head = s3(&sink).head_object().bucket(&bucket).key(key).send().await.unwrap();
+    assert!(
+        head.e_tag().unwrap_or_default().ends_with("-3\""),
+        "not a 3-part upload: {:?}",
+        head.e_tag()
+    );
+    assert_eq!(open_uploads(), 0);
+}
+
+#[tokio::test]
+async fn objects_roll_over_at_partition_max_to_cos_bytes_on_record_boundaries() {
+    let (sink, bucket) = s3_sink(&[("partition_max_to_cos_bytes", "35000")]).await;
+    let (event, content) = large_event("roll", 10, 10_000); // 10 records of 10,001 bytes: 3 per object
+    run(&sink, &event).await.unwrap();
+    let got = objects(s3(&sink), &bucket, "").await;
+    let starts: Vec<&str> = got.keys().map(|k| &k[k.len() - 23..k.len() - 4]).collect();
+    assert_eq!(
+        starts,
+        [
+            "0000000000000000000",
+            "0000000000000000003",
+            "0000000000000000006",
+            "0000000000000000009"
+        ]
+    );
+    assert!(got.values().all(|b| b.len() <= 35_000));
+    assert_eq!(got.values().flatten().copied().collect::<Vec<u8>>(), content.as_bytes());
+}
+
+#[tokio::test]
+async fn gzip_and_zstd_json_lines_round_trip_with_content_encoding() {
+    for (compression, extension) in [("gzip", ".jsonl.gz"), ("zstd", ".jsonl.zst")] {
+        let (sink, bucket) = s3_sink(&[("content_format", "json"), ("compression_type", compression)]).await;
+        run(&sink, MSK).await.unwrap();
+        let got = objects(s3(&sink), &bucket, "").await;
+        let key = "dump/kafka/mytopic/2018-12-17/mytopic+0+0000000000000000015".to_owned() + extension;
+        let stored = &got[&key];
+        let mut plain = Vec::new();
+        match compression {
+            "gzip" => {
+                flate2::read::GzDecoder::new(&stored[..])
+                    .read_to_end(&mut plain)
+                    .unwrap();
+            }
+            _ => plain = zstd::decode_all(&stored[..]).unwrap(),
+        }
+        let lines: Vec<Value> = text(&plain).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["offset"], 15);
+        assert_eq!(lines[0]["topic"], "mytopic");
+        assert_eq!(lines[0]["value"], "Hello, this is a test.");
+        assert_eq!(lines[0]["timestamp"], 1545084650987i64);
+        let head = s3(&sink).head_object().bucket(&bucket).key(&key).send().await.unwrap();
+        assert_eq!(head.content_encoding(), Some(compression));
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_a_clear_permanent_error_without_the_secret() {
+    let bucket = unique("ckd");
+    let (address, endpoint) = (format!("s3://{bucket}"), endpoint());
+    let env = Env::from_pairs(&[
+        ("bucket_address", &address),
+        ("endpoint_url", &endpoint),
+        ("TENCENTCLOUD_SECRETID", &access_key()),
+        ("TENCENTCLOUD_SECRETKEY", "not-the-secret-42"),
+    ]);
+    let sink = CosSink::new(CosConfig::from_env(&env).unwrap()).unwrap();
+    let error = run(&sink, MSK).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("PutObject") && message.contains("HTTP 403"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-secret-42"), "{message}");
+    assert!(!error.is_retryable(), "{message}");
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_fails_the_invocation_as_retryable() {
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let env = Env::from_pairs(&[
+        ("bucket_address", "s3://nowhere"),
+        ("endpoint_url", &endpoint),
+        ("AWS_ACCESS_KEY_ID", "AKIA"),
+        ("AWS_SECRET_ACCESS_KEY", "sk"),
+    ]);
+    let sink = CosSink::new(CosConfig::from_env(&env).unwrap()).unwrap();
+    let error = run(&sink, MSK).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(error.to_string().contains("PutObject"), "{error}");
+}
+
+#[tokio::test]
+async fn a_file_directory_gets_the_same_keys_and_bytes() {
+    let dir = std::env::temp_dir().join(unique("ckd-file"));
+    let address = format!("file://{}", dir.display());
+    let sink = CosSink::new(CosConfig::from_env(&Env::from_pairs(&[("bucket_address", &address)])).unwrap()).unwrap();
+    let (event, content) = large_event("local", 700, 10_000); // 7 MB: the multipart path on files too
+    for _ in 0..2 {
+        run(&sink, &event).await.unwrap();
+    }
+    run(&sink, MSK).await.unwrap();
+    let mut files = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path.strip_prefix(&dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    let today = ckafka_dump_core::time::UtcDateTime::now().date();
+    assert_eq!(
+        files,
+        [
+            format!("kafka/local/{today}/local+0+0000000000000000000.txt"),
+            "kafka/mytopic/2018-12-17/mytopic+0+0000000000000000015.txt".to_owned(),
+            "kafka/mytopic/2018-12-17/mytopic+1+0000000000000000003.txt".to_owned(),
+        ]
+    );
+    assert!(std::fs::read(dir.join(&files[0])).unwrap() == content.as_bytes());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- scheduled mode ----
+
+fn bootstrap() -> String {
+    var("CKD_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+}
+
+async fn kafka() -> Client {
+    let broker = bootstrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        ClientBuilder::new(vec![broker.clone()]).build(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("broker {broker} did not answer"))
+    .unwrap_or_else(|e| panic!("broker {broker} unreachable: {e}"))
+}
+
+/// A new topic of `partitions` partitions.
+async fn topic(client: &Client, partitions: i32) -> String {
+    let topic = unique("dump");
+    client
+        .controller_client()
+        .unwrap()
+        .create_topic(&topic, partitions, 1, 5_000)
+        .await
+        .unwrap();
+    topic
+}
+
+/// Produces `count` records to `topic`/`partition`, values `p<partition>-<n>`, timestamps `base + n` s.
+async fn produce(client: &Client, topic: &str, partition: i32, from: usize, count: usize, base_ms: i64) {
+    let pc = client
+        .partition_client(topic, partition, UnknownTopicHandling::Retry)
+        .await
+        .unwrap();
+    let records: Vec<Record> = (from..from + count)
+        .map(|n| Record {
+            key: Some(format!("k{n}").into_bytes()),
+            value: Some(format!("p{partition}-{n:06}").into_bytes()),
+            headers: BTreeMap::new(),
+            timestamp: chrono::DateTime::from_timestamp_millis(base_ms + n as i64 * 1000).unwrap(),
+        })
+        .collect();
+    for chunk in records.chunks(500) {
+        pc.produce(chunk.to_vec(), Compression::NoCompression).await.unwrap();
+    }
+}
+
+async fn scheduled_sink(topic: &str, extra: &[(&str, &str)]) -> (CosSink, String) {
+    let broker = bootstrap();
+    let mut pairs = vec![
+        ("kafka_address", broker.as_str()),
+        ("topic_name", topic),
+        ("content_format", "json"),
+        ("consumer_timeout_ms", "500"),
+    ];
+    pairs.extend_from_slice(extra);
+    s3_sink(&pairs).await
+}
+
+/// (partition, offset) → how many objects hold it, from the JSON lines of every data object.
+fn coverage(objects: &BTreeMap<String, Vec<u8>>) -> BTreeMap<(i64, i64), usize> {
+    let mut seen = BTreeMap::new();
+    for (key, bytes) in objects {
+        if key.contains("/.ckafka-dump/") {
+            continue;
+        }
+        for line in text(bytes).lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let at = (
+                record["partition"].as_i64().unwrap(),
+                record["offset"].as_i64().unwrap(),
+            );
+            *seen.entry(at).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+async fn checkpoint(sink: &CosSink, topic: &str, partition: i32) -> Option<Checkpoint> {
+    let key = checkpoint_key("dump/", "kafka", topic, partition);
+    let body = sink.objects().store.get(&key).await.unwrap()?;
+    Some(serde_json::from_slice(&body).unwrap())
+}
+
+/// Every offset below each partition's checkpoint is in exactly one object, and nothing else is.
+async fn assert_exactly_once(sink: &CosSink, bucket: &str, topic: &str, partitions: i32, start: i64) {
+    let got = coverage(&objects(s3(sink), bucket, "dump/").await);
+    let mut expected = BTreeMap::new();
+    for partition in 0..partitions {
+        let next = checkpoint(sink, topic, partition).await.unwrap().next_offset;
+        for offset in start..next {
+            expected.insert((partition as i64, offset), 1);
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_timer_drains_every_partition_from_earliest_and_resumes_from_its_checkpoint() {
+    let client = kafka().await;
+    let topic = topic(&client, 2).await;
+    for partition in 0..2 {
+        produce(&client, &topic, partition, 0, 300, 1_700_000_000_000).await;
+    }
+    let (sink, bucket) = scheduled_sink(&topic, &[]).await;
+    let summary = run(&sink, TIMER).await.unwrap();
+    assert_eq!((summary.records, summary.written), (600, 600));
+    assert_eq!(checkpoint(&sink, &topic, 1).await.unwrap().next_offset, 300);
+    assert_exactly_once(&sink, &bucket, &topic, 2, 0).await;
+
+    produce(&client, &topic, 0, 300, 50, 1_700_000_000_000).await;
+    assert_eq!(run(&sink, TIMER).await.unwrap().records, 50);
+    assert_eq!(checkpoint(&sink, &topic, 0).await.unwrap().next_offset, 350);
+    assert_exactly_once(&sink, &bucket, &topic, 2, 0).await;
+    let keys = objects(s3(&sink), &bucket, "dump/kafka/")
+        .await
+        .into_keys()
+        .collect::<Vec<_>>();
+    assert!(
+        keys.contains(&format!(
+            "dump/kafka/{topic}/2023-11-14/{topic}+0+0000000000000000300.jsonl"
+        )),
+        "{keys:?}"
+    );
+
+    let idle = run(&sink, TIMER).await.unwrap();
+    assert_eq!(idle.records, 0);
+    assert_eq!(objects(s3(&sink), &bucket, "dump/kafka/").await.len(), keys.len());
+}
+
+#[tokio::test]
+async fn offset_type_as_a_timestamp_starts_at_the_first_record_at_or_after_it() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    let base = 1_700_000_000_000;
+    produce(&client, &topic, 0, 0, 100, base).await;
+    let at = (base + 40_000).to_string(); // record 40's timestamp
+    let (sink, bucket) = scheduled_sink(&topic, &[("offset_type", &at)]).await;
+    assert_eq!(run(&sink, TIMER).await.unwrap().records, 60);
+    assert_exactly_once(&sink, &bucket, &topic, 1, 40).await;
+}
+
+#[tokio::test]
+async fn a_run_that_died_between_object_and_checkpoint_rewrites_the_same_key() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    produce(&client, &topic, 0, 0, 400, 1_700_000_000_000).await;
+    // JSON lines of ~115 bytes: about 100 records per object, four objects or so per run.
+    let (sink, bucket) = scheduled_sink(&topic, &[("partition_max_to_cos_bytes", "11500")]).await;
+    run(&sink, TIMER).await.unwrap();
+    let complete = objects(s3(&sink), &bucket, "dump/kafka/").await;
+    let keys: Vec<&String> = complete.keys().collect();
+    let n = keys.len();
+    assert!(n >= 3, "{keys:?}");
+
+    // Put the bucket in the state of a run killed after writing its next-to-last object, before that
+    // object's checkpoint: the last object never written, the checkpoint after the one before.
+    s3(&sink)
+        .delete_object()
+        .bucket(&bucket)
+        .key(keys[n - 1])
+        .send()
+        .await
+        .unwrap();
+    let killed_at = keys[n - 2];
+    let killed_start: i64 = killed_at[killed_at.len() - 25..killed_at.len() - 6].parse().unwrap();
+    let stale = Checkpoint {
+        next_offset: killed_start,
+        last_object: Some(keys[n - 3].clone()),
+        ..checkpoint(&sink, &topic, 0).await.unwrap()
+    };
+    let checkpoint_key = checkpoint_key("dump/", "kafka", &topic, 0);
+    s3(&sink)
+        .put_object()
+        .bucket(&bucket)
+        .key(&checkpoint_key)
+        .body(serde_json::to_vec(&stale).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+
+    produce(&client, &topic, 0, 400, 10, 1_700_000_000_000).await;
+    assert_eq!(run(&sink, TIMER).await.unwrap().records as i64, 410 - killed_start);
+    assert_eq!(checkpoint(&sink, &topic, 0).await.unwrap().next_offset, 410);
+    assert_exactly_once(&sink, &bucket, &topic, 1, 0).await;
+    let after = objects(s3(&sink), &bucket, "dump/kafka/").await;
+    assert_eq!(after.keys().take(n - 1).collect::<Vec<_>>(), keys[..n - 1]);
+}
+
+#[tokio::test]
+async fn a_timer_without_kafka_settings_names_the_missing_variable() {
+    let (sink, _) = s3_sink(&[]).await;
+    let error = run(&sink, TIMER).await.unwrap_err();
+    assert!(error.to_string().contains("kafka_address"), "{error}");
+}
