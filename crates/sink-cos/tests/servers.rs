@@ -510,3 +510,31 @@ async fn a_timer_without_kafka_settings_names_the_missing_variable() {
     let error = run(&sink, TIMER).await.unwrap_err();
     assert!(error.to_string().contains("kafka_address"), "{error}");
 }
+
+#[tokio::test]
+async fn runs_cut_off_at_any_point_then_re_run_leave_every_offset_in_exactly_one_object() {
+    let client = kafka().await;
+    let topic = topic(&client, 2).await;
+    let (sink, bucket) = scheduled_sink(&topic, &[("partition_max_to_cos_bytes", "20000")]).await;
+    let mut produced = 0;
+    // Each run is abandoned after `cut_ms`, as if the function were killed there: between an object and
+    // its checkpoint, mid-fetch, mid-upload. Only what is in the bucket carries over.
+    for (round, cut_ms) in [3u64, 10, 25, 40, 70, 110, 160, 240].into_iter().enumerate() {
+        for partition in 0..2 {
+            produce(&client, &topic, partition, produced, 1500, 1_700_000_000_000).await;
+        }
+        produced += 1500;
+        let cut = tokio::time::timeout(Duration::from_millis(cut_ms), run(&sink, TIMER)).await;
+        eprintln!("round {round}: cut after {cut_ms} ms, finished: {}", cut.is_ok());
+    }
+    loop {
+        let summary = run(&sink, TIMER).await.unwrap();
+        if summary.records == 0 {
+            break;
+        }
+    }
+    for partition in 0..2 {
+        assert_eq!(checkpoint(&sink, &topic, partition).await.unwrap().next_offset, produced as i64);
+    }
+    assert_exactly_once(&sink, &bucket, &topic, 2, 0).await;
+}
