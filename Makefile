@@ -1,5 +1,6 @@
 # ckafka-dump — build, test, run locally, package.
-#   make demo                        run the main job locally (no cloud account needed)
+#   make demo                        run the main job locally: to-cos into a local directory (no server, no account)
+#   make demo-es                     to-es into a local ES-API server
 #   make test                        every test, against real servers started on 127.0.0.1
 #   make invoke FN=to-es EVENT=events/scf-ckafka.json [ARGS=--dry-run]
 #   make bench                       benchmarks → BENCHMARKS.md
@@ -9,7 +10,7 @@
 FUNCTIONS := to-cos to-es to-kafka
 ARCH ?= arm64
 # Servers the integration tests need (scripts/services.sh names).
-SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth
+SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth s3
 export SERVICES
 
 CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ckafka-dump
@@ -20,7 +21,7 @@ RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
 LAMBDA_FLAG_arm64 := --arm64
 LAMBDA_FLAG_x86_64 := --x86-64
 
-.PHONY: test demo invoke bench build lambda package services-start services-stop \
+.PHONY: test demo demo-es invoke bench build lambda package services-start services-stop \
 	build-ToEsFunction build-ToKafkaFunction
 
 test:
@@ -28,6 +29,9 @@ test:
 
 demo:
 	scripts/demo.sh
+
+demo-es:
+	scripts/demo-es.sh
 
 invoke:
 	cargo run -q -p $(FN) -- invoke --event $(EVENT) $(ARGS)

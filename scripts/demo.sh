@@ -1,35 +1,32 @@
 #!/usr/bin/env bash
-# `make demo`: the to-es job on this machine. Starts a local ES-API server (noida-db, a reimplementation of
-# the Elasticsearch 8 REST API; installed on first use), builds to-es, dumps every sample event in events/
-# into it twice (the second time is a re-delivery: the document count must not change), and shows what
-# landed. Stops the server if it started it.
+# `make demo`: the main job on this machine, no server and no cloud account: builds to-cos, dumps every
+# sample event in events/ into a local directory (bucket_address=file://...) twice — the second time is a
+# re-delivery, which must overwrite the same keys — and shows the keys, the invocation summaries and the
+# files. `make demo-es` does the same for to-es with a local ES-API server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Stop on exit only what this run started, not servers that were already up.
-started=$(scripts/services.sh start es)
-trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
-# shellcheck disable=SC1091
-source .services/env
+out=$PWD/demo-out
+rm -rf "$out"
+cargo build -q -p to-cos
+export bucket_address=file://$out/ kafka_instance_id=demo LOG_FORMAT=text RUST_LOG=info NO_COLOR=1
 
-cargo build -q --release -p to-es
-keyword=demo-$(date +%s)
-export ES_Address=$CKD_ES_URL ES_Index_KeyWord=$keyword ES_Kafka_Meta_Field=kafka LOG_FORMAT=${LOG_FORMAT:-text}
-
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for round in first re-delivery; do
-  echo "== $round: to-es invoke for each sample event"
+  echo "== $round: to-cos invoke for each sample event"
   for event in events/*.json; do
-    printf '%-45s ' "$event"
-    target/release/to-es invoke --event "$event" 2>/dev/null
+    echo "-- $event"
+    # stdout is the invocation's result; the log (stderr) names each object written.
+    result=$(target/debug/to-cos invoke --event "$event" 2>"$log") || { cat "$log"; exit 1; }
+    sed -n 's/.*object written key=\([^ ]*\) records=\([0-9]*\).*/   wrote \1 (\2 records)/p' "$log"
+    echo "   result: $result"
   done
 done
 
-curl -s -XPOST "$CKD_ES_URL/$keyword-*/_refresh" >/dev/null
 echo
-echo "== documents in $keyword-* (after two deliveries of every event):"
-curl -s "$CKD_ES_URL/$keyword-*/_count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'
-echo "== three of them:"
-curl -s "$CKD_ES_URL/$keyword-*/_search?size=3" | python3 -c '
-import json, sys
-for hit in json.load(sys.stdin)["hits"]["hits"]:
-    print(hit["_index"], hit["_id"], json.dumps(hit["_source"], ensure_ascii=False))'
+echo "== files under $out after two deliveries of every event (each key written twice, stored once):"
+(cd "$out" && find . -type f -not -path './.uploads/*' | sort)
+first=$(cd "$out" && find . -type f -not -path './.uploads/*' | sort | head -1)
+echo "== $first:"
+cat "$out/$first"
