@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""to-cos benchmarks against the same s3s-fs (S3 API) and tansu (Kafka API) servers, baselines in the same run.
+
+batch: to-cos (one process per run, cold start included) turning a ~6 MB single-partition trigger event into one
+  object, vs boto3 `put_object` of the very bytes to-cos wrote (warm client in this process: the limit of a
+  Python function that already has its bytes). Runs interleaved; medians.
+drain: the scheduled mode draining a topic from tansu into s3s-fs (one `to-cos invoke` of a timer event), vs the
+  KafkaToCosConsumer template's logic (kafka-python consumer per partition, values + "\\n" into a local file,
+  put_object at the end; one process per partition, as the template's schedule function fans out). Every
+  object is read back and its bytes counted against what was produced.
+Prints one JSON object.
+
+usage: bench_cos.py --endpoint URL --access-key AK --secret-key SK --broker HOST:PORT --to-cos BIN
+                    --event EVENT [--runs 5] [--drain-mb 100] [--partitions 4]
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+from botocore.config import Config
+
+p = argparse.ArgumentParser()
+p.add_argument("--endpoint", required=True)
+p.add_argument("--access-key", required=True)
+p.add_argument("--secret-key", required=True)
+p.add_argument("--broker", required=True)
+p.add_argument("--to-cos", required=True)
+p.add_argument("--event", required=True)
+p.add_argument("--runs", type=int, default=5)
+p.add_argument("--drain-mb", type=int, default=100)
+p.add_argument("--partitions", type=int, default=4)
+a = p.parse_args()
+
+TIMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "events", "timer", "scf-timer.json")
+
+
+def s3_client():
+    return boto3.client("s3", endpoint_url=a.endpoint, aws_access_key_id=a.access_key,
+                        aws_secret_access_key=a.secret_key, region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                                      response_checksum_validation="when_required"))
+
+
+s3 = s3_client()
+
+
+def new_bucket(name):
+    bucket = f"bench-{os.getpid()}-{name}"
+    s3.create_bucket(Bucket=bucket)
+    return bucket
+
+
+def stored(bucket, prefix=""):
+    """key -> size of every object under prefix (checkpoints excluded)."""
+    sizes, token = {}, None
+    while True:
+        kw = {"Bucket": bucket, "Prefix": prefix, **({"ContinuationToken": token} if token else {})}
+        page = s3.list_objects_v2(**kw)
+        for o in page.get("Contents", []):
+            if "/.ckafka-dump/" not in "/" + o["Key"]:
+                sizes[o["Key"]] = o["Size"]
+        token = page.get("NextContinuationToken")
+        if not token:
+            return sizes
+
+
+def child(cmd, env):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def to_cos_env(bucket, **extra):
+    return {**os.environ, "bucket_address": f"s3://{bucket}/", "endpoint_url": a.endpoint,
+            "AWS_ACCESS_KEY_ID": a.access_key, "AWS_SECRET_ACCESS_KEY": a.secret_key, **extra}
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+# ---- batch: one 6 MB trigger event -> one object ----
+bucket = new_bucket("batch")
+child([a.to_cos, "invoke", "--event", a.event], to_cos_env(bucket))
+(key, size), = stored(bucket).items()
+body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+batch = {"to-cos": {"wall": [], "cpu": []}, "boto3 put_object": {"wall": [], "cpu": []}}
+for i in range(a.runs):
+    wall, cpu = child([a.to_cos, "invoke", "--event", a.event], to_cos_env(bucket))
+    batch["to-cos"]["wall"].append(wall)
+    batch["to-cos"]["cpu"].append(cpu)
+    w, c = time.perf_counter(), time.process_time()
+    s3.put_object(Bucket=bucket, Key=f"boto3/{i}", Body=body, ContentType="text/plain; charset=utf-8")
+    batch["boto3 put_object"]["wall"].append(time.perf_counter() - w)
+    batch["boto3 put_object"]["cpu"].append(time.process_time() - c)
+    if stored(bucket, key)[key] != size:
+        sys.exit("to-cos object changed size between runs")
+
+# ---- drain: scheduled mode vs the template's consumer ----
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+value = (b"x" * 1000)
+count = a.drain_mb * 1_000_000 // len(value)
+
+
+def fill_topic(name):
+    admin = AdminClient({"bootstrap.servers": a.broker})
+    admin.create_topics([NewTopic(name, a.partitions, 1)])["" + name].result()
+    producer = Producer({"bootstrap.servers": a.broker, "linger.ms": 50, "batch.size": 1_000_000,
+                         "compression.type": "none"})
+    for i in range(count):
+        while True:
+            try:
+                producer.produce(name, value=value[:990] + b"%010d" % i, partition=i % a.partitions)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    if producer.flush(120) != 0:
+        sys.exit("producer did not flush")
+
+
+def template_partition(args):
+    """KafkaToCosConsumer's loop for one partition: consume until idle, write value + "\\n" to a file, upload."""
+    topic, partition, bucket = args
+    from kafka import KafkaConsumer, TopicPartition
+    t = time.process_time()
+    consumer = KafkaConsumer(bootstrap_servers=a.broker, enable_auto_commit=False, consumer_timeout_ms=3000,
+                             max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=8 * 1024 * 1024)
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    with tempfile.NamedTemporaryFile() as f:
+        for msg in consumer:
+            f.write(msg.value)
+            f.write(b"\n")
+        f.flush()
+        s3_client().upload_file(f.name, bucket, f"template/{topic}/{partition}/{int(time.time() * 1000)}")
+    consumer.close()
+    return time.process_time() - t
+
+
+drain = {}
+topic = f"bench-drain-{os.getpid()}"
+fill_topic(topic)
+expected_bytes = count * (len(value) + 1)
+
+bucket = new_bucket("drain-to-cos")
+wall, cpu = child([a.to_cos, "invoke", "--event", TIMER],
+                  to_cos_env(bucket, kafka_address=a.broker, topic_name=topic, consumer_timeout_ms="3000"))
+got = sum(stored(bucket).values())
+if got != expected_bytes:
+    sys.exit(f"to-cos drain stored {got} bytes, expected {expected_bytes}")
+drain["to-cos"] = {"wall_s": wall, "cpu_s": cpu, "objects": len(stored(bucket))}
+
+bucket = new_bucket("drain-template")
+t = time.perf_counter()
+with multiprocessing.get_context("fork").Pool(a.partitions) as pool:
+    cpus = pool.map(template_partition, [(topic, n, bucket) for n in range(a.partitions)])
+wall = time.perf_counter() - t
+got = sum(stored(bucket).values())
+if got != expected_bytes:
+    sys.exit(f"template drain stored {got} bytes, expected {expected_bytes}")
+drain["template (kafka-python + boto3)"] = {"wall_s": wall, "cpu_s": sum(cpus), "objects": len(stored(bucket))}
+
+print(json.dumps({
+    "batch": {"event_bytes": os.path.getsize(a.event), "object_bytes": size, "runs": a.runs,
+              **{name: {"median_wall_s": median(r["wall"]), "median_cpu_s": median(r["cpu"])}
+                 for name, r in batch.items()}},
+    "drain": {"mb": expected_bytes / 1e6, "records": count, "partitions": a.partitions, **drain},
+}))
