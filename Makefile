@@ -22,7 +22,7 @@ LAMBDA_FLAG_arm64 := --arm64
 LAMBDA_FLAG_x86_64 := --x86-64
 
 .PHONY: test demo demo-es invoke bench build lambda package services-start services-stop \
-	build-ToEsFunction build-ToKafkaFunction
+	build-ToCosFunction build-ToEsFunction build-ToKafkaFunction
 
 test:
 	scripts/test.sh
@@ -58,10 +58,11 @@ package: lambda
 	ls -l dist/
 
 # SAM's logical ids → packages.
+FUNCTION_ToCosFunction := to-cos
 FUNCTION_ToEsFunction := to-es
 FUNCTION_ToKafkaFunction := to-kafka
 
-build-ToEsFunction build-ToKafkaFunction: build-%: lambda
+build-ToCosFunction build-ToEsFunction build-ToKafkaFunction: build-%: lambda
 	cp target/lambda/$(FUNCTION_$*)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 services-start:

@@ -19,7 +19,7 @@ cargo test --workspace
 # build-<LogicalId> targets (arm64 release bootstraps, cross-linked by cargo-lambda's zig).
 "$CKD_SAM_VENV/bin/cfn-lint" template.yaml
 SAM_CLI_TELEMETRY=0 "$CKD_SAM_VENV/bin/sam" build --build-in-source --template template.yaml
-for function in ToEsFunction ToKafkaFunction; do
+for function in ToCosFunction ToEsFunction ToKafkaFunction; do
   test -x ".aws-sam/build/$function/bootstrap" || { echo "sam build made no bootstrap for $function" >&2; exit 1; }
 done
 
