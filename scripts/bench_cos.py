@@ -62,7 +62,10 @@ def stored(bucket, prefix=""):
     """key -> size of every object under prefix (checkpoints excluded)."""
     sizes, token = {}, None
     while True:
-        kw = {"Bucket": bucket, "Prefix": prefix, **({"ContinuationToken": token} if token else {})}
+        # EncodingType given explicitly so botocore does not url-decode the keys: s3s-fs returns them raw, and
+        # decoding would turn the `+` of to-cos keys into spaces.
+        kw = {"Bucket": bucket, "Prefix": prefix, "EncodingType": "url",
+              **({"ContinuationToken": token} if token else {})}
         page = s3.list_objects_v2(**kw)
         for o in page.get("Contents", []):
             if "/.ckafka-dump/" not in "/" + o["Key"]:

@@ -79,27 +79,57 @@ impl<'a> From<Record<'a>> for Entry<'a> {
     }
 }
 
-/// Writes `entry` as one line (with its `\n`) into `line`, replacing what was there.
-pub fn encode_line(format: ContentFormat, entry: &Entry<'_>, line: &mut Vec<u8>) {
-    line.clear();
-    match format {
-        ContentFormat::Text => line.extend_from_slice(entry.value.unwrap_or_default()),
-        ContentFormat::JsonLines => {
-            line.extend_from_slice(b"{\"topic\":");
-            json_string(line, entry.topic);
-            let _ = write!(line, ",\"partition\":{},\"offset\":{}", entry.partition, entry.offset);
-            match entry.timestamp_ms {
-                Some(ms) => {
-                    let _ = write!(line, ",\"timestamp\":{ms}");
-                }
-                None => line.extend_from_slice(b",\"timestamp\":null"),
-            }
-            json_bytes(line, "key", entry.key);
-            json_bytes(line, "value", entry.value);
-            line.push(b'}');
+/// One record's line (with its `\n`): text lines are the value itself, so only JSON lines need building.
+pub enum Line<'a> {
+    Value(&'a [u8]),
+    Built(&'a [u8]),
+}
+
+impl Line<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Line::Value(value) => value.len() + 1,
+            Line::Built(line) => line.len(),
         }
     }
-    line.push(b'\n');
+
+    pub fn write_to(&self, body: &mut ObjectBody) -> io::Result<()> {
+        match self {
+            Line::Value(value) => {
+                body.write(value)?;
+                body.write(b"\n")
+            }
+            Line::Built(line) => body.write(line),
+        }
+    }
+}
+
+/// `entry` as a line; a JSON line is built in `scratch`.
+pub fn line<'a>(format: ContentFormat, entry: &Entry<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
+    match format {
+        ContentFormat::Text => Line::Value(entry.value.unwrap_or_default()),
+        ContentFormat::JsonLines => {
+            encode_json_line(entry, scratch);
+            Line::Built(scratch)
+        }
+    }
+}
+
+/// Writes `entry` as one JSON line (with its `\n`) into `line`, replacing what was there.
+fn encode_json_line(entry: &Entry<'_>, line: &mut Vec<u8>) {
+    line.clear();
+    line.extend_from_slice(b"{\"topic\":");
+    json_string(line, entry.topic);
+    let _ = write!(line, ",\"partition\":{},\"offset\":{}", entry.partition, entry.offset);
+    match entry.timestamp_ms {
+        Some(ms) => {
+            let _ = write!(line, ",\"timestamp\":{ms}");
+        }
+        None => line.extend_from_slice(b",\"timestamp\":null"),
+    }
+    json_bytes(line, "key", entry.key);
+    json_bytes(line, "value", entry.value);
+    line.extend_from_slice(b"}\n");
 }
 
 fn json_string(out: &mut Vec<u8>, s: &str) {
@@ -183,8 +213,13 @@ mod tests {
     };
 
     fn line(format: ContentFormat, entry: &Entry<'_>) -> String {
-        let mut out = Vec::new();
-        encode_line(format, entry, &mut out);
+        let mut scratch = Vec::new();
+        let mut body = ObjectBody::new(Compression::None, 0).unwrap();
+        let line = super::line(format, entry, &mut scratch);
+        let len = line.len();
+        line.write_to(&mut body).unwrap();
+        let out = body.finish().unwrap();
+        assert_eq!(out.len(), len);
         String::from_utf8(out).unwrap()
     }
 

@@ -122,7 +122,7 @@ impl Scheduler {
             }
         };
 
-        let mut writer = PartitionWriter::new(Arc::clone(objects), now_epoch_ms());
+        let mut writer = PartitionWriter::new(Arc::clone(objects), now_epoch_ms(), objects.config.part_bytes);
         let mut next = start;
         let mut drained = Drained::default();
         while Instant::now() < stop_at {

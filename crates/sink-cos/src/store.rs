@@ -50,9 +50,14 @@ impl Store {
                 path_style,
                 credentials,
             } => {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                    .build_https();
+                // A plain-HTTP endpoint (a local S3-compatible server) skips loading the system CA certificates.
+                let http = if endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) {
+                    aws_smithy_http_client::Builder::new().build_http()
+                } else {
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                        .build_https()
+                };
                 let mut config = aws_sdk_s3::Config::builder()
                     .behavior_version(BehaviorVersion::latest())
                     .region(Region::new(region.clone()))

@@ -35,7 +35,12 @@ async fn write_partition(
     records: Vec<usize>,
     now: i64,
 ) -> Result<(), CosError> {
-    let mut writer = PartitionWriter::new(Arc::clone(objects), now);
+    let content_bytes = records
+        .iter()
+        .filter_map(|&i| batch.get(i))
+        .map(|r| r.payload_len() + 1)
+        .sum();
+    let mut writer = PartitionWriter::new(Arc::clone(objects), now, content_bytes);
     for record in records.iter().filter_map(|&i| batch.get(i)) {
         writer.push(&Entry::from(record)).await?;
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::config::CosConfig;
-use crate::encode::{encode_line, Entry, ObjectBody};
+use crate::encode::{line, Entry, ObjectBody};
 use crate::error::CosError;
 use crate::key::KeyFields;
 use crate::store::{ObjectMeta, Store, Upload};
@@ -70,16 +70,19 @@ pub struct PartitionWriter {
     objects: Arc<Objects>,
     /// Key time for records without a timestamp (SCF CKafka events carry none).
     fallback_time_ms: i64,
-    line: Vec<u8>,
+    /// Content bytes expected (trigger batches know theirs): sizes the first buffer so it does not regrow.
+    expected_bytes: usize,
+    scratch: Vec<u8>,
     current: Option<ObjectInProgress>,
 }
 
 impl PartitionWriter {
-    pub fn new(objects: Arc<Objects>, fallback_time_ms: i64) -> Self {
+    pub fn new(objects: Arc<Objects>, fallback_time_ms: i64, expected_bytes: usize) -> Self {
         PartitionWriter {
             objects,
             fallback_time_ms,
-            line: Vec::new(),
+            expected_bytes,
+            scratch: Vec::new(),
             current: None,
         }
     }
@@ -88,9 +91,10 @@ impl PartitionWriter {
     pub async fn push(&mut self, entry: &Entry<'_>) -> Result<Option<ObjectWritten>, CosError> {
         let objects = Arc::clone(&self.objects);
         let config = &objects.config;
-        encode_line(config.content, entry, &mut self.line);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let line = line(config.content, entry, &mut scratch);
         let closed = match &self.current {
-            Some(current) if current.written.content_bytes + self.line.len() > config.max_object_bytes => {
+            Some(current) if current.written.content_bytes + line.len() > config.max_object_bytes => {
                 self.finish_current().await?
             }
             _ => None,
@@ -99,11 +103,10 @@ impl PartitionWriter {
             Some(current) => current,
             None => {
                 let key = self.objects.key_for(entry, self.fallback_time_ms);
-                let body = ObjectBody::new(config.compression, config.part_bytes.min(1 << 20)).map_err(|source| {
-                    CosError::Encode {
-                        key: key.clone(),
-                        source,
-                    }
+                let capacity = self.expected_bytes.clamp(1 << 16, config.part_bytes);
+                let body = ObjectBody::new(config.compression, capacity).map_err(|source| CosError::Encode {
+                    key: key.clone(),
+                    source,
                 })?;
                 self.current.insert(ObjectInProgress {
                     body,
@@ -120,15 +123,16 @@ impl PartitionWriter {
             }
         };
         let written = &mut current.written;
-        current.body.write(&self.line).map_err(|source| CosError::Encode {
+        line.write_to(&mut current.body).map_err(|source| CosError::Encode {
             key: written.key.clone(),
             source,
         })?;
         written.records += 1;
         written.last_offset = entry.offset;
-        written.content_bytes += self.line.len();
+        written.content_bytes += line.len();
+        self.scratch = scratch;
         if current.body.output().len() >= config.part_bytes {
-            let part = std::mem::take(current.body.output());
+            let part = std::mem::replace(current.body.output(), Vec::with_capacity(config.part_bytes));
             if let Err(e) = self.upload_part(part).await {
                 self.abort_current().await;
                 return Err(e);

@@ -534,7 +534,10 @@ async fn runs_cut_off_at_any_point_then_re_run_leave_every_offset_in_exactly_one
         }
     }
     for partition in 0..2 {
-        assert_eq!(checkpoint(&sink, &topic, partition).await.unwrap().next_offset, produced as i64);
+        assert_eq!(
+            checkpoint(&sink, &topic, partition).await.unwrap().next_offset,
+            produced as i64
+        );
     }
     assert_exactly_once(&sink, &bucket, &topic, 2, 0).await;
 }
