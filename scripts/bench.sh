@@ -4,11 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Stop on exit only what this run started, not servers that were already up.
-started=$(scripts/services.sh start tansu es opensearch)
+started=$(scripts/services.sh start tansu es opensearch s3)
 trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
 # shellcheck disable=SC1091
 source .services/env
-"$CKD_VENV/bin/pip" install -q "elasticsearch>=8,<9" opensearch-py kafka-python confluent-kafka
+"$CKD_VENV/bin/pip" install -q "elasticsearch>=8,<9" opensearch-py kafka-python confluent-kafka boto3
 command -v kcat >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null)
 # Debian's kcat with the librdkafka of the confluent-kafka wheel (Debian's librdkafka 2.0.2 cannot talk to tansu).
 rdkafka_dir=$CKD_CACHE_DIR/rdkafka
@@ -19,7 +19,8 @@ mkdir -p target/bench-events
 for format in msk scf; do
   [ -s "target/bench-events/$format-10k.json" ] || python3 scripts/gen_events.py "$format" >"target/bench-events/$format-10k.json"
 done
-cargo build -q --release -p to-es -p to-kafka -p ckafka-dump-sink-es --example bulk_body
+[ -s target/bench-events/scf-10k-1p.json ] || python3 scripts/gen_events.py scf --partitions 1 >target/bench-events/scf-10k-1p.json
+cargo build -q --release -p to-cos -p to-es -p to-kafka -p ckafka-dump-sink-es --example bulk_body
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
@@ -38,6 +39,11 @@ done >target/bench-es.jsonl
 # to-kafka vs template vs kcat, same broker.
 "$CKD_VENV/bin/python" scripts/bench_kafka.py --broker "$CKD_KAFKA_BOOTSTRAP" --event target/bench-events/scf-10k.json \
   --to-kafka target/release/to-kafka --rdkafka-dir "$rdkafka_dir" --runs 5 >target/bench-kafka.json
+
+# to-cos: a 6 MB batch vs boto3 put_object of the same bytes; the scheduled drain vs the template's consumer.
+"$CKD_VENV/bin/python" scripts/bench_cos.py --endpoint "$CKD_S3_ENDPOINT" --access-key "$CKD_S3_ACCESS_KEY" \
+  --secret-key "$CKD_S3_SECRET_KEY" --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos target/release/to-cos \
+  --event target/bench-events/scf-10k-1p.json --runs 5 --drain-mb 100 >target/bench-cos.json
 
 python3 scripts/bench_report.py "$rss_kb" "$noop_rss_kb" >BENCHMARKS.md
 cat BENCHMARKS.md

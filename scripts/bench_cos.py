@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """to-cos benchmarks against the same s3s-fs (S3 API) and tansu (Kafka API) servers, baselines in the same run.
 
-batch: to-cos (one process per run, cold start included) turning a ~6 MB single-partition trigger event into one
-  object, vs boto3 `put_object` of the very bytes to-cos wrote (warm client in this process: the limit of a
-  Python function that already has its bytes). Runs interleaved; medians.
+batch: to-cos turning a ~6 MB single-partition trigger event into one object, vs boto3 `put_object` of the very
+  bytes to-cos wrote (warm client in this process: the limit of a Python function that already has its bytes).
+  to-cos twice: as one process per run (`invoke`, cold start and event file read included), and warm, as a
+  deployed function runs: one process serving invocations from the SCF runtime API (scripts/scf_runtime_api.py),
+  timed by the function (decode + encode + upload) and by the runtime API (next -> response, event transfer
+  included). Runs interleaved where they can be; medians.
 drain: the scheduled mode draining a topic from tansu into s3s-fs (one `to-cos invoke` of a timer event), vs the
   KafkaToCosConsumer template's logic (kafka-python consumer per partition, values + "\\n" into a local file,
   put_object at the end; one process per partition, as the template's schedule function fans out). Every
@@ -17,15 +20,17 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-import boto3
-from botocore.config import Config
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_child import child  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--endpoint", required=True)
@@ -75,15 +80,6 @@ def stored(bucket, prefix=""):
             return sizes
 
 
-def child(cmd, env):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def to_cos_env(bucket, **extra):
     return {**os.environ, "bucket_address": f"s3://{bucket}/", "endpoint_url": a.endpoint,
             "AWS_ACCESS_KEY_ID": a.access_key, "AWS_SECRET_ACCESS_KEY": a.secret_key, **extra}
@@ -95,12 +91,12 @@ def median(xs):
 
 # ---- batch: one 6 MB trigger event -> one object ----
 bucket = new_bucket("batch")
-child([a.to_cos, "invoke", "--event", a.event], to_cos_env(bucket))
+child([a.to_cos, "invoke", "--event", a.event], env=to_cos_env(bucket))
 (key, size), = stored(bucket).items()
 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 batch = {"to-cos": {"wall": [], "cpu": []}, "boto3 put_object": {"wall": [], "cpu": []}}
 for i in range(a.runs):
-    wall, cpu = child([a.to_cos, "invoke", "--event", a.event], to_cos_env(bucket))
+    wall, cpu = child([a.to_cos, "invoke", "--event", a.event], env=to_cos_env(bucket))
     batch["to-cos"]["wall"].append(wall)
     batch["to-cos"]["cpu"].append(cpu)
     w, c = time.perf_counter(), time.process_time()
@@ -109,6 +105,29 @@ for i in range(a.runs):
     batch["boto3 put_object"]["cpu"].append(time.process_time() - c)
     if stored(bucket, key)[key] != size:
         sys.exit("to-cos object changed size between runs")
+
+# Warm: one to-cos process serving runs+1 invocations of the same event through the SCF runtime API.
+scripts = os.path.dirname(os.path.abspath(__file__))
+with tempfile.TemporaryDirectory() as tmp:
+    record = os.path.join(tmp, "record.jsonl")
+    api = subprocess.Popen([sys.executable, os.path.join(scripts, "scf_runtime_api.py"), "--record", record,
+                            *[f"{a.event}@60000"] * (a.runs + 1)], stdout=subprocess.PIPE, text=True)
+    port = api.stdout.readline().strip().rsplit(":", 1)[1]
+    function = subprocess.Popen([a.to_cos], env={**to_cos_env(bucket), "SCF_RUNTIME_API": f"127.0.0.1:{port}"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    answers = []
+    while len(answers) < a.runs + 1 and time.time() < deadline:
+        time.sleep(0.2)
+        lines = open(record).read().splitlines() if os.path.exists(record) else []
+        answers = [x for x in map(json.loads, lines) if x["path"] != "/runtime/init/ready"]
+    function.kill()
+    api.kill()
+    if len(answers) < a.runs + 1 or any(x["path"] != "/runtime/invocation/response" for x in answers):
+        sys.exit(f"warm to-cos: {answers}")
+    warm = answers[1:]
+    batch["to-cos warm (function's ms)"] = {"wall": [json.loads(x["body"])["ms"] / 1e3 for x in warm], "cpu": []}
+    batch["to-cos warm (runtime API's ms)"] = {"wall": [x["ms"] / 1e3 for x in warm], "cpu": []}
 
 # ---- drain: scheduled mode vs the template's consumer ----
 from confluent_kafka import Producer  # noqa: E402
@@ -160,12 +179,15 @@ fill_topic(topic)
 expected_bytes = count * (len(value) + 1)
 
 bucket = new_bucket("drain-to-cos")
-wall, cpu = child([a.to_cos, "invoke", "--event", TIMER],
-                  to_cos_env(bucket, kafka_address=a.broker, topic_name=topic, consumer_timeout_ms="3000"))
+rss_file = os.path.join(tempfile.gettempdir(), f"ckd-bench-cos-rss-{os.getpid()}")
+wall, cpu = child(["/usr/bin/time", "-f", "%M", "-o", rss_file, a.to_cos, "invoke", "--event", TIMER],
+                  env=to_cos_env(bucket, kafka_address=a.broker, topic_name=topic, consumer_timeout_ms="3000"))
 got = sum(stored(bucket).values())
 if got != expected_bytes:
     sys.exit(f"to-cos drain stored {got} bytes, expected {expected_bytes}")
-drain["to-cos"] = {"wall_s": wall, "cpu_s": cpu, "objects": len(stored(bucket))}
+drain["to-cos"] = {"wall_s": wall, "cpu_s": cpu, "objects": len(stored(bucket)),
+                   "largest_object_mb": max(stored(bucket).values()) / 1e6,
+                   "peak_rss_mb": int(open(rss_file).read().split()[-1]) / 1024}
 
 bucket = new_bucket("drain-template")
 t = time.perf_counter()
@@ -179,7 +201,7 @@ drain["template (kafka-python + boto3)"] = {"wall_s": wall, "cpu_s": sum(cpus), 
 
 print(json.dumps({
     "batch": {"event_bytes": os.path.getsize(a.event), "object_bytes": size, "runs": a.runs,
-              **{name: {"median_wall_s": median(r["wall"]), "median_cpu_s": median(r["cpu"])}
+              **{name: {"median_wall_s": median(r["wall"]), "median_cpu_s": median(r["cpu"]) if r["cpu"] else None}
                  for name, r in batch.items()}},
     "drain": {"mb": expected_bytes / 1e6, "records": count, "partitions": a.partitions, **drain},
 }))

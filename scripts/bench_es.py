@@ -9,7 +9,6 @@ usage: bench_es.py --es URL --event EVENT --to-es BIN --bulk-body BIN [--runs 5]
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ p.add_argument("--flavor", choices=["elasticsearch", "opensearch"], default="ela
 a = p.parse_args()
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_child import child  # noqa: E402
 import bench_es_template as template  # noqa: E402
 
 template.connect(a.es, a.flavor)
@@ -46,15 +46,6 @@ def delete(pattern):
 def count(pattern):
     urllib.request.urlopen(urllib.request.Request(f"{a.es}/{pattern}/_refresh", method="POST")).read()
     return json.load(urllib.request.urlopen(f"{a.es}/{pattern}/_count"))["count"]
-
-
-def child(cmd, **kw):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def run_to_es(keyword):

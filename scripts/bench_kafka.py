@@ -9,7 +9,6 @@ usage: bench_kafka.py --broker HOST:PORT --event EVENT --to-kafka BIN --rdkafka-
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 from kafka.admin import KafkaAdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_child import child  # noqa: E402
 import bench_kafka_template as template  # noqa: E402
 
 p = argparse.ArgumentParser()
@@ -44,18 +44,9 @@ def count(topic):
     return len(out.splitlines())
 
 
-def child(cmd, env):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def run_to_kafka(topic):
     return child([a.to_kafka, "invoke", "--event", a.event],
-                 {**os.environ, "kafka_address": a.broker, "kafka_topic_name": topic})
+                 env={**os.environ, "kafka_address": a.broker, "kafka_topic_name": topic})
 
 
 def run_template(topic):
@@ -65,7 +56,7 @@ def run_template(topic):
 
 
 def run_kcat(topic):
-    return child(["kcat", "-P", "-b", a.broker, "-t", topic, "-K", "\t", "-l", messages], kcat_env)
+    return child(["kcat", "-P", "-b", a.broker, "-t", topic, "-K", "\t", "-l", messages], env=kcat_env)
 
 
 tools = {"to-kafka": run_to_kafka, "template (kafka-python)": run_template, "kcat (librdkafka)": run_kcat}
