@@ -137,15 +137,15 @@ value = (b"x" * 1000)
 count = a.drain_mb * 1_000_000 // len(value)
 
 
-def fill_topic(name):
+def fill_topic(name, partitions):
     admin = AdminClient({"bootstrap.servers": a.broker})
-    admin.create_topics([NewTopic(name, a.partitions, 1)])["" + name].result()
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result()
     producer = Producer({"bootstrap.servers": a.broker, "linger.ms": 50, "batch.size": 1_000_000,
                          "compression.type": "none"})
     for i in range(count):
         while True:
             try:
-                producer.produce(name, value=value[:990] + b"%010d" % i, partition=i % a.partitions)
+                producer.produce(name, value=value[:990] + b"%010d" % i, partition=i % partitions)
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -175,19 +175,28 @@ def template_partition(args):
 
 drain = {}
 topic = f"bench-drain-{os.getpid()}"
-fill_topic(topic)
+fill_topic(topic, a.partitions)
 expected_bytes = count * (len(value) + 1)
 
-bucket = new_bucket("drain-to-cos")
-rss_file = os.path.join(tempfile.gettempdir(), f"ckd-bench-cos-rss-{os.getpid()}")
-wall, cpu = child(["/usr/bin/time", "-f", "%M", "-o", rss_file, a.to_cos, "invoke", "--event", TIMER],
-                  env=to_cos_env(bucket, kafka_address=a.broker, topic_name=topic, consumer_timeout_ms="3000"))
-got = sum(stored(bucket).values())
-if got != expected_bytes:
-    sys.exit(f"to-cos drain stored {got} bytes, expected {expected_bytes}")
-drain["to-cos"] = {"wall_s": wall, "cpu_s": cpu, "objects": len(stored(bucket)),
-                   "largest_object_mb": max(stored(bucket).values()) / 1e6,
-                   "peak_rss_mb": int(open(rss_file).read().split()[-1]) / 1024}
+
+
+def drain_to_cos(topic, bucket):
+    """One timer invocation draining `topic` into `bucket`; checks the stored bytes."""
+    rss_file = os.path.join(tempfile.gettempdir(), f"ckd-bench-cos-rss-{os.getpid()}")
+    wall, cpu = child(["/usr/bin/time", "-f", "%M", "-o", rss_file, a.to_cos, "invoke", "--event", TIMER],
+                      env=to_cos_env(bucket, kafka_address=a.broker, topic_name=topic, consumer_timeout_ms="3000"))
+    sizes = stored(bucket)
+    if sum(sizes.values()) != expected_bytes:
+        sys.exit(f"to-cos drain of {topic} stored {sum(sizes.values())} bytes, expected {expected_bytes}")
+    return {"wall_s": wall, "cpu_s": cpu, "objects": len(sizes), "largest_object_mb": max(sizes.values()) / 1e6,
+            "peak_rss_mb": int(open(rss_file).read().split()[-1]) / 1024}
+
+
+drain["to-cos"] = drain_to_cos(topic, new_bucket("drain-to-cos"))
+# The same bytes on one partition: one 100 MB object, to show memory follows the part size, not the object's.
+single = f"{topic}-1p"
+fill_topic(single, 1)
+drain["to-cos, one partition"] = drain_to_cos(single, new_bucket("drain-one-partition"))
 
 bucket = new_bucket("drain-template")
 t = time.perf_counter()

@@ -130,15 +130,18 @@ w(f"**Drain**: {d['records']:,} records of 1,000 bytes ({d['mb']:.0f} MB of obje
   "partition as the template's schedule function fans out; it stops after `consumer_timeout_ms` = 3 s idle, as the "
   "template, and that wait is in its time). Stored bytes are checked against what was produced.")
 w("")
-w("| drain | wall | MB/s | CPU user+sys | objects |")
-w("|---|---|---|---|---|")
-for name in ["to-cos", "template (kafka-python + boto3)"]:
+w("| drain | wall | MB/s | CPU user+sys | objects | peak RSS |")
+w("|---|---|---|---|---|---|")
+for name in ["to-cos", "to-cos, one partition", "template (kafka-python + boto3)"]:
     v = d[name]
-    w(f"| {name} | {v['wall_s']:.2f} s | {d['mb'] / v['wall_s']:.0f} | {v['cpu_s']:.2f} s | {v['objects']} |")
+    rss = f"{v['peak_rss_mb']:.0f} MiB" if "peak_rss_mb" in v else "—"
+    w(f"| {name} | {v['wall_s']:.2f} s | {d['mb'] / v['wall_s']:.0f} | {v['cpu_s']:.2f} s | {v['objects']} | {rss} |")
 w("")
-w(f"- to-cos peak RSS during the drain: **{d['to-cos']['peak_rss_mb']:.0f} MiB** with objects of "
-  f"{d['to-cos']['largest_object_mb']:.0f} MB, uploaded in 16 MiB parts (memory follows the part size, fetch size "
-  "and partitions in flight, not the object size).")
+one = d["to-cos, one partition"]
+w(f"- Memory follows the part size (16 MiB), the fetch size (8 MiB) and the partitions in flight, not the object "
+  f"size: one partition into one {one['largest_object_mb']:.0f} MB object peaks at **{one['peak_rss_mb']:.0f} MiB**; "
+  f"four partitions at once (objects of {d['to-cos']['largest_object_mb']:.0f} MB) at "
+  f"{d['to-cos']['peak_rss_mb']:.0f} MiB.")
 w(f"- to-cos drains at **{d['mb'] / d['to-cos']['wall_s']:.0f} MB/s** (target ≥ 50); template / to-cos: wall "
   f"**{d['template (kafka-python + boto3)']['wall_s'] / d['to-cos']['wall_s']:.1f}×**, CPU "
   f"**{d['template (kafka-python + boto3)']['cpu_s'] / d['to-cos']['cpu_s']:.1f}×**.")

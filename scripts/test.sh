@@ -39,3 +39,5 @@ test -x "$unpacked/bootstrap" || { echo "dist/to-es-x86_64.zip: bootstrap is not
 # --workspace keeps the feature set of the build above, so nothing is recompiled.
 CKD_TO_ES_BOOTSTRAP=$unpacked/bootstrap cargo test --workspace --test runtimes
 rm -rf "$unpacked"
+# The to-cos package as SCF runs it: trigger events into a file:// bucket, a timer event refused clearly.
+python3 scripts/smoke_package.py dist/to-cos-x86_64.zip

@@ -81,7 +81,14 @@ async fn deliver<S: Sink>(sink: &S, event: &str, deadline: Deadline, started: In
         // Boxed: sink futures nest deeply (rskafka), and inlining them into every runtime's future type
         // overflows the compiler's layout query depth.
         let write = Box::pin(sink.write(&batch, deadline));
-        within_deadline(write, &target, records, deadline, started).await?
+        within_deadline(
+            write,
+            &target,
+            &format!("all {records} records were"),
+            deadline,
+            started,
+        )
+        .await?
     };
     if delivery.accounted() != records {
         return Err(Error::Unaccounted {
@@ -109,7 +116,14 @@ async fn run_timer<S: Sink>(sink: &S, deadline: Deadline, started: Instant) -> R
             "{target}: got a timer event, but this function has no scheduled mode; give it a Kafka trigger"
         )));
     };
-    let Drained { records, bytes } = within_deadline(Box::pin(run), &target, 0, deadline, started).await?;
+    let Drained { records, bytes } = within_deadline(
+        Box::pin(run),
+        &target,
+        "the scheduled run's objects were",
+        deadline,
+        started,
+    )
+    .await?;
     Ok(Summary {
         format: Format::Timer,
         records,
@@ -126,7 +140,7 @@ async fn run_timer<S: Sink>(sink: &S, deadline: Deadline, started: Instant) -> R
 async fn within_deadline<T, E: std::error::Error + Retryable>(
     work: impl std::future::Future<Output = Result<T, E>>,
     target: &str,
-    records: usize,
+    pending: &str,
     deadline: Deadline,
     started: Instant,
 ) -> Result<T, Error> {
@@ -135,7 +149,7 @@ async fn within_deadline<T, E: std::error::Error + Retryable>(
         Ok(Err(e)) => Err(Error::sink(target, &e)),
         Err(_elapsed) => Err(Error::Deadline {
             target: target.to_owned(),
-            records,
+            pending: pending.to_owned(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         }),
     }

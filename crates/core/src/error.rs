@@ -17,10 +17,11 @@ pub enum Error {
         message: String,
         retryable: bool,
     },
-    #[error("{target}: deadline reached after {elapsed_ms} ms before all {records} records were confirmed written; the trigger will re-deliver the batch")]
+    #[error("{target}: deadline reached after {elapsed_ms} ms before {pending} confirmed written; the trigger will re-deliver")]
     Deadline {
         target: String,
-        records: usize,
+        /// What was not confirmed: "all 500 records", "the scheduled run's objects".
+        pending: String,
         elapsed_ms: u64,
     },
     #[error("{target}: sink accounted for {accounted} of {records} records; refusing to report success")]

@@ -126,3 +126,13 @@ async fn unreachable_runtime_api_is_an_error_naming_the_url() {
     let error = api.ready().await.unwrap_err().to_string();
     assert!(error.contains("127.0.0.1:9/runtime/init/ready"), "{error}");
 }
+
+#[tokio::test]
+async fn a_timer_event_to_a_function_without_scheduled_mode_is_a_clear_error() {
+    let timer = std::fs::read_to_string(repo().join("events/timer/scf-timer.json")).unwrap();
+    let error = ckafka_dump_core::invoke(&FakeSink, &timer, Deadline::after(Duration::from_secs(5)), "t")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no scheduled mode"), "{error}");
+}

@@ -86,7 +86,7 @@ pub enum Line<'a> {
 }
 
 impl Line<'_> {
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         match self {
             Line::Value(value) => value.len() + 1,
             Line::Built(line) => line.len(),
@@ -216,7 +216,7 @@ mod tests {
         let mut scratch = Vec::new();
         let mut body = ObjectBody::new(Compression::None, 0).unwrap();
         let line = super::line(format, entry, &mut scratch);
-        let len = line.len();
+        let len = line.size();
         line.write_to(&mut body).unwrap();
         let out = body.finish().unwrap();
         assert_eq!(out.len(), len);

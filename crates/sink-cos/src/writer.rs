@@ -94,7 +94,7 @@ impl PartitionWriter {
         let mut scratch = std::mem::take(&mut self.scratch);
         let line = line(config.content, entry, &mut scratch);
         let closed = match &self.current {
-            Some(current) if current.written.content_bytes + line.len() > config.max_object_bytes => {
+            Some(current) if current.written.content_bytes + line.size() > config.max_object_bytes => {
                 self.finish_current().await?
             }
             _ => None,
@@ -129,7 +129,7 @@ impl PartitionWriter {
         })?;
         written.records += 1;
         written.last_offset = entry.offset;
-        written.content_bytes += line.len();
+        written.content_bytes += line.size();
         self.scratch = scratch;
         if current.body.output().len() >= config.part_bytes {
             let part = std::mem::replace(current.body.output(), Vec::with_capacity(config.part_bytes));
