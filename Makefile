@@ -3,7 +3,8 @@
 #   make demo-es                     to-es into a local ES-API server
 #   make test                        every test, against real servers started on 127.0.0.1
 #   make invoke FN=to-es EVENT=events/scf-ckafka.json [ARGS=--dry-run]
-#   make bench                       benchmarks → BENCHMARKS.md
+#   make bench                       benchmarks, start-up/footprint and fuzzing → BENCHMARKS.md
+#   make fuzz [FUZZ_RUNS=N]          cargo-fuzz targets, 10M executions each (part of make bench)
 #   make lambda [ARCH=arm64|x86_64]  release bootstraps in target/lambda/<function>/bootstrap (cargo lambda + zig)
 #   make package [ARCH=...]          dist/<function>-<arch>.zip, each with an executable bootstrap
 #   make build-ToEsFunction ...      what `sam build --build-in-source` calls (BuildMethod: makefile)
@@ -21,7 +22,7 @@ RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
 LAMBDA_FLAG_arm64 := --arm64
 LAMBDA_FLAG_x86_64 := --x86-64
 
-.PHONY: test demo demo-es invoke bench build lambda package services-start services-stop \
+.PHONY: test demo demo-es invoke bench fuzz build lambda package services-start services-stop \
 	build-ToCosFunction build-ToEsFunction build-ToKafkaFunction
 
 test:
@@ -38,6 +39,9 @@ invoke:
 
 bench:
 	scripts/bench.sh
+
+fuzz:
+	scripts/fuzz.sh
 
 build:
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))

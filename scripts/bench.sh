@@ -45,5 +45,11 @@ done >target/bench-es.jsonl
   --secret-key "$CKD_S3_SECRET_KEY" --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos target/release/to-cos \
   --event target/bench-events/scf-10k-1p.json --runs 5 --drain-mb 100 >target/bench-cos.json
 
+# Start-up to the first `next`, binary sizes, peak RSS on the 6 MB event; then the fuzzers.
+"$CKD_VENV/bin/python" scripts/bench_footprint.py --bin-dir target/release --python "$CKD_VENV/bin/python" \
+  --event target/bench-events/scf-10k.json --es "$CKD_ES_URL" --broker "$CKD_KAFKA_BOOTSTRAP" --runs 20 \
+  >target/bench-footprint.json
+scripts/fuzz.sh
+
 python3 scripts/bench_report.py "$rss_kb" "$noop_rss_kb" >BENCHMARKS.md
 cat BENCHMARKS.md

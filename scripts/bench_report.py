@@ -145,4 +145,39 @@ w(f"- Memory follows the part size (16 MiB), the fetch size (8 MiB) and the part
 w(f"- to-cos drains at **{d['mb'] / d['to-cos']['wall_s']:.0f} MB/s** (target ≥ 50); template / to-cos: wall "
   f"**{d['template (kafka-python + boto3)']['wall_s'] / d['to-cos']['wall_s']:.1f}×**, CPU "
   f"**{d['template (kafka-python + boto3)']['cpu_s'] / d['to-cos']['cpu_s']:.1f}×**.")
+
+w("")
+w("## Start-up and footprint")
+w("")
+f = json.load(open("target/bench-footprint.json"))
+w(f"`scripts/bench_footprint.py`: time from process start to the first `GET .../invocation/next` against a runtime "
+  f"API served by the benchmark (SCF custom runtime and AWS Lambda paths), median of {f['runs']} starts after a "
+  "warm-up, configuration read and sink built; the Python 3 rows import what the Tencent template imports and build "
+  "its client (boto3 standing in for the COS SDK), then ask the same API. Sizes of the stripped release binaries "
+  "(`bootstrap` in the packages). Peak RSS (`/usr/bin/time`) decoding and delivering the "
+  f"{f['event_bytes'] / 1e6:.1f} MB SCF event: to-cos into a `file://` directory, to-es into noida-db, to-kafka into "
+  f"tansu (budget: 3 × event + 20 MB = {3 * f['event_bytes'] / 1e6 + 20:.0f} MB).")
+w("")
+w("| function | init, SCF API | init, Lambda API | Python template init | stripped binary | peak RSS, 6 MB event |")
+w("|---|---|---|---|---|---|")
+for fn in ["to-cos", "to-es", "to-kafka"]:
+    i = f["init_s"]
+    w(f"| {fn} | {i[fn + ' (scf)'] * 1e3:.1f} ms | {i[fn + ' (lambda)'] * 1e3:.1f} ms | "
+      f"{i['python template (' + fn + ')'] * 1e3:.0f} ms | {f['size_bytes'][fn] / 1e6:.1f} MB | "
+      f"{f['rss_bytes'][fn] / 2**20:.0f} MiB |")
+w("")
+w("## Fuzzing")
+w("")
+if os.path.exists("target/fuzz-results.json"):
+    w("`scripts/fuzz.sh` (cargo fuzz, libFuzzer, no sanitizer: the code under test is safe Rust), seeded from `events/`: "
+      "`decode_event` feeds any text to the event decoder (both formats) and resolves every record of a batch; "
+      "`es_document` feeds any message value through to-es's document transform and checks the result is one JSON "
+      "object.")
+    w("")
+    w("| target | executions | time | corpus | crashes |")
+    w("|---|---|---|---|---|")
+    for t in json.load(open("target/fuzz-results.json")):
+        w(f"| {t['target']} | {t['runs']:,} | {t['seconds']} s | {t['corpus']} inputs | {t['crashes']} |")
+else:
+    w("Not run in this `make bench` (no target/fuzz-results.json): `make fuzz` runs it.")
 print("\n".join(out))

@@ -1,0 +1,24 @@
+//! Any message value through to-es's document transform (JSON object, double-encoded JSON, `message`
+//! merging, plain text, binary): the document is always one valid JSON object.
+#![no_main]
+
+use ckafka_dump_sink_es::document::{build, DocumentSettings};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(value) = std::str::from_utf8(data) else { return };
+    let event = serde_json::json!({"Records": [{"Ckafka": {
+        "topic": "t", "partition": 0, "offset": 1, "msgKey": "k", "msgBody": value}}]})
+    .to_string();
+    let batch = ckafka_dump_core::decode(&event).expect("a generated event decodes");
+    let settings = DocumentSettings {
+        ignore_fields: vec!["drop".to_owned()],
+        id_field: Some("log_id".to_owned()),
+        timestamp_field: Some("time".to_owned()),
+        kafka_meta_field: Some("kafka".to_owned()),
+    };
+    let document = build(&batch.get(0).unwrap(), &settings, 1_700_000_000_000);
+    let parsed: serde_json::Value = serde_json::from_slice(&document.source)
+        .unwrap_or_else(|e| panic!("invalid document JSON ({e}): {}", String::from_utf8_lossy(&document.source)));
+    assert!(parsed.is_object());
+});
