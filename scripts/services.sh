@@ -178,7 +178,8 @@ start_s3() {
 }
 
 install_tools() {
-  venv cargo-lambda
+  # cargo-lambda; the clients the fault tests and benchmarks drive the servers with.
+  venv cargo-lambda kafka-python boto3
   # SAM CLI and cfn-lint pin their own dependencies: a venv of their own.
   local sam=$CKD_CACHE/sam-venv
   if [ ! -x "$sam/bin/sam" ] || [ ! -x "$sam/bin/cfn-lint" ]; then

@@ -14,6 +14,8 @@ source .services/env
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The binaries as users run them: no secret in any output at trace level; a stalled target fails in time.
+"$CKD_VENV/bin/python" scripts/fault_tests.py target/debug
 
 # Deployment descriptors, checked by the real tools: cfn-lint, and `sam build` running the Makefile's
 # build-<LogicalId> targets (arm64 release bootstraps, cross-linked by cargo-lambda's zig).

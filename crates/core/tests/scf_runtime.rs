@@ -1,14 +1,12 @@
 //! The SCF custom-runtime loop against `scripts/scf_runtime_api.py`, a real HTTP server implementing the
 //! four documented endpoints and headers (no SCF emulator exists publicly).
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ckafka_dump_core::runtime::scf::RuntimeApi;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Error, Format, Sink};
-use ckafka_dump_testkit::{repo_root as repo, Owned};
+use ckafka_dump_testkit::{repo_root as repo, spawn_listening, Owned};
 
 /// Counts records as written; sleeps past any deadline for AWS-format batches.
 struct FakeSink;
@@ -38,26 +36,14 @@ struct Server {
 fn start_server(events: &[&str]) -> Server {
     let record = std::env::temp_dir().join(format!("scf-runtime-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&record);
-    let mut child = Command::new("python3")
-        .arg(repo().join("scripts/scf_runtime_api.py"))
-        .arg("--record")
-        .arg(&record)
-        .args(events)
-        .current_dir(repo())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed to run the SCF runtime API test server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("SCF runtime API test server did not start: {line:?}"))
-        .to_owned();
+    let record_arg = record.to_string_lossy().into_owned();
+    let args: Vec<&str> = ["--record", record_arg.as_str()]
+        .into_iter()
+        .chain(events.iter().copied())
+        .collect();
+    let (process, url) = spawn_listening("scf_runtime_api.py", &args);
     Server {
-        _process: Owned(child),
+        _process: process,
         url,
         record,
     }

@@ -8,7 +8,7 @@ use ckafka_dump_core::config::Env;
 use ckafka_dump_core::{invoke, Deadline, Error, Summary};
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
-use ckafka_dump_testkit::{free_port, unique, var, venv_path, Owned};
+use ckafka_dump_testkit::{free_port, unique, var, venv_path, FaultProxy, Owned};
 use serde_json::Value;
 
 const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
@@ -229,4 +229,39 @@ async fn server_down_fails_the_invocation_then_redelivery_succeeds() {
     let summary = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
     assert_eq!(summary.written, 5);
     assert_eq!(count(&url, &format!("{keyword}-*")).await, 5);
+}
+
+#[tokio::test]
+async fn items_rejected_with_429_are_retried_alone_and_the_final_count_is_exact() {
+    let proxy = FaultProxy::start(&es_url());
+    let keyword = unique("throttled");
+    let records: Vec<Value> = (0..60)
+        .map(|n| {
+            serde_json::json!({"Ckafka": {"topic": "t", "partition": n % 3, "offset": n,
+            "msgKey": "None", "msgBody": format!("{{\"n\":{n}}}")}})
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    // Every third item of the next two bulk requests is refused as by a node whose write queue is full.
+    proxy.control("reject", r#"{"every": 3, "requests": 2}"#);
+    let summary = run(
+        &sink(&proxy.url, &keyword, &[("ES_Timestamp_Field", "none")]),
+        &event,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.records, summary.written, summary.dead_lettered), (60, 60, 0));
+    let seen: Value = serde_json::from_str(&proxy.control("seen", "")).unwrap();
+    assert!(seen["rejected_items"].as_u64().unwrap() >= 20, "{seen}");
+    assert_eq!(count(&es_url(), &format!("{keyword}-*")).await, 60);
+    // A re-delivery overwrites: still 60.
+    run(
+        &sink(&es_url(), &keyword, &[("ES_Timestamp_Field", "none")]),
+        &event,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&es_url(), &format!("{keyword}-*")).await, 60);
 }

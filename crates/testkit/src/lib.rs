@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests. Server addresses come from the variables `scripts/services.sh`
 //! writes, with its loopback defaults; nothing here skips a test when a server is missing.
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -54,5 +55,59 @@ impl Drop for Owned {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Starts one of the repository's Python test servers (`scripts/<script>`), which prints `listening <url>`
+/// once ready; returns the process (killed when dropped) and the URL.
+pub fn spawn_listening(script: &str, args: &[&str]) -> (Owned, String) {
+    let mut child = Command::new("python3")
+        .arg(repo_root().join("scripts").join(script))
+        .args(args)
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 must be installed to run scripts/{script}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("scripts/{script} did not start: {line:?}"))
+        .to_owned();
+    (Owned(child), url)
+}
+
+/// `scripts/fault_proxy.py` in front of `upstream`; faults are armed through its control endpoints.
+pub struct FaultProxy {
+    _process: Owned,
+    pub url: String,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str) -> FaultProxy {
+        let (process, url) = spawn_listening("fault_proxy.py", &["--upstream", upstream]);
+        FaultProxy { _process: process, url }
+    }
+
+    /// `POST /__fault/<what>` with a JSON body (`GET` for `seen`); returns the answer's body.
+    pub fn control(&self, what: &str, body: &str) -> String {
+        let address = self.url.trim_start_matches("http://");
+        let method = if what == "seen" { "GET" } else { "POST" };
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "{method} /__fault/{what} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default()
     }
 }

@@ -2,11 +2,10 @@
 //! Runtime API emulator), `scripts/scf_runtime_api.py` (the four SCF custom-runtime endpoints) and the
 //! local `invoke` command — each writing to the noida-db ES-API server started by `scripts/services.sh`.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ckafka_dump_testkit::{free_port, repo_root as repo, var, venv_path, Owned};
+use ckafka_dump_testkit::{free_port, repo_root as repo, spawn_listening, var, venv_path, Owned};
 use serde_json::Value;
 
 /// The binary under test: this build's, or a packaged `bootstrap` (`CKD_TO_ES_BOOTSTRAP`, set by
@@ -104,25 +103,17 @@ fn aws_lambda_runtime_through_cargo_lambda_watch() {
 fn scf_custom_runtime_binary_answers_each_invocation() {
     let record = std::env::temp_dir().join(format!("to-es-scf-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&record);
-    let mut server = Command::new("python3")
-        .arg("scripts/scf_runtime_api.py")
-        .arg("--record")
-        .arg(&record)
-        .args(["events/scf-ckafka.json@30000", "events/aws-msk.json@30000"])
-        .current_dir(repo())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Owned(server);
-    let address = line
-        .trim()
-        .strip_prefix("listening http://")
-        .expect("SCF test server started")
-        .to_owned();
+    let record_arg = record.to_string_lossy();
+    let (_server, url) = spawn_listening(
+        "scf_runtime_api.py",
+        &[
+            "--record",
+            &record_arg,
+            "events/scf-ckafka.json@30000",
+            "events/aws-msk.json@30000",
+        ],
+    );
+    let address = url.trim_start_matches("http://");
     let (host, port) = address.split_once(':').unwrap();
 
     let handler = function(&[
