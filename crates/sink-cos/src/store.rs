@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation};
@@ -27,10 +28,55 @@ pub enum Store {
         dir: PathBuf,
     },
     S3 {
-        client: aws_sdk_s3::Client,
+        client: LazyClient,
         bucket: String,
         endpoint: String,
     },
+}
+
+/// The S3 client, built on first use: building it costs milliseconds of cold start (and loading the CA
+/// certificates for TLS) that a function waiting for its first invocation should not spend.
+pub struct LazyClient {
+    destination: Destination,
+    client: OnceLock<aws_sdk_s3::Client>,
+}
+
+impl LazyClient {
+    fn get(&self) -> &aws_sdk_s3::Client {
+        self.client.get_or_init(|| {
+            let Destination::S3 {
+                region,
+                endpoint,
+                path_style,
+                credentials,
+                ..
+            } = &self.destination
+            else {
+                unreachable!("a LazyClient is made for S3 destinations only")
+            };
+            // A plain-HTTP endpoint (a local S3-compatible server) skips loading the system CA certificates.
+            let http = if endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) {
+                aws_smithy_http_client::Builder::new().build_http()
+            } else {
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                    .build_https()
+            };
+            let mut config = aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(region.clone()))
+                .credentials_provider(sdk_credentials(credentials))
+                .http_client(http)
+                // COS (and other S3-compatible stores) reject the SDK's default CRC trailers.
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+                .force_path_style(*path_style);
+            if let Some(endpoint) = endpoint {
+                config = config.endpoint_url(endpoint);
+            }
+            aws_sdk_s3::Client::from_conf(config.build())
+        })
+    }
 }
 
 /// A multipart upload in progress: S3's upload id, or the local temporary file.
@@ -47,42 +93,22 @@ impl Store {
                 bucket,
                 region,
                 endpoint,
-                path_style,
-                credentials,
-            } => {
-                // A plain-HTTP endpoint (a local S3-compatible server) skips loading the system CA certificates.
-                let http = if endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) {
-                    aws_smithy_http_client::Builder::new().build_http()
-                } else {
-                    aws_smithy_http_client::Builder::new()
-                        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                        .build_https()
-                };
-                let mut config = aws_sdk_s3::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(Region::new(region.clone()))
-                    .credentials_provider(sdk_credentials(credentials))
-                    .http_client(http)
-                    // COS (and other S3-compatible stores) reject the SDK's default CRC trailers.
-                    .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-                    .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-                    .force_path_style(*path_style);
-                if let Some(endpoint) = endpoint {
-                    config = config.endpoint_url(endpoint);
-                }
-                Store::S3 {
-                    client: aws_sdk_s3::Client::from_conf(config.build()),
-                    bucket: bucket.clone(),
-                    endpoint: endpoint.clone().unwrap_or_else(|| format!("s3.{region}.amazonaws.com")),
-                }
-            }
+                ..
+            } => Store::S3 {
+                client: LazyClient {
+                    destination: destination.clone(),
+                    client: OnceLock::new(),
+                },
+                bucket: bucket.clone(),
+                endpoint: endpoint.clone().unwrap_or_else(|| format!("s3.{region}.amazonaws.com")),
+            },
         }
     }
 
     /// The S3 client, for tests and tools that look into the bucket.
     pub fn s3_client(&self) -> Option<&aws_sdk_s3::Client> {
         match self {
-            Store::S3 { client, .. } => Some(client),
+            Store::S3 { client, .. } => Some(client.get()),
             Store::Local { .. } => None,
         }
     }
@@ -103,6 +129,7 @@ impl Store {
                 local("put", key, rename_into(&temp, &dir.join(key)).await)
             }
             Store::S3 { client, bucket, .. } => client
+                .get()
                 .put_object()
                 .bucket(bucket)
                 .key(key)
@@ -125,6 +152,7 @@ impl Store {
                 temp.to_string_lossy().into_owned()
             }
             Store::S3 { client, bucket, .. } => client
+                .get()
                 .create_multipart_upload()
                 .bucket(bucket)
                 .key(key)
@@ -156,6 +184,7 @@ impl Store {
             }
             Store::S3 { client, bucket, .. } => {
                 client
+                    .get()
                     .upload_part()
                     .bucket(bucket)
                     .key(key)
@@ -185,6 +214,7 @@ impl Store {
                 rename_into(Path::new(&upload.id), &dir.join(key)).await,
             ),
             Store::S3 { client, bucket, .. } => client
+                .get()
                 .complete_multipart_upload()
                 .bucket(bucket)
                 .key(key)
@@ -207,6 +237,7 @@ impl Store {
         let result = match self {
             Store::Local { .. } => local("abort upload", key, tokio::fs::remove_file(&upload.id).await),
             Store::S3 { client, bucket, .. } => client
+                .get()
                 .abort_multipart_upload()
                 .bucket(bucket)
                 .key(key)
@@ -229,7 +260,7 @@ impl Store {
                 read => local("get", key, read).map(Some),
             },
             Store::S3 { client, bucket, .. } => {
-                let output = match client.get_object().bucket(bucket).key(key).send().await {
+                let output = match client.get().get_object().bucket(bucket).key(key).send().await {
                     Ok(output) => output,
                     Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(None),
                     Err(e) => return Err(sdk_error("GetObject", key, e)),
