@@ -345,3 +345,92 @@ async fn scram_sha_256_authenticates_and_a_wrong_password_is_refused() {
     )
     .await;
 }
+
+/// A tansu broker of this test's own with sqlite storage in `dir`, so it keeps its log across a restart.
+fn sqlite_broker(dir: &std::path::Path, address: &str) -> Owned {
+    let cache = var("CKD_CACHE_DIR", &format!("{}/.cache/ckafka-dump", var("HOME", "/root")));
+    let bin = format!("{cache}/tansu-sql/bin/tansu");
+    let url = format!("tcp://{address}");
+    let child = std::process::Command::new(&bin)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--storage-engine", "sqlite://tansu.db"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin} (scripts/services.sh start kafka-scram builds it): {e}"));
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "tansu (sqlite) did not listen on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Owned(child)
+}
+
+#[tokio::test]
+async fn a_broker_restarted_mid_batch_loses_nothing_and_repeats_carry_their_source_offset() {
+    let dir = std::env::temp_dir().join(unique("tansu-restart"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut broker = sqlite_broker(&dir, &address);
+    let topic = unique("restart");
+    create_topic(&admin(&address, None).await, &topic, 1).await;
+    let records: Vec<serde_json::Value> = (0..4000)
+        .map(|n| {
+            serde_json::json!({"Ckafka": {"topic": "src", "partition": 0, "offset": n, "msgKey": "None",
+            "msgBody": format!("{n:06}{}", "v".repeat(500))}})
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    let sink = sink(
+        &address,
+        &topic,
+        &[
+            ("provenance_headers", "true"),
+            ("max_request_bytes", "100000"),
+            ("produce_timeout_ms", "10000"),
+        ],
+    );
+
+    // The broker goes down a few requests into the batch and comes back 300 ms later.
+    let started = std::time::Instant::now();
+    let (first, ()) = tokio::join!(run(&sink, &event, Duration::from_secs(30)), async {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        drop(std::mem::replace(
+            &mut broker,
+            Owned(std::process::Command::new("true").spawn().unwrap()),
+        ));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        broker = sqlite_broker(&dir, &address);
+    });
+    // Whatever the first delivery answered, the trigger re-delivers until one succeeds.
+    if first.is_err() {
+        run(&sink, &event, Duration::from_secs(30)).await.unwrap();
+    }
+    let stored = fetch_all(&admin(&address, None).await, &topic, 0).await;
+    let mut copies = BTreeMap::new();
+    for record in &stored {
+        let offset: i64 = std::str::from_utf8(&record.headers[SOURCE_OFFSET_HEADER])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let value = String::from_utf8(record.value.clone().unwrap()).unwrap();
+        assert_eq!(value[..6].parse::<i64>().unwrap(), offset, "header and value disagree");
+        *copies.entry(offset).or_insert(0) += 1;
+    }
+    assert_eq!(copies.len(), 4000, "every source record is in the target at least once");
+    assert_eq!(copies.keys().next(), Some(&0));
+    assert_eq!(copies.keys().last(), Some(&3999));
+    let repeated = copies.values().filter(|&&n| n > 1).count();
+    eprintln!(
+        "first delivery ok: {} after {:?}, records stored {}, repeated {repeated}",
+        first.is_ok(),
+        started.elapsed(),
+        stored.len()
+    );
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
