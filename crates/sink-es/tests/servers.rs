@@ -265,3 +265,76 @@ async fn items_rejected_with_429_are_retried_alone_and_the_final_count_is_exact(
     .unwrap();
     assert_eq!(count(&es_url(), &format!("{keyword}-*")).await, 60);
 }
+
+/// A noida-db (ES 8 API) of this test's own, keeping its data in `dir` across a restart.
+fn own_es(dir: &std::path::Path, port: u16) -> Owned {
+    let bin = venv_path("lib/python3.11/site-packages/noida_db/noida-db");
+    let child = std::process::Command::new(&bin)
+        .args(["start", "--host", "127.0.0.1", "--only", "elasticsearch"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--elasticsearch-port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin} (scripts/services.sh start es installs it): {e}"));
+    let server = Owned(child);
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "noida-db did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_bulk_and_restarted_ends_with_every_record_once() {
+    let dir = std::env::temp_dir().join(unique("noida-restart"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = own_es(&dir, port);
+    let keyword = unique("restart");
+    let records: Vec<Value> = (0..3000)
+        .map(|n| {
+            serde_json::json!({"Ckafka": {"topic": "t", "partition": 0, "offset": n,
+            "msgKey": "None", "msgBody": format!("{{\"n\":{n},\"pad\":\"{}\"}}", "p".repeat(300))}})
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    let sink = sink(
+        &url,
+        &keyword,
+        &[("ES_Bulk_Max_Bytes", "100000"), ("ES_Bulk_Concurrency", "1")],
+    );
+
+    // The server is stopped (SIGTERM: noida-db, unlike Elasticsearch, keeps acknowledged writes only in memory
+    // until it shuts down, so SIGKILL would lose writes it had confirmed) a few bulk requests in, and is back
+    // 500 ms later.
+    let started = std::time::Instant::now();
+    let (first, ()) = tokio::join!(run(&sink, &event, Duration::from_secs(30)), async {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let stopped = std::process::Command::new("kill")
+            .args(["-TERM", &server.0.id().to_string()])
+            .status();
+        assert!(stopped.unwrap().success());
+        let _ = server.0.wait();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        server = own_es(&dir, port);
+    });
+    // Whatever the first delivery answered, the trigger re-delivers until one succeeds.
+    eprintln!(
+        "first delivery: {:?} after {:?}",
+        first.as_ref().map(|s| s.written),
+        started.elapsed()
+    );
+    if first.is_err() {
+        run(&sink, &event, Duration::from_secs(30)).await.unwrap();
+    }
+    assert_eq!(count(&url, &format!("{keyword}-*")).await, 3000);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
