@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make fuzz`: every cargo-fuzz target (fuzz/fuzz_targets/) for FUZZ_RUNS executions each (default 10,000,000),
+# `make fuzz`: every cargo-fuzz target (fuzz/fuzz_targets/; FUZZ_TARGETS to pick) for FUZZ_RUNS executions each
+# (default 10,000,000),
 # seeded from events/ (whole events for the decoder, their message bodies for the ES document transform).
 # Writes target/fuzz-results.json, which `make bench` reports in BENCHMARKS.md. A crash stops the run with
 # libFuzzer's reproducer in fuzz/artifacts/<target>/; each one found becomes a unit test.
@@ -26,7 +27,7 @@ for path in glob.glob("events/*.json"):
 PY
 
 results=()
-for target in decode_event es_document; do
+for target in ${FUZZ_TARGETS:-decode_event es_document}; do
   log=target/fuzz-$target.log
   # No sanitizer: the code under test is safe Rust, so libFuzzer catches what matters (panics, aborts,
   # timeouts, memory blow-ups) at full speed. -max_len 8192 leaves room for multi-record events.

@@ -1,5 +1,5 @@
 //! Any message value through to-es's document transform (JSON object, double-encoded JSON, `message`
-//! merging, plain text, binary): the document is always one valid JSON object.
+//! merging, plain text, binary): the document is always one JSON object, syntactically valid.
 #![no_main]
 
 use ckafka_dump_sink_es::document::{build, DocumentSettings};
@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
         kafka_meta_field: Some("kafka".to_owned()),
     };
     let document = build(&batch.get(0).unwrap(), &settings, 1_700_000_000_000);
-    let parsed: serde_json::Value = serde_json::from_slice(&document.source)
+    // Syntax only: user numbers are copied as written and may lie beyond f64, which is still valid JSON.
+    serde_json::from_slice::<serde::de::IgnoredAny>(&document.source)
         .unwrap_or_else(|e| panic!("invalid document JSON ({e}): {}", String::from_utf8_lossy(&document.source)));
-    assert!(parsed.is_object());
+    assert!(document.source.starts_with(b"{") && document.source.ends_with(b"}"));
 });

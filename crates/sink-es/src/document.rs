@@ -304,6 +304,17 @@ mod tests {
             .contains(r#""n":12345678901234567890.50"#));
     }
 
+    /// Found by the `es_document` fuzz target: a number beyond f64 is valid JSON and must pass as written
+    /// (Elasticsearch decides what to make of it), not break the document.
+    #[test]
+    fn numbers_beyond_f64_pass_as_written() {
+        let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":0,"offset":1,"msgBody":r#"{"d":11115e0551}"#}}]}).to_string();
+        let batch = decode(&event).unwrap();
+        let source = String::from_utf8(build(&batch.get(0).unwrap(), &settings(), 0).source).unwrap();
+        assert!(source.starts_with(r#"{"d":11115e0551,"#), "{source}");
+        serde_json::from_str::<serde::de::IgnoredAny>(&source).unwrap();
+    }
+
     #[test]
     fn double_encoded_and_message_fields_are_unwrapped() {
         let (doc, _) = doc_of(r#""{\"level\":\"ERROR\"}""#, &settings());
