@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make fuzz`: every cargo-fuzz target (fuzz/fuzz_targets/; FUZZ_TARGETS to pick) for FUZZ_RUNS executions each
-# (default 10,000,000),
-# seeded from events/ (whole events for the decoder, their message bodies for the ES document transform).
+# (default 10,000,000), seeded from events/ (whole events for the decoder, their message bodies for the ES
+# document transform).
 # Writes target/fuzz-results.json, which `make bench` reports in BENCHMARKS.md. A crash stops the run with
 # libFuzzer's reproducer in fuzz/artifacts/<target>/; each one found becomes a unit test.
 set -euo pipefail
