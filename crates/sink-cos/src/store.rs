@@ -28,7 +28,7 @@ pub enum Store {
         dir: PathBuf,
     },
     S3 {
-        client: LazyClient,
+        client: Box<LazyClient>,
         bucket: String,
         endpoint: String,
     },
@@ -95,10 +95,10 @@ impl Store {
                 endpoint,
                 ..
             } => Store::S3 {
-                client: LazyClient {
+                client: Box::new(LazyClient {
                     destination: destination.clone(),
                     client: OnceLock::new(),
-                },
+                }),
                 bucket: bucket.clone(),
                 endpoint: endpoint.clone().unwrap_or_else(|| format!("s3.{region}.amazonaws.com")),
             },
