@@ -15,6 +15,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 # The binaries as users run them: no secret in any output at trace level; a stalled target fails in time.
+# (cargo test builds only the binaries integration tests ask for; same profile, so this only links.)
+cargo build --workspace --bins
 "$CKD_VENV/bin/python" scripts/fault_tests.py target/debug
 
 # Deployment descriptors, checked by the real tools: cfn-lint, and `sam build` running the Makefile's
