@@ -200,13 +200,20 @@ impl PartitionWriter {
     }
 
     async fn abort_current(&mut self) {
-        if let Some(ObjectInProgress {
-            upload: Some(upload),
-            written,
-            ..
-        }) = self.current.take()
-        {
-            self.objects.store.abort_upload(&written.key, upload).await;
+        if let Some((key, upload)) = self.take_open_upload() {
+            self.objects.store.abort_upload(&key, upload).await;
+        }
+    }
+
+    /// The multipart upload of the object in progress, if it has one, leaving no object in progress.
+    fn take_open_upload(&mut self) -> Option<(String, Upload)> {
+        match self.current.take()? {
+            ObjectInProgress {
+                upload: Some(upload),
+                written,
+                ..
+            } => Some((written.key, upload)),
+            _ => None,
         }
     }
 }
@@ -214,15 +221,10 @@ impl PartitionWriter {
 impl Drop for PartitionWriter {
     /// A writer dropped mid-object (the invocation hit its deadline) must not leave parts behind.
     fn drop(&mut self) {
-        if let Some(ObjectInProgress {
-            upload: Some(upload),
-            written,
-            ..
-        }) = self.current.take()
-        {
+        if let Some((key, upload)) = self.take_open_upload() {
             let objects = Arc::clone(&self.objects);
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { objects.store.abort_upload(&written.key, upload).await });
+                runtime.spawn(async move { objects.store.abort_upload(&key, upload).await });
             }
         }
     }
