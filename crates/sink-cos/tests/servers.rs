@@ -571,5 +571,9 @@ async fn a_part_refused_with_5xx_fails_the_invocation_aborts_the_upload_and_rede
 fn upload_is_open(id: &str) -> bool {
     let default = repo_root().join(".services/s3-data");
     let dir = var("CKD_S3_DATA", &default.to_string_lossy());
+    assert!(
+        std::path::Path::new(&dir).is_dir(),
+        "s3s-fs directory {dir} not found (scripts/services.sh sets CKD_S3_DATA)"
+    );
     std::path::Path::new(&dir).join(format!(".upload-{id}.json")).exists()
 }
