@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_child import child  # noqa: E402
+from scf_harness import answers, start_api  # noqa: E402
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -107,25 +108,17 @@ for i in range(a.runs):
         sys.exit("to-cos object changed size between runs")
 
 # Warm: one to-cos process serving runs+1 invocations of the same event through the SCF runtime API.
-scripts = os.path.dirname(os.path.abspath(__file__))
 with tempfile.TemporaryDirectory() as tmp:
     record = os.path.join(tmp, "record.jsonl")
-    api = subprocess.Popen([sys.executable, os.path.join(scripts, "scf_runtime_api.py"), "--record", record,
-                            *[f"{a.event}@60000"] * (a.runs + 1)], stdout=subprocess.PIPE, text=True)
-    port = api.stdout.readline().strip().rsplit(":", 1)[1]
+    api, port = start_api(record, [f"{a.event}@60000"] * (a.runs + 1))
     function = subprocess.Popen([a.to_cos], env={**to_cos_env(bucket), "SCF_RUNTIME_API": f"127.0.0.1:{port}"},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    answers = []
-    while len(answers) < a.runs + 1 and time.time() < deadline:
-        time.sleep(0.2)
-        lines = open(record).read().splitlines() if os.path.exists(record) else []
-        answers = [x for x in map(json.loads, lines) if x["path"] != "/runtime/init/ready"]
+    replies = answers(record, a.runs + 1, 120)
     function.kill()
     api.kill()
-    if len(answers) < a.runs + 1 or any(x["path"] != "/runtime/invocation/response" for x in answers):
-        sys.exit(f"warm to-cos: {answers}")
-    warm = answers[1:]
+    if len(replies) < a.runs + 1 or any(x["path"] != "/runtime/invocation/response" for x in replies):
+        sys.exit(f"warm to-cos: {replies}")
+    warm = replies[1:]
     batch["to-cos warm (function's ms)"] = {"wall": [json.loads(x["body"])["ms"] / 1e3 for x in warm], "cpu": []}
     batch["to-cos warm (runtime API's ms)"] = {"wall": [x["ms"] / 1e3 for x in warm], "cpu": []}
 

@@ -31,15 +31,8 @@ done
 # same runtime tests (AWS Lambda Runtime API via cargo lambda watch, the SCF runtime API, local invoke).
 make package ARCH=x86_64
 unpacked=$(mktemp -d)
-# Unpack with the mode bits stored in the zip (what Lambda and SCF apply), then check bootstrap is executable.
-python3 - dist/to-es-x86_64.zip "$unpacked" <<'PY'
-import os, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z:
-    for info in z.infolist():
-        z.extract(info, sys.argv[2])
-        os.chmod(os.path.join(sys.argv[2], info.filename), info.external_attr >> 16)
-PY
-test -x "$unpacked/bootstrap" || { echo "dist/to-es-x86_64.zip: bootstrap is not executable" >&2; exit 1; }
+# Unpacked with the mode bits stored in the zip (what Lambda and SCF apply); fails unless bootstrap is executable.
+python3 scripts/scf_harness.py unpack dist/to-es-x86_64.zip "$unpacked"
 # --workspace keeps the feature set of the build above, so nothing is recompiled.
 CKD_TO_ES_BOOTSTRAP=$unpacked/bootstrap cargo test --workspace --test runtimes
 rm -rf "$unpacked"
