@@ -32,7 +32,13 @@ fn decode(c: &mut Criterion) {
         let event = event(format);
         group.throughput(Throughput::Bytes(event.len() as u64));
         group.bench_function(format!("{format}-10k"), |b| {
-            b.iter(|| ckafka_dump_core::decode(std::hint::black_box(&event)).unwrap().len())
+            b.iter(|| {
+                ckafka_dump_core::decode(std::hint::black_box(&event))
+                    .unwrap()
+                    .into_batch()
+                    .unwrap()
+                    .len()
+            })
         });
         // The floor of any serde_json-based decoder: validating and skipping the same text.
         group.bench_function(format!("{format}-10k-json-skip-floor"), |b| {

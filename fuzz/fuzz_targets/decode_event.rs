@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = std::str::from_utf8(data) else { return };
-    if let Ok(batch) = ckafka_dump_core::decode(event) {
+    if let Some(batch) = ckafka_dump_core::decode(event).ok().and_then(ckafka_dump_core::Event::into_batch) {
         let mut bytes = 0;
         for record in batch.records() {
             bytes += record.topic.len() + record.payload_len();

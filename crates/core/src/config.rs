@@ -85,22 +85,40 @@ impl Env {
         }
     }
 
-    /// One of `choices` (case-insensitive), returned in its canonical spelling.
-    pub fn choice_or(
-        &self,
-        name: &str,
-        choices: &[&'static str],
-        default: &'static str,
-    ) -> Result<&'static str, ConfigError> {
+    /// One of `T`'s spellings (case-insensitive).
+    pub fn choice<T: Choice>(&self, name: &str, default: T) -> Result<T, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => choices
+            Some(v) => T::CHOICES
                 .iter()
-                .find(|c| c.eq_ignore_ascii_case(&v))
-                .copied()
-                .ok_or_else(|| ConfigError::new(name, format!("`{v}` is not one of {}", choices.join(", ")))),
+                .find(|(spelling, _)| spelling.eq_ignore_ascii_case(&v))
+                .map(|&(_, choice)| choice)
+                .ok_or_else(|| {
+                    let spellings: Vec<&str> = T::CHOICES.iter().map(|(s, _)| *s).collect();
+                    ConfigError::new(name, format!("`{v}` is not one of {}", spellings.join(", ")))
+                }),
         }
     }
+
+    /// A comma-separated list, items trimmed, empty items dropped; empty when unset.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name).map_or_else(Vec::new, |v| split_list(&v))
+    }
+}
+
+/// `a, b,,c` → `[a, b, c]`.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An enum set by one variable: its spellings, the first of each value being the canonical one.
+pub trait Choice: Copy + 'static {
+    const CHOICES: &'static [(&'static str, Self)];
 }
 
 /// A password or key: usable, never printed.
@@ -134,7 +152,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("environment variable b"));
-        assert_eq!(env.choice_or("c", &["day", "hour"], "day").unwrap(), "hour");
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Granularity {
+            Day,
+            Hour,
+        }
+        impl Choice for Granularity {
+            const CHOICES: &'static [(&'static str, Self)] = &[("day", Granularity::Day), ("hour", Granularity::Hour)];
+        }
+        assert_eq!(env.choice("c", Granularity::Day).unwrap(), Granularity::Hour);
+        assert_eq!(env.choice("unset", Granularity::Day).unwrap(), Granularity::Day);
+        let bad = env.choice("n", Granularity::Day).unwrap_err().to_string();
+        assert!(bad.contains("`ten` is not one of day, hour"), "{bad}");
+        assert_eq!(split_list(" a, b,,c ,"), ["a", "b", "c"]);
+        assert!(env.list("unset").is_empty());
         assert_eq!(env.parse_or("empty", 7u32).unwrap(), 7);
         assert!(env.required("missing").unwrap_err().to_string().contains("missing"));
         assert!(Env::from_pairs(&[("n", "0")])

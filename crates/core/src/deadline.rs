@@ -2,14 +2,24 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// When the platform will kill the invocation. Sinks stop retrying before it; the driver stops waiting
-/// for the sink a safety margin before it so the error still reaches the runtime API.
+/// When the platform will kill the invocation, and the cut-off fixed with it: a tenth of the time limit
+/// before the end, at most 500 ms. Sinks stop retrying at the cut-off and the driver stops waiting for
+/// them there, so the error still reaches the runtime API. Every holder of a copy sees the same cut-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline(Instant);
+pub struct Deadline {
+    end: Instant,
+    cutoff: Instant,
+}
+
+const MAX_MARGIN: Duration = Duration::from_millis(500);
 
 impl Deadline {
     pub fn after(limit: Duration) -> Self {
-        Deadline(Instant::now() + limit)
+        let end = Instant::now() + limit;
+        Deadline {
+            end,
+            cutoff: end - (limit / 10).min(MAX_MARGIN),
+        }
     }
 
     /// From AWS `Lambda-Runtime-Deadline-Ms`: absolute epoch milliseconds on Lambda. Local emulators
@@ -30,19 +40,19 @@ impl Deadline {
         Deadline::after(Duration::from_millis(epoch_ms.saturating_sub(now_ms)))
     }
 
-    pub fn instant(self) -> Instant {
-        self.0
+    /// When the platform ends the invocation.
+    pub fn end(self) -> Instant {
+        self.end
     }
 
+    /// When work must have finished (or failed) so the result can still be reported.
+    pub fn cutoff(self) -> Instant {
+        self.cutoff
+    }
+
+    /// Time left before the cut-off.
     pub fn remaining(self) -> Duration {
-        self.0.saturating_duration_since(Instant::now())
-    }
-
-    /// The point at which the driver gives up on the sink: a tenth of the remaining time before the
-    /// deadline, at most 500 ms before it.
-    pub fn with_safety_margin(self) -> Deadline {
-        let margin = (self.remaining() / 10).min(Duration::from_millis(500));
-        Deadline(self.0 - margin)
+        self.cutoff.saturating_duration_since(Instant::now())
     }
 }
 
@@ -54,8 +64,19 @@ mod tests {
     async fn lambda_deadlines_are_absolute_or_emulator_durations() {
         let in_a_minute = crate::time::now_epoch_ms() as u64 + 60_000;
         let absolute = Deadline::from_lambda_header(in_a_minute).remaining();
-        assert!(absolute > Duration::from_secs(55) && absolute <= Duration::from_secs(60));
+        assert!(absolute > Duration::from_secs(54) && absolute <= Duration::from_secs(60));
         let relative = Deadline::from_lambda_header(600_000).remaining();
         assert!(relative > Duration::from_secs(590) && relative <= Duration::from_secs(600));
+    }
+
+    #[tokio::test]
+    async fn the_cutoff_is_fixed_when_the_deadline_is_made() {
+        let deadline = Deadline::after(Duration::from_secs(3));
+        assert_eq!(deadline.end() - deadline.cutoff(), Duration::from_millis(300));
+        let long = Deadline::after(Duration::from_secs(60));
+        assert_eq!(long.end() - long.cutoff(), MAX_MARGIN);
+        let copy = long;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(copy.cutoff(), long.cutoff());
     }
 }

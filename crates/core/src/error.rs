@@ -1,10 +1,13 @@
 use crate::decode::DecodeError;
+use crate::record::Batch;
 
-/// Whether retrying the same work can succeed. Sinks classify their own errors with it.
+/// Whether retrying the same work can succeed. Every error type decides it from what it knows (a status,
+/// a typed cause), never from its message.
 pub trait Retryable {
     fn is_retryable(&self) -> bool;
 }
 
+/// An invocation's error, as the runtimes report it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -30,20 +33,16 @@ pub enum Error {
         records: usize,
         accounted: usize,
     },
-    #[error("runtime API {url}: {message}")]
-    RuntimeApi { url: String, message: String },
-    #[error("{0}")]
-    Usage(String),
-    #[error("reading event: {0}")]
-    Io(#[from] std::io::Error),
+    #[error("{target}: got a timer event, but this function has no scheduled mode; give it a Kafka trigger")]
+    NoSchedule { target: String },
 }
 
 impl Retryable for Error {
     fn is_retryable(&self) -> bool {
         match self {
             Error::Sink { retryable, .. } => *retryable,
-            Error::Deadline { .. } | Error::Unaccounted { .. } | Error::RuntimeApi { .. } | Error::Io(_) => true,
-            Error::Decode(_) | Error::Config(_) | Error::Usage(_) => false,
+            Error::Deadline { .. } | Error::Unaccounted { .. } => true,
+            Error::Decode(_) | Error::Config(_) | Error::NoSchedule { .. } => false,
         }
     }
 }
@@ -67,12 +66,88 @@ impl Error {
     }
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(error: Error) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
+/// Why something was not written, and whether trying again can succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+impl Failure {
+    pub fn new(reason: impl Into<String>, retryable: bool) -> Self {
+        Failure {
+            reason: reason.into(),
+            retryable,
         }
+    }
+
+    /// The failure of `error`, its causes spelled out.
+    pub fn of<E: std::error::Error + Retryable + 'static>(error: &E) -> Self {
+        Failure::new(error_chain(error), error.is_retryable())
+    }
+
+    /// The same failure with `context` in front ("dead-letter index: …", "orders/3: …").
+    pub fn context(self, context: impl std::fmt::Display) -> Self {
+        Failure {
+            reason: format!("{context}: {}", self.reason),
+            ..self
+        }
+    }
+}
+
+/// A record of a batch (by index) that was not written, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwritten {
+    pub record: usize,
+    pub failure: Failure,
+}
+
+/// Records of a batch that were not written: the one shape in which every sink reports them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{count} of {total} records not written ({offsets}): {reasons}")]
+pub struct NotWritten {
+    pub count: usize,
+    pub total: usize,
+    /// `topic/partition/offset` of the first records not written.
+    pub offsets: String,
+    /// The distinct reasons, in batch order.
+    pub reasons: String,
+    pub retryable: bool,
+}
+
+impl NotWritten {
+    /// `None` when every record was written. Retryable when any failure is: a re-delivery writes again
+    /// what can be written, and what cannot fails again.
+    pub fn of(batch: &Batch<'_>, mut unwritten: Vec<Unwritten>) -> Option<NotWritten> {
+        if unwritten.is_empty() {
+            return None;
+        }
+        unwritten.sort_by_key(|u| u.record);
+        let mut reasons: Vec<&str> = Vec::new();
+        for u in &unwritten {
+            if !reasons.contains(&u.failure.reason.as_str()) {
+                reasons.push(&u.failure.reason);
+            }
+        }
+        const SHOWN: usize = 3;
+        let mut reasons_text = reasons[..reasons.len().min(SHOWN)].join("; ");
+        if reasons.len() > SHOWN {
+            reasons_text.push_str(&format!("; and {} other reasons", reasons.len() - SHOWN));
+        }
+        let records: Vec<usize> = unwritten.iter().map(|u| u.record).collect();
+        Some(NotWritten {
+            count: unwritten.len(),
+            total: batch.len(),
+            offsets: batch.coordinates(&records),
+            reasons: reasons_text,
+            retryable: unwritten.iter().any(|u| u.failure.retryable),
+        })
+    }
+}
+
+impl Retryable for NotWritten {
+    fn is_retryable(&self) -> bool {
+        self.retryable
     }
 }
 
@@ -106,5 +181,32 @@ impl ConfigError {
             var: var.into(),
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_written_names_records_in_order_with_distinct_reasons() {
+        let event = include_str!("../../../events/scf-ckafka.json");
+        let batch = crate::decode(event).unwrap().into_batch().unwrap();
+        let fail = |record, reason: &str, retryable| Unwritten {
+            record,
+            failure: Failure::new(reason, retryable),
+        };
+        assert_eq!(NotWritten::of(&batch, Vec::new()), None);
+        let e = NotWritten::of(&batch, vec![fail(1, "b", false), fail(0, "a", true)]);
+        let e = e.unwrap();
+        assert_eq!((e.count, e.total, e.retryable), (2, 2, true));
+        assert!(
+            e.to_string()
+                .starts_with("2 of 2 records not written (test-topic/1/36, test-topic/1/37)"),
+            "{e}"
+        );
+        assert!(e.to_string().ends_with("): a; b"), "{e}");
+        let permanent = NotWritten::of(&batch, vec![fail(0, "x", false)]).unwrap();
+        assert!(!permanent.is_retryable());
     }
 }

@@ -1,21 +1,18 @@
-//! Shared core of the ckafka-dump functions: trigger-event decoding into one [`Record`] model, the
-//! [`Sink`] trait, the invocation driver and the runtime adapters (AWS Lambda, Tencent SCF, local).
+//! The model every ckafka-dump function stands on: trigger-event decoding into one [`Record`] model, the
+//! invocation [`Deadline`], environment configuration, typed errors with a retry class, one retry policy,
+//! and the [`Sink`] / [`Scheduled`] traits. No runtime glue: the runtimes live in `ckafka-dump-runtime`.
 
 pub mod config;
 pub mod deadline;
 pub mod decode;
-pub mod driver;
 pub mod error;
-pub mod logging;
 pub mod record;
 pub mod retry;
-pub mod runtime;
 pub mod sink;
 pub mod time;
 
 pub use deadline::Deadline;
-pub use decode::{decode, DecodeError};
-pub use driver::{dry_run, invoke, DryRun, Summary};
-pub use error::{ConfigError, Error, Retryable};
+pub use decode::{decode, DecodeError, Event};
+pub use error::{ConfigError, Error, Failure, NotWritten, Retryable, Unwritten};
 pub use record::{Batch, Format, Header, PartitionSpan, Record, Timestamp, TimestampType};
-pub use sink::{Delivery, Drained, Sink};
+pub use sink::{Delivery, Drained, Scheduled, Sink};

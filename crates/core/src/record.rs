@@ -17,10 +17,6 @@ pub enum Format {
     /// AWS Lambda Kafka event source (MSK `aws:kafka` and `SelfManagedKafka`).
     #[serde(rename = "aws-kafka")]
     AwsKafka,
-    /// A timer: Tencent SCF `{"Type":"Timer",...}` or an AWS EventBridge `"detail-type":"Scheduled Event"`.
-    /// It carries no records; functions with a scheduled mode (to-cos) fetch their own.
-    #[serde(rename = "timer")]
-    Timer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +102,17 @@ pub struct Record<'b> {
     pub value: Option<&'b [u8]>,
     /// The value as text when it is known to be UTF-8 without checking (SCF bodies).
     value_text: Option<&'b str>,
-    headers: &'b [HeaderMeta],
-    batch: &'b Batch<'b>,
+    headers: Headers<'b>,
+}
+
+/// Where a record's headers are: in its batch, or none (a record built from parts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Headers<'b> {
+    None,
+    InBatch {
+        headers: &'b [HeaderMeta],
+        batch: &'b Batch<'b>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +122,27 @@ pub struct Header<'b> {
 }
 
 impl<'b> Record<'b> {
+    /// A record that did not come from a trigger event (a fetched one), without headers.
+    pub fn new(
+        topic: &'b str,
+        partition: i32,
+        offset: i64,
+        timestamp: Option<Timestamp>,
+        key: Option<&'b [u8]>,
+        value: Option<&'b [u8]>,
+    ) -> Self {
+        Record {
+            topic,
+            partition,
+            offset,
+            timestamp,
+            key,
+            value,
+            value_text: None,
+            headers: Headers::None,
+        }
+    }
+
     pub fn value_bytes(&self) -> &'b [u8] {
         self.value.unwrap_or_default()
     }
@@ -127,10 +153,16 @@ impl<'b> Record<'b> {
     }
 
     pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'b>> + 'b {
-        let batch = self.batch;
-        self.headers.iter().map(move |h| Header {
-            key: batch.text(h.key),
-            value: batch.bytes(h.value),
+        let (headers, batch) = match self.headers {
+            Headers::None => (&[][..], None),
+            Headers::InBatch { headers, batch } => (headers, Some(batch)),
+        };
+        headers.iter().map(move |h| {
+            let batch = batch.expect("headers come with their batch");
+            Header {
+                key: batch.text(h.key),
+                value: batch.bytes(h.value),
+            }
         })
     }
 
@@ -220,8 +252,10 @@ impl<'a> Batch<'a> {
             key: m.key.map(|s| self.bytes(s)),
             value: m.value.map(|s| self.bytes(s)),
             value_text: m.value.and_then(|s| self.str_of(s)),
-            headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
-            batch: self,
+            headers: Headers::InBatch {
+                headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
+                batch: self,
+            },
         }
     }
 

@@ -28,24 +28,46 @@ pub struct Drained {
     pub bytes: usize,
 }
 
-pub trait Sink: Send + Sync + 'static {
+pub trait Sink: Send + Sync {
     type Error: std::error::Error + Retryable + Send + Sync + 'static;
 
     /// Where the records go, for logs and the invocation result. Never holds a secret.
     fn target(&self) -> String;
 
-    /// Durably writes the whole batch or fails. Retries must end before `deadline`.
+    /// Durably writes the whole batch or fails. Retries must end before `deadline`'s cut-off.
     fn write(
         &self,
         batch: &Batch<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
+}
 
-    /// The timer-driven mode (to-cos's scheduled dump), run on a timer event; `None` when the function has
-    /// none, and a timer event is then an error.
-    fn on_timer(&self, deadline: Deadline) -> Option<impl Future<Output = Result<Drained, Self::Error>> + Send> {
-        let _ = deadline;
-        None::<std::future::Pending<_>>
+/// A sink with a timer-driven mode of its own (to-cos's scheduled dump): on a timer event it fetches and
+/// writes records itself. Functions whose sink is not `Scheduled` refuse timer events.
+pub trait Scheduled: Sink {
+    fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Result<Drained, Self::Error>> + Send;
+}
+
+/// A borrowed sink is a sink: tests and tools drive one they keep.
+impl<S: Sink> Sink for &S {
+    type Error = S::Error;
+
+    fn target(&self) -> String {
+        (**self).target()
+    }
+
+    fn write(
+        &self,
+        batch: &Batch<'_>,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send {
+        (**self).write(batch, deadline)
+    }
+}
+
+impl<S: Scheduled> Scheduled for &S {
+    fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Result<Drained, Self::Error>> + Send {
+        (**self).run_scheduled(deadline)
     }
 }
 

@@ -1,7 +1,12 @@
 //! A partition's progress in the scheduled mode, kept in the bucket next to the data: written after each
-//! data object, so a run that dies between the two re-writes that object's key on the next run.
+//! data object, so a run that dies between the two re-writes that object's key on the next run. Pure:
+//! the key, reading a checkpoint, and the checkpoint an object leads to.
 
+use ckafka_dump_core::time::UtcDateTime;
 use serde::{Deserialize, Serialize};
+
+use crate::error::CosError;
+use crate::writer::ObjectWritten;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -13,6 +18,41 @@ pub struct Checkpoint {
     /// The object that ends just before `next_offset`, for people reading the bucket.
     pub last_object: Option<String>,
     pub updated: String,
+}
+
+impl Checkpoint {
+    /// Where a partition starts when nothing is written yet (`last_object` none), or continues after
+    /// `object`.
+    pub fn new(
+        topic: &str,
+        partition: i32,
+        next_offset: i64,
+        last_object: Option<&ObjectWritten>,
+        now_ms: i64,
+    ) -> Self {
+        Checkpoint {
+            topic: topic.to_owned(),
+            partition,
+            next_offset,
+            last_object: last_object.map(|o| o.key.clone()),
+            updated: UtcDateTime::from_epoch_ms(now_ms).rfc3339(),
+        }
+    }
+
+    pub fn after(object: &ObjectWritten, topic: &str, partition: i32, now_ms: i64) -> Self {
+        Checkpoint::new(topic, partition, object.last_offset + 1, Some(object), now_ms)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a checkpoint always serializes")
+    }
+
+    pub fn parse(key: &str, body: &[u8]) -> Result<Self, CosError> {
+        serde_json::from_slice(body).map_err(|e| CosError::Checkpoint {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })
+    }
 }
 
 /// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.json`: beside the data, apart from its keys.
@@ -30,14 +70,19 @@ mod tests {
             checkpoint_key("dump/", "kafka", "orders", 2),
             "dump/.ckafka-dump/kafka/orders/2.json"
         );
-        let c = Checkpoint {
-            topic: "orders".into(),
-            partition: 2,
-            next_offset: 100,
-            last_object: Some("k".into()),
-            updated: "2026-11-22T03:00:00.000Z".into(),
+        let object = ObjectWritten {
+            key: "k".into(),
+            records: 3,
+            first_offset: 97,
+            last_offset: 99,
+            content_bytes: 30,
+            stored_bytes: 30,
         };
-        let text = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<Checkpoint>(&text).unwrap(), c);
+        let c = Checkpoint::after(&object, "orders", 2, 1_795_316_400_000);
+        assert_eq!((c.next_offset, c.last_object.as_deref()), (100, Some("k")));
+        assert_eq!(c.updated, "2026-11-22T03:00:00.000Z");
+        assert_eq!(Checkpoint::parse("key", &c.to_json()).unwrap(), c);
+        let broken = Checkpoint::parse("dump/.ckafka-dump/kafka/orders/2.json", b"{").unwrap_err();
+        assert!(broken.to_string().contains("orders/2.json is unreadable"), "{broken}");
     }
 }

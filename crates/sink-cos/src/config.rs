@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ckafka_dump_core::config::{Env, Secret};
 use ckafka_dump_core::ConfigError;
-use ckafka_dump_sink_kafka::config::{check_topic_name, ConnectionConfig};
+use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
 use crate::encode::{Compression, ContentFormat};
 use crate::key::KeyTemplate;
@@ -20,17 +20,23 @@ pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// `file:///dir`: objects are files under `dir`, written to a temporary name and renamed.
-    Local { dir: PathBuf },
-    S3 {
-        bucket: String,
-        region: String,
-        /// `None`: AWS S3's own endpoint for `region`.
-        endpoint: Option<String>,
-        /// Path-style requests (`endpoint/bucket/key`), which S3-compatible servers expect; COS and AWS
-        /// get virtual-hosted ones.
-        path_style: bool,
-        credentials: Credentials,
+    Local {
+        dir: PathBuf,
     },
+    S3(S3Bucket),
+}
+
+/// A COS / S3 bucket and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Bucket {
+    pub bucket: String,
+    pub region: String,
+    /// `None`: AWS S3's own endpoint for `region`.
+    pub endpoint: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), which S3-compatible servers expect; COS and AWS get
+    /// virtual-hosted ones.
+    pub path_style: bool,
+    pub credentials: Credentials,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,15 +114,8 @@ impl CosConfig {
                 .unwrap_or(KeyTemplate::DEFAULT.to_owned()),
         )
         .map_err(|reason| ConfigError::new("object_key_template", reason))?;
-        let content = match env.choice_or("content_format", &["text", "json"], "text")? {
-            "json" => ContentFormat::JsonLines,
-            _ => ContentFormat::Text,
-        };
-        let compression = match env.choice_or("compression_type", &["none", "gzip", "zstd"], "none")? {
-            "gzip" => Compression::Gzip,
-            "zstd" => Compression::Zstd,
-            _ => Compression::None,
-        };
+        let content = env.choice("content_format", ContentFormat::Text)?;
+        let compression = env.choice("compression_type", Compression::None)?;
         let max_object_bytes = env.at_least("partition_max_to_cos_bytes", MAX_OBJECT_BYTES, 1)?;
         if max_object_bytes > MAX_OBJECT_BYTES {
             return Err(ConfigError::new(
@@ -147,7 +146,7 @@ impl CosConfig {
 
 impl ScheduleConfig {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let connection = ConnectionConfig::from_env(env, "kafka_timeout_ms")?;
+        let connection = ConnectionConfig::from_env(env)?;
         let topic = env.required("topic_name")?;
         if topic.contains("{topic}") {
             return Err(ConfigError::new(
@@ -159,12 +158,18 @@ impl ScheduleConfig {
         let start = match env.get("offset_type").as_deref().map(str::trim) {
             None | Some("earliest") => StartFrom::Earliest,
             Some("latest") => StartFrom::Latest,
-            Some(other) => StartFrom::Timestamp(other.parse::<i64>().ok().filter(|&ms| ms >= 0).ok_or_else(|| {
-                ConfigError::new(
-                    "offset_type",
-                    format!("`{other}` is not `earliest`, `latest` or an epoch-milliseconds timestamp"),
-                )
-            })?),
+            Some(other) => StartFrom::Timestamp(
+                other
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|&ms| ms >= 0 && chrono::DateTime::from_timestamp_millis(ms).is_some())
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "offset_type",
+                            format!("`{other}` is not `earliest`, `latest` or an epoch-milliseconds timestamp"),
+                        )
+                    })?,
+            ),
         };
         Ok(ScheduleConfig {
             connection,
@@ -234,13 +239,13 @@ fn destination(env: &Env, address: &str) -> Result<(Destination, String), Config
     if bucket.is_empty() {
         return Err(bad(format!("`{address}` names no bucket")));
     }
-    let destination = Destination::S3 {
+    let destination = Destination::S3(S3Bucket {
         bucket,
         region,
         endpoint,
         path_style,
         credentials: credentials(env)?,
-    };
+    });
     Ok((destination, path))
 }
 
@@ -290,13 +295,7 @@ mod tests {
 
     fn s3(c: &CosConfig) -> (&str, &str, Option<&str>, bool) {
         match &c.destination {
-            Destination::S3 {
-                bucket,
-                region,
-                endpoint,
-                path_style,
-                ..
-            } => (bucket, region, endpoint.as_deref(), *path_style),
+            Destination::S3(b) => (&b.bucket, &b.region, b.endpoint.as_deref(), b.path_style),
             other => panic!("{other:?}"),
         }
     }
@@ -366,10 +365,10 @@ mod tests {
         ]
         .concat();
         let c = config(&both).unwrap();
-        let Destination::S3 { credentials, .. } = &c.destination else {
+        let Destination::S3(bucket) = &c.destination else {
             panic!()
         };
-        assert_eq!(credentials.access_key_id, "AKID1");
+        assert_eq!(bucket.credentials.access_key_id, "AKID1");
         assert!(!format!("{c:?}").contains("sk-1"));
         let missing = config(&[("bucket_address", "s3://b"), ("AWS_ACCESS_KEY_ID", "AKIA2")]).unwrap_err();
         assert!(missing.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{missing}");

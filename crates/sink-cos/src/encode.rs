@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use ckafka_dump_core::config::Choice;
 use ckafka_dump_core::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,11 +15,24 @@ pub enum ContentFormat {
     JsonLines,
 }
 
+impl Choice for ContentFormat {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("text", ContentFormat::Text), ("json", ContentFormat::JsonLines)];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     None,
     Gzip,
     Zstd,
+}
+
+impl Choice for Compression {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("none", Compression::None),
+        ("gzip", Compression::Gzip),
+        ("zstd", Compression::Zstd),
+    ];
 }
 
 impl ContentFormat {
@@ -55,30 +69,6 @@ impl Compression {
     }
 }
 
-/// One record as objects see it, from a trigger batch or from a fetch.
-#[derive(Debug, Clone, Copy)]
-pub struct Entry<'a> {
-    pub topic: &'a str,
-    pub partition: i32,
-    pub offset: i64,
-    pub timestamp_ms: Option<i64>,
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-}
-
-impl<'a> From<Record<'a>> for Entry<'a> {
-    fn from(r: Record<'a>) -> Self {
-        Entry {
-            topic: r.topic,
-            partition: r.partition,
-            offset: r.offset,
-            timestamp_ms: r.timestamp.map(|t| t.millis),
-            key: r.key,
-            value: r.value,
-        }
-    }
-}
-
 /// One record's line (with its `\n`): text lines are the value itself, so only JSON lines need building.
 pub enum Line<'a> {
     Value(&'a [u8]),
@@ -104,31 +94,31 @@ impl Line<'_> {
     }
 }
 
-/// `entry` as a line; a JSON line is built in `scratch`.
-pub fn line<'a>(format: ContentFormat, entry: &Entry<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
+/// `record` as a line; a JSON line is built in `scratch`.
+pub fn line<'a>(format: ContentFormat, record: &Record<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
     match format {
-        ContentFormat::Text => Line::Value(entry.value.unwrap_or_default()),
+        ContentFormat::Text => Line::Value(record.value_bytes()),
         ContentFormat::JsonLines => {
-            encode_json_line(entry, scratch);
+            encode_json_line(record, scratch);
             Line::Built(scratch)
         }
     }
 }
 
-/// Writes `entry` as one JSON line (with its `\n`) into `line`, replacing what was there.
-fn encode_json_line(entry: &Entry<'_>, line: &mut Vec<u8>) {
+/// Writes `record` as one JSON line (with its `\n`) into `line`, replacing what was there.
+fn encode_json_line(record: &Record<'_>, line: &mut Vec<u8>) {
     line.clear();
     line.extend_from_slice(b"{\"topic\":");
-    json_string(line, entry.topic);
-    let _ = write!(line, ",\"partition\":{},\"offset\":{}", entry.partition, entry.offset);
-    match entry.timestamp_ms {
-        Some(ms) => {
-            let _ = write!(line, ",\"timestamp\":{ms}");
+    json_string(line, record.topic);
+    let _ = write!(line, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
+    match record.timestamp {
+        Some(t) => {
+            let _ = write!(line, ",\"timestamp\":{}", t.millis);
         }
         None => line.extend_from_slice(b",\"timestamp\":null"),
     }
-    json_bytes(line, "key", entry.key);
-    json_bytes(line, "value", entry.value);
+    json_bytes(line, "key", record.key);
+    json_bytes(line, "value", record.value);
     line.extend_from_slice(b"}\n");
 }
 
@@ -203,16 +193,18 @@ mod tests {
 
     use super::*;
 
-    const ENTRY: Entry<'static> = Entry {
-        topic: "t",
-        partition: 1,
-        offset: 7,
-        timestamp_ms: Some(1_700_000_000_000),
-        key: Some(b"k\"1"),
-        value: Some("值\n".as_bytes()),
-    };
+    use ckafka_dump_core::Timestamp;
 
-    fn line(format: ContentFormat, entry: &Entry<'_>) -> String {
+    fn record(timestamp_ms: Option<i64>, key: Option<&'static [u8]>, value: Option<&'static [u8]>) -> Record<'static> {
+        let timestamp = timestamp_ms.map(|millis| Timestamp { millis, kind: None });
+        Record::new("t", 1, 7, timestamp, key, value)
+    }
+
+    fn sample() -> Record<'static> {
+        record(Some(1_700_000_000_000), Some(b"k\"1"), Some("值\n".as_bytes()))
+    }
+
+    fn line(format: ContentFormat, entry: &Record<'_>) -> String {
         let mut scratch = Vec::new();
         let mut body = ObjectBody::new(Compression::None, 0).unwrap();
         let line = super::line(format, entry, &mut scratch);
@@ -225,26 +217,18 @@ mod tests {
 
     #[test]
     fn text_lines_are_the_values_as_the_template_wrote_them() {
-        assert_eq!(line(ContentFormat::Text, &ENTRY), "值\n\n");
-        assert_eq!(line(ContentFormat::Text, &Entry { value: None, ..ENTRY }), "\n");
+        assert_eq!(line(ContentFormat::Text, &sample()), "值\n\n");
+        assert_eq!(line(ContentFormat::Text, &record(None, None, None)), "\n");
     }
 
     #[test]
     fn json_lines_carry_coordinates_and_mark_binary_as_base64() {
-        let text = line(ContentFormat::JsonLines, &ENTRY);
+        let text = line(ContentFormat::JsonLines, &sample());
         assert_eq!(
             text,
             "{\"topic\":\"t\",\"partition\":1,\"offset\":7,\"timestamp\":1700000000000,\"key\":\"k\\\"1\",\"value\":\"值\\n\"}\n"
         );
-        let binary = line(
-            ContentFormat::JsonLines,
-            &Entry {
-                key: None,
-                value: Some(&[0xff, 0x00]),
-                timestamp_ms: None,
-                ..ENTRY
-            },
-        );
+        let binary = line(ContentFormat::JsonLines, &record(None, None, Some(&[0xff, 0x00])));
         let parsed: serde_json::Value = serde_json::from_str(&binary).unwrap();
         assert_eq!(parsed["value"], "/wA=");
         assert_eq!(parsed["value_encoding"], "base64");

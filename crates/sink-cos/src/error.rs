@@ -1,5 +1,5 @@
 use ckafka_dump_core::{ConfigError, Retryable};
-use ckafka_dump_sink_kafka::error::KafkaError;
+use ckafka_dump_kafka::KafkaError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CosError {
@@ -14,16 +14,10 @@ pub enum CosError {
     Config(#[from] ConfigError),
     #[error("encoding {key}: {source}")]
     Encode { key: String, source: std::io::Error },
-    #[error(transparent)]
+    #[error("scheduled dump: {0}")]
     Kafka(#[from] KafkaError),
-    #[error("fetching {topic}/{partition} at offset {offset}: {message}")]
-    Fetch {
-        topic: String,
-        partition: i32,
-        offset: i64,
-        message: String,
-        retryable: bool,
-    },
+    #[error("scheduled dump: {source} (at offset {offset})")]
+    Fetch { offset: i64, source: KafkaError },
     #[error("checkpoint {key} is unreadable ({reason}); delete it to start the partition again from offset_type")]
     Checkpoint { key: String, reason: String },
     #[error("{failed} of {total} {what} failed; first: {first}")]
@@ -64,8 +58,8 @@ impl CosError {
 impl Retryable for CosError {
     fn is_retryable(&self) -> bool {
         match self {
-            CosError::Store { retryable, .. } | CosError::Fetch { retryable, .. } => *retryable,
-            CosError::Kafka(e) => e.is_retryable(),
+            CosError::Store { retryable, .. } => *retryable,
+            CosError::Kafka(e) | CosError::Fetch { source: e, .. } => e.is_retryable(),
             CosError::Some { first, .. } => first.is_retryable(),
             CosError::Config(_) | CosError::Encode { .. } | CosError::Checkpoint { .. } => false,
         }

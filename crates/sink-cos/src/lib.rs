@@ -13,8 +13,8 @@ pub mod writer;
 
 use std::sync::Arc;
 
-use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Sink};
-use ckafka_dump_sink_kafka::client::KafkaClient;
+use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Scheduled, Sink};
+use ckafka_dump_kafka::KafkaClient;
 
 use crate::config::CosConfig;
 use crate::error::CosError;
@@ -57,23 +57,20 @@ impl Sink for CosSink {
         self.objects.store.describe()
     }
 
-    async fn write(&self, batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, CosError> {
-        trigger::write_batch(&self.objects, batch).await
+    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
+        trigger::write_batch(&self.objects, batch, deadline).await
     }
+}
 
-    fn on_timer(
-        &self,
-        deadline: Deadline,
-    ) -> Option<impl std::future::Future<Output = Result<Drained, CosError>> + Send> {
-        Some(async move {
-            match &self.scheduler {
-                Some(scheduler) => scheduler.drain(&self.objects, deadline).await,
-                None => Err(ConfigError::new(
-                    "kafka_address",
-                    "is required for the scheduled dump (timer events), with topic_name",
-                )
-                .into()),
-            }
-        })
+impl Scheduled for CosSink {
+    async fn run_scheduled(&self, deadline: Deadline) -> Result<Drained, CosError> {
+        match &self.scheduler {
+            Some(scheduler) => scheduler.drain(&self.objects, deadline).await,
+            None => Err(ConfigError::new(
+                "kafka_address",
+                "is required for the scheduled dump (timer events), with topic_name",
+            )
+            .into()),
+        }
     }
 }

@@ -4,27 +4,47 @@
 //! each object, and keys derive from the object's first record, so a run that dies in between re-writes
 //! the same key next time: every offset before the checkpoint is in exactly one object.
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ckafka_dump_core::error::error_chain;
-use ckafka_dump_core::time::{now_epoch_ms, UtcDateTime};
-use ckafka_dump_core::{Deadline, Drained};
-use ckafka_dump_sink_kafka::client::KafkaClient;
+use ckafka_dump_core::time::now_epoch_ms;
+use ckafka_dump_core::{Deadline, Drained, Record, Timestamp};
+use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
+use rskafka::record::RecordAndOffset;
 use tokio::time::Instant;
 
 use crate::checkpoint::{checkpoint_key, Checkpoint};
 use crate::config::{ScheduleConfig, StartFrom};
-use crate::encode::Entry;
 use crate::error::CosError;
-use crate::writer::{Objects, PartitionWriter};
+use crate::store::{by_cutoff, ObjectMeta};
+use crate::writer::{ObjectWritten, Objects, PartitionWriter};
 
 /// The template's upload reserve: 5 s plus a part's worth at 50 MiB/s.
 fn upload_reserve(part_bytes: usize) -> Duration {
     Duration::from_secs(5) + Duration::from_secs_f64(part_bytes as f64 / (50.0 * 1024.0 * 1024.0))
+}
+
+/// When a partition's run stops fetching: nothing came within the idle timeout, or it has caught up.
+fn done_fetching(fetched: usize, next_offset: i64, high_watermark: i64) -> bool {
+    fetched == 0 || next_offset >= high_watermark
+}
+
+/// A fetched record in the model every sink writes (a fetch carries no headers the objects keep).
+fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffset) -> Record<'a> {
+    let timestamp = Timestamp {
+        millis: fetched.record.timestamp.timestamp_millis(),
+        kind: None,
+    };
+    Record::new(
+        topic,
+        partition,
+        fetched.offset,
+        Some(timestamp),
+        fetched.record.key.as_deref(),
+        fetched.record.value.as_deref(),
+    )
 }
 
 pub struct Scheduler {
@@ -36,7 +56,7 @@ impl Scheduler {
     pub async fn drain(&self, objects: &Arc<Objects>, deadline: Deadline) -> Result<Drained, CosError> {
         let partitions = self.kafka.partition_count(&self.config.topic).await?;
         let reserve = upload_reserve(objects.config.part_bytes);
-        let stop_at = deadline.instant().checked_sub(reserve).unwrap_or_else(Instant::now);
+        let stop_at = deadline.end().checked_sub(reserve).unwrap_or_else(Instant::now);
         if deadline.remaining() <= reserve {
             tracing::warn!(
                 time_left_ms = deadline.remaining().as_millis() as u64,
@@ -45,7 +65,7 @@ impl Scheduler {
             );
         }
         let results: Vec<Result<Drained, CosError>> = stream::iter(0..partitions)
-            .map(|partition| self.drain_partition(objects, partition, stop_at))
+            .map(|partition| self.drain_partition(objects, partition, stop_at, deadline))
             .buffer_unordered(objects.config.concurrency)
             .collect()
             .await;
@@ -69,94 +89,57 @@ impl Scheduler {
         objects: &Arc<Objects>,
         partition: i32,
         stop_at: Instant,
+        deadline: Deadline,
     ) -> Result<Drained, CosError> {
-        let topic = &self.config.topic;
-        let config = &objects.config;
-        let fetch_error = |offset: i64, message: String| CosError::Fetch {
-            topic: topic.clone(),
+        let topic = self.config.topic.as_str();
+        let client = self.kafka.partition_client(topic, partition).await?;
+        let progress = Progress {
+            objects,
+            key: checkpoint_key(&objects.config.prefix, &objects.config.instance, topic, partition),
+            topic,
             partition,
-            offset,
-            message,
-            retryable: true,
+            deadline,
         };
-        let client = self
-            .kafka
-            .partition_client(topic, partition)
-            .await
-            .map_err(|message| fetch_error(-1, message))?;
-        let max_bytes = 1..self.config.fetch_max_bytes as i32;
-        let max_wait_ms = self.config.idle_timeout.as_millis().min(i32::MAX as u128) as i32;
-        let checkpoint_key = checkpoint_key(&config.prefix, &config.instance, topic, partition);
-        let save = |next_offset: i64, last_object: Option<String>| {
-            let checkpoint = Checkpoint {
-                topic: topic.clone(),
-                partition,
-                next_offset,
-                last_object,
-                updated: UtcDateTime::now().rfc3339(),
-            };
-            let body = serde_json::to_vec_pretty(&checkpoint).expect("a checkpoint always serializes");
-            let meta = crate::store::ObjectMeta {
-                content_type: "application/json",
-                ..Default::default()
-            };
-            let key = checkpoint_key.clone();
-            async move { objects.store.put(&key, body, &meta).await }
-        };
-        let start = match objects.store.get(&checkpoint_key).await? {
-            Some(body) => {
-                serde_json::from_slice::<Checkpoint>(&body)
-                    .map_err(|e| CosError::Checkpoint {
-                        key: checkpoint_key.clone(),
-                        reason: e.to_string(),
-                    })?
-                    .next_offset
-            }
+        let start = match progress.load().await? {
+            Some(checkpoint) => checkpoint.next_offset,
             None => {
-                let start = start_offset(&client, self.config.start, (max_bytes.clone(), max_wait_ms))
-                    .await
-                    .map_err(|e| fetch_error(-1, format!("finding the start ({:?}): {e}", self.config.start)))?;
+                let start = self.start_offset(&client, partition).await?;
                 // Pinned now, so `latest` or a timestamp means the same offset on every later run.
-                save(start, None).await?;
+                progress
+                    .save(&Checkpoint::new(topic, partition, start, None, now_epoch_ms()))
+                    .await?;
                 start
             }
         };
 
-        let mut writer = PartitionWriter::new(Arc::clone(objects), now_epoch_ms(), objects.config.part_bytes);
+        let mut writer = PartitionWriter::new(Arc::clone(objects), now_epoch_ms(), objects.config.part_bytes, deadline);
         let mut next = start;
         let mut drained = Drained::default();
         while Instant::now() < stop_at {
-            let fetch = client.fetch_records(next, max_bytes.clone(), max_wait_ms);
+            let fetch = client.fetch_records(next, self.fetch_bytes(), self.max_wait_ms());
             let (records, high_watermark) = match tokio::time::timeout_at(stop_at, fetch).await {
                 Err(_budget_spent) => break,
-                Ok(Err(e)) => return Err(fetch_error(next, error_chain(&e))),
+                Ok(Err(e)) => {
+                    let source = KafkaError::partition(topic, partition, "fetching", &e);
+                    return Err(CosError::Fetch { offset: next, source });
+                }
                 Ok(Ok(fetched)) => fetched,
             };
-            if records.is_empty() {
-                break; // idle for consumer_timeout_ms
-            }
             for fetched in &records {
-                let entry = Entry {
-                    topic,
-                    partition,
-                    offset: fetched.offset,
-                    timestamp_ms: Some(fetched.record.timestamp.timestamp_millis()),
-                    key: fetched.record.key.as_deref(),
-                    value: fetched.record.value.as_deref(),
-                };
-                if let Some(object) = writer.push(&entry).await? {
-                    save(object.last_offset + 1, Some(object.key)).await?;
+                let record = fetched_record(topic, partition, fetched);
+                if let Some(object) = writer.push(&record).await? {
+                    progress.saved_after(&object).await?;
                 }
                 drained.records += 1;
-                drained.bytes += entry.key.map_or(0, <[u8]>::len) + entry.value.map_or(0, <[u8]>::len);
+                drained.bytes += record.payload_len();
                 next = fetched.offset + 1;
             }
-            if next >= high_watermark {
-                break; // caught up
+            if done_fetching(records.len(), next, high_watermark) {
+                break;
             }
         }
         if let Some(object) = writer.finish().await? {
-            save(object.last_offset + 1, Some(object.key)).await?;
+            progress.saved_after(&object).await?;
         }
         tracing::info!(
             topic,
@@ -168,38 +151,78 @@ impl Scheduler {
         );
         Ok(drained)
     }
+
+    fn fetch_bytes(&self) -> std::ops::Range<i32> {
+        1..self.config.fetch_max_bytes as i32
+    }
+
+    fn max_wait_ms(&self) -> i32 {
+        self.config.idle_timeout.as_millis().min(i32::MAX as u128) as i32
+    }
+
+    /// Where a partition without a checkpoint starts, per `offset_type`.
+    async fn start_offset(&self, client: &PartitionClient, partition: i32) -> Result<i64, CosError> {
+        let topic = self.config.topic.as_str();
+        let failed = |e: rskafka::client::error::Error| {
+            CosError::from(KafkaError::partition(topic, partition, "finding the start offset", &e))
+        };
+        let ms = match self.config.start {
+            StartFrom::Earliest => return client.get_offset(OffsetAt::Earliest).await.map_err(failed),
+            StartFrom::Latest => return client.get_offset(OffsetAt::Latest).await.map_err(failed),
+            StartFrom::Timestamp(ms) => ms,
+        };
+        let at = chrono::DateTime::from_timestamp_millis(ms)
+            .ok_or_else(|| ckafka_dump_core::ConfigError::new("offset_type", format!("{ms} is out of range")))?;
+        let mut offset = client.get_offset(OffsetAt::Timestamp(at)).await.map_err(failed)?;
+        if offset < 0 {
+            // No record at or after the timestamp: start where the next record will be.
+            return client.get_offset(OffsetAt::Latest).await.map_err(failed);
+        }
+        // Some brokers (tansu) answer with the first offset of the record batch holding the timestamp: step
+        // to the first record at or after it, as Kafka does.
+        loop {
+            let (records, _) = client
+                .fetch_records(offset, self.fetch_bytes(), self.max_wait_ms())
+                .await
+                .map_err(failed)?;
+            match records.iter().find(|r| r.record.timestamp.timestamp_millis() >= ms) {
+                Some(first) => return Ok(first.offset),
+                None => match records.last() {
+                    Some(last) => offset = last.offset + 1,
+                    None => return Ok(offset),
+                },
+            }
+        }
+    }
 }
 
-async fn start_offset(client: &PartitionClient, start: StartFrom, fetch: (Range<i32>, i32)) -> Result<i64, String> {
-    let at = match start {
-        StartFrom::Earliest => OffsetAt::Earliest,
-        StartFrom::Latest => OffsetAt::Latest,
-        StartFrom::Timestamp(ms) => OffsetAt::Timestamp(
-            chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("{ms} is out of range"))?,
-        ),
-    };
-    let mut offset = client.get_offset(at).await.map_err(|e| error_chain(&e))?;
-    let StartFrom::Timestamp(ms) = start else {
-        return Ok(offset);
-    };
-    if offset < 0 {
-        // No record at or after the timestamp: start where the next record will be.
-        return client.get_offset(OffsetAt::Latest).await.map_err(|e| error_chain(&e));
+/// A partition's checkpoint object.
+struct Progress<'a> {
+    objects: &'a Objects,
+    key: String,
+    topic: &'a str,
+    partition: i32,
+    deadline: Deadline,
+}
+
+impl Progress<'_> {
+    async fn load(&self) -> Result<Option<Checkpoint>, CosError> {
+        let body = by_cutoff(self.deadline, "GetObject", &self.key, self.objects.store.get(&self.key)).await?;
+        body.map(|body| Checkpoint::parse(&self.key, &body)).transpose()
     }
-    // Some brokers (tansu) answer with the first offset of the record batch holding the timestamp: step
-    // to the first record at or after it, as Kafka does.
-    loop {
-        let (records, _) = client
-            .fetch_records(offset, fetch.0.clone(), fetch.1)
+
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CosError> {
+        let meta = ObjectMeta {
+            content_type: "application/json",
+            ..Default::default()
+        };
+        let put = self.objects.store.put(&self.key, checkpoint.to_json(), &meta);
+        by_cutoff(self.deadline, "PutObject", &self.key, put).await
+    }
+
+    async fn saved_after(&self, object: &ObjectWritten) -> Result<(), CosError> {
+        self.save(&Checkpoint::after(object, self.topic, self.partition, now_epoch_ms()))
             .await
-            .map_err(|e| error_chain(&e))?;
-        match records.iter().find(|r| r.record.timestamp.timestamp_millis() >= ms) {
-            Some(first) => return Ok(first.offset),
-            None => match records.last() {
-                Some(last) => offset = last.offset + 1,
-                None => return Ok(offset),
-            },
-        }
     }
 }
 
@@ -211,5 +234,29 @@ mod tests {
     fn the_upload_reserve_is_the_templates() {
         assert_eq!(upload_reserve(0), Duration::from_secs(5));
         assert_eq!(upload_reserve(50 * 1024 * 1024), Duration::from_secs(6));
+    }
+
+    #[test]
+    fn fetching_stops_when_idle_or_caught_up() {
+        assert!(done_fetching(0, 10, 20), "nothing within the idle timeout");
+        assert!(done_fetching(5, 20, 20), "caught up with the high watermark");
+        assert!(!done_fetching(5, 15, 20));
+    }
+
+    #[test]
+    fn fetched_records_keep_coordinates_timestamp_key_and_value() {
+        let fetched = RecordAndOffset {
+            record: rskafka::record::Record {
+                key: Some(b"k".to_vec()),
+                value: None,
+                headers: Default::default(),
+                timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            },
+            offset: 42,
+        };
+        let record = fetched_record("t", 3, &fetched);
+        assert_eq!((record.topic, record.partition, record.offset), ("t", 3, 42));
+        assert_eq!(record.timestamp.map(|t| t.millis), Some(1_700_000_000_123));
+        assert_eq!((record.key, record.value), (Some(&b"k"[..]), None));
     }
 }

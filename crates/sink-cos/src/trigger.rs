@@ -5,19 +5,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ckafka_dump_core::time::now_epoch_ms;
-use ckafka_dump_core::{Batch, Delivery};
+use ckafka_dump_core::{Batch, Deadline, Delivery};
 use futures_util::stream::{self, StreamExt};
 
-use crate::encode::Entry;
 use crate::error::CosError;
 use crate::writer::{Objects, PartitionWriter};
 
-pub async fn write_batch(objects: &Arc<Objects>, batch: &Batch<'_>) -> Result<Delivery, CosError> {
+pub async fn write_batch(objects: &Arc<Objects>, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
     let now = now_epoch_ms();
     let groups = by_partition(batch);
     let total = groups.len();
     let errors: Vec<CosError> = stream::iter(groups)
-        .map(|records| write_partition(objects, batch, records, now))
+        .map(|records| write_partition(objects, batch, records, now, deadline))
         .buffer_unordered(objects.config.concurrency)
         .filter_map(|result| async move { result.err() })
         .collect()
@@ -34,15 +33,16 @@ async fn write_partition(
     batch: &Batch<'_>,
     records: Vec<usize>,
     now: i64,
+    deadline: Deadline,
 ) -> Result<(), CosError> {
     let content_bytes = records
         .iter()
         .filter_map(|&i| batch.get(i))
         .map(|r| r.payload_len() + 1)
         .sum();
-    let mut writer = PartitionWriter::new(Arc::clone(objects), now, content_bytes);
+    let mut writer = PartitionWriter::new(Arc::clone(objects), now, content_bytes, deadline);
     for record in records.iter().filter_map(|&i| batch.get(i)) {
-        writer.push(&Entry::from(record)).await?;
+        writer.push(&record).await?;
     }
     writer.finish().await.map(drop)
 }
@@ -72,7 +72,7 @@ mod tests {
             {"Ckafka":{"topic":"a","partition":1,"offset":5,"msgKey":"None","msgBody":"y"}},
             {"Ckafka":{"topic":"a","partition":0,"offset":2,"msgKey":"None","msgBody":"z"}},
             {"Ckafka":{"topic":"b","partition":0,"offset":9,"msgKey":"None","msgBody":"w"}}]}"#;
-        let batch = ckafka_dump_core::decode(event).unwrap();
+        let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
         assert_eq!(by_partition(&batch), vec![vec![0, 2], vec![1], vec![3]]);
     }
 }

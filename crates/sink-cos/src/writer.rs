@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
+use ckafka_dump_core::{Deadline, Record};
+
 use crate::config::CosConfig;
-use crate::encode::{line, Entry, ObjectBody};
+use crate::encode::{line, ObjectBody};
 use crate::error::CosError;
 use crate::key::KeyFields;
-use crate::store::{ObjectMeta, Store, Upload};
+use crate::store::{self, by_cutoff, ObjectMeta, ObjectStore, Upload};
 
 /// The bucket and how objects in it are named and encoded; shared by all writers of a function.
 pub struct Objects {
-    pub store: Store,
+    pub store: Box<dyn ObjectStore>,
     pub config: CosConfig,
     meta: ObjectMeta,
     extension: String,
@@ -21,7 +23,7 @@ pub struct Objects {
 impl Objects {
     pub fn new(config: CosConfig) -> Objects {
         Objects {
-            store: Store::new(&config.destination),
+            store: store::open(&config.destination),
             meta: ObjectMeta {
                 content_type: config.content.content_type(),
                 content_encoding: config.compression.content_encoding(),
@@ -32,15 +34,15 @@ impl Objects {
         }
     }
 
-    /// The key of the object whose first record is `entry`.
-    pub fn key_for(&self, entry: &Entry<'_>, fallback_time_ms: i64) -> String {
+    /// The key of the object whose first record is `record`.
+    pub fn key_for(&self, record: &Record<'_>, fallback_time_ms: i64) -> String {
         let fields = KeyFields {
             instance: &self.config.instance,
-            topic: entry.topic,
-            topic_id: self.config.topic_id.as_deref().unwrap_or(entry.topic),
-            partition: entry.partition,
-            start_offset: entry.offset,
-            timestamp_ms: entry.timestamp_ms.unwrap_or(fallback_time_ms),
+            topic: record.topic,
+            topic_id: self.config.topic_id.as_deref().unwrap_or(record.topic),
+            partition: record.partition,
+            start_offset: record.offset,
+            timestamp_ms: record.timestamp.map_or(fallback_time_ms, |t| t.millis),
         };
         self.config
             .key_template
@@ -68,6 +70,8 @@ struct ObjectInProgress {
 
 pub struct PartitionWriter {
     objects: Arc<Objects>,
+    /// Every store operation ends by its cut-off.
+    deadline: Deadline,
     /// Key time for records without a timestamp (SCF CKafka events carry none).
     fallback_time_ms: i64,
     /// Content bytes expected (trigger batches know theirs): sizes the first buffer so it does not regrow.
@@ -77,9 +81,10 @@ pub struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    pub fn new(objects: Arc<Objects>, fallback_time_ms: i64, expected_bytes: usize) -> Self {
+    pub fn new(objects: Arc<Objects>, fallback_time_ms: i64, expected_bytes: usize, deadline: Deadline) -> Self {
         PartitionWriter {
             objects,
+            deadline,
             fallback_time_ms,
             expected_bytes,
             scratch: Vec::new(),
@@ -88,11 +93,11 @@ impl PartitionWriter {
     }
 
     /// Adds a record; returns the object it closed when it started a new one.
-    pub async fn push(&mut self, entry: &Entry<'_>) -> Result<Option<ObjectWritten>, CosError> {
+    pub async fn push(&mut self, record: &Record<'_>) -> Result<Option<ObjectWritten>, CosError> {
         let objects = Arc::clone(&self.objects);
         let config = &objects.config;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let line = line(config.content, entry, &mut scratch);
+        let line = line(config.content, record, &mut scratch);
         let closed = match &self.current {
             Some(current) if current.written.content_bytes + line.size() > config.max_object_bytes => {
                 self.finish_current().await?
@@ -102,7 +107,7 @@ impl PartitionWriter {
         let current = match &mut self.current {
             Some(current) => current,
             None => {
-                let key = self.objects.key_for(entry, self.fallback_time_ms);
+                let key = self.objects.key_for(record, self.fallback_time_ms);
                 let capacity = self.expected_bytes.clamp(1 << 16, config.part_bytes);
                 let body = ObjectBody::new(config.compression, capacity).map_err(|source| CosError::Encode {
                     key: key.clone(),
@@ -114,8 +119,8 @@ impl PartitionWriter {
                     written: ObjectWritten {
                         key,
                         records: 0,
-                        first_offset: entry.offset,
-                        last_offset: entry.offset,
+                        first_offset: record.offset,
+                        last_offset: record.offset,
                         content_bytes: 0,
                         stored_bytes: 0,
                     },
@@ -128,7 +133,7 @@ impl PartitionWriter {
             source,
         })?;
         written.records += 1;
-        written.last_offset = entry.offset;
+        written.last_offset = record.offset;
         written.content_bytes += line.size();
         self.scratch = scratch;
         if current.body.output().len() >= config.part_bytes {
@@ -147,15 +152,18 @@ impl PartitionWriter {
     }
 
     async fn upload_part(&mut self, part: Vec<u8>) -> Result<(), CosError> {
-        let (store, meta) = (&self.objects.store, &self.objects.meta);
+        let (store, meta, deadline) = (&self.objects.store, &self.objects.meta, self.deadline);
         let current = self.current.as_mut().expect("a part belongs to an object in progress");
         let key = &current.written.key;
         let upload = match &mut current.upload {
             Some(upload) => upload,
-            None => current.upload.insert(store.start_upload(key, meta).await?),
+            None => {
+                let started = by_cutoff(deadline, "CreateMultipartUpload", key, store.start_upload(key, meta)).await?;
+                current.upload.insert(started)
+            }
         };
         current.written.stored_bytes += part.len();
-        store.upload_part(key, upload, part).await
+        by_cutoff(deadline, "UploadPart", key, store.upload_part(key, upload, part)).await
     }
 
     async fn finish_current(&mut self) -> Result<Option<ObjectWritten>, CosError> {
@@ -167,24 +175,33 @@ impl PartitionWriter {
             upload,
             mut written,
         } = current;
-        let store = &self.objects.store;
+        let (store, deadline) = (&self.objects.store, self.deadline);
+        let key = written.key.as_str();
         let rest = body.finish().map_err(|source| CosError::Encode {
             key: written.key.clone(),
             source,
         });
         written.stored_bytes += rest.as_ref().map_or(0, Vec::len);
         let result = match (rest, upload) {
-            (Ok(rest), None) => store.put(&written.key, rest, &self.objects.meta).await,
+            (Ok(rest), None) => by_cutoff(deadline, "PutObject", key, store.put(key, rest, &self.objects.meta)).await,
             (rest, Some(mut upload)) => {
                 let uploaded = match rest {
                     Ok(rest) if rest.is_empty() => Ok(()),
-                    Ok(rest) => store.upload_part(&written.key, &mut upload, rest).await,
+                    Ok(rest) => by_cutoff(deadline, "UploadPart", key, store.upload_part(key, &mut upload, rest)).await,
                     Err(e) => Err(e),
                 };
                 match uploaded {
-                    Ok(()) => store.complete_upload(&written.key, upload).await,
+                    Ok(()) => {
+                        by_cutoff(
+                            deadline,
+                            "CompleteMultipartUpload",
+                            key,
+                            store.complete_upload(key, upload),
+                        )
+                        .await
+                    }
                     Err(e) => {
-                        store.abort_upload(&written.key, upload).await;
+                        store::abort_quietly(store.as_ref(), key, upload).await;
                         Err(e)
                     }
                 }
@@ -201,7 +218,7 @@ impl PartitionWriter {
 
     async fn abort_current(&mut self) {
         if let Some((key, upload)) = self.take_open_upload() {
-            self.objects.store.abort_upload(&key, upload).await;
+            store::abort_quietly(self.objects.store.as_ref(), &key, upload).await;
         }
     }
 
@@ -224,7 +241,7 @@ impl Drop for PartitionWriter {
         if let Some((key, upload)) = self.take_open_upload() {
             let objects = Arc::clone(&self.objects);
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { objects.store.abort_upload(&key, upload).await });
+                runtime.spawn(async move { store::abort_quietly(objects.store.as_ref(), &key, upload).await });
             }
         }
     }

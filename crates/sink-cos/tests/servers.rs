@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client as S3;
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::{invoke, Deadline, Error, Retryable, Summary};
+use ckafka_dump_core::{Deadline, Error, Retryable};
+use ckafka_dump_runtime::{invoke, Summary, WithSchedule};
 use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
-use ckafka_dump_sink_cos::config::CosConfig;
+use ckafka_dump_sink_cos::config::{CosConfig, Destination};
+use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
 use ckafka_dump_testkit::{free_port, repo_root, unique, var, FaultProxy};
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
@@ -62,12 +64,16 @@ async fn s3_sink_at(endpoint: &str, extra: &[(&str, &str)]) -> (CosSink, String)
     (sink, bucket)
 }
 
-fn s3(sink: &CosSink) -> &S3 {
-    sink.objects().store.s3_client().unwrap()
+/// A client of the sink's bucket, to look at what it wrote.
+fn s3(sink: &CosSink) -> S3 {
+    match &sink.objects().config.destination {
+        Destination::S3(bucket) => Bucket::new(bucket.clone()).client().clone(),
+        other => panic!("not an S3 sink: {other:?}"),
+    }
 }
 
 async fn run(sink: &CosSink, event: &str) -> Result<Summary, Error> {
-    invoke(sink, event, Deadline::after(LIMIT), "test").await
+    invoke(&WithSchedule(sink), event, Deadline::after(LIMIT), "test").await
 }
 
 /// Every object of the bucket under `prefix`, key → bytes.
@@ -108,7 +114,7 @@ async fn a_trigger_batch_becomes_one_object_per_partition_with_exact_keys_and_by
     let summary = run(&sink, SCF_MULTI).await.unwrap();
     assert_eq!((summary.records, summary.written), (5, 5));
     let now = ckafka_dump_core::time::UtcDateTime::now().date();
-    let got = objects(s3(&sink), &bucket, "dump/").await;
+    let got = objects(&s3(&sink), &bucket, "dump/").await;
     let expected: BTreeMap<String, Vec<u8>> = [
         (
             format!("dump/ckafka-test/app-log/{now}/app-log+0+0000000000000001200.txt"),
@@ -141,9 +147,9 @@ async fn a_trigger_batch_becomes_one_object_per_partition_with_exact_keys_and_by
 async fn the_same_batch_twice_overwrites_the_same_keys() {
     let (sink, bucket) = s3_sink(&[]).await;
     run(&sink, MSK).await.unwrap();
-    let first = objects(s3(&sink), &bucket, "").await;
+    let first = objects(&s3(&sink), &bucket, "").await;
     run(&sink, MSK).await.unwrap();
-    let second = objects(s3(&sink), &bucket, "").await;
+    let second = objects(&s3(&sink), &bucket, "").await;
     assert_eq!(first.len(), 2, "{:?}", first.keys());
     assert_eq!(first, second);
     // MSK records carry timestamps: the date is the first record's (2018-12-17), not today's.
@@ -162,7 +168,7 @@ async fn an_object_above_the_part_size_goes_up_in_parts_byte_exact() {
     let (event, content) = large_event("big", 1200, 10_000); // 12 MB: three parts
     let summary = run(&sink, &event).await.unwrap();
     assert_eq!(summary.written, 1200);
-    let got = objects(s3(&sink), &bucket, "").await;
+    let got = objects(&s3(&sink), &bucket, "").await;
     assert_eq!(got.len(), 1);
     let (key, bytes) = got.iter().next().unwrap();
     assert!(key.ends_with("big+0+0000000000000000000.txt"), "{key}");
@@ -185,7 +191,7 @@ async fn objects_roll_over_at_partition_max_to_cos_bytes_on_record_boundaries() 
     let (sink, bucket) = s3_sink(&[("partition_max_to_cos_bytes", "35000")]).await;
     let (event, content) = large_event("roll", 10, 10_000); // 10 records of 10,001 bytes: 3 per object
     run(&sink, &event).await.unwrap();
-    let got = objects(s3(&sink), &bucket, "").await;
+    let got = objects(&s3(&sink), &bucket, "").await;
     let starts: Vec<&str> = got.keys().map(|k| &k[k.len() - 23..k.len() - 4]).collect();
     assert_eq!(
         starts,
@@ -205,7 +211,7 @@ async fn gzip_and_zstd_json_lines_round_trip_with_content_encoding() {
     for (compression, extension) in [("gzip", ".jsonl.gz"), ("zstd", ".jsonl.zst")] {
         let (sink, bucket) = s3_sink(&[("content_format", "json"), ("compression_type", compression)]).await;
         run(&sink, MSK).await.unwrap();
-        let got = objects(s3(&sink), &bucket, "").await;
+        let got = objects(&s3(&sink), &bucket, "").await;
         let key = "dump/kafka/mytopic/2018-12-17/mytopic+0+0000000000000000015".to_owned() + extension;
         let stored = &got[&key];
         let mut plain = Vec::new();
@@ -387,7 +393,7 @@ async fn checkpoint(sink: &CosSink, topic: &str, partition: i32) -> Option<Check
 
 /// Every offset below each partition's checkpoint is in exactly one object, and nothing else is.
 async fn assert_exactly_once(sink: &CosSink, bucket: &str, topic: &str, partitions: i32, start: i64) {
-    let got = coverage(&objects(s3(sink), bucket, "dump/").await);
+    let got = coverage(&objects(&s3(sink), bucket, "dump/").await);
     let mut expected = BTreeMap::new();
     for partition in 0..partitions {
         let next = checkpoint(sink, topic, partition).await.unwrap().next_offset;
@@ -415,7 +421,7 @@ async fn a_timer_drains_every_partition_from_earliest_and_resumes_from_its_check
     assert_eq!(run(&sink, TIMER).await.unwrap().records, 50);
     assert_eq!(checkpoint(&sink, &topic, 0).await.unwrap().next_offset, 350);
     assert_exactly_once(&sink, &bucket, &topic, 2, 0).await;
-    let keys = objects(s3(&sink), &bucket, "dump/kafka/")
+    let keys = objects(&s3(&sink), &bucket, "dump/kafka/")
         .await
         .into_keys()
         .collect::<Vec<_>>();
@@ -428,7 +434,7 @@ async fn a_timer_drains_every_partition_from_earliest_and_resumes_from_its_check
 
     let idle = run(&sink, TIMER).await.unwrap();
     assert_eq!(idle.records, 0);
-    assert_eq!(objects(s3(&sink), &bucket, "dump/kafka/").await.len(), keys.len());
+    assert_eq!(objects(&s3(&sink), &bucket, "dump/kafka/").await.len(), keys.len());
 }
 
 #[tokio::test]
@@ -451,7 +457,7 @@ async fn a_run_that_died_between_object_and_checkpoint_rewrites_the_same_key() {
     // JSON lines of ~115 bytes: about 100 records per object, four objects or so per run.
     let (sink, bucket) = scheduled_sink(&topic, &[("partition_max_to_cos_bytes", "11500")]).await;
     run(&sink, TIMER).await.unwrap();
-    let complete = objects(s3(&sink), &bucket, "dump/kafka/").await;
+    let complete = objects(&s3(&sink), &bucket, "dump/kafka/").await;
     let keys: Vec<&String> = complete.keys().collect();
     let n = keys.len();
     assert!(n >= 3, "{keys:?}");
@@ -486,7 +492,7 @@ async fn a_run_that_died_between_object_and_checkpoint_rewrites_the_same_key() {
     assert_eq!(run(&sink, TIMER).await.unwrap().records as i64, 410 - killed_start);
     assert_eq!(checkpoint(&sink, &topic, 0).await.unwrap().next_offset, 410);
     assert_exactly_once(&sink, &bucket, &topic, 1, 0).await;
-    let after = objects(s3(&sink), &bucket, "dump/kafka/").await;
+    let after = objects(&s3(&sink), &bucket, "dump/kafka/").await;
     assert_eq!(after.keys().take(n - 1).collect::<Vec<_>>(), keys[..n - 1]);
 }
 
@@ -540,7 +546,7 @@ async fn a_part_refused_with_5xx_fails_the_invocation_aborts_the_upload_and_rede
     let message = error.to_string();
     assert!(message.contains("UploadPart") && message.contains("503"), "{message}");
     assert!(error.is_retryable(), "{message}");
-    assert!(objects(s3(&sink), &bucket, "").await.is_empty());
+    assert!(objects(&s3(&sink), &bucket, "").await.is_empty());
     let seen: Value = serde_json::from_str(&proxy.control("seen", "")).unwrap();
     let upload_ids: Vec<&str> = seen["upload_ids"]
         .as_array()
@@ -558,7 +564,7 @@ async fn a_part_refused_with_5xx_fails_the_invocation_aborts_the_upload_and_rede
     // The trigger re-delivers the batch once the store is healthy: exactly one object, byte-exact.
     proxy.control("off", "");
     run(&sink, &event).await.unwrap();
-    let got = objects(s3(&sink), &bucket, "").await;
+    let got = objects(&s3(&sink), &bucket, "").await;
     assert_eq!(got.len(), 1);
     assert!(got.values().next().unwrap() == content.as_bytes());
     let seen: Value = serde_json::from_str(&proxy.control("seen", "")).unwrap();

@@ -12,7 +12,9 @@ use ckafka_dump_sink_es::request;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: bulk_body EVENT_FILE")?;
     let event = std::fs::read_to_string(path)?;
-    let batch = ckafka_dump_core::decode(&event)?;
+    let batch = ckafka_dump_core::decode(&event)?
+        .into_batch()
+        .ok_or("a timer event has no records")?;
     let config = EsConfig::from_env(&Env::process())?;
     let items = request::bulk_items(&batch, &config, ckafka_dump_core::time::now_epoch_ms());
     let all: Vec<usize> = (0..items.len()).collect();

@@ -5,19 +5,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use ckafka_dump_core::error::error_chain;
+use ckafka_dump_core::Failure;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 
 use crate::config::{Auth, EsConfig, OpType};
 use crate::error::EsError;
 use crate::response::{self, ItemOutcome};
-
-/// Why a whole bulk request failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestError {
-    Retryable(String),
-    Permanent(String),
-}
 
 pub struct EsClient {
     http: reqwest::Client,
@@ -68,7 +62,7 @@ impl EsClient {
         op: OpType,
         sent: usize,
         timeout: Duration,
-    ) -> Result<Vec<ItemOutcome>, RequestError> {
+    ) -> Result<Vec<ItemOutcome>, Failure> {
         let node = &self.nodes[self.next_node.fetch_add(1, Ordering::Relaxed) % self.nodes.len()];
         let mut request = self.http.post(format!("{node}/_bulk")).timeout(timeout).body(body);
         if let Some(pipeline) = &self.pipeline {
@@ -76,31 +70,32 @@ impl EsClient {
         }
         let response = request.send().await.map_err(|e| {
             let kind = if e.is_timeout() { "timed out" } else { "unreachable" };
-            RequestError::Retryable(format!("{node} {kind}: {}", error_chain(&e)))
+            Failure::new(format!("{node} {kind}: {}", error_chain(&e)), true)
         })?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| RequestError::Retryable(format!("{node}: reading the response: {e}")))?;
+            .map_err(|e| Failure::new(format!("{node}: reading the response: {e}"), true))?;
         classify_status(node, status, &bytes)?;
-        response::parse(&bytes, op, sent).map_err(|e| RequestError::Retryable(format!("{node}: {e}")))
+        response::parse(&bytes, op, sent).map_err(|e| Failure::new(format!("{node}: {e}"), true))
     }
 }
 
-fn classify_status(node: &str, status: StatusCode, body: &[u8]) -> Result<(), RequestError> {
+fn classify_status(node: &str, status: StatusCode, body: &[u8]) -> Result<(), Failure> {
     if status.is_success() {
         return Ok(());
     }
     let excerpt: String = String::from_utf8_lossy(body).chars().take(300).collect();
     let message = format!("{node} answered HTTP {status}: {excerpt}");
     Err(match status.as_u16() {
-        401 | 403 => RequestError::Permanent(format!(
-            "{node} refused the credentials (HTTP {status}); check ES_User / ES_Password or ES_Api_Key"
-        )),
-        413 => RequestError::Permanent(format!("{message}; lower ES_Bulk_Max_Bytes")),
-        408 | 429 | 500..=599 => RequestError::Retryable(message),
-        _ => RequestError::Permanent(message),
+        401 | 403 => Failure::new(
+            format!("{node} refused the credentials (HTTP {status}); check ES_User / ES_Password or ES_Api_Key"),
+            false,
+        ),
+        413 => Failure::new(format!("{message}; lower ES_Bulk_Max_Bytes"), false),
+        408 | 429 | 500..=599 => Failure::new(message, true),
+        _ => Failure::new(message, false),
     })
 }
 
@@ -111,18 +106,19 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let auth = classify_status("http://n", StatusCode::UNAUTHORIZED, b"").unwrap_err();
-        assert!(matches!(auth, RequestError::Permanent(ref m) if m.contains("http://n") && m.contains("401")));
-        assert!(matches!(
-            classify_status("n", StatusCode::TOO_MANY_REQUESTS, b""),
-            Err(RequestError::Retryable(_))
-        ));
-        assert!(matches!(
-            classify_status("n", StatusCode::BAD_GATEWAY, b""),
-            Err(RequestError::Retryable(_))
-        ));
+        assert!(!auth.retryable && auth.reason.contains("http://n") && auth.reason.contains("401"));
         assert!(
-            matches!(classify_status("n", StatusCode::PAYLOAD_TOO_LARGE, b""), Err(RequestError::Permanent(ref m)) if m.contains("ES_Bulk_Max_Bytes"))
+            classify_status("n", StatusCode::TOO_MANY_REQUESTS, b"")
+                .unwrap_err()
+                .retryable
         );
+        assert!(
+            classify_status("n", StatusCode::BAD_GATEWAY, b"")
+                .unwrap_err()
+                .retryable
+        );
+        let too_large = classify_status("n", StatusCode::PAYLOAD_TOO_LARGE, b"").unwrap_err();
+        assert!(!too_large.retryable && too_large.reason.contains("ES_Bulk_Max_Bytes"));
         assert!(classify_status("n", StatusCode::OK, b"").is_ok());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ckafka_dump_core::config::{Env, Secret};
+use ckafka_dump_core::config::{split_list, Choice, Env, Secret};
 use ckafka_dump_core::ConfigError;
 
 use crate::document::DocumentSettings;
@@ -18,10 +18,22 @@ pub enum IndexTimeFormat {
     None,
 }
 
+impl Choice for IndexTimeFormat {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("day", IndexTimeFormat::Day),
+        ("hour", IndexTimeFormat::Hour),
+        ("none", IndexTimeFormat::None),
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpType {
     Index,
     Create,
+}
+
+impl Choice for OpType {
+    const CHOICES: &'static [(&'static str, Self)] = &[("index", OpType::Index), ("create", OpType::Create)];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +73,7 @@ impl EsConfig {
         let ca_cert_pem = env.pem("ES_CA_Cert")?;
         let index_keyword = env.required("ES_Index_KeyWord")?;
         validate_index_name("ES_Index_KeyWord", &index_keyword)?;
-        let index_time_format = match env.choice_or("ES_Index_TimeFormat", &["day", "hour", "none"], "day")? {
-            "hour" => IndexTimeFormat::Hour,
-            "none" => IndexTimeFormat::None,
-            _ => IndexTimeFormat::Day,
-        };
+        let index_time_format = env.choice("ES_Index_TimeFormat", IndexTimeFormat::Day)?;
         let dead_letter_index = match env.get("ES_Dead_Letter_Index").as_deref() {
             None => Some(format!("{index_keyword}-dead-letter")),
             Some("none") => None,
@@ -74,10 +82,7 @@ impl EsConfig {
                 Some(name.to_owned())
             }
         };
-        let op_type = match env.choice_or("ES_Op_Type", &["index", "create"], "index")? {
-            "create" => OpType::Create,
-            _ => OpType::Index,
-        };
+        let op_type = env.choice("ES_Op_Type", OpType::Index)?;
         let bulk_max_bytes = env.at_least("ES_Bulk_Max_Bytes", 10 * 1024 * 1024, 1024)?;
         let bulk_concurrency = env.at_least("ES_Bulk_Concurrency", 4, 1)?;
         Ok(EsConfig {
@@ -87,15 +92,7 @@ impl EsConfig {
             index_keyword,
             index_time_format,
             documents: DocumentSettings {
-                ignore_fields: env
-                    .get("ES_Log_IgnoreWord")
-                    .map(|v| {
-                        v.split(',')
-                            .map(|f| f.trim().to_owned())
-                            .filter(|f| !f.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                ignore_fields: env.list("ES_Log_IgnoreWord"),
                 id_field: optional_field(env, "ES_Id_Field", "log_id"),
                 timestamp_field: optional_field(env, "ES_Timestamp_Field", "time"),
                 kafka_meta_field: env.get("ES_Kafka_Meta_Field"),
@@ -122,10 +119,8 @@ fn optional_field(env: &Env, var: &str, default: &str) -> Option<String> {
 /// `ES_Address`: comma-separated `http(s)://host:port` (scheme defaults to http). Credentials embedded in
 /// a URL are refused so they cannot reach a log line through the address.
 fn parse_nodes(raw: &str) -> Result<Vec<String>, ConfigError> {
-    let nodes: Vec<String> = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
+    let nodes: Vec<String> = split_list(raw)
+        .into_iter()
         .map(|n| {
             let url = if n.contains("://") {
                 n.to_owned()

@@ -274,7 +274,7 @@ mod tests {
     fn doc_of(body: &str, settings: &DocumentSettings) -> (serde_json::Value, Option<String>) {
         let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":1,"offset":7,"msgKey":"k","msgBody":body}}]})
             .to_string();
-        let batch = decode(&event).unwrap();
+        let batch = decode(&event).unwrap().into_batch().unwrap();
         let doc = build(&batch.get(0).unwrap(), settings, 1_545_084_650_987);
         (serde_json::from_slice(&doc.source).unwrap(), doc.id)
     }
@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn raw_numbers_are_copied_exactly() {
         let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":1,"offset":7,"msgBody":r#"{"n":12345678901234567890.50}"#}}]}).to_string();
-        let batch = decode(&event).unwrap();
+        let batch = decode(&event).unwrap().into_batch().unwrap();
         let doc = build(&batch.get(0).unwrap(), &settings(), 0);
         assert!(String::from_utf8(doc.source)
             .unwrap()
@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn numbers_beyond_f64_pass_as_written() {
         let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":0,"offset":1,"msgBody":r#"{"d":11115e0551}"#}}]}).to_string();
-        let batch = decode(&event).unwrap();
+        let batch = decode(&event).unwrap().into_batch().unwrap();
         let source = String::from_utf8(build(&batch.get(0).unwrap(), &settings(), 0).source).unwrap();
         assert!(source.starts_with(r#"{"d":11115e0551,"#), "{source}");
         serde_json::from_str::<serde::de::IgnoredAny>(&source).unwrap();
@@ -353,7 +353,7 @@ mod tests {
     fn binary_values_are_base64_and_kafka_metadata_is_optional() {
         let event =
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":3,"timestamp":0,"key":"azE=","value":"/wA="}]}}"#;
-        let batch = decode(event).unwrap();
+        let batch = decode(event).unwrap().into_batch().unwrap();
         let mut s = settings();
         s.kafka_meta_field = Some("kafka".into());
         let doc: serde_json::Value = serde_json::from_slice(&build(&batch.get(0).unwrap(), &s, 99).source).unwrap();

@@ -1,25 +1,18 @@
-use ckafka_dump_core::Retryable;
+use ckafka_dump_core::{NotWritten, Retryable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EsError {
     #[error("building the HTTP client: {0}")]
     Client(String),
-    #[error("{count} of {total} records not written ({offsets}): {reason}")]
-    NotWritten {
-        count: usize,
-        total: usize,
-        /// `topic/partition/offset` of the first records not written.
-        offsets: String,
-        reason: String,
-        retryable: bool,
-    },
+    #[error(transparent)]
+    NotWritten(#[from] NotWritten),
 }
 
 impl Retryable for EsError {
     fn is_retryable(&self) -> bool {
         match self {
             EsError::Client(_) => false,
-            EsError::NotWritten { retryable, .. } => *retryable,
+            EsError::NotWritten(e) => e.is_retryable(),
         }
     }
 }

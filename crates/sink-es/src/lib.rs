@@ -4,17 +4,18 @@ pub mod client;
 pub mod config;
 pub mod document;
 pub mod error;
+pub mod outcome;
 pub mod request;
 pub mod response;
 
 use std::time::Duration;
 
-use ckafka_dump_core::retry::Backoff;
+use ckafka_dump_core::retry::RetryPolicy;
 use ckafka_dump_core::time::now_epoch_ms;
-use ckafka_dump_core::{Batch, Deadline, Delivery, Sink};
+use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
 use futures_util::stream::{self, StreamExt};
 
-use crate::client::{EsClient, RequestError};
+use crate::client::EsClient;
 use crate::config::{EsConfig, OpType};
 use crate::error::EsError;
 use crate::request::BulkItem;
@@ -38,56 +39,31 @@ impl EsSink {
     }
 
     /// Sends `items` until each has a final outcome or the deadline leaves no room for another round.
-    /// Only retryable outcomes are sent again; what is still `Retry` at the end was not written.
+    /// Only retryable outcomes are sent again.
     async fn send_all(&self, items: &[BulkItem], op: OpType, deadline: Deadline) -> Vec<ItemOutcome> {
-        let mut outcomes =
-            vec![ItemOutcome::Retry("not sent: no time left before the deadline".to_owned()); items.len()];
+        let not_sent = Failure::new("not sent: no time left before the deadline", true);
+        let mut outcomes = vec![ItemOutcome::Failed(not_sent); items.len()];
         let mut pending: Vec<usize> = (0..items.len()).collect();
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut backoff = RetryPolicy::DEFAULT.backoff();
         while !pending.is_empty() {
-            let timeout = self
-                .config
-                .request_timeout
-                .min(deadline.with_safety_margin().remaining());
+            let timeout = self.config.request_timeout.min(deadline.remaining());
             if timeout.is_zero() {
                 break;
             }
             let chunks = request::chunk(items, &pending, self.config.bulk_max_bytes);
-            let results: Vec<_> = stream::iter(chunks)
+            let answers: Vec<_> = stream::iter(chunks)
                 .map(|chunk| async move {
-                    let result = self
-                        .client
-                        .bulk(request::body(items, &chunk), op, chunk.len(), timeout)
-                        .await;
-                    (chunk, result)
+                    let body = request::body(items, &chunk);
+                    let answer = self.client.bulk(body, op, chunk.len(), timeout).await;
+                    (chunk, answer)
                 })
                 .buffer_unordered(self.config.bulk_concurrency)
                 .collect()
                 .await;
-            pending.clear();
-            for (chunk, result) in results {
-                match result {
-                    Ok(answers) => {
-                        for (i, outcome) in chunk.into_iter().zip(answers) {
-                            if matches!(outcome, ItemOutcome::Retry(_)) {
-                                pending.push(i);
-                            }
-                            outcomes[i] = outcome;
-                        }
-                    }
-                    Err(RequestError::Retryable(message)) => {
-                        for i in chunk {
-                            outcomes[i] = ItemOutcome::Retry(message.clone());
-                            pending.push(i);
-                        }
-                    }
-                    Err(RequestError::Permanent(message)) => {
-                        for i in chunk {
-                            outcomes[i] = ItemOutcome::Failed(message.clone());
-                        }
-                    }
-                }
-            }
+            pending = answers
+                .into_iter()
+                .flat_map(|(chunk, answer)| outcome::record_answer(&mut outcomes, chunk, answer))
+                .collect();
             if pending.is_empty() {
                 break;
             }
@@ -115,72 +91,42 @@ impl Sink for EsSink {
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
         let now_ms = now_epoch_ms();
-        let op = self.config.op_type;
         let items = request::bulk_items(batch, &self.config, now_ms);
         let skipped = batch.len() - items.len();
-        let outcomes = self.send_all(&items, op, deadline).await;
-
-        let mut written = 0;
-        let mut failures: Vec<(usize, String, bool)> = Vec::new();
-        let mut dead_letters = Vec::new();
-        for (item, outcome) in items.iter().zip(outcomes) {
-            match outcome {
-                ItemOutcome::Written => written += 1,
-                ItemOutcome::Retry(reason) => failures.push((item.record, reason, true)),
-                ItemOutcome::Failed(reason) => failures.push((item.record, reason, false)),
-                ItemOutcome::BadDocument { error_type, reason } => match &self.config.dead_letter_index {
-                    Some(dead_letter_index) => {
-                        let record = batch.get(item.record).expect("items index the batch");
-                        let target = request::index_of(&self.config, &record, now_ms);
-                        let source = document::dead_letter(&record, &target, &error_type, &reason, now_ms);
-                        let id = request::coordinates_id(&record);
-                        dead_letters.push(request::bulk_item(
-                            item.record,
-                            OpType::Index,
-                            dead_letter_index,
-                            &id,
-                            &source,
-                        ));
-                    }
-                    None => failures.push((
-                        item.record,
-                        format!("{error_type}: {reason} (no dead-letter index)"),
-                        false,
-                    )),
-                },
-            }
-        }
+        let outcomes = self.send_all(&items, self.config.op_type, deadline).await;
+        let sorted = outcome::sort(&items, outcomes);
+        let mut unwritten = sorted.unwritten;
         let mut dead_lettered = 0;
-        if !dead_letters.is_empty() {
-            for (item, outcome) in dead_letters
-                .iter()
-                .zip(self.send_all(&dead_letters, OpType::Index, deadline).await)
-            {
-                match outcome {
-                    ItemOutcome::Written => dead_lettered += 1,
-                    ItemOutcome::Retry(reason) => {
-                        failures.push((item.record, format!("dead-letter index: {reason}"), true))
-                    }
-                    ItemOutcome::Failed(reason) | ItemOutcome::BadDocument { reason, .. } => {
-                        failures.push((item.record, format!("dead-letter index: {reason}"), false))
-                    }
-                }
+        match &self.config.dead_letter_index {
+            None => unwritten.extend(outcome::refuse(&items, sorted.bad_documents, "no dead-letter index")),
+            Some(index) if !sorted.bad_documents.is_empty() => {
+                let letters: Vec<BulkItem> = sorted
+                    .bad_documents
+                    .iter()
+                    .map(|bad| request::dead_letter_item(&self.config, index, batch, &items[bad.item], bad, now_ms))
+                    .collect();
+                let letter_outcomes = self.send_all(&letters, OpType::Index, deadline).await;
+                let letters_sorted = outcome::sort(&letters, letter_outcomes);
+                dead_lettered = letters_sorted.written;
+                let refused = outcome::refuse(
+                    &letters,
+                    letters_sorted.bad_documents,
+                    "refused by the dead-letter index",
+                );
+                unwritten.extend(letters_sorted.unwritten.into_iter().chain(refused).map(|mut u| {
+                    u.failure = u.failure.context("dead-letter index");
+                    u
+                }));
             }
+            Some(_) => {}
         }
-        if failures.is_empty() {
-            return Ok(Delivery {
-                written,
+        match NotWritten::of(batch, unwritten) {
+            None => Ok(Delivery {
+                written: sorted.written,
                 dead_lettered,
                 skipped,
-            });
+            }),
+            Some(not_written) => Err(not_written.into()),
         }
-        failures.sort_by_key(|f| f.0);
-        Err(EsError::NotWritten {
-            count: failures.len(),
-            total: batch.len(),
-            offsets: batch.coordinates(&failures.iter().map(|f| f.0).collect::<Vec<_>>()),
-            reason: failures[0].1.clone(),
-            retryable: failures.iter().any(|f| f.2),
-        })
     }
 }

@@ -6,6 +6,7 @@ use ckafka_dump_core::{Batch, Record};
 
 use crate::config::{EsConfig, IndexTimeFormat, OpType};
 use crate::document::{self, write_json_string};
+use crate::outcome::BadDocument;
 
 /// Every record's bulk item, tombstones (null values: no document) left out. `now_ms` dates records
 /// without a timestamp.
@@ -65,6 +66,28 @@ pub fn bulk_item(record: usize, op: OpType, index: &str, id: &str, source: &[u8]
     lines.extend_from_slice(source);
     lines.push(b'\n');
     BulkItem { record, lines }
+}
+
+/// The dead-letter document of a record whose document the index refused: the raw record, where it was
+/// going and why it was refused, under the record's coordinates as `_id` (a re-delivery overwrites it).
+pub fn dead_letter_item(
+    config: &EsConfig,
+    dead_letter_index: &str,
+    batch: &Batch<'_>,
+    refused: &BulkItem,
+    bad: &BadDocument,
+    now_ms: i64,
+) -> BulkItem {
+    let record = batch.get(refused.record).expect("items index the batch");
+    let target = index_of(config, &record, now_ms);
+    let source = document::dead_letter(&record, &target, &bad.error_type, &bad.reason, now_ms);
+    bulk_item(
+        refused.record,
+        OpType::Index,
+        dead_letter_index,
+        &coordinates_id(&record),
+        &source,
+    )
 }
 
 /// Groups items (given by position in `items`) into request bodies of at most `max_bytes`; an item larger

@@ -1,6 +1,7 @@
 //! Bulk responses: HTTP 200 with `"errors":true` is not success. Each item is classified as written,
-//! retryable, bad document (dead-letter) or failed.
+//! bad document (dead-letter), or failed — retryable (429, 5xx, rejected execution) or not.
 
+use ckafka_dump_core::Failure;
 use serde::Deserialize;
 
 use crate::config::OpType;
@@ -8,15 +9,14 @@ use crate::config::OpType;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemOutcome {
     Written,
-    /// 429, 5xx, rejected execution: send again after a backoff.
-    Retry(String),
     /// The document itself is malformed for the index: store it in the dead-letter index.
     BadDocument {
         error_type: String,
         reason: String,
     },
-    /// Anything else (closed index, blocked cluster, bad index name …): the invocation fails.
-    Failed(String),
+    /// Retryable ones (429, 5xx, rejected execution) are sent again after a backoff; the rest (closed
+    /// index, blocked cluster, bad index name …) fail the invocation.
+    Failed(Failure),
 }
 
 #[derive(Deserialize)]
@@ -83,10 +83,10 @@ fn classify(op: OpType, result: ItemResult) -> ItemOutcome {
         200..=299 => ItemOutcome::Written,
         // A `create` whose id exists: an earlier delivery of the same record already wrote it.
         409 if op == OpType::Create => ItemOutcome::Written,
-        429 | 500..=599 => ItemOutcome::Retry(describe()),
-        _ if error_type == "es_rejected_execution_exception" => ItemOutcome::Retry(describe()),
+        429 | 500..=599 => ItemOutcome::Failed(Failure::new(describe(), true)),
+        _ if error_type == "es_rejected_execution_exception" => ItemOutcome::Failed(Failure::new(describe(), true)),
         _ if BAD_DOCUMENT_TYPES.contains(&error_type.as_str()) => ItemOutcome::BadDocument { error_type, reason },
-        _ => ItemOutcome::Failed(describe()),
+        _ => ItemOutcome::Failed(Failure::new(describe(), false)),
     }
 }
 
@@ -106,14 +106,14 @@ mod tests {
         ]}"#;
         let outcomes = parse(body, OpType::Index, 6).unwrap();
         assert_eq!(outcomes[0], ItemOutcome::Written);
-        assert!(matches!(outcomes[1], ItemOutcome::Retry(ref m) if m.contains("queue full")));
+        assert!(matches!(outcomes[1], ItemOutcome::Failed(ref f) if f.retryable && f.reason.contains("queue full")));
         assert!(
             matches!(outcomes[2], ItemOutcome::BadDocument { ref error_type, .. } if error_type == "mapper_parsing_exception")
         );
-        assert!(matches!(outcomes[3], ItemOutcome::Failed(ref m) if m.contains("403")));
-        assert!(matches!(outcomes[4], ItemOutcome::Retry(_)));
+        assert!(matches!(outcomes[3], ItemOutcome::Failed(ref f) if !f.retryable && f.reason.contains("403")));
+        assert!(matches!(outcomes[4], ItemOutcome::Failed(ref f) if f.retryable));
         assert!(
-            matches!(outcomes[5], ItemOutcome::Failed(_)),
+            matches!(outcomes[5], ItemOutcome::Failed(ref f) if !f.retryable),
             "409 on index is not expected"
         );
     }

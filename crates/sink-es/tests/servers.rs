@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::{invoke, Deadline, Error, Summary};
+use ckafka_dump_core::{Deadline, Error};
+use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
 use ckafka_dump_testkit::{free_port, unique, var, venv_path, FaultProxy, Owned};
@@ -30,7 +31,7 @@ fn sink(url: &str, keyword: &str, extra: &[(&str, &str)]) -> EsSink {
 }
 
 async fn run(sink: &EsSink, event: &str, limit: Duration) -> Result<Summary, Error> {
-    invoke(sink, event, Deadline::after(limit), "test").await
+    invoke(&Triggered(sink), event, Deadline::after(limit), "test").await
 }
 
 async fn get(url: &str) -> Value {

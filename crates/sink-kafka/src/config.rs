@@ -2,42 +2,23 @@
 //! `kafka_topic_name` are the `KafkaToKafkaConsumer` template's names; security settings use the client
 //! configuration names Kafka users know (`security_protocol`, `sasl_mechanism`, ...).
 
-use std::time::Duration;
-
-use ckafka_dump_core::config::{Env, Secret};
+use ckafka_dump_core::config::{Choice, Env};
 use ckafka_dump_core::ConfigError;
+use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 use rskafka::client::partition::Compression;
 
+/// `compression_type`: rskafka's codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityProtocol {
-    Plaintext,
-    SaslPlaintext,
-    Ssl,
-    SaslSsl,
-}
+pub struct CompressionChoice(pub Compression);
 
-impl SecurityProtocol {
-    pub fn uses_tls(self) -> bool {
-        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
-    }
-
-    pub fn uses_sasl(self) -> bool {
-        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaslMechanism {
-    Plain,
-    ScramSha256,
-    ScramSha512,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaslSettings {
-    pub mechanism: SaslMechanism,
-    pub username: String,
-    pub password: Secret,
+impl Choice for CompressionChoice {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("none", CompressionChoice(Compression::NoCompression)),
+        ("gzip", CompressionChoice(Compression::Gzip)),
+        ("lz4", CompressionChoice(Compression::Lz4)),
+        ("snappy", CompressionChoice(Compression::Snappy)),
+        ("zstd", CompressionChoice(Compression::Zstd)),
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +31,14 @@ pub enum PartitionStrategy {
     RoundRobin,
 }
 
+impl Choice for PartitionStrategy {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("key", PartitionStrategy::Key),
+        ("same", PartitionStrategy::Same),
+        ("round-robin", PartitionStrategy::RoundRobin),
+    ];
+}
+
 /// Where records go: a fixed topic, or a template in which `{topic}` is the source topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicTemplate(String);
@@ -58,17 +47,6 @@ impl TopicTemplate {
     pub fn resolve(&self, source_topic: &str) -> String {
         self.0.replace("{topic}", source_topic)
     }
-}
-
-/// How to reach and authenticate to a cluster: shared by to-kafka's producer and to-cos's scheduled consumer.
-#[derive(Debug, Clone)]
-pub struct ConnectionConfig {
-    pub brokers: Vec<String>,
-    pub security_protocol: SecurityProtocol,
-    pub sasl: Option<SaslSettings>,
-    pub ca_cert_pem: Option<Vec<u8>>,
-    /// How long rskafka keeps retrying a broker request before it reports the failure.
-    pub request_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -82,98 +60,15 @@ pub struct KafkaConfig {
     pub concurrency: usize,
 }
 
-impl ConnectionConfig {
-    /// `kafka_address` plus the security settings; `timeout_var` names the request timeout's variable.
-    pub fn from_env(env: &Env, timeout_var: &str) -> Result<Self, ConfigError> {
-        let brokers: Vec<String> = env
-            .required("kafka_address")?
-            .split(',')
-            .map(|b| b.trim().to_owned())
-            .filter(|b| !b.is_empty())
-            .collect();
-        for broker in &brokers {
-            let port = broker
-                .rsplit_once(':')
-                .and_then(|(host, port)| (!host.is_empty()).then_some(port));
-            if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
-                return Err(ConfigError::new(
-                    "kafka_address",
-                    format!("`{broker}` is not host:port"),
-                ));
-            }
-        }
-        if brokers.is_empty() {
-            return Err(ConfigError::new("kafka_address", "names no broker"));
-        }
-        let security_protocol = match env.choice_or(
-            "security_protocol",
-            &["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"],
-            "PLAINTEXT",
-        )? {
-            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-            "SSL" => SecurityProtocol::Ssl,
-            "SASL_SSL" => SecurityProtocol::SaslSsl,
-            _ => SecurityProtocol::Plaintext,
-        };
-        let sasl = if security_protocol.uses_sasl() {
-            let mechanism =
-                match env.choice_or("sasl_mechanism", &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], "PLAIN")? {
-                    "SCRAM-SHA-256" => SaslMechanism::ScramSha256,
-                    "SCRAM-SHA-512" => SaslMechanism::ScramSha512,
-                    _ => SaslMechanism::Plain,
-                };
-            Some(SaslSettings {
-                mechanism,
-                username: env.required("sasl_plain_username")?,
-                password: env.secret("sasl_plain_password").ok_or_else(|| {
-                    ConfigError::new("sasl_plain_password", "is required when security_protocol uses SASL")
-                })?,
-            })
-        } else {
-            None
-        };
-        Ok(ConnectionConfig {
-            brokers,
-            security_protocol,
-            sasl,
-            ca_cert_pem: env.pem("ssl_cafile")?,
-            request_timeout: Duration::from_millis(env.parse_or(timeout_var, 30_000u64)?),
-        })
-    }
-}
-
-/// Checks a topic name, allowing `{topic}` where the template allows it.
-pub fn check_topic_name(var: &str, topic: &str) -> Result<(), ConfigError> {
-    match topic
-        .replace("{topic}", "")
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        None => Ok(()),
-        Some(c) => Err(ConfigError::new(
-            var,
-            format!("`{topic}`: `{c}` is not allowed in a topic name (letters, digits, `.`, `_`, `-`)"),
-        )),
-    }
-}
-
 impl KafkaConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let connection = ConnectionConfig::from_env(env, "produce_timeout_ms")?;
+        let connection = ConnectionConfig::from_env(env)?;
         let topic = env.required("kafka_topic_name")?;
-        check_topic_name("kafka_topic_name", &topic)?;
-        let compression = match env.choice_or("compression_type", &["none", "gzip", "lz4", "snappy", "zstd"], "none")? {
-            "gzip" => Compression::Gzip,
-            "lz4" => Compression::Lz4,
-            "snappy" => Compression::Snappy,
-            "zstd" => Compression::Zstd,
-            _ => Compression::NoCompression,
-        };
-        let partition_strategy = match env.choice_or("partition_strategy", &["key", "same", "round-robin"], "key")? {
-            "same" => PartitionStrategy::Same,
-            "round-robin" => PartitionStrategy::RoundRobin,
-            _ => PartitionStrategy::Key,
-        };
+        check_topic_name("kafka_topic_name", &topic.replace("{topic}", ""))?;
+        let compression = env
+            .choice("compression_type", CompressionChoice(Compression::NoCompression))?
+            .0;
+        let partition_strategy = env.choice("partition_strategy", PartitionStrategy::Key)?;
         let max_request_bytes = env.at_least("max_request_bytes", 1_000_000, 1024)?;
         let concurrency = env.at_least("produce_concurrency", 8, 1)?;
         Ok(KafkaConfig {
@@ -206,30 +101,18 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.connection.brokers, ["10.0.0.1:9092", "10.0.0.2:9092"]);
         assert_eq!(c.topic.resolve("orders"), "mirror.orders");
-        assert_eq!(c.connection.security_protocol, SecurityProtocol::Plaintext);
-        assert!(c.connection.sasl.is_none());
         assert_eq!(c.partition_strategy, PartitionStrategy::Key);
         assert_eq!(c.compression, Compression::NoCompression);
     }
 
     #[test]
-    fn sasl_settings_take_ckafka_user_names_as_they_are() {
-        let c = config(&[
-            ("security_protocol", "sasl_plaintext"),
-            ("sasl_mechanism", "SCRAM-SHA-512"),
-            ("sasl_plain_username", "ckafka-80o10xxx#lkoxx"),
-            ("sasl_plain_password", "pw"),
-        ])
-        .unwrap();
-        let sasl = c.connection.sasl.unwrap();
-        assert_eq!(
-            (sasl.mechanism, sasl.username.as_str()),
-            (SaslMechanism::ScramSha512, "ckafka-80o10xxx#lkoxx")
-        );
-    }
-
-    #[test]
     fn bad_values_name_the_variable_and_never_the_password() {
+        assert_eq!(
+            config(&[("compression_type", "ZSTD"), ("partition_strategy", "round-robin")])
+                .map(|c| (c.compression, c.partition_strategy))
+                .unwrap(),
+            (Compression::Zstd, PartitionStrategy::RoundRobin)
+        );
         let err = |extra: &[(&str, &str)]| config(extra).unwrap_err().to_string();
         assert!(err(&[("security_protocol", "TLS")]).contains("security_protocol"));
         assert!(err(&[("compression_type", "brotli")]).contains("compression_type"));
@@ -239,7 +122,6 @@ mod tests {
             missing.contains("sasl_plain_username") && !missing.contains("hunter2"),
             "{missing}"
         );
-        assert!(err(&[("security_protocol", "SASL_SSL"), ("sasl_plain_username", "u")]).contains("sasl_plain_password"));
         let address = KafkaConfig::from_env(&Env::from_pairs(&[
             ("kafka_address", "broker"),
             ("kafka_topic_name", "t"),

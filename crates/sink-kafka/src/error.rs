@@ -1,41 +1,36 @@
-use ckafka_dump_core::Retryable;
+use ckafka_dump_core::{NotWritten, Retryable};
+use ckafka_dump_kafka::KafkaError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum KafkaError {
-    #[error("TLS setup: {0}")]
-    Tls(String),
-    #[error("connecting to {brokers}: {message}")]
-    Connect {
-        brokers: String,
-        message: String,
-        retryable: bool,
-    },
-    #[error(
-        "target topic `{topic}` does not exist on {brokers}; create it first (to-kafka never auto-creates topics)"
-    )]
-    TopicMissing { topic: String, brokers: String },
-    #[error("{count} of {total} records not acknowledged ({offsets}): {message}")]
-    NotWritten {
-        count: usize,
-        total: usize,
-        /// `topic/partition/offset` of the first source records not written.
-        offsets: String,
-        message: String,
-        retryable: bool,
-    },
+pub enum ProduceError {
+    #[error("target {0}; create it first (to-kafka never auto-creates topics)")]
+    TargetTopicMissing(KafkaError),
+    #[error(transparent)]
+    Kafka(KafkaError),
+    #[error(transparent)]
+    NotWritten(#[from] NotWritten),
 }
 
-impl Retryable for KafkaError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            KafkaError::Tls(_) | KafkaError::TopicMissing { .. } => false,
-            KafkaError::Connect { retryable, .. } | KafkaError::NotWritten { retryable, .. } => *retryable,
+impl From<KafkaError> for ProduceError {
+    fn from(e: KafkaError) -> Self {
+        match e {
+            KafkaError::TopicMissing { .. } => ProduceError::TargetTopicMissing(e),
+            e => ProduceError::Kafka(e),
         }
     }
 }
 
-impl From<KafkaError> for ckafka_dump_core::Error {
-    fn from(e: KafkaError) -> Self {
+impl Retryable for ProduceError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            ProduceError::TargetTopicMissing(e) | ProduceError::Kafka(e) => e.is_retryable(),
+            ProduceError::NotWritten(e) => e.is_retryable(),
+        }
+    }
+}
+
+impl From<ProduceError> for ckafka_dump_core::Error {
+    fn from(e: ProduceError) -> Self {
         ckafka_dump_core::Error::sink("kafka", &e)
     }
 }

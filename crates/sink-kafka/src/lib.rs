@@ -1,6 +1,5 @@
 //! Kafka sink of `to-kafka`: every record acknowledged by the target cluster, or the invocation fails.
 
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod partition;
@@ -8,14 +7,13 @@ pub mod request;
 
 use std::collections::BTreeMap;
 
-use ckafka_dump_core::{Batch, Deadline, Delivery, Sink};
+use ckafka_dump_core::error::Unwritten;
+use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
+use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 
-use ckafka_dump_core::error::error_chain;
-
-use crate::client::{is_auth_failure, KafkaClient};
 use crate::config::KafkaConfig;
-use crate::error::KafkaError;
+use crate::error::ProduceError;
 use crate::partition::Partitioner;
 use crate::request::Outgoing;
 
@@ -28,12 +26,12 @@ pub struct KafkaSink {
 /// What became of one target partition's records.
 struct PartitionOutcome {
     acknowledged: usize,
-    /// Why the rest were not acknowledged, and whether a retry may help.
-    failed: Option<(String, bool)>,
+    /// Why the rest were not acknowledged.
+    failure: Option<Failure>,
 }
 
 impl KafkaSink {
-    pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
+    pub fn new(config: KafkaConfig) -> Result<Self, ProduceError> {
         let client = KafkaClient::new(config.connection.clone())?;
         Ok(KafkaSink {
             config,
@@ -55,35 +53,35 @@ impl KafkaSink {
         // Chunks keep the partition's order, so the acknowledged records are always the first ones.
         let mut acknowledged = 0;
         let failure = match self.client.partition_client(topic, partition).await {
-            Err(message) => Some(message),
+            Err(e) => Some(Failure::of(&e)),
             Ok(client) => loop {
                 let Some(chunk) = chunks.next() else { break None };
-                let sources: Vec<usize> = chunk.iter().map(|o| o.source).collect();
+                let sent = chunk.len();
                 let records = chunk.into_iter().map(|o| o.record).collect();
                 let produce = client.produce(records, self.config.compression);
-                match tokio::time::timeout_at(deadline.with_safety_margin().instant(), produce).await {
-                    Ok(Ok(offsets)) if offsets.len() == sources.len() => acknowledged += sources.len(),
+                match tokio::time::timeout_at(deadline.cutoff(), produce).await {
+                    Ok(Ok(offsets)) if offsets.len() == sent => acknowledged += sent,
                     Ok(Ok(offsets)) => {
-                        break Some(format!(
-                            "broker acknowledged {} of {} records",
-                            offsets.len(),
-                            sources.len()
-                        ))
+                        let reason = format!(
+                            "{topic}/{partition}: broker acknowledged {} of {sent} records",
+                            offsets.len()
+                        );
+                        break Some(Failure::new(reason, true));
                     }
-                    Ok(Err(e)) => break Some(error_chain(&e)),
-                    Err(_) => break Some("no acknowledgement before the invocation deadline".to_owned()),
+                    Ok(Err(e)) => break Some(Failure::of(&KafkaError::partition(topic, partition, "producing", &e))),
+                    Err(_) => {
+                        let reason = format!("{topic}/{partition}: no acknowledgement before the invocation deadline");
+                        break Some(Failure::new(reason, true));
+                    }
                 }
             },
         };
-        PartitionOutcome {
-            acknowledged,
-            failed: failure.map(|message| (format!("{topic}/{partition}: {message}"), !is_auth_failure(&message))),
-        }
+        PartitionOutcome { acknowledged, failure }
     }
 }
 
 impl Sink for KafkaSink {
-    type Error = KafkaError;
+    type Error = ProduceError;
 
     fn target(&self) -> String {
         format!(
@@ -93,7 +91,7 @@ impl Sink for KafkaSink {
         )
     }
 
-    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, KafkaError> {
+    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, ProduceError> {
         let mut groups: BTreeMap<(String, i32), Vec<Outgoing>> = BTreeMap::new();
         let mut counts: BTreeMap<String, i32> = BTreeMap::new();
         for (i, record) in batch.records().enumerate() {
@@ -125,28 +123,22 @@ impl Sink for KafkaSink {
             .await;
 
         let mut written = 0;
-        let (mut failed, mut reasons, mut retryable) = (Vec::new(), Vec::new(), false);
+        let mut unwritten = Vec::new();
         for (sources, outcome) in outcomes {
             written += outcome.acknowledged;
-            if let Some((reason, can_retry)) = outcome.failed {
-                failed.extend(sources.into_iter().skip(outcome.acknowledged));
-                reasons.push(reason);
-                retryable |= can_retry;
+            if let Some(failure) = outcome.failure {
+                unwritten.extend(sources.into_iter().skip(outcome.acknowledged).map(|record| Unwritten {
+                    record,
+                    failure: failure.clone(),
+                }));
             }
         }
-        if failed.is_empty() {
-            return Ok(Delivery {
+        match NotWritten::of(batch, unwritten) {
+            None => Ok(Delivery {
                 written,
                 ..Delivery::default()
-            });
+            }),
+            Some(not_written) => Err(not_written.into()),
         }
-        failed.sort_unstable();
-        Err(KafkaError::NotWritten {
-            count: failed.len(),
-            total: batch.len(),
-            offsets: batch.coordinates(&failed),
-            message: reasons.join("; "),
-            retryable,
-        })
     }
 }

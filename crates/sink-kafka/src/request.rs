@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn records_keep_key_value_headers_and_timestamp() {
         let event = include_str!("../../../events/aws-self-managed-headers.json");
-        let batch = decode(event).unwrap();
+        let batch = decode(event).unwrap().into_batch().unwrap();
         let out = outgoing(0, &batch.get(0).unwrap(), true);
         assert_eq!(out.record.key.as_deref(), Some(&b"customer-42"[..]));
         assert_eq!(
@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn chunks_keep_order_and_respect_the_size() {
         let event = include_str!("../../../events/scf-ckafka.json");
-        let batch = decode(event).unwrap();
+        let batch = decode(event).unwrap().into_batch().unwrap();
         let records: Vec<Outgoing> = (0..10).map(|i| outgoing(i, &batch.get(0).unwrap(), false)).collect();
         let per_record = records[0].record.approximate_size() + RECORD_OVERHEAD;
         let chunks = chunk(records, per_record * 3);

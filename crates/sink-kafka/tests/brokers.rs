@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::{invoke, Deadline, Error, Retryable, Summary};
+use ckafka_dump_core::{Deadline, Error, Retryable};
+use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::partition::murmur2;
 use ckafka_dump_sink_kafka::request::{SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
@@ -76,7 +77,7 @@ fn sink(broker: &str, topic: &str, extra: &[(&str, &str)]) -> KafkaSink {
 }
 
 async fn run(sink: &KafkaSink, event: &str, limit: Duration) -> Result<Summary, Error> {
-    invoke(sink, event, Deadline::after(limit), "test").await
+    invoke(&Triggered(sink), event, Deadline::after(limit), "test").await
 }
 
 #[tokio::test]

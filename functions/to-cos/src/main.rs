@@ -1,12 +1,13 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_runtime::WithSchedule;
 use ckafka_dump_sink_cos::config::CosConfig;
 use ckafka_dump_sink_cos::CosSink;
 
 fn main() -> ExitCode {
-    ckafka_dump_core::runtime::main("to-cos", || async {
+    ckafka_dump_runtime::main("to-cos", || async {
         let config = CosConfig::from_env(&Env::process())?;
-        Ok(CosSink::new(config)?)
+        Ok(WithSchedule(CosSink::new(config)?))
     })
 }

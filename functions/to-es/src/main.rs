@@ -1,12 +1,13 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_runtime::Triggered;
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
 
 fn main() -> ExitCode {
-    ckafka_dump_core::runtime::main("to-es", || async {
+    ckafka_dump_runtime::main("to-es", || async {
         let config = EsConfig::from_env(&Env::process())?;
-        Ok(EsSink::new(config)?)
+        Ok(Triggered(EsSink::new(config)?))
     })
 }

@@ -1,12 +1,13 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_runtime::Triggered;
 use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::KafkaSink;
 
 fn main() -> ExitCode {
-    ckafka_dump_core::runtime::main("to-kafka", || async {
+    ckafka_dump_runtime::main("to-kafka", || async {
         let config = KafkaConfig::from_env(&Env::process())?;
-        Ok(KafkaSink::new(config)?)
+        Ok(Triggered(KafkaSink::new(config)?))
     })
 }

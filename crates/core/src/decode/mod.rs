@@ -55,8 +55,33 @@ pub enum DecodeError {
     },
 }
 
+/// A decoded event: a batch of records from a Kafka trigger, or a timer (Tencent SCF `{"Type":"Timer"}`,
+/// AWS EventBridge `"detail-type":"Scheduled Event"`) that carries none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    Records(Batch<'a>),
+    Timer,
+}
+
+impl<'a> Event<'a> {
+    /// The batch, or `None` for a timer.
+    pub fn into_batch(self) -> Option<Batch<'a>> {
+        match self {
+            Event::Records(batch) => Some(batch),
+            Event::Timer => None,
+        }
+    }
+}
+
+/// What the envelope said the event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Records(Format),
+    Timer,
+}
+
 /// Decodes a trigger event. The batch borrows from `event`.
-pub fn decode(event: &str) -> Result<Batch<'_>, DecodeError> {
+pub fn decode(event: &str) -> Result<Event<'_>, DecodeError> {
     if u32::try_from(event.len()).is_err() {
         return Err(DecodeError::TooLarge);
     }
@@ -66,7 +91,8 @@ pub fn decode(event: &str) -> Result<Batch<'_>, DecodeError> {
         .deserialize(&mut de)
         .and_then(|format| de.end().map(|()| format));
     match format {
-        Ok(Some(format)) => Ok(batch.finish(format)),
+        Ok(Some(Shape::Records(format))) => Ok(Event::Records(batch.finish(format))),
+        Ok(Some(Shape::Timer)) => Ok(Event::Timer),
         Ok(None) => Err(DecodeError::UnknownShape),
         Err(e) => Err(batch.error.take().unwrap_or(if e.is_syntax() || e.is_eof() {
             DecodeError::NotJson(e)
@@ -79,14 +105,14 @@ pub fn decode(event: &str) -> Result<Batch<'_>, DecodeError> {
 struct EnvelopeSeed<'b, 'a>(&'b mut BatchBuilder<'a>);
 
 impl<'de: 'a, 'a> DeserializeSeed<'de> for EnvelopeSeed<'_, 'a> {
-    type Value = Option<Format>;
+    type Value = Option<Shape>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
-    type Value = Option<Format>;
+    type Value = Option<Shape>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object (a CKafka or Kafka trigger event)")
     }
@@ -96,16 +122,16 @@ impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
             match key.as_ref() {
                 "Records" if format.is_none() => {
                     map.next_value_seed(scf::RecordsSeed(&mut *self.0))?;
-                    format = Some(Format::ScfCkafka);
+                    format = Some(Shape::Records(Format::ScfCkafka));
                 }
                 "records" if format.is_none() => {
                     map.next_value_seed(aws::PartitionsSeed(&mut *self.0))?;
-                    format = Some(Format::AwsKafka);
+                    format = Some(Shape::Records(Format::AwsKafka));
                 }
                 "Type" | "detail-type" if format.is_none() => {
                     let value: &RawValue = map.next_value()?;
                     if matches!(value.get(), r#""Timer""# | r#""Scheduled Event""#) {
-                        format = Some(Format::Timer);
+                        format = Some(Shape::Timer);
                     }
                 }
                 _ => {

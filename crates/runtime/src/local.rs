@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
-use crate::deadline::Deadline;
+use ckafka_dump_core::Deadline;
+
 use crate::driver::{dry_run, invoke};
-use crate::error::Error;
-use crate::sink::Sink;
+use crate::handler::Handler;
+use crate::RuntimeError as Error;
 
 const DEFAULT_TIME_LIMIT_MS: u64 = 900_000;
 
@@ -67,11 +68,11 @@ async fn read_event(path: &str) -> Result<String, Error> {
 }
 
 /// A failed invocation is logged by the driver and ends in a failure exit code, not a second log line.
-pub(super) async fn run<S, F, Fut>(function: &str, build: F) -> Result<ExitCode, Error>
+pub(super) async fn run<H, F, Fut>(function: &str, build: F) -> Result<ExitCode, Error>
 where
-    S: Sink,
+    H: Handler,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<S, Error>>,
+    Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
 {
     let args = parse_args(function, std::env::args().skip(1))?;
     let deadline = Deadline::after(args.time_limit);
@@ -79,8 +80,8 @@ where
     let output = if args.dry_run {
         serde_json::to_string(&dry_run(&event)?)
     } else {
-        let sink = build().await?;
-        match invoke(&sink, &event, deadline, "local").await {
+        let handler = build().await?;
+        match invoke(&handler, &event, deadline, "local").await {
             Ok(summary) => serde_json::to_string(&summary),
             Err(_) => return Ok(ExitCode::FAILURE),
         }

@@ -1,17 +1,19 @@
 //! The one I/O piece: an rskafka client built on first use and kept across warm invocations, with the
-//! target topics' partition counts and partition clients cached.
+//! topics' partition counts and partition clients cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ckafka_dump_core::error::error_chain;
+use ckafka_dump_core::retry::RetryPolicy;
+use rskafka::client::error::Error as ClientError;
 use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 use tokio::sync::OnceCell;
 
 use crate::config::{ConnectionConfig, SaslMechanism};
-use crate::error::KafkaError;
+use crate::error::{is_retryable, KafkaError};
 
 pub struct KafkaClient {
     config: ConnectionConfig,
@@ -48,11 +50,7 @@ impl KafkaClient {
             .get_or_try_init(|| async {
                 let mut builder = ClientBuilder::new(self.config.brokers.clone())
                     .client_id("ckafka-dump")
-                    .backoff_config(BackoffConfig {
-                        // rskafka retries forever by default; stop in time for the invocation's deadline.
-                        deadline: Some(self.config.request_timeout),
-                        ..BackoffConfig::default()
-                    });
+                    .backoff_config(backoff_config(self.config.request_timeout));
                 if let Some(tls) = &self.tls {
                     builder = builder.tls_config(Arc::clone(tls));
                 }
@@ -96,16 +94,16 @@ impl KafkaClient {
         Ok(count)
     }
 
-    pub async fn partition_client(&self, topic: &str, partition: i32) -> Result<Arc<PartitionClient>, String> {
+    pub async fn partition_client(&self, topic: &str, partition: i32) -> Result<Arc<PartitionClient>, KafkaError> {
         let key = (topic.to_owned(), partition);
         if let Some(client) = self.partition_clients.lock().expect("not poisoned").get(&key) {
             return Ok(Arc::clone(client));
         }
-        let client = self.client().await.map_err(|e| e.to_string())?;
+        let client = self.client().await?;
         let partition_client = client
             .partition_client(topic, partition, UnknownTopicHandling::Error)
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| KafkaError::partition(topic, partition, "finding its leader", &e))?;
         let partition_client = Arc::new(partition_client);
         self.partition_clients
             .lock()
@@ -114,13 +112,23 @@ impl KafkaClient {
         Ok(partition_client)
     }
 
-    fn connect_error(&self, e: &(dyn std::error::Error + 'static)) -> KafkaError {
-        let message = error_chain(e);
+    fn connect_error(&self, e: &ClientError) -> KafkaError {
         KafkaError::Connect {
             brokers: self.brokers(),
-            retryable: !is_auth_failure(&message),
-            message,
+            retryable: is_retryable(e),
+            message: error_chain(e),
         }
+    }
+}
+
+/// rskafka's retries under the one retry policy; rskafka retries forever by default, so they stop after
+/// the request timeout (and the caller's cut-off ends them sooner when it comes first).
+fn backoff_config(request_timeout: std::time::Duration) -> BackoffConfig {
+    BackoffConfig {
+        init_backoff: RetryPolicy::DEFAULT.initial_delay,
+        max_backoff: RetryPolicy::DEFAULT.max_delay,
+        base: f64::from(RetryPolicy::FACTOR),
+        deadline: Some(request_timeout),
     }
 }
 
@@ -144,18 +152,6 @@ fn tls_config(ca_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, KafkaE
     Ok(Arc::new(config))
 }
 
-/// Wrong credentials will not get better by retrying.
-pub fn is_auth_failure(message: &str) -> bool {
-    [
-        "Sasl handshake failed",
-        "SaslAuthenticationFailed",
-        "authentication failed",
-        "Authentication failed",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,15 +161,5 @@ mod tests {
         assert!(tls_config(None).is_ok());
         let garbage = b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n";
         assert!(matches!(tls_config(Some(garbage)), Err(KafkaError::Tls(_))));
-    }
-
-    #[test]
-    fn auth_failures_are_not_retried() {
-        assert!(is_auth_failure(
-            "error connecting to broker: Sasl handshake failed: API error"
-        ));
-        assert!(!is_auth_failure(
-            "error connecting to broker \"b:9092\": Connection refused"
-        ));
     }
 }

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ckafka_dump_core::runtime::scf::RuntimeApi;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Error, Format, Sink};
+use ckafka_dump_runtime::scf::RuntimeApi;
+use ckafka_dump_runtime::Triggered;
 use ckafka_dump_testkit::{repo_root as repo, spawn_listening, Owned};
 
 /// Counts records as written; sleeps past any deadline for AWS-format batches.
@@ -69,7 +70,7 @@ async fn scf_loop_posts_results_errors_and_beats_the_deadline() {
     let api = RuntimeApi::new(server.url.clone());
     api.ready().await.unwrap();
     for _ in 0..3 {
-        api.serve_next(&FakeSink).await.unwrap();
+        api.serve_next(&Triggered(FakeSink)).await.unwrap();
     }
 
     let posts = posts(&server);
@@ -116,9 +117,14 @@ async fn unreachable_runtime_api_is_an_error_naming_the_url() {
 #[tokio::test]
 async fn a_timer_event_to_a_function_without_scheduled_mode_is_a_clear_error() {
     let timer = std::fs::read_to_string(repo().join("events/timer/scf-timer.json")).unwrap();
-    let error = ckafka_dump_core::invoke(&FakeSink, &timer, Deadline::after(Duration::from_secs(5)), "t")
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = ckafka_dump_runtime::invoke(
+        &Triggered(FakeSink),
+        &timer,
+        Deadline::after(Duration::from_secs(5)),
+        "t",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("no scheduled mode"), "{error}");
 }

@@ -5,10 +5,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::deadline::Deadline;
+use ckafka_dump_core::Deadline;
+
 use crate::driver::invoke;
-use crate::error::Error;
-use crate::sink::Sink;
+use crate::handler::Handler;
+use crate::RuntimeError as Error;
 
 const DEFAULT_PORT: &str = "9001";
 /// Used when `time_limit_in_ms` is missing: the longest an SCF event function may run.
@@ -40,18 +41,18 @@ impl RuntimeApi {
         }
     }
 
-    pub(super) async fn run<S, F, Fut>(self, build: F) -> Result<(), Error>
+    pub(super) async fn run<H, F, Fut>(self, build: F) -> Result<(), Error>
     where
-        S: Sink,
+        H: Handler,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<S, Error>>,
+        Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
     {
         // SCF has no init-error endpoint: a failed build is logged and the process exits, which the
         // platform reports as an init failure.
-        let sink = build().await?;
+        let handler = build().await?;
         self.ready().await?;
         loop {
-            self.serve_next(&sink).await?;
+            self.serve_next(&handler).await?;
         }
     }
 
@@ -60,7 +61,7 @@ impl RuntimeApi {
     }
 
     /// Waits for the next invocation, runs it and posts its outcome.
-    pub async fn serve_next<S: Sink>(&self, sink: &S) -> Result<(), Error> {
+    pub async fn serve_next<H: Handler>(&self, handler: &H) -> Result<(), Error> {
         let url = format!("{}/runtime/invocation/next", self.base_url);
         let response = self
             .client
@@ -89,7 +90,7 @@ impl RuntimeApi {
         };
         let deadline = Deadline::after(time_limit);
         let event = response.text().await.map_err(|e| self.error(&url, e))?;
-        match invoke(sink, &event, deadline, &request_id).await {
+        match invoke(handler, &event, deadline, &request_id).await {
             Ok(summary) => {
                 let body = serde_json::to_string(&summary).expect("a summary always serializes");
                 self.post("/runtime/invocation/response", body).await

@@ -1,0 +1,63 @@
+//! The runtimes of the ckafka-dump functions: one handler, three ways in — AWS Lambda
+//! (`AWS_LAMBDA_RUNTIME_API`), the Tencent SCF custom runtime (`SCF_RUNTIME_API`), or a local `invoke` from an
+//! event file — and the invocation driver they share. Only the function binaries depend on this crate.
+
+pub mod driver;
+pub mod handler;
+mod lambda;
+mod local;
+mod logging;
+pub mod scf;
+
+use std::future::Future;
+use std::process::ExitCode;
+
+pub use driver::{dry_run, invoke, DryRun, EventKind, Summary};
+pub use handler::{Handler, Triggered, WithSchedule};
+
+/// Why a runtime stopped or could not run an event (an invocation's own failure is a core `Error`).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Invocation(#[from] ckafka_dump_core::Error),
+    #[error("runtime API {url}: {message}")]
+    RuntimeApi { url: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("reading event: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The whole `main` of a function binary. `build` reads the handler's configuration from the environment;
+/// it runs once per process (cold start) and not at all for `invoke --dry-run`.
+pub fn main<H, F, Fut>(function: &'static str, build: F) -> ExitCode
+where
+    H: Handler + 'static,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
+{
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{function}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            lambda::run(build().await?).await.map(|()| ExitCode::SUCCESS)
+        } else if let Some(api) = scf::RuntimeApi::from_env() {
+            api.run(build).await.map(|()| ExitCode::SUCCESS)
+        } else {
+            local::run(function, build).await
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %e, "{function} stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

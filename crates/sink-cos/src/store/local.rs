@@ -1,0 +1,103 @@
+//! `file:///dir`: objects are files under `dir`, written to a temporary name and renamed, so they appear
+//! whole or not at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::AsyncWriteExt;
+
+use super::{ObjectMeta, ObjectStore, StoreFuture, Upload};
+use crate::error::CosError;
+
+pub struct LocalDir {
+    dir: PathBuf,
+}
+
+impl LocalDir {
+    pub fn new(dir: PathBuf) -> Self {
+        LocalDir { dir }
+    }
+
+    /// A name in `dir` no other write uses.
+    fn temp_path(&self) -> PathBuf {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(".uploads").join(format!("{}-{n}", std::process::id()))
+    }
+}
+
+impl ObjectStore for LocalDir {
+    fn describe(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
+    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>, _meta: &'a ObjectMeta) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let temp = self.temp_path();
+            io("put", key, write_new(&temp, &body).await)?;
+            io("put", key, rename_into(&temp, &self.dir.join(key)).await)
+        })
+    }
+
+    fn start_upload<'a>(&'a self, key: &'a str, _meta: &'a ObjectMeta) -> StoreFuture<'a, Upload> {
+        Box::pin(async move {
+            let temp = self.temp_path();
+            io("start upload", key, write_new(&temp, &[]).await)?;
+            Ok(Upload {
+                id: temp.to_string_lossy().into_owned(),
+                parts: Vec::new(),
+            })
+        })
+    }
+
+    fn upload_part<'a>(&'a self, key: &'a str, upload: &'a mut Upload, body: Vec<u8>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let appended = async {
+                let mut file = tokio::fs::OpenOptions::new().append(true).open(&upload.id).await?;
+                file.write_all(&body).await?;
+                file.flush().await
+            };
+            io("upload part", key, appended.await)?;
+            upload.parts.push(None);
+            Ok(())
+        })
+    }
+
+    fn complete_upload<'a>(&'a self, key: &'a str, upload: Upload) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let done = rename_into(Path::new(&upload.id), &self.dir.join(key)).await;
+            io("complete upload", key, done)
+        })
+    }
+
+    fn abort_upload<'a>(&'a self, key: &'a str, upload: Upload) -> StoreFuture<'a, ()> {
+        Box::pin(async move { io("abort upload", key, tokio::fs::remove_file(&upload.id).await) })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            match tokio::fs::read(self.dir.join(key)).await {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                read => io("get", key, read).map(Some),
+            }
+        })
+    }
+}
+
+fn io<T>(op: &'static str, key: &str, result: std::io::Result<T>) -> Result<T, CosError> {
+    result.map_err(|e| CosError::store(op, key, e.to_string(), true))
+}
+
+async fn write_new(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::write(path, body).await
+}
+
+async fn rename_into(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::rename(from, to).await
+}
