@@ -145,6 +145,19 @@ impl NotWritten {
     }
 }
 
+impl NotWritten {
+    /// Every record of a non-empty `batch` failed the same way (nothing could be sent).
+    pub fn all(batch: &Batch<'_>, failure: Failure) -> NotWritten {
+        let unwritten = (0..batch.len())
+            .map(|record| Unwritten {
+                record,
+                failure: failure.clone(),
+            })
+            .collect();
+        NotWritten::of(batch, unwritten).expect("a batch the sink was given has records")
+    }
+}
+
 impl Retryable for NotWritten {
     fn is_retryable(&self) -> bool {
         self.retryable

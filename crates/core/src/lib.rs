@@ -3,6 +3,7 @@
 //! and the [`Sink`] / [`Scheduled`] traits. No runtime glue: the runtimes live in `ckafka-dump-runtime`.
 
 pub mod config;
+pub mod dating;
 pub mod deadline;
 pub mod decode;
 pub mod error;

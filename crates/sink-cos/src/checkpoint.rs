@@ -60,6 +60,12 @@ pub fn checkpoint_key(prefix: &str, instance: &str, topic: &str, partition: i32)
     format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.json")
 }
 
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.dates.json`: the dating ledger of a partition's
+/// undated records in trigger mode.
+pub fn ledger_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
+    format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.dates.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

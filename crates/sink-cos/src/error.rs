@@ -20,6 +20,8 @@ pub enum CosError {
     Fetch { offset: i64, source: KafkaError },
     #[error("checkpoint {key} is unreadable ({reason}); delete it to start the partition again from offset_type")]
     Checkpoint { key: String, reason: String },
+    #[error("dating ledger {key} is unreadable ({reason}); delete it to date its records anew")]
+    Ledger { key: String, reason: String },
     #[error("{failed} of {total} {what} failed; first: {first}")]
     Some {
         failed: usize,
@@ -61,7 +63,9 @@ impl Retryable for CosError {
             CosError::Store { retryable, .. } => *retryable,
             CosError::Kafka(e) | CosError::Fetch { source: e, .. } => e.is_retryable(),
             CosError::Some { first, .. } => first.is_retryable(),
-            CosError::Config(_) | CosError::Encode { .. } | CosError::Checkpoint { .. } => false,
+            CosError::Config(_) | CosError::Encode { .. } | CosError::Checkpoint { .. } | CosError::Ledger { .. } => {
+                false
+            }
         }
     }
 }

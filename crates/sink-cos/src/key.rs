@@ -1,6 +1,7 @@
 //! Object keys from a template. Every placeholder is a function of the object's first record, so the same
 //! records always get the same key and a re-delivered batch or a re-run overwrites instead of duplicating.
 
+use ckafka_dump_core::dating::Granularity;
 use ckafka_dump_core::time::UtcDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,20 @@ impl KeyTemplate {
         Ok(KeyTemplate(parts))
     }
 
+    /// The finest time the keys render (none: keys do not depend on time).
+    pub fn granularity(&self) -> Option<Granularity> {
+        let has = |f: Field| self.0.contains(&Part::Field(f));
+        if has(Field::Timestamp) {
+            Some(Granularity::Millisecond)
+        } else if has(Field::Hour) {
+            Some(Granularity::Hour)
+        } else if has(Field::Date) {
+            Some(Granularity::Day)
+        } else {
+            None
+        }
+    }
+
     /// `prefix` + the rendered template + `extension`.
     pub fn render(&self, prefix: &str, fields: &KeyFields<'_>, extension: &str) -> String {
         use std::fmt::Write;
@@ -147,6 +162,21 @@ mod tests {
             t.render("", &FIELDS_2018, ".jsonl.gz"),
             "orders/2018-12-17/22/1545084000000-3-0000000000000000042.jsonl.gz"
         );
+    }
+
+    #[test]
+    fn the_granularity_is_the_finest_time_rendered() {
+        let of = |t: &str| KeyTemplate::parse(t).unwrap().granularity();
+        assert_eq!(of(KeyTemplate::DEFAULT), Some(Granularity::Day));
+        assert_eq!(
+            of("{date}/{hour}/{topic}/{partition}/{start_offset}"),
+            Some(Granularity::Hour)
+        );
+        assert_eq!(
+            of("{timestamp}-{topic}-{partition}-{start_offset}"),
+            Some(Granularity::Millisecond)
+        );
+        assert_eq!(of("{topic}/{partition}/{start_offset}"), None);
     }
 
     #[test]

@@ -24,6 +24,8 @@ use crate::writer::Objects;
 pub struct CosSink {
     objects: Arc<Objects>,
     scheduler: Option<Scheduler>,
+    /// Epoch milliseconds now: the wall clock, or a test's.
+    clock: fn() -> i64,
 }
 
 impl CosSink {
@@ -41,7 +43,13 @@ impl CosSink {
         Ok(CosSink {
             objects: Arc::new(Objects::new(config)),
             scheduler,
+            clock: ckafka_dump_core::time::now_epoch_ms,
         })
+    }
+
+    /// The same sink reading the time from `clock` (tests move it across midnight).
+    pub fn with_clock(self, clock: fn() -> i64) -> Self {
+        CosSink { clock, ..self }
     }
 
     /// The bucket and its naming, for tests and tools that look at what was written.
@@ -58,7 +66,7 @@ impl Sink for CosSink {
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
-        trigger::write_batch(&self.objects, batch, deadline).await
+        trigger::write_batch(&self.objects, batch, (self.clock)(), deadline).await
     }
 }
 

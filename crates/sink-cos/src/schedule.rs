@@ -112,7 +112,7 @@ impl Scheduler {
             }
         };
 
-        let mut writer = PartitionWriter::new(Arc::clone(objects), now_epoch_ms(), objects.config.part_bytes, deadline);
+        let mut writer = PartitionWriter::new(Arc::clone(objects), objects.config.part_bytes, deadline);
         let mut next = start;
         let mut drained = Drained::default();
         while Instant::now() < stop_at {
@@ -127,7 +127,8 @@ impl Scheduler {
             };
             for fetched in &records {
                 let record = fetched_record(topic, partition, fetched);
-                if let Some(object) = writer.push(&record).await? {
+                let routing_ms = fetched.record.timestamp.timestamp_millis();
+                if let Some(object) = writer.push(&record, routing_ms).await? {
                     progress.saved_after(&object).await?;
                 }
                 drained.records += 1;

@@ -4,19 +4,29 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ckafka_dump_core::time::now_epoch_ms;
+use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
 use ckafka_dump_core::{Batch, Deadline, Delivery};
 use futures_util::stream::{self, StreamExt};
 
+use crate::checkpoint::ledger_key;
 use crate::error::CosError;
+use crate::store::{by_cutoff, ObjectMeta};
 use crate::writer::{Objects, PartitionWriter};
 
-pub async fn write_batch(objects: &Arc<Objects>, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
-    let now = now_epoch_ms();
+/// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.
+pub async fn write_batch(
+    objects: &Arc<Objects>,
+    batch: &Batch<'_>,
+    now_ms: i64,
+    deadline: Deadline,
+) -> Result<Delivery, CosError> {
+    let ledgers = Ledgers { objects, deadline };
+    let granularity = objects.config.key_template.granularity();
+    let routing = dating::routing_times(&ledgers, batch, granularity, now_ms).await?;
     let groups = by_partition(batch);
     let total = groups.len();
     let errors: Vec<CosError> = stream::iter(groups)
-        .map(|records| write_partition(objects, batch, records, now, deadline))
+        .map(|records| write_partition(objects, batch, records, &routing, deadline))
         .buffer_unordered(objects.config.concurrency)
         .filter_map(|result| async move { result.err() })
         .collect()
@@ -32,7 +42,7 @@ async fn write_partition(
     objects: &Arc<Objects>,
     batch: &Batch<'_>,
     records: Vec<usize>,
-    now: i64,
+    routing_ms: &[i64],
     deadline: Deadline,
 ) -> Result<(), CosError> {
     let content_bytes = records
@@ -40,11 +50,56 @@ async fn write_partition(
         .filter_map(|&i| batch.get(i))
         .map(|r| r.payload_len() + 1)
         .sum();
-    let mut writer = PartitionWriter::new(Arc::clone(objects), now, content_bytes, deadline);
-    for record in records.iter().filter_map(|&i| batch.get(i)) {
-        writer.push(&record).await?;
+    let mut writer = PartitionWriter::new(Arc::clone(objects), content_bytes, deadline);
+    for &i in &records {
+        let record = batch.get(i).expect("groups index the batch");
+        writer.push(&record, routing_ms[i]).await?;
     }
     writer.finish().await.map(drop)
+}
+
+/// The dating ledgers of undated records, one object per topic-partition beside the checkpoints.
+struct Ledgers<'a> {
+    objects: &'a Objects,
+    deadline: Deadline,
+}
+
+impl Ledgers<'_> {
+    fn key(&self, topic: &str, partition: i32) -> String {
+        let config = &self.objects.config;
+        ledger_key(&config.prefix, &config.instance, topic, partition)
+    }
+}
+
+impl LedgerStore for Ledgers<'_> {
+    type Error = CosError;
+
+    async fn load(&self, topic: &str, partition: i32) -> Result<Option<Ledger>, CosError> {
+        let key = self.key(topic, partition);
+        let Some(body) = by_cutoff(self.deadline, "GetObject", &key, self.objects.store.get(&key)).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&body).map(Some).map_err(|e| CosError::Ledger {
+            key,
+            reason: e.to_string(),
+        })
+    }
+
+    async fn save(&self, topic: &str, partition: i32, ledger: &Ledger) -> Result<(), CosError> {
+        let key = self.key(topic, partition);
+        let body = serde_json::to_vec(ledger).expect("a ledger always serializes");
+        let meta = ObjectMeta {
+            content_type: "application/json",
+            ..Default::default()
+        };
+        by_cutoff(
+            self.deadline,
+            "PutObject",
+            &key,
+            self.objects.store.put(&key, body, &meta),
+        )
+        .await
+    }
 }
 
 /// Record indices grouped by topic-partition, in batch order within each group and by first appearance.

@@ -34,15 +34,16 @@ impl Objects {
         }
     }
 
-    /// The key of the object whose first record is `record`.
-    pub fn key_for(&self, record: &Record<'_>, fallback_time_ms: i64) -> String {
+    /// The key of the object whose first record is `record`, routed by `routing_ms` (its timestamp, or when
+    /// its offset was first seen).
+    pub fn key_for(&self, record: &Record<'_>, routing_ms: i64) -> String {
         let fields = KeyFields {
             instance: &self.config.instance,
             topic: record.topic,
             topic_id: self.config.topic_id.as_deref().unwrap_or(record.topic),
             partition: record.partition,
             start_offset: record.offset,
-            timestamp_ms: record.timestamp.map_or(fallback_time_ms, |t| t.millis),
+            timestamp_ms: routing_ms,
         };
         self.config
             .key_template
@@ -72,8 +73,6 @@ pub struct PartitionWriter {
     objects: Arc<Objects>,
     /// Every store operation ends by its cut-off.
     deadline: Deadline,
-    /// Key time for records without a timestamp (SCF CKafka events carry none).
-    fallback_time_ms: i64,
     /// Content bytes expected (trigger batches know theirs): sizes the first buffer so it does not regrow.
     expected_bytes: usize,
     scratch: Vec<u8>,
@@ -81,19 +80,19 @@ pub struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    pub fn new(objects: Arc<Objects>, fallback_time_ms: i64, expected_bytes: usize, deadline: Deadline) -> Self {
+    pub fn new(objects: Arc<Objects>, expected_bytes: usize, deadline: Deadline) -> Self {
         PartitionWriter {
             objects,
             deadline,
-            fallback_time_ms,
             expected_bytes,
             scratch: Vec::new(),
             current: None,
         }
     }
 
-    /// Adds a record; returns the object it closed when it started a new one.
-    pub async fn push(&mut self, record: &Record<'_>) -> Result<Option<ObjectWritten>, CosError> {
+    /// Adds a record (routed by `routing_ms` when it starts an object); returns the object it closed when
+    /// it started a new one.
+    pub async fn push(&mut self, record: &Record<'_>, routing_ms: i64) -> Result<Option<ObjectWritten>, CosError> {
         let objects = Arc::clone(&self.objects);
         let config = &objects.config;
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -107,7 +106,7 @@ impl PartitionWriter {
         let current = match &mut self.current {
             Some(current) => current,
             None => {
-                let key = self.objects.key_for(record, self.fallback_time_ms);
+                let key = self.objects.key_for(record, routing_ms);
                 let capacity = self.expected_bytes.clamp(1 << 16, config.part_bytes);
                 let body = ObjectBody::new(config.compression, capacity).map_err(|source| CosError::Encode {
                     key: key.clone(),

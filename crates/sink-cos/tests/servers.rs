@@ -12,6 +12,7 @@ use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Summary, WithSchedule};
 use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
+use ckafka_dump_sink_cos::key::KeyTemplate;
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
 use ckafka_dump_testkit::{free_port, repo_root, unique, var, FaultProxy};
@@ -76,16 +77,32 @@ async fn run(sink: &CosSink, event: &str) -> Result<Summary, Error> {
     invoke(&WithSchedule(sink), event, Deadline::after(LIMIT), "test").await
 }
 
-/// Every object of the bucket under `prefix`, key → bytes.
+/// Every data object of the bucket under `prefix`, key → bytes (the function's own bookkeeping under
+/// `.ckafka-dump/` — checkpoints, dating ledgers — left out; see `bookkeeping`).
 async fn objects(s3: &S3, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
     let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
     let mut objects = BTreeMap::new();
     for object in listed.contents() {
         let key = object.key().unwrap().to_owned();
+        if key.contains("/.ckafka-dump/") {
+            continue;
+        }
         let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body;
         objects.insert(key, body.collect().await.unwrap().into_bytes().to_vec());
     }
     objects
+}
+
+/// The keys of the function's bookkeeping objects (checkpoints, dating ledgers).
+async fn bookkeeping(s3: &S3, bucket: &str) -> Vec<String> {
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.contains("/.ckafka-dump/"))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn text(bytes: &[u8]) -> &str {
@@ -141,6 +158,15 @@ async fn a_trigger_batch_becomes_one_object_per_partition_with_exact_keys_and_by
     for (key, bytes) in &expected {
         assert_eq!(text(&got[key]), text(bytes), "{key}");
     }
+    // SCF records carry no timestamp: each partition's dating ledger remembers when its offsets came.
+    assert_eq!(
+        bookkeeping(&s3(&sink), &bucket).await,
+        [
+            "dump/.ckafka-dump/ckafka-test/app-log/0.dates.json",
+            "dump/.ckafka-dump/ckafka-test/app-log/2.dates.json",
+            "dump/.ckafka-dump/ckafka-test/audit/1.dates.json",
+        ]
+    );
 }
 
 #[tokio::test]
@@ -160,6 +186,56 @@ async fn the_same_batch_twice_overwrites_the_same_keys() {
         "{:?}",
         first.keys()
     );
+}
+
+thread_local! {
+    /// The time the sinks of this test thread read (each `tokio::test` runs on a thread of its own).
+    static NOW_MS: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+fn test_clock() -> i64 {
+    NOW_MS.with(std::cell::Cell::get)
+}
+
+#[tokio::test]
+async fn a_batch_redelivered_after_midnight_or_the_hour_overwrites_its_first_objects() {
+    const MIDNIGHT_MS: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+    const HOUR_MS: i64 = 3_600_000;
+    let later_record =
+        r#"{"Records":[{"Ckafka":{"topic":"audit","partition":1,"offset":6,"msgKey":"None","msgBody":"later"}}]}"#;
+    for (template, boundary, first, next) in [
+        (KeyTemplate::DEFAULT, MIDNIGHT_MS, "2026-11-22", "2026-11-23"),
+        (
+            "{topic}/{date}/{hour}/{partition}+{start_offset}",
+            MIDNIGHT_MS + HOUR_MS,
+            "2026-11-23/00",
+            "2026-11-23/01",
+        ),
+    ] {
+        let (sink, bucket) = s3_sink(&[("object_key_template", template)]).await;
+        let sink = sink.with_clock(test_clock);
+        NOW_MS.with(|now| now.set(boundary - 1_000));
+        run(&sink, SCF_MULTI).await.unwrap();
+        let first_objects = objects(&s3(&sink), &bucket, "").await;
+        assert_eq!(first_objects.len(), 3, "{template}");
+        assert!(
+            first_objects.keys().all(|k| k.contains(first)),
+            "{template}: {:?}",
+            first_objects.keys()
+        );
+        NOW_MS.with(|now| now.set(boundary + 1_000));
+        run(&sink, SCF_MULTI).await.unwrap();
+        assert_eq!(
+            objects(&s3(&sink), &bucket, "").await,
+            first_objects,
+            "{template}: the same objects, none added"
+        );
+        run(&sink, later_record).await.unwrap();
+        let after = objects(&s3(&sink), &bucket, "").await;
+        let new: Vec<&String> = after.keys().filter(|k| !first_objects.contains_key(*k)).collect();
+        assert_eq!(new.len(), 1, "{template}: {new:?}");
+        assert!(new[0].contains(next), "{template}: a new offset is dated now: {new:?}");
+    }
 }
 
 #[tokio::test]
@@ -297,12 +373,13 @@ async fn a_file_directory_gets_the_same_keys_and_bytes() {
     assert_eq!(
         files,
         [
+            ".ckafka-dump/kafka/local/0.dates.json".to_owned(),
             format!("kafka/local/{today}/local+0+0000000000000000000.txt"),
             "kafka/mytopic/2018-12-17/mytopic+0+0000000000000000015.txt".to_owned(),
             "kafka/mytopic/2018-12-17/mytopic+1+0000000000000000003.txt".to_owned(),
         ]
     );
-    assert!(std::fs::read(dir.join(&files[0])).unwrap() == content.as_bytes());
+    assert!(std::fs::read(dir.join(&files[1])).unwrap() == content.as_bytes());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

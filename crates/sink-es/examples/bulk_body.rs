@@ -16,7 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_batch()
         .ok_or("a timer event has no records")?;
     let config = EsConfig::from_env(&Env::process())?;
-    let items = request::bulk_items(&batch, &config, ckafka_dump_core::time::now_epoch_ms());
+    let now_ms = ckafka_dump_core::time::now_epoch_ms();
+    let routing = vec![now_ms; batch.len()];
+    let items = request::bulk_items(&batch, &config, &routing, now_ms);
     let all: Vec<usize> = (0..items.len()).collect();
     std::io::stdout().write_all(&request::body(&items, &all))?;
     Ok(())

@@ -63,23 +63,67 @@ impl EsClient {
         sent: usize,
         timeout: Duration,
     ) -> Result<Vec<ItemOutcome>, Failure> {
-        let node = &self.nodes[self.next_node.fetch_add(1, Ordering::Relaxed) % self.nodes.len()];
+        let node = self.next_node();
         let mut request = self.http.post(format!("{node}/_bulk")).timeout(timeout).body(body);
         if let Some(pipeline) = &self.pipeline {
             request = request.query(&[("pipeline", pipeline)]);
         }
-        let response = request.send().await.map_err(|e| {
-            let kind = if e.is_timeout() { "timed out" } else { "unreachable" };
-            Failure::new(format!("{node} {kind}: {}", error_chain(&e)), true)
-        })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::new(format!("{node}: reading the response: {e}"), true))?;
-        classify_status(node, status, &bytes)?;
-        response::parse(&bytes, op, sent).map_err(|e| Failure::new(format!("{node}: {e}"), true))
+        let (status, bytes) = send(node, request).await?;
+        classify_status(node, status, bytes.as_ref())?;
+        response::parse(bytes.as_ref(), op, sent).map_err(|e| Failure::new(format!("{node}: {e}"), true))
     }
+
+    /// A document's `_source`, or `None` when it (or its index) does not exist.
+    pub async fn get_source(&self, index: &str, id: &str, timeout: Duration) -> Result<Option<Vec<u8>>, Failure> {
+        let node = self.next_node();
+        let request = self.http.get(document_url(node, index, id)?).timeout(timeout);
+        let (status, bytes) = send(node, request).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        classify_status(node, status, bytes.as_ref())?;
+        response::source(bytes.as_ref())
+            .map(Some)
+            .map_err(|e| Failure::new(format!("{node}: {index}/{id}: {e}"), true))
+    }
+
+    pub async fn put_document(&self, index: &str, id: &str, source: Vec<u8>, timeout: Duration) -> Result<(), Failure> {
+        let node = self.next_node();
+        let request = self
+            .http
+            .put(document_url(node, index, id)?)
+            .header(CONTENT_TYPE, "application/json")
+            .timeout(timeout)
+            .body(source);
+        let (status, bytes) = send(node, request).await?;
+        classify_status(node, status, bytes.as_ref())
+    }
+
+    fn next_node(&self) -> &str {
+        &self.nodes[self.next_node.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]
+    }
+}
+
+fn document_url(node: &str, index: &str, id: &str) -> Result<reqwest::Url, Failure> {
+    let mut url = reqwest::Url::parse(node).map_err(|e| Failure::new(format!("{node}: {e}"), false))?;
+    url.path_segments_mut()
+        .map_err(|()| Failure::new(format!("{node} cannot take a path"), false))?
+        .pop_if_empty()
+        .extend([index, "_doc", id]);
+    Ok(url)
+}
+
+async fn send(node: &str, request: reqwest::RequestBuilder) -> Result<(StatusCode, impl AsRef<[u8]>), Failure> {
+    let response = request.send().await.map_err(|e| {
+        let kind = if e.is_timeout() { "timed out" } else { "unreachable" };
+        Failure::new(format!("{node} {kind}: {}", error_chain(&e)), true)
+    })?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::new(format!("{node}: reading the response: {e}"), true))?;
+    Ok((status, bytes))
 }
 
 fn classify_status(node: &str, status: StatusCode, body: &[u8]) -> Result<(), Failure> {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ckafka_dump_core::config::{split_list, Choice, Env, Secret};
+use ckafka_dump_core::dating::Granularity;
 use ckafka_dump_core::ConfigError;
 
 use crate::document::DocumentSettings;
@@ -16,6 +17,17 @@ pub enum IndexTimeFormat {
     Hour,
     /// `<keyword>`
     None,
+}
+
+impl IndexTimeFormat {
+    /// What index names render of a record's time (none: no ledger is needed for undated records).
+    pub fn granularity(self) -> Option<Granularity> {
+        match self {
+            IndexTimeFormat::Day => Some(Granularity::Day),
+            IndexTimeFormat::Hour => Some(Granularity::Hour),
+            IndexTimeFormat::None => None,
+        }
+    }
 }
 
 impl Choice for IndexTimeFormat {

@@ -10,6 +10,7 @@ pub mod response;
 
 use std::time::Duration;
 
+use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
 use ckafka_dump_core::retry::RetryPolicy;
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
@@ -30,12 +31,23 @@ impl From<EsError> for ckafka_dump_core::Error {
 pub struct EsSink {
     config: EsConfig,
     client: EsClient,
+    /// Epoch milliseconds now: the wall clock, or a test's.
+    clock: fn() -> i64,
 }
 
 impl EsSink {
     pub fn new(config: EsConfig) -> Result<Self, EsError> {
         let client = EsClient::new(&config)?;
-        Ok(EsSink { config, client })
+        Ok(EsSink {
+            config,
+            client,
+            clock: now_epoch_ms,
+        })
+    }
+
+    /// The same sink reading the time from `clock` (tests move it across midnight).
+    pub fn with_clock(self, clock: fn() -> i64) -> Self {
+        EsSink { clock, ..self }
     }
 
     /// Sends `items` until each has a final outcome or the deadline leaves no room for another round.
@@ -90,8 +102,13 @@ impl Sink for EsSink {
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
-        let now_ms = now_epoch_ms();
-        let items = request::bulk_items(batch, &self.config, now_ms);
+        let now_ms = (self.clock)();
+        let ledgers = Ledgers { sink: self, deadline };
+        let granularity = self.config.index_time_format.granularity();
+        let routing = dating::routing_times(&ledgers, batch, granularity, now_ms)
+            .await
+            .map_err(|failure| NotWritten::all(batch, failure.context("dating ledger")))?;
+        let items = request::bulk_items(batch, &self.config, &routing, now_ms);
         let skipped = batch.len() - items.len();
         let outcomes = self.send_all(&items, self.config.op_type, deadline).await;
         let sorted = outcome::sort(&items, outcomes);
@@ -103,7 +120,9 @@ impl Sink for EsSink {
                 let letters: Vec<BulkItem> = sorted
                     .bad_documents
                     .iter()
-                    .map(|bad| request::dead_letter_item(&self.config, index, batch, &items[bad.item], bad, now_ms))
+                    .map(|bad| {
+                        request::dead_letter_item(&self.config, index, batch, &items[bad.item], bad, &routing, now_ms)
+                    })
                     .collect();
                 let letter_outcomes = self.send_all(&letters, OpType::Index, deadline).await;
                 let letters_sorted = outcome::sort(&letters, letter_outcomes);
@@ -128,5 +147,46 @@ impl Sink for EsSink {
             }),
             Some(not_written) => Err(not_written.into()),
         }
+    }
+}
+
+/// The dating ledgers of undated records, one document per topic-partition in the ledger index.
+struct Ledgers<'a> {
+    sink: &'a EsSink,
+    deadline: Deadline,
+}
+
+impl Ledgers<'_> {
+    fn timeout(&self) -> Duration {
+        self.sink.config.request_timeout.min(self.deadline.remaining())
+    }
+}
+
+impl LedgerStore for Ledgers<'_> {
+    type Error = Failure;
+
+    async fn load(&self, topic: &str, partition: i32) -> Result<Option<Ledger>, Failure> {
+        let (index, id) = (
+            request::ledger_index(&self.sink.config),
+            request::ledger_id(topic, partition),
+        );
+        let Some(source) = self.sink.client.get_source(&index, &id, self.timeout()).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&source).map(Some).map_err(|e| {
+            Failure::new(
+                format!("{index}/{id} is unreadable ({e}); delete it to date its records anew"),
+                false,
+            )
+        })
+    }
+
+    async fn save(&self, topic: &str, partition: i32, ledger: &Ledger) -> Result<(), Failure> {
+        let (index, id) = (
+            request::ledger_index(&self.sink.config),
+            request::ledger_id(topic, partition),
+        );
+        let source = serde_json::to_vec(ledger).expect("a ledger always serializes");
+        self.sink.client.put_document(&index, &id, source, self.timeout()).await
     }
 }

@@ -8,29 +8,40 @@ use crate::config::{EsConfig, IndexTimeFormat, OpType};
 use crate::document::{self, write_json_string};
 use crate::outcome::BadDocument;
 
-/// Every record's bulk item, tombstones (null values: no document) left out. `now_ms` dates records
-/// without a timestamp.
-pub fn bulk_items(batch: &Batch<'_>, config: &EsConfig, now_ms: i64) -> Vec<BulkItem> {
+/// Every record's bulk item, tombstones (null values: no document) left out. `routing_ms` gives each
+/// record's index date (its timestamp, or when its offset was first seen); `now_ms` stamps the added
+/// timestamp field of records without one.
+pub fn bulk_items(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Vec<BulkItem> {
     let settings = &config.documents;
     batch
         .records()
+        .zip(routing_ms)
         .enumerate()
-        .filter(|(_, record)| record.value.is_some())
-        .map(|(i, record)| {
+        .filter(|(_, (record, _))| record.value.is_some())
+        .map(|(i, (record, &routing_ms))| {
             let doc = document::build(&record, settings, now_ms);
             let id = doc.id.unwrap_or_else(|| coordinates_id(&record));
-            bulk_item(i, config.op_type, &index_of(config, &record, now_ms), &id, &doc.source)
+            bulk_item(i, config.op_type, &index_of(config, routing_ms), &id, &doc.source)
         })
         .collect()
 }
 
-pub fn index_of(config: &EsConfig, record: &Record<'_>, now_ms: i64) -> String {
-    let timestamp_ms = record.timestamp.map_or(now_ms, |t| t.millis);
-    index_name(&config.index_keyword, config.index_time_format, timestamp_ms)
+pub fn index_of(config: &EsConfig, routing_ms: i64) -> String {
+    index_name(&config.index_keyword, config.index_time_format, routing_ms)
 }
 
-/// `<keyword>-YYYY-MM-DD[-HH]` from the record's timestamp (deterministic on re-delivery) or, for events
-/// without one, the invocation time.
+/// Where the dating ledgers of undated records are kept: apart from the data indices (a `<keyword>-*`
+/// pattern does not match it).
+pub fn ledger_index(config: &EsConfig) -> String {
+    format!("ckafka-dump-dates-{}", config.index_keyword)
+}
+
+/// The ledger document of a topic-partition.
+pub fn ledger_id(topic: &str, partition: i32) -> String {
+    format!("{topic}-{partition}")
+}
+
+/// `<keyword>-YYYY-MM-DD[-HH]` from a record's routing time (deterministic on re-delivery).
 pub fn index_name(keyword: &str, format: IndexTimeFormat, timestamp_ms: i64) -> String {
     let t = UtcDateTime::from_epoch_ms(timestamp_ms);
     match format {
@@ -76,10 +87,11 @@ pub fn dead_letter_item(
     batch: &Batch<'_>,
     refused: &BulkItem,
     bad: &BadDocument,
+    routing_ms: &[i64],
     now_ms: i64,
 ) -> BulkItem {
     let record = batch.get(refused.record).expect("items index the batch");
-    let target = index_of(config, &record, now_ms);
+    let target = index_of(config, routing_ms[refused.record]);
     let source = document::dead_letter(&record, &target, &bad.error_type, &bad.reason, now_ms);
     bulk_item(
         refused.record,

@@ -46,6 +46,19 @@ struct ItemError {
     reason: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct GetResponse<'a> {
+    #[serde(borrow, rename = "_source")]
+    source: &'a serde_json::value::RawValue,
+}
+
+/// The `_source` of a get-document answer, as its JSON text.
+pub fn source(body: &[u8]) -> Result<Vec<u8>, String> {
+    serde_json::from_slice::<GetResponse<'_>>(body)
+        .map(|r| r.source.get().as_bytes().to_vec())
+        .map_err(|e| format!("unreadable document answer: {e}"))
+}
+
 const BAD_DOCUMENT_TYPES: &[&str] = &[
     "mapper_parsing_exception",
     "document_parsing_exception",
@@ -116,6 +129,13 @@ mod tests {
             matches!(outcomes[5], ItemOutcome::Failed(ref f) if !f.retryable),
             "409 on index is not expected"
         );
+    }
+
+    #[test]
+    fn document_answers_give_their_source() {
+        let body = br#"{"_index":"i","_id":"t-0","found":true,"_source":{"high":3,"stamps":[]}}"#;
+        assert_eq!(source(body).unwrap(), br#"{"high":3,"stamps":[]}"#);
+        assert!(source(b"{}").is_err());
     }
 
     #[test]

@@ -115,6 +115,54 @@ async fn redelivered_batch_overwrites(url: String) {
     assert_eq!(count(&url, &format!("{keyword}-*")).await, 5);
 }
 
+thread_local! {
+    /// The time the sinks of this test thread read (each `tokio::test` runs on a thread of its own).
+    static NOW_MS: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+fn test_clock() -> i64 {
+    NOW_MS.with(std::cell::Cell::get)
+}
+
+fn set_clock(epoch_ms: i64) {
+    NOW_MS.with(|now| now.set(epoch_ms));
+}
+
+/// 2026-11-23T00:00:00Z
+const MIDNIGHT_MS: i64 = 1_795_392_000_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// SCF records carry no timestamp: a batch first delivered just before midnight (or the hour) and
+/// re-delivered just after lands in the same index, while records never seen before go to the new one.
+async fn a_redelivery_across_midnight_or_the_hour_lands_in_the_first_index(url: String) {
+    let later_record = r#"{"Records":[{"Ckafka":{"topic":"app-log","partition":0,"offset":1300,"msgKey":"None","msgBody":"{\"level\":\"INFO\"}"}}]}"#;
+    for (format, boundary, first, next) in [
+        ("day", MIDNIGHT_MS, "2026-11-22", "2026-11-23"),
+        ("hour", MIDNIGHT_MS + HOUR_MS, "2026-11-23-00", "2026-11-23-01"),
+    ] {
+        let keyword = unique("boundary");
+        let sink = sink(&url, &keyword, &[("ES_Index_TimeFormat", format)]).with_clock(test_clock);
+        set_clock(boundary - 1_000);
+        run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+        set_clock(boundary + 1_000);
+        let again = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(again.written, 5);
+        assert_eq!(
+            count(&url, &format!("{keyword}-*")).await,
+            5,
+            "{format}: each record once"
+        );
+        assert_eq!(count(&url, &format!("{keyword}-{first}")).await, 5, "{format}");
+        run(&sink, later_record, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(
+            count(&url, &format!("{keyword}-{next}")).await,
+            1,
+            "{format}: a new offset is dated now"
+        );
+        assert_eq!(count(&url, &format!("{keyword}-*")).await, 6, "{format}");
+    }
+}
+
 async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
     let keyword = unique("conflict");
     let http = reqwest::Client::new();
@@ -167,6 +215,7 @@ macro_rules! on_both_servers {
 on_both_servers!(
     samples_land_with_index_names_and_ids,
     redelivered_batch_overwrites,
+    a_redelivery_across_midnight_or_the_hour_lands_in_the_first_index,
     mapping_conflict_goes_to_the_dead_letter_index
 );
 

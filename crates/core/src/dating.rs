@@ -1,0 +1,241 @@
+//! Routing times for records that carry no timestamp (Tencent SCF CKafka events), so that a re-delivered
+//! batch lands where its first delivery did whatever the clock says by then. A date or hour taken from
+//! the wall clock would send the same records to a second index or object key once midnight (or the hour)
+//! has passed, duplicating them.
+//!
+//! Per topic-partition a small [`Ledger`] records, in offset order, when offsets were first seen: offsets
+//! up to `high` have been dated, each by the stamp that covers it; offsets above it are new and get "now".
+//! The sink saves a changed ledger before it writes the records, so a failed write is re-delivered under
+//! the same dates. Records with a timestamp (AWS events) are routed by it and need no ledger.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::Batch;
+
+/// The finest time unit a sink's routing renders (an index per day or hour, a key with `{timestamp}`):
+/// a new stamp is needed only when "now" falls into a new unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    Hour,
+    Millisecond,
+}
+
+impl Granularity {
+    fn unit(self, epoch_ms: i64) -> i64 {
+        match self {
+            Granularity::Day => epoch_ms.div_euclid(86_400_000),
+            Granularity::Hour => epoch_ms.div_euclid(3_600_000),
+            Granularity::Millisecond => epoch_ms,
+        }
+    }
+}
+
+/// Offsets from `from` on were first seen at `epoch_ms` (until the next stamp's `from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub from: i64,
+    pub epoch_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// In offset order.
+    pub stamps: Vec<Stamp>,
+    /// The highest offset dated so far; `None` before the first.
+    pub high: Option<i64>,
+}
+
+impl Ledger {
+    /// Stamps kept; older ones go first (a re-delivery that old is dated anew).
+    pub const MAX_STAMPS: usize = 2000;
+
+    /// The routing time of each of `offsets`, dating the ones never seen with `now_ms`; `true` when the
+    /// ledger changed and must be saved before the records are written.
+    pub fn date(&mut self, offsets: &[i64], now_ms: i64, granularity: Granularity) -> (Vec<i64>, bool) {
+        let seen = |o: i64| self.high.is_some_and(|high| o <= high);
+        let first_new = offsets.iter().copied().filter(|&o| !seen(o)).min();
+        let changed = first_new.is_some();
+        if let Some(first_new) = first_new {
+            let same_unit = self
+                .stamps
+                .last()
+                .is_some_and(|s| granularity.unit(s.epoch_ms) == granularity.unit(now_ms));
+            if !same_unit {
+                self.stamps.push(Stamp {
+                    from: first_new,
+                    epoch_ms: now_ms,
+                });
+                let excess = self.stamps.len().saturating_sub(Self::MAX_STAMPS);
+                self.stamps.drain(..excess);
+            }
+            self.high = offsets.iter().copied().max().max(self.high);
+        }
+        let times = offsets.iter().map(|&o| self.time_of(o).unwrap_or(now_ms)).collect();
+        (times, changed)
+    }
+
+    /// When `offset` was first seen, if the ledger knows.
+    fn time_of(&self, offset: i64) -> Option<i64> {
+        if self.high.is_none_or(|high| offset > high) {
+            return None;
+        }
+        let covering = self.stamps.partition_point(|s| s.from <= offset);
+        covering.checked_sub(1).map(|i| self.stamps[i].epoch_ms)
+    }
+}
+
+/// Where a sink keeps its ledgers (an object beside the data, a document beside the indices).
+pub trait LedgerStore: Send + Sync {
+    type Error;
+
+    fn load(&self, topic: &str, partition: i32) -> impl Future<Output = Result<Option<Ledger>, Self::Error>> + Send;
+
+    fn save(
+        &self,
+        topic: &str,
+        partition: i32,
+        ledger: &Ledger,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// The routing time of every record of `batch`: its own timestamp, or for an undated record the time its
+/// offset was first seen (by `granularity`). Without a granularity (the sink renders no time) or without
+/// undated records, no ledger is read or written.
+pub async fn routing_times<S: LedgerStore>(
+    store: &S,
+    batch: &Batch<'_>,
+    granularity: Option<Granularity>,
+    now_ms: i64,
+) -> Result<Vec<i64>, S::Error> {
+    let mut times: Vec<i64> = batch
+        .records()
+        .map(|r| r.timestamp.map_or(now_ms, |t| t.millis))
+        .collect();
+    let Some(granularity) = granularity else {
+        return Ok(times);
+    };
+    let mut undated: Vec<((&str, i32), Vec<usize>)> = Vec::new();
+    for (i, record) in batch.records().enumerate().filter(|(_, r)| r.timestamp.is_none()) {
+        let at = (record.topic, record.partition);
+        match undated.iter_mut().find(|(p, _)| *p == at) {
+            Some((_, records)) => records.push(i),
+            None => undated.push((at, vec![i])),
+        }
+    }
+    for ((topic, partition), records) in undated {
+        let mut ledger = store.load(topic, partition).await?.unwrap_or_default();
+        let offsets: Vec<i64> = records.iter().filter_map(|&i| batch.get(i)).map(|r| r.offset).collect();
+        let (dated, changed) = ledger.date(&offsets, now_ms, granularity);
+        if changed {
+            store.save(topic, partition, &ledger).await?;
+        }
+        for (i, time) in records.into_iter().zip(dated) {
+            times[i] = time;
+        }
+    }
+    Ok(times)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+    const BEFORE_MIDNIGHT: i64 = 20_000 * DAY - 1_000;
+    const AFTER_MIDNIGHT: i64 = 20_000 * DAY + 1_000;
+
+    #[test]
+    fn a_redelivery_after_midnight_keeps_the_first_date_and_new_offsets_get_the_new_one() {
+        let mut ledger = Ledger::default();
+        let (first, changed) = ledger.date(&[10, 11, 12], BEFORE_MIDNIGHT, Granularity::Day);
+        assert_eq!((first, changed), (vec![BEFORE_MIDNIGHT; 3], true));
+        let (again, changed) = ledger.date(&[10, 11, 12], AFTER_MIDNIGHT, Granularity::Day);
+        assert_eq!((again, changed), (vec![BEFORE_MIDNIGHT; 3], false));
+        let (mixed, changed) = ledger.date(&[12, 13], AFTER_MIDNIGHT, Granularity::Day);
+        assert_eq!((mixed, changed), (vec![BEFORE_MIDNIGHT, AFTER_MIDNIGHT], true));
+        assert_eq!(ledger.stamps.len(), 2);
+        assert_eq!(ledger.high, Some(13));
+        let (old, _) = ledger.date(&[11, 13], AFTER_MIDNIGHT + DAY, Granularity::Day);
+        assert_eq!(old, [BEFORE_MIDNIGHT, AFTER_MIDNIGHT]);
+    }
+
+    #[test]
+    fn stamps_are_added_only_when_now_is_in_a_new_unit() {
+        let mut ledger = Ledger::default();
+        ledger.date(&[1], 1_000, Granularity::Hour);
+        ledger.date(&[2], 2_000, Granularity::Hour);
+        assert_eq!(ledger.stamps.len(), 1, "the same hour needs no new stamp");
+        ledger.date(&[3], 3_600_000, Granularity::Hour);
+        assert_eq!(ledger.stamps.len(), 2);
+        let mut exact = Ledger::default();
+        exact.date(&[1], 1_000, Granularity::Millisecond);
+        exact.date(&[2], 1_001, Granularity::Millisecond);
+        assert_eq!(exact.stamps.len(), 2);
+        for o in 0..(Ledger::MAX_STAMPS as i64 + 5) {
+            exact.date(&[o + 3], 2_000 + o, Granularity::Millisecond);
+        }
+        assert_eq!(exact.stamps.len(), Ledger::MAX_STAMPS);
+    }
+
+    #[test]
+    fn offsets_older_than_the_ledger_are_dated_now() {
+        let mut ledger = Ledger::default();
+        ledger.date(&[100], BEFORE_MIDNIGHT, Granularity::Day);
+        let (times, _) = ledger.date(&[50], AFTER_MIDNIGHT, Granularity::Day);
+        assert_eq!(times, [AFTER_MIDNIGHT]);
+    }
+
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<(String, i32), Ledger>>, Mutex<usize>);
+
+    impl LedgerStore for Memory {
+        type Error = std::convert::Infallible;
+        async fn load(&self, topic: &str, partition: i32) -> Result<Option<Ledger>, Self::Error> {
+            Ok(self.0.lock().unwrap().get(&(topic.to_owned(), partition)).cloned())
+        }
+        async fn save(&self, topic: &str, partition: i32, ledger: &Ledger) -> Result<(), Self::Error> {
+            *self.1.lock().unwrap() += 1;
+            self.0
+                .lock()
+                .unwrap()
+                .insert((topic.to_owned(), partition), ledger.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_route_dated_records_by_their_timestamp_and_undated_ones_by_the_ledger() {
+        let scf = include_str!("../../../events/scf-ckafka-multi-partition.json");
+        let batch = crate::decode(scf).unwrap().into_batch().unwrap();
+        let store = Memory::default();
+        let first = routing_times(&store, &batch, Some(Granularity::Day), BEFORE_MIDNIGHT)
+            .await
+            .unwrap();
+        assert_eq!(first, vec![BEFORE_MIDNIGHT; batch.len()]);
+        let saves = *store.1.lock().unwrap();
+        assert_eq!(saves, batch.partitions().len(), "one ledger per partition, saved once");
+        let again = routing_times(&store, &batch, Some(Granularity::Day), AFTER_MIDNIGHT)
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        assert_eq!(*store.1.lock().unwrap(), saves, "nothing new: no save");
+        let unrouted = routing_times(&store, &batch, None, AFTER_MIDNIGHT).await.unwrap();
+        assert_eq!(unrouted, vec![AFTER_MIDNIGHT; batch.len()]);
+
+        let msk = include_str!("../../../events/aws-msk.json");
+        let dated = crate::decode(msk).unwrap().into_batch().unwrap();
+        let empty = Memory::default();
+        let times = routing_times(&empty, &dated, Some(Granularity::Day), AFTER_MIDNIGHT)
+            .await
+            .unwrap();
+        let own: Vec<i64> = dated.records().map(|r| r.timestamp.unwrap().millis).collect();
+        assert_eq!(times, own);
+        assert_eq!(*empty.1.lock().unwrap(), 0, "dated records need no ledger");
+    }
+}
