@@ -11,8 +11,10 @@ SigV4 signatures still verify), except while a fault is armed. Control endpoints
                                                           first) is not forwarded and answers 429
                                                           es_rejected_execution_exception, as a busy node does
   POST /__fault/off                                       forward everything again
-  GET  /__fault/seen    {"upload_ids": [...], "rejected_items": n, "failed_requests": n}
-                        upload ids of CreateMultipartUpload answers that passed through
+  GET  /__fault/seen    {"upload_ids": [...], "rejected_items": n, "failed_requests": n, "bulk_requests": n,
+                         "upstream_errors": n}
+                        upload ids of CreateMultipartUpload answers that passed through, `_bulk` requests
+                        forwarded, requests the upstream could not answer (answered 502: it was down)
 """
 import argparse
 import http.client
@@ -29,7 +31,9 @@ args = p.parse_args()
 upstream = urllib.parse.urlsplit(args.upstream)
 
 lock = threading.Lock()
-state = {"fail": None, "reject": None, "upload_ids": [], "rejected_items": 0, "failed_requests": 0}
+state = {"fail": None, "reject": None, "upload_ids": [], "rejected_items": 0, "failed_requests": 0,
+         "bulk_requests": 0, "upstream_errors": 0}
+SEEN = ("upload_ids", "rejected_items", "failed_requests", "bulk_requests", "upstream_errors")
 
 
 def bulk_items(body):
@@ -58,7 +62,7 @@ class Proxy(BaseHTTPRequestHandler):
     def control(self, body):
         with lock:
             if self.command == "GET":
-                seen = {k: state[k] for k in ("upload_ids", "rejected_items", "failed_requests")}
+                seen = {k: state[k] for k in SEEN}
                 return self.reply(200, json.dumps(seen).encode())
             what = self.path.rsplit("/", 1)[1]
             if what == "fail":
@@ -104,7 +108,15 @@ class Proxy(BaseHTTPRequestHandler):
             return self.reply(fail["status"], xml, "application/xml")
         if reject:
             return self.bulk_with_rejections(body, reject["every"])
-        status, content_type, headers, data = self.forward(body)
+        try:
+            status, content_type, headers, data = self.forward(body)
+        except OSError as e:
+            with lock:
+                state["upstream_errors"] += 1
+            return self.reply(502, json.dumps({"error": f"upstream down: {e}"}).encode())
+        if self.path.split("?")[0].endswith("/_bulk"):
+            with lock:
+                state["bulk_requests"] += 1
         if self.command == "POST" and "uploads" in self.path and status == 200:
             with lock:
                 state["upload_ids"] += re.findall(r"<UploadId>([^<]+)</UploadId>", data.decode("utf-8", "replace"))

@@ -347,6 +347,8 @@ async fn a_server_killed_mid_bulk_and_restarted_ends_with_every_record_once() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut server = own_es(&dir, port);
+    // The proxy counts the bulk requests that reached the server and the ones it could not answer.
+    let proxy = FaultProxy::start(&url);
     let keyword = unique("restart");
     let records: Vec<Value> = (0..3000)
         .map(|n| {
@@ -356,31 +358,57 @@ async fn a_server_killed_mid_bulk_and_restarted_ends_with_every_record_once() {
         .collect();
     let event = serde_json::json!({ "Records": records }).to_string();
     let sink = sink(
-        &url,
+        &proxy.url,
         &keyword,
-        &[("ES_Bulk_Max_Bytes", "100000"), ("ES_Bulk_Concurrency", "1")],
+        &[("ES_Bulk_Max_Bytes", "50000"), ("ES_Bulk_Concurrency", "1")],
     );
+    let seen = |what: &str| -> u64 {
+        let seen: Value = serde_json::from_str(&proxy.control("seen", "")).unwrap();
+        seen[what].as_u64().unwrap()
+    };
 
-    // The server is stopped (SIGTERM: noida-db, unlike Elasticsearch, keeps acknowledged writes only in memory
-    // until it shuts down, so SIGKILL would lose writes it had confirmed) a few bulk requests in, and is back
-    // 500 ms later.
-    let started = std::time::Instant::now();
-    let (first, ()) = tokio::join!(run(&sink, &event, Duration::from_secs(30)), async {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        let stopped = std::process::Command::new("kill")
-            .args(["-TERM", &server.0.id().to_string()])
-            .status();
-        assert!(stopped.unwrap().success());
-        let _ = server.0.wait();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        server = own_es(&dir, port);
-    });
-    // Whatever the first delivery answered, the trigger re-delivers until one succeeds.
-    eprintln!(
-        "first delivery: {:?} after {:?}",
-        first.as_ref().map(|s| s.written),
-        started.elapsed()
+    // The server is stopped once two of the batch's ~20 bulk requests have gone through (SIGTERM: noida-db,
+    // unlike Elasticsearch, keeps acknowledged writes only in memory until it shuts down, so SIGKILL would lose
+    // writes it had confirmed), and is back 500 ms later.
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let (first, (bulk_before_stop, finished_before_stop)) = tokio::join!(
+        async {
+            let result = run(&sink, &event, Duration::from_secs(30)).await;
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            result
+        },
+        async {
+            while seen("bulk_requests") < 2 && !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let at_stop = (
+                seen("bulk_requests"),
+                finished.load(std::sync::atomic::Ordering::SeqCst),
+            );
+            let stopped = std::process::Command::new("kill")
+                .args(["-TERM", &server.0.id().to_string()])
+                .status();
+            assert!(stopped.unwrap().success());
+            let _ = server.0.wait();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            server = own_es(&dir, port);
+            at_stop
+        }
     );
+    assert!(
+        !finished_before_stop && bulk_before_stop < 20,
+        "the server must stop while the batch is in flight ({bulk_before_stop} bulk requests had passed, finished: {finished_before_stop})"
+    );
+    let refused = seen("upstream_errors");
+    assert!(
+        refused > 0 || first.is_err(),
+        "the stop must meet requests: none was refused and the first delivery succeeded"
+    );
+    eprintln!(
+        "first delivery: {:?}; requests refused while the server was down: {refused}",
+        first.as_ref().map(|s| s.written)
+    );
+    // Whatever the first delivery answered, the trigger re-delivers until one succeeds.
     if first.is_err() {
         run(&sink, &event, Duration::from_secs(30)).await.unwrap();
     }

@@ -396,17 +396,43 @@ async fn a_broker_restarted_mid_batch_loses_nothing_and_repeats_carry_their_sour
         ],
     );
 
-    // The broker goes down a few requests into the batch and comes back 300 ms later.
+    // The broker goes down once the first records of the batch are stored, and comes back 300 ms later.
+    let watcher = admin(&address, None).await;
+    let target = watcher
+        .partition_client(&topic, 0, UnknownTopicHandling::Retry)
+        .await
+        .unwrap();
+    let finished = std::sync::atomic::AtomicBool::new(false);
     let started = std::time::Instant::now();
-    let (first, ()) = tokio::join!(run(&sink, &event, Duration::from_secs(30)), async {
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        drop(std::mem::replace(
-            &mut broker,
-            Owned(std::process::Command::new("true").spawn().unwrap()),
-        ));
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        broker = sqlite_broker(&dir, &address);
-    });
+    let (first, (stored_before_kill, finished_before_kill)) = tokio::join!(
+        async {
+            let result = run(&sink, &event, Duration::from_secs(30)).await;
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            result
+        },
+        async {
+            let mut stored = 0;
+            while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                stored = target.get_offset(OffsetAt::Latest).await.unwrap_or(0);
+                if stored > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let at_kill = (stored, finished.load(std::sync::atomic::Ordering::SeqCst));
+            drop(std::mem::replace(
+                &mut broker,
+                Owned(std::process::Command::new("true").spawn().unwrap()),
+            ));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            broker = sqlite_broker(&dir, &address);
+            at_kill
+        }
+    );
+    assert!(
+        !finished_before_kill && stored_before_kill < 4000,
+        "the broker must die while the batch is in flight ({stored_before_kill} records stored, finished: {finished_before_kill})"
+    );
     // Whatever the first delivery answered, the trigger re-delivers until one succeeds.
     if first.is_err() {
         run(&sink, &event, Duration::from_secs(30)).await.unwrap();
