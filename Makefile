@@ -5,7 +5,7 @@
 #   make invoke FN=to-es EVENT=events/scf-ckafka.json [ARGS=--dry-run]
 #   make bench                       benchmarks, start-up/footprint and fuzzing → BENCHMARKS.md
 #   make fuzz [FUZZ_RUNS=N]          cargo-fuzz targets, 10M executions each (part of make bench)
-#   make lambda [ARCH=arm64|x86_64]  release bootstraps in target/lambda/<function>/bootstrap (cargo lambda + zig)
+#   make lambda [ARCH=arm64|x86_64]  release bootstraps in $CARGO_TARGET_DIR/lambda/<function>/bootstrap (cargo lambda + zig)
 #   make package [ARCH=...]          dist/<function>-<arch>.zip, each with an executable bootstrap
 #   make build-ToEsFunction ...      what `sam build --build-in-source` calls (BuildMethod: makefile)
 FUNCTIONS := to-cos to-es to-kafka
@@ -15,6 +15,10 @@ SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth s3
 export SERVICES
 
 CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ckafka-dump
+# One cargo target directory for the clones on this machine, beside the cached tools: a fresh clone compiles only
+# the workspace's own crates. `make ... CARGO_TARGET_DIR=target` keeps it in the clone.
+CARGO_TARGET_DIR ?= $(CACHE)/target
+export CARGO_TARGET_DIR
 # cargo-lambda finds zig (PyPI ziglang) through the python3 of its venv.
 CARGO_LAMBDA := PATH=$(CACHE)/venv/bin:$$PATH $(CACHE)/venv/bin/cargo-lambda
 RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
@@ -57,7 +61,7 @@ package: lambda
 	mkdir -p dist
 	for fn in $(FUNCTIONS); do \
 	  rm -f dist/$$fn-$(ARCH).zip; \
-	  (cd target/lambda/$$fn && chmod 755 bootstrap && python3 -m zipfile -c ../../../dist/$$fn-$(ARCH).zip bootstrap); \
+	  (cd $(CARGO_TARGET_DIR)/lambda/$$fn && chmod 755 bootstrap && python3 -m zipfile -c $(CURDIR)/dist/$$fn-$(ARCH).zip bootstrap); \
 	done
 	ls -l dist/
 
@@ -67,7 +71,7 @@ FUNCTION_ToEsFunction := to-es
 FUNCTION_ToKafkaFunction := to-kafka
 
 build-ToCosFunction build-ToEsFunction build-ToKafkaFunction: build-%: lambda
-	cp target/lambda/$(FUNCTION_$*)/bootstrap $(ARTIFACTS_DIR)/bootstrap
+	cp $(CARGO_TARGET_DIR)/lambda/$(FUNCTION_$*)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 services-start:
 	scripts/services.sh start $(SERVICES)

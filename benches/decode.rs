@@ -1,5 +1,5 @@
 //! Decoding throughput of ~6 MB / 10k-record trigger events (AWS MSK and Tencent SCF CKafka).
-//! The events come from `scripts/gen_events.py` and are generated into `target/bench-events/` if absent.
+//! The events come from `scripts/bench/gen_events.py` and are generated into `target/bench-events/` if absent.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +12,7 @@ fn event(format: &str) -> String {
     if !path.exists() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let out = Command::new("python3")
-            .arg(repo.join("scripts/gen_events.py"))
+            .arg(repo.join("scripts/bench/gen_events.py"))
             .arg(format)
             .output()
             .expect("python3 generates the bench events");

@@ -12,7 +12,9 @@ trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
 # shellcheck disable=SC1091
 source .services/env
 
-cargo build -q --release -p to-es
+target=${CARGO_TARGET_DIR:-target}
+echo "== building to-es (release; a few minutes on a fresh machine)"
+cargo build --release -p to-es
 keyword=demo-$(date +%s)
 export ES_Address=$CKD_ES_URL ES_Index_KeyWord=$keyword ES_Kafka_Meta_Field=kafka LOG_FORMAT=${LOG_FORMAT:-text}
 
@@ -20,7 +22,7 @@ for round in first re-delivery; do
   echo "== $round: to-es invoke for each sample event"
   for event in events/*.json; do
     printf '%-45s ' "$event"
-    target/release/to-es invoke --event "$event" 2>/dev/null
+    "$target/release/to-es" invoke --event "$event" 2>/dev/null
   done
 done
 

@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=$PWD/demo-out
+target=${CARGO_TARGET_DIR:-target}
 rm -rf "$out"
-cargo build -q -p to-cos
+echo "== building to-cos (a few minutes on a fresh machine; cargo shows its progress)"
+cargo build -p to-cos
 export bucket_address=file://$out/ kafka_instance_id=demo LOG_FORMAT=text RUST_LOG=info NO_COLOR=1
 
 log=$(mktemp)
@@ -18,15 +20,16 @@ for round in first re-delivery; do
   for event in events/*.json; do
     echo "-- $event"
     # stdout is the invocation's result; the log (stderr) names each object written.
-    result=$(target/debug/to-cos invoke --event "$event" 2>"$log") || { cat "$log"; exit 1; }
+    result=$("$target/debug/to-cos" invoke --event "$event" 2>"$log") || { cat "$log"; exit 1; }
     sed -n 's/.*object written key=\([^ ]*\) records=\([0-9]*\).*/   wrote \1 (\2 records)/p' "$log"
     echo "   result: $result"
   done
 done
 
 echo
-echo "== files under $out after two deliveries of every event (each key written twice, stored once):"
+echo "== files under $out after two deliveries of every event (each key written twice, stored once; the"
+echo "   .ckafka-dump/ files date the SCF records, which carry no timestamp, so a re-delivery keeps their date):"
 (cd "$out" && find . -type f -not -path './.uploads/*' | sort)
-first=$(cd "$out" && find . -type f -not -path './.uploads/*' | sort | head -1)
+first=$(cd "$out" && find . -type f -not -path './.uploads/*' -not -path './.ckafka-dump/*' | sort | head -1)
 echo "== $first:"
 cat "$out/$first"

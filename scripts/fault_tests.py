@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from test_settings import setting
+
 bin_dir = sys.argv[1]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 event = os.path.join(root, "events/aws-msk.json")
@@ -39,33 +41,33 @@ def check(name, condition, detail=""):
 topic = f"faults-{os.getpid()}"
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
-scram = env.get("CKD_KAFKA_SCRAM_BOOTSTRAP", "127.0.0.1:19096")
-scram_user = env.get("CKD_SCRAM512_USER", "alice")
-scram_password = env.get("CKD_SCRAM512_PASSWORD", "alice-scram-512")
+scram = setting("CKD_KAFKA_SCRAM_BOOTSTRAP")
+scram_user = setting("CKD_SCRAM512_USER")
+scram_password = setting("CKD_SCRAM512_PASSWORD")
 KafkaAdminClient(bootstrap_servers=scram, security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",
                  sasl_plain_username=scram_user, sasl_plain_password=scram_password
                  ).create_topics([NewTopic(topic, 1, 1)])
-s3_secret = env.get("CKD_S3_SECRET_KEY", "ckd-test-secret")
-es_password = env.get("CKD_ES_AUTH_PASSWORD", "elastic-password")
+s3_secret = setting("CKD_S3_SECRET_KEY")
+es_password = setting("CKD_ES_AUTH_PASSWORD")
 wrong = "wrong-secret-7f3a9c"
 bucket = f"faults-{os.getpid()}"
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-boto3.client("s3", endpoint_url=env["CKD_S3_ENDPOINT"], aws_access_key_id=env["CKD_S3_ACCESS_KEY"],
+boto3.client("s3", endpoint_url=setting("CKD_S3_ENDPOINT"), aws_access_key_id=setting("CKD_S3_ACCESS_KEY"),
              aws_secret_access_key=s3_secret, region_name="us-east-1",
              config=Config(s3={"addressing_style": "path"})).create_bucket(Bucket=bucket)
 
 cases = {
-    "to-es": (lambda secret: {"ES_Address": env["CKD_ES_AUTH_URL"], "ES_Index_KeyWord": topic,
-                              "ES_User": env.get("CKD_ES_AUTH_USER", "elastic"), "ES_Password": secret},
+    "to-es": (lambda secret: {"ES_Address": setting("CKD_ES_AUTH_URL"), "ES_Index_KeyWord": topic,
+                              "ES_User": setting("CKD_ES_AUTH_USER"), "ES_Password": secret},
               es_password),
     "to-kafka": (lambda secret: {"kafka_address": scram, "kafka_topic_name": topic, "produce_timeout_ms": "3000",
                                  "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
                                  "sasl_plain_username": scram_user, "sasl_plain_password": secret},
                  scram_password),
-    "to-cos": (lambda secret: {"bucket_address": f"s3://{bucket}/", "endpoint_url": env["CKD_S3_ENDPOINT"],
-                               "TENCENTCLOUD_SECRETID": env["CKD_S3_ACCESS_KEY"], "TENCENTCLOUD_SECRETKEY": secret,
+    "to-cos": (lambda secret: {"bucket_address": f"s3://{bucket}/", "endpoint_url": setting("CKD_S3_ENDPOINT"),
+                               "TENCENTCLOUD_SECRETID": setting("CKD_S3_ACCESS_KEY"), "TENCENTCLOUD_SECRETKEY": secret,
                                "TENCENTCLOUD_SESSIONTOKEN": "session-token-5d1e"},
                s3_secret),
 }

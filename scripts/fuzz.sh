@@ -14,8 +14,9 @@ cargo_fuzz=$cache/cargo-fuzz/bin/cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 runs=${FUZZ_RUNS:-10000000}
 
-mkdir -p fuzz/corpus/decode_event fuzz/corpus/es_document target
+mkdir -p fuzz/corpus/decode_event fuzz/corpus/decode_differential fuzz/corpus/es_document target
 cp events/*.json events/timer/*.json fuzz/corpus/decode_event/
+cp events/*.json fuzz/corpus/decode_differential/
 python3 - <<'PY'
 import glob, hashlib, json
 for path in glob.glob("events/*.json"):
@@ -27,7 +28,7 @@ for path in glob.glob("events/*.json"):
 PY
 
 results=()
-for target in ${FUZZ_TARGETS:-decode_event es_document}; do
+for target in ${FUZZ_TARGETS:-decode_event decode_differential es_document}; do
   log=target/fuzz-$target.log
   # No sanitizer: the code under test is safe Rust, so libFuzzer catches what matters (panics, aborts,
   # timeouts, memory blow-ups) at full speed. -max_len 8192 leaves room for multi-record events.

@@ -4,6 +4,8 @@
 #                                            prints the names it started (not those already running) on stdout
 #   scripts/services.sh stop [SERVICE...]    kill the processes this script started (by pid file), all or the named
 #   scripts/services.sh tools                install test tools that are not servers (cargo-lambda, SAM CLI, cfn-lint)
+#   scripts/services.sh build                build the servers that come from crates.io (tansu with sqlite, s3s-fs)
+#                                            into the cache, so a later start does not wait for them
 #   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
 # Services: tansu (Kafka), kafka-scram (tansu with sqlite storage and SCRAM users; built from crates.io on
 # first use, ~20 min), kafka-plain (noida-db's Kafka personality: accepts SASL/PLAIN without checking the
@@ -15,22 +17,21 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CKD_CACHE=${CKD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckafka-dump}
 CKD_STATE=${CKD_STATE:-$ROOT/.services}
 VENV=$CKD_CACHE/venv
-SITE=$VENV/lib/python3.11/site-packages
+SITE=$VENV/lib/python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages
 ALL_SERVICES="tansu kafka-scram kafka-plain es opensearch es-auth s3"
 
-KAFKA_PORT=${CKD_KAFKA_PORT:-19092}
-KAFKA_PLAIN_PORT=${CKD_KAFKA_PLAIN_PORT:-19093}
-KAFKA_SCRAM_PORT=${CKD_KAFKA_SCRAM_PORT:-19096}
-SCRAM512_USER=alice SCRAM512_PASSWORD=alice-scram-512
-SCRAM256_USER=bob SCRAM256_PASSWORD=bob-scram-256
-ES_PORT=${CKD_ES_PORT:-19200}
-OPENSEARCH_PORT=${CKD_OPENSEARCH_PORT:-19201}
-ES_AUTH_PORT=${CKD_ES_AUTH_PORT:-19280}
-S3_PORT=${CKD_S3_PORT:-19400}
-ES_AUTH_USER=elastic
-ES_AUTH_PASSWORD=ckd-test-password
-S3_ACCESS_KEY=AKIACKDTEST
-S3_SECRET_KEY=ckd-test-secret
+# Addresses and credentials: scripts/test-servers.env, unless the environment sets them.
+while IFS='=' read -r name value; do
+  case $name in ''|'#'*) continue ;; esac
+  [ -n "${!name:-}" ] || export "$name=$value"
+done <"$ROOT/scripts/test-servers.env"
+KAFKA_PORT=${CKD_KAFKA_BOOTSTRAP##*:}
+KAFKA_PLAIN_PORT=${CKD_KAFKA_PLAIN_BOOTSTRAP##*:}
+KAFKA_SCRAM_PORT=${CKD_KAFKA_SCRAM_BOOTSTRAP##*:}
+ES_PORT=${CKD_ES_URL##*:}
+OPENSEARCH_PORT=${CKD_OPENSEARCH_URL##*:}
+ES_AUTH_PORT=${CKD_ES_AUTH_URL##*:}
+S3_PORT=${CKD_S3_ENDPOINT##*:}
 
 log() { echo "services: $*" >&2; }
 
@@ -84,12 +85,29 @@ start_tansu() {
   wait_until tansu 30 grep -q "ready in" "$CKD_STATE/tansu.log"
 }
 
+TANSU_SQL=$CKD_CACHE/tansu-sql/bin/tansu
+S3S_FS=$CKD_CACHE/s3s/bin/s3s-fs
+
+build_tansu_sql() {
+  [ -x "$TANSU_SQL" ] && return
+  log "cargo install tansu 0.6.0 with sqlite storage (about 20 minutes, once)"
+  # In a temporary target dir of its own (not the workspace's shared one), removed when installed.
+  env -u CARGO_TARGET_DIR cargo install -q tansu --version 0.6.0 --features dynostore,libsql \
+    --locked --root "$CKD_CACHE/tansu-sql"
+  log "tansu (sqlite) built"
+}
+
+build_s3s_fs() {
+  [ -x "$S3S_FS" ] && return
+  log "cargo install s3s-fs (about 3 minutes, once)"
+  env -u CARGO_TARGET_DIR cargo install -q s3s-fs --version 0.14.1 --features binary --locked \
+    --root "$CKD_CACHE/s3s"
+  log "s3s-fs built"
+}
+
 start_kafka-scram() {
-  local bin=$CKD_CACHE/tansu-sql/bin/tansu
-  if [ ! -x "$bin" ]; then
-    log "cargo install tansu 0.6.0 with sqlite storage (about 20 minutes, once)"
-    cargo install -q tansu --version 0.6.0 --features dynostore,libsql --locked --root "$CKD_CACHE/tansu-sql"
-  fi
+  local bin=$TANSU_SQL
+  build_tansu_sql
   local dir=$CKD_STATE/kafka-scram
   rm -rf "$dir" && mkdir -p "$dir"
   local listen=(--listener-url "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_SCRAM_PORT"
@@ -97,8 +115,8 @@ start_kafka-scram() {
   # Users can only be created while authentication is off; then the broker restarts requiring it.
   (cd "$dir" && spawn kafka-scram "$bin" broker "${listen[@]}")
   wait_until kafka-scram 60 grep -q "ready in" "$CKD_STATE/kafka-scram.log"
-  "$bin" user create --broker "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" "$SCRAM512_USER" "$SCRAM512_PASSWORD" --mechanism scram512 >/dev/null
-  "$bin" user create --broker "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" "$SCRAM256_USER" "$SCRAM256_PASSWORD" --mechanism scram256 >/dev/null
+  "$bin" user create --broker "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" "$CKD_SCRAM512_USER" "$CKD_SCRAM512_PASSWORD" --mechanism scram512 >/dev/null
+  "$bin" user create --broker "tcp://127.0.0.1:$KAFKA_SCRAM_PORT" "$CKD_SCRAM256_USER" "$CKD_SCRAM256_PASSWORD" --mechanism scram256 >/dev/null
   kill "$(cat "$CKD_STATE/kafka-scram.pid")"
   while port_open "$KAFKA_SCRAM_PORT"; do sleep 0.1; done
   (cd "$dir" && spawn kafka-scram "$bin" broker "${listen[@]}" --authentication)
@@ -135,7 +153,7 @@ start_es-auth() {
   fi
   local dir=$CKD_STATE/nginx
   mkdir -p "$dir"
-  printf '%s:%s\n' "$ES_AUTH_USER" "$(openssl passwd -apr1 "$ES_AUTH_PASSWORD")" >"$dir/htpasswd"
+  printf '%s:%s\n' "$CKD_ES_AUTH_USER" "$(openssl passwd -apr1 "$CKD_ES_AUTH_PASSWORD")" >"$dir/htpasswd"
   cat >"$dir/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
@@ -167,13 +185,10 @@ CONF
 }
 
 start_s3() {
-  local bin=$CKD_CACHE/s3s/bin/s3s-fs
-  if [ ! -x "$bin" ]; then
-    log "cargo install s3s-fs (about 3 minutes, once)"
-    cargo install -q s3s-fs --version 0.14.1 --features binary --locked --root "$CKD_CACHE/s3s"
-  fi
+  local bin=$S3S_FS
+  build_s3s_fs
   mkdir -p "$CKD_STATE/s3-data"
-  spawn s3 "$bin" --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$CKD_STATE/s3-data"
+  spawn s3 "$bin" --host 127.0.0.1 --port "$S3_PORT" --access-key "$CKD_S3_ACCESS_KEY" --secret-key "$CKD_S3_SECRET_KEY" "$CKD_STATE/s3-data"
   wait_until s3 30 http_status_is 403 "http://127.0.0.1:$S3_PORT/"
 }
 
@@ -190,22 +205,14 @@ install_tools() {
 }
 
 print_env() {
+  local name
+  for name in $(grep -o '^CKD_[A-Z0-9_]*' "$ROOT/scripts/test-servers.env"); do
+    echo "export $name=${!name}"
+  done
   cat <<ENV
-export CKD_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-export CKD_KAFKA_PLAIN_BOOTSTRAP=127.0.0.1:$KAFKA_PLAIN_PORT
-export CKD_KAFKA_SCRAM_BOOTSTRAP=127.0.0.1:$KAFKA_SCRAM_PORT
-export CKD_SCRAM512_USER=$SCRAM512_USER CKD_SCRAM512_PASSWORD=$SCRAM512_PASSWORD
-export CKD_SCRAM256_USER=$SCRAM256_USER CKD_SCRAM256_PASSWORD=$SCRAM256_PASSWORD
-export CKD_ES_URL=http://127.0.0.1:$ES_PORT
-export CKD_OPENSEARCH_URL=http://127.0.0.1:$OPENSEARCH_PORT
-export CKD_ES_AUTH_URL=http://127.0.0.1:$ES_AUTH_PORT
-export CKD_ES_AUTH_USER=$ES_AUTH_USER
-export CKD_ES_AUTH_PASSWORD=$ES_AUTH_PASSWORD
-export CKD_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
-export CKD_S3_ACCESS_KEY=$S3_ACCESS_KEY
-export CKD_S3_SECRET_KEY=$S3_SECRET_KEY
 export CKD_S3_DATA=$CKD_STATE/s3-data
 export CKD_VENV=$VENV
+export CKD_SITE_PACKAGES=$SITE
 export CKD_SAM_VENV=$CKD_CACHE/sam-venv
 export CKD_CACHE_DIR=$CKD_CACHE
 ENV
@@ -235,6 +242,7 @@ case "${1:-}" in
     done
     ;;
   tools) install_tools ;;
+  build) build_s3s_fs && build_tansu_sql ;;
   env) print_env ;;
-  *) echo "usage: $0 start [${ALL_SERVICES// /|}...] | stop | tools | env" >&2; exit 2 ;;
+  *) echo "usage: $0 start [${ALL_SERVICES// /|}...] | stop | tools | build | env" >&2; exit 2 ;;
 esac

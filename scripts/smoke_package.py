@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks a packaged to-cos zip as SCF would run it: unpacks it with the zip's mode bits, starts its bootstrap
-against scripts/scf_runtime_api.py with two trigger events and a timer event (no Kafka configured, so that one
+against scripts/fixtures/scf_runtime_api.py with two trigger events and a timer event (no Kafka configured, so that one
 must come back as an invocation error), writing to a file:// bucket; then checks the answers and the objects.
 
 usage: smoke_package.py dist/to-cos-x86_64.zip
@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 
-from scf_harness import answers, start_api, unpack
+from fixtures.scf_harness import answers, start_api, unpack
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 events = ["events/scf-ckafka.json", "events/aws-msk.json", "events/timer/scf-timer.json"]
@@ -30,6 +30,7 @@ with tempfile.TemporaryDirectory() as tmp:
         sys.exit(f"unexpected answers: {replies}")
     files = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs
                    if ".uploads" not in d)
-    if len(files) != 3:
-        sys.exit(f"expected 3 objects, found {files}")
+    data = [f for f in files if not f.startswith(".ckafka-dump/")]
+    if len(data) != 3 or ".ckafka-dump/kafka/test-topic/1.dates.json" not in files:
+        sys.exit(f"expected 3 objects and the SCF partition's dating ledger, found {files}")
     print(f"{sys.argv[1]}: 2 trigger events -> {len(files)} objects, timer without Kafka -> clear error")

@@ -1,4 +1,4 @@
-//! The SCF custom-runtime loop against `scripts/scf_runtime_api.py`, a real HTTP server implementing the
+//! The SCF custom-runtime loop against `scripts/fixtures/scf_runtime_api.py`, a real HTTP server implementing the
 //! four documented endpoints and headers (no SCF emulator exists publicly).
 
 use std::path::PathBuf;

@@ -15,7 +15,7 @@ use ckafka_dump_sink_cos::config::{CosConfig, Destination};
 use ckafka_dump_sink_cos::key::KeyTemplate;
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
-use ckafka_dump_testkit::{free_port, repo_root, unique, var, FaultProxy};
+use ckafka_dump_testkit::{free_port, repo_root, setting, unique, var, FaultProxy};
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
@@ -27,15 +27,15 @@ const TIMER: &str = r#"{"Type":"Timer","TriggerName":"dump","Time":"2026-11-22T0
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn endpoint() -> String {
-    var("CKD_S3_ENDPOINT", "http://127.0.0.1:19400")
+    setting("CKD_S3_ENDPOINT")
 }
 
 fn access_key() -> String {
-    var("CKD_S3_ACCESS_KEY", "AKIACKDTEST")
+    setting("CKD_S3_ACCESS_KEY")
 }
 
 fn secret_key() -> String {
-    var("CKD_S3_SECRET_KEY", "ckd-test-secret")
+    setting("CKD_S3_SECRET_KEY")
 }
 
 /// A sink on a new bucket of the S3 server (keys under `dump/`), and the bucket's name.
@@ -386,7 +386,7 @@ async fn a_file_directory_gets_the_same_keys_and_bytes() {
 // ---- scheduled mode ----
 
 fn bootstrap() -> String {
-    var("CKD_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    setting("CKD_KAFKA_BOOTSTRAP")
 }
 
 async fn kafka() -> Client {

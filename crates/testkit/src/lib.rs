@@ -11,6 +11,19 @@ pub fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
+/// A test server's address or credential (`CKD_ES_URL`, `CKD_S3_SECRET_KEY` ...): the environment's value
+/// (`scripts/services.sh env`), else the one in `scripts/test-servers.env`, where they are written once.
+pub fn setting(name: &str) -> String {
+    const DEFAULTS: &str = include_str!("../../../scripts/test-servers.env");
+    std::env::var(name).unwrap_or_else(|_| {
+        DEFAULTS
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("{name} is not in scripts/test-servers.env"))
+            .to_owned()
+    })
+}
+
 /// A name no other test run uses (indices, topics): `prefix-<pid>-<nanos>`.
 pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -24,10 +37,37 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The cache `scripts/services.sh` installs the test servers and tools into.
+pub fn cache_dir() -> String {
+    var("CKD_CACHE_DIR", &format!("{}/.cache/ckafka-dump", var("HOME", "/root")))
+}
+
 /// A file in the Python venv `scripts/services.sh` installs the test servers and tools into.
 pub fn venv_path(relative: &str) -> String {
-    let venv = var("CKD_VENV", &format!("{}/.cache/ckafka-dump/venv", var("HOME", "/root")));
+    let venv = var("CKD_VENV", &format!("{}/venv", cache_dir()));
     format!("{venv}/{relative}")
+}
+
+/// A file of a package installed in that venv (the servers that come from PyPI).
+pub fn site_package(relative: &str) -> String {
+    let site = std::env::var("CKD_SITE_PACKAGES").unwrap_or_else(|_| {
+        let lib = std::path::PathBuf::from(venv_path("lib"));
+        std::fs::read_dir(&lib)
+            .ok()
+            .and_then(|entries| {
+                entries
+                    .flatten()
+                    .find(|e| e.file_name().to_string_lossy().starts_with("python3"))
+            })
+            .map(|python| python.path().join("site-packages").to_string_lossy().into_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no python3 in {} (scripts/services.sh tools makes the venv)",
+                    lib.display()
+                )
+            })
+    });
+    format!("{site}/{relative}")
 }
 
 /// A port nothing listens on right now.
@@ -58,16 +98,16 @@ impl Drop for Owned {
     }
 }
 
-/// Starts one of the repository's Python test servers (`scripts/<script>`), which prints `listening <url>`
+/// Starts one of the repository's Python test servers (`scripts/fixtures/<script>`), which prints `listening <url>`
 /// once ready; returns the process (killed when dropped) and the URL.
 pub fn spawn_listening(script: &str, args: &[&str]) -> (Owned, String) {
     let mut child = Command::new("python3")
-        .arg(repo_root().join("scripts").join(script))
+        .arg(repo_root().join("scripts/fixtures").join(script))
         .args(args)
         .current_dir(repo_root())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("python3 must be installed to run scripts/{script}: {e}"));
+        .unwrap_or_else(|e| panic!("python3 must be installed to run scripts/fixtures/{script}: {e}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -75,12 +115,12 @@ pub fn spawn_listening(script: &str, args: &[&str]) -> (Owned, String) {
     let url = line
         .trim()
         .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("scripts/{script} did not start: {line:?}"))
+        .unwrap_or_else(|| panic!("scripts/fixtures/{script} did not start: {line:?}"))
         .to_owned();
     (Owned(child), url)
 }
 
-/// `scripts/fault_proxy.py` in front of `upstream`; faults are armed through its control endpoints.
+/// `scripts/fixtures/fault_proxy.py` in front of `upstream`; faults are armed through its control endpoints.
 pub struct FaultProxy {
     _process: Owned,
     pub url: String,

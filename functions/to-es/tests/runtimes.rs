@@ -1,11 +1,11 @@
 //! The `to-es` binary through its three ways in, against real peers: `cargo lambda watch` (the AWS Lambda
-//! Runtime API emulator), `scripts/scf_runtime_api.py` (the four SCF custom-runtime endpoints) and the
+//! Runtime API emulator), `scripts/fixtures/scf_runtime_api.py` (the four SCF custom-runtime endpoints) and the
 //! local `invoke` command — each writing to the noida-db ES-API server started by `scripts/services.sh`.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ckafka_dump_testkit::{free_port, repo_root as repo, spawn_listening, var, venv_path, Owned};
+use ckafka_dump_testkit::{free_port, repo_root as repo, setting, spawn_listening, var, venv_path, Owned};
 use serde_json::Value;
 
 /// The binary under test: this build's, or a packaged `bootstrap` (`CKD_TO_ES_BOOTSTRAP`, set by
@@ -15,7 +15,7 @@ fn bin() -> String {
 }
 
 fn es_url() -> String {
-    var("CKD_ES_URL", "http://127.0.0.1:19200")
+    setting("CKD_ES_URL")
 }
 
 fn function(envs: &[(&str, String)]) -> Command {

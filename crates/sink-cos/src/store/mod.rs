@@ -70,7 +70,7 @@ pub async fn by_cutoff<T>(
             Err(CosError::store(
                 op,
                 key,
-                "no answer before the invocation's cut-off",
+                "no answer before the invocation's deadline (its cut-off)",
                 true,
             ))
         })

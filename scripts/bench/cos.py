@@ -4,7 +4,7 @@
 batch: to-cos turning a ~6 MB single-partition trigger event into one object, vs boto3 `put_object` of the very
   bytes to-cos wrote (warm client in this process: the limit of a Python function that already has its bytes).
   to-cos twice: as one process per run (`invoke`, cold start and event file read included), and warm, as a
-  deployed function runs: one process serving invocations from the SCF runtime API (scripts/scf_runtime_api.py),
+  deployed function runs: one process serving invocations from the SCF runtime API (scripts/fixtures/scf_runtime_api.py),
   timed by the function (decode + encode + upload) and by the runtime API (next -> response, event transfer
   included). Runs interleaved where they can be; medians.
 drain: the scheduled mode draining a topic from tansu into s3s-fs (one `to-cos invoke` of a timer event), vs the
@@ -13,7 +13,7 @@ drain: the scheduled mode draining a topic from tansu into s3s-fs (one `to-cos i
   object is read back and its bytes counted against what was produced.
 Prints one JSON object.
 
-usage: bench_cos.py --endpoint URL --access-key AK --secret-key SK --broker HOST:PORT --to-cos BIN
+usage: python -m bench.cos.py --endpoint URL --access-key AK --secret-key SK --broker HOST:PORT --to-cos BIN
                     --event EVENT [--runs 5] [--drain-mb 100] [--partitions 4]
 """
 import argparse
@@ -26,9 +26,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_child import child  # noqa: E402
-from scf_harness import answers, start_api  # noqa: E402
+from fixtures.scf_harness import answers, start_api  # noqa: E402
+
+from .child import child  # noqa: E402
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402

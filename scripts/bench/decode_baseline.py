@@ -3,7 +3,7 @@
 event, then base64-decode key and value and turn each header's signed byte list into bytes), and for
 SCF events the plain json.loads the Tencent templates use.
 
-usage: bench_decode_baseline.py EVENT_FILE [--runs 30]   prints one JSON line: {"median_s", "runs", "bytes"}
+usage: python -m bench.decode_baseline.py EVENT_FILE [--runs 30]   prints one JSON line: {"median_s", "runs", "bytes"}
 """
 import argparse
 import base64

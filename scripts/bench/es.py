@@ -4,7 +4,7 @@ the exact NDJSON to-es sends (the server's own limit), on one ES-API server, in 
 (to-es, template, curl, to-es, ...) and every run writes a fresh index that is deleted afterwards, so server
 drift and index growth hit all three alike. Prints one JSON object with medians.
 
-usage: bench_es.py --es URL --event EVENT --to-es BIN --bulk-body BIN [--runs 5] [--flavor opensearch]
+usage: python -m bench.es.py --es URL --event EVENT --to-es BIN --bulk-body BIN [--runs 5] [--flavor opensearch]
 """
 import argparse
 import json
@@ -24,9 +24,8 @@ p.add_argument("--runs", type=int, default=5)
 p.add_argument("--flavor", choices=["elasticsearch", "opensearch"], default="elasticsearch")
 a = p.parse_args()
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_child import child  # noqa: E402
-import bench_es_template as template  # noqa: E402
+from . import es_template as template  # noqa: E402
+from .child import child  # noqa: E402
 
 template.connect(a.es, a.flavor)
 event_text = open(a.event, encoding="utf-8").read()

@@ -10,7 +10,7 @@ size: the stripped release binaries.
 rss: peak RSS (/usr/bin/time) of each function decoding and delivering the 6 MB event: to-cos into a file://
   directory, to-es into the ES-API server, to-kafka into the Kafka broker.
 
-usage: bench_footprint.py --bin-dir target/release --python VENV_PYTHON --event EVENT --es URL --broker HOST:PORT
+usage: python -m bench.footprint.py --bin-dir target/release --python VENV_PYTHON --event EVENT --es URL --broker HOST:PORT
                           [--runs 20]
 """
 import argparse

@@ -4,7 +4,7 @@ ported to Python 3 and elasticsearch-py 8, as the benchmark baseline for to-es. 
 built once, as in a warm SCF instance) and prints one JSON line: {"median_wall_s", "median_cpu_s", "runs"}.
 The event is parsed inside the timed part, as the SCF runtime does before calling the handler.
 
-usage: bench_es_template.py EVENT_FILE --es URL --index KEYWORD [--runs 5] [--flavor elasticsearch|opensearch]
+usage: python -m bench.es_template.py EVENT_FILE --es URL --index KEYWORD [--runs 5] [--flavor elasticsearch|opensearch]
 """
 import argparse
 import datetime

@@ -4,7 +4,7 @@ vs kcat with the librdkafka of the confluent-kafka wheel (the limit), producing 
 value of each SCF record) to the same broker, in one run. Runs are interleaved; each writes a fresh 4-partition
 topic whose record count is checked. Prints one JSON object with medians.
 
-usage: bench_kafka.py --broker HOST:PORT --event EVENT --to-kafka BIN --rdkafka-dir DIR [--runs 5]
+usage: python -m bench.kafka.py --broker HOST:PORT --event EVENT --to-kafka BIN --rdkafka-dir DIR [--runs 5]
 """
 import argparse
 import json
@@ -16,9 +16,8 @@ import time
 
 from kafka.admin import KafkaAdminClient, NewTopic
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_child import child  # noqa: E402
-import bench_kafka_template as template  # noqa: E402
+from . import kafka_template as template  # noqa: E402
+from .child import child  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--broker", required=True)
