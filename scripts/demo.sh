@@ -10,7 +10,7 @@ out=$PWD/demo-out
 target=${CARGO_TARGET_DIR:-target}
 rm -rf "$out"
 echo "== building to-cos (a few minutes on a fresh machine; cargo shows its progress)"
-cargo build -p to-cos
+cargo build --profile demo -p to-cos
 export bucket_address=file://$out/ kafka_instance_id=demo LOG_FORMAT=text RUST_LOG=info NO_COLOR=1
 
 log=$(mktemp)
@@ -20,7 +20,7 @@ for round in first re-delivery; do
   for event in events/*.json; do
     echo "-- $event"
     # stdout is the invocation's result; the log (stderr) names each object written.
-    result=$("$target/debug/to-cos" invoke --event "$event" 2>"$log") || { cat "$log"; exit 1; }
+    result=$("$target/demo/to-cos" invoke --event "$event" 2>"$log") || { cat "$log"; exit 1; }
     sed -n 's/.*object written key=\([^ ]*\) records=\([0-9]*\).*/   wrote \1 (\2 records)/p' "$log"
     echo "   result: $result"
   done
