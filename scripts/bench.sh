@@ -24,7 +24,8 @@ for format in msk scf; do
   [ -s "target/bench-events/$format-10k.json" ] || python3 scripts/bench/gen_events.py "$format" >"target/bench-events/$format-10k.json"
 done
 [ -s target/bench-events/scf-10k-1p.json ] || python3 scripts/bench/gen_events.py scf --partitions 1 >target/bench-events/scf-10k-1p.json
-cargo build -q --release -p to-cos -p to-es -p to-kafka -p ckafka-dump-sink-es --example bulk_body
+# --bins as well: naming an example alone would build only the example.
+cargo build -q --release -p to-cos -p to-es -p to-kafka -p ckafka-dump-sink-es --bins --example bulk_body
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
