@@ -17,8 +17,8 @@ rdkafka_dir=$CKD_CACHE_DIR/rdkafka
 mkdir -p "$rdkafka_dir"
 ln -sf "$(ls "$CKD_SITE_PACKAGES"/confluent_kafka.libs/librdkafka-*.so.1)" "$rdkafka_dir/librdkafka.so.1"
 
-# Cargo's outputs (binaries, criterion's results) are under $target; the bench files stay in the clone's target/.
-target=${CARGO_TARGET_DIR:-target}
+# Cargo's outputs (binaries, criterion's results) are under $out; the bench files stay in the clone's target/.
+out=${CARGO_TARGET_DIR:-target}
 mkdir -p target/bench-events
 for format in msk scf; do
   [ -s "target/bench-events/$format-10k.json" ] || python3 scripts/bench/gen_events.py "$format" >"target/bench-events/$format-10k.json"
@@ -31,30 +31,30 @@ cargo build -q --release -p to-cos -p to-es -p to-kafka -p ckafka-dump-sink-es -
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
 python3 -m bench.decode_baseline target/bench-events/msk-10k.json >target/bench-decode-py-msk.json
 python3 -m bench.decode_baseline target/bench-events/scf-10k.json >target/bench-decode-py-scf.json
-rss_kb=$( { /usr/bin/time -f %M "$target"/release/to-es invoke --dry-run --event target/bench-events/msk-10k.json >/dev/null; } 2>&1 | tail -1)
-noop_rss_kb=$( { /usr/bin/time -f %M "$target"/release/to-es invoke --dry-run --event events/scf-ckafka.json >/dev/null; } 2>&1 | tail -1)
+rss_kb=$( { /usr/bin/time -f %M "$out"/release/to-es invoke --dry-run --event target/bench-events/msk-10k.json >/dev/null; } 2>&1 | tail -1)
+noop_rss_kb=$( { /usr/bin/time -f %M "$out"/release/to-es invoke --dry-run --event events/scf-ckafka.json >/dev/null; } 2>&1 | tail -1)
 
 # to-es vs template vs curl, on both ES-API servers.
 for target in "$CKD_ES_URL elasticsearch" "$CKD_OPENSEARCH_URL opensearch"; do
   set -- $target
   "$CKD_VENV/bin/python" -m bench.es --es "$1" --flavor "$2" --event target/bench-events/scf-10k.json \
-    --to-es "$target"/release/to-es --bulk-body "$target"/release/examples/bulk_body --runs 5
+    --to-es "$out"/release/to-es --bulk-body "$out"/release/examples/bulk_body --runs 5
 done >target/bench-es.jsonl
 
 # to-kafka vs template vs kcat, same broker.
 "$CKD_VENV/bin/python" -m bench.kafka --broker "$CKD_KAFKA_BOOTSTRAP" --event target/bench-events/scf-10k.json \
-  --to-kafka "$target"/release/to-kafka --rdkafka-dir "$rdkafka_dir" --runs 5 >target/bench-kafka.json
+  --to-kafka "$out"/release/to-kafka --rdkafka-dir "$rdkafka_dir" --runs 5 >target/bench-kafka.json
 
 # to-cos: a 6 MB batch vs boto3 put_object of the same bytes; the scheduled drain vs the template's consumer.
 "$CKD_VENV/bin/python" -m bench.cos --endpoint "$CKD_S3_ENDPOINT" --access-key "$CKD_S3_ACCESS_KEY" \
-  --secret-key "$CKD_S3_SECRET_KEY" --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$target"/release/to-cos \
+  --secret-key "$CKD_S3_SECRET_KEY" --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$out"/release/to-cos \
   --event target/bench-events/scf-10k-1p.json --runs 5 --drain-mb 100 >target/bench-cos.json
 
 # Start-up to the first `next`, binary sizes, peak RSS on the 6 MB event; then the fuzzers.
-"$CKD_VENV/bin/python" -m bench.footprint --bin-dir "$target/release" --python "$CKD_VENV/bin/python" \
+"$CKD_VENV/bin/python" -m bench.footprint --bin-dir "$out/release" --python "$CKD_VENV/bin/python" \
   --event target/bench-events/scf-10k.json --es "$CKD_ES_URL" --broker "$CKD_KAFKA_BOOTSTRAP" --runs 20 \
   >target/bench-footprint.json
 scripts/fuzz.sh
 
-CRITERION_DIR=$target/criterion python3 -m bench.report "$rss_kb" "$noop_rss_kb" >BENCHMARKS.md
+CRITERION_DIR=$out/criterion python3 -m bench.report "$rss_kb" "$noop_rss_kb" >BENCHMARKS.md
 cat BENCHMARKS.md

@@ -45,7 +45,7 @@ p.add_argument("--drain-mb", type=int, default=100)
 p.add_argument("--partitions", type=int, default=4)
 a = p.parse_args()
 
-TIMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "events", "timer", "scf-timer.json")
+TIMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "events", "timer", "scf-timer.json")
 
 
 def s3_client():
