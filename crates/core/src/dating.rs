@@ -8,7 +8,9 @@
 //! The sink saves a changed ledger before it writes the records, so a failed write is re-delivered under
 //! the same dates. Records with a timestamp (AWS events) are routed by it and need no ledger.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +79,19 @@ impl Ledger {
         (times, changed)
     }
 
+    /// Whether dating `offsets` now needs nothing the store may know and this copy does not: every offset
+    /// was dated already (a re-delivery), or the new ones fall into the unit of the last stamp. Offsets above
+    /// `high` can only have been dated (by another instance) after this copy was read, hence in a unit no
+    /// earlier than its last stamp's; in the same unit they would get the same date here.
+    fn dates_alone(&self, offsets: &[i64], now_ms: i64, granularity: Granularity) -> bool {
+        let all_seen = offsets.iter().all(|&o| self.high.is_some_and(|high| o <= high));
+        all_seen
+            || self
+                .stamps
+                .last()
+                .is_some_and(|s| granularity.unit(s.epoch_ms) == granularity.unit(now_ms))
+    }
+
     /// When `offset` was first seen, if the ledger knows.
     fn time_of(&self, offset: i64) -> Option<i64> {
         if self.high.is_none_or(|high| offset > high) {
@@ -101,11 +116,31 @@ pub trait LedgerStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
+/// The ledgers a warm process has read or written, so a re-delivered batch (or new offsets in the unit of
+/// the last stamp) is dated without a round trip to the store.
+#[derive(Debug, Default)]
+pub struct LedgerCache(Mutex<HashMap<(String, i32), Ledger>>);
+
+impl LedgerCache {
+    fn get(&self, topic: &str, partition: i32) -> Option<Ledger> {
+        let ledgers = self.0.lock().expect("not poisoned");
+        ledgers.get(&(topic.to_owned(), partition)).cloned()
+    }
+
+    fn put(&self, topic: &str, partition: i32, ledger: Ledger) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert((topic.to_owned(), partition), ledger);
+    }
+}
+
 /// The routing time of every record of `batch`: its own timestamp, or for an undated record the time its
 /// offset was first seen (by `granularity`). Without a granularity (the sink renders no time) or without
 /// undated records, no ledger is read or written.
 pub async fn routing_times<S: LedgerStore>(
     store: &S,
+    cache: &LedgerCache,
     batch: &Batch<'_>,
     granularity: Option<Granularity>,
     now_ms: i64,
@@ -126,12 +161,16 @@ pub async fn routing_times<S: LedgerStore>(
         }
     }
     for ((topic, partition), records) in undated {
-        let mut ledger = store.load(topic, partition).await?.unwrap_or_default();
         let offsets: Vec<i64> = records.iter().filter_map(|&i| batch.get(i)).map(|r| r.offset).collect();
+        let mut ledger = match cache.get(topic, partition) {
+            Some(cached) if cached.dates_alone(&offsets, now_ms, granularity) => cached,
+            _ => store.load(topic, partition).await?.unwrap_or_default(),
+        };
         let (dated, changed) = ledger.date(&offsets, now_ms, granularity);
         if changed {
             store.save(topic, partition, &ledger).await?;
         }
+        cache.put(topic, partition, ledger);
         for (i, time) in records.into_iter().zip(dated) {
             times[i] = time;
         }
@@ -184,6 +223,25 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_dates_alone_only_what_the_store_cannot_date_otherwise() {
+        let mut ledger = Ledger::default();
+        ledger.date(&[10, 11], BEFORE_MIDNIGHT, Granularity::Day);
+        assert!(
+            ledger.dates_alone(&[10, 11], AFTER_MIDNIGHT, Granularity::Day),
+            "a re-delivery"
+        );
+        assert!(
+            ledger.dates_alone(&[12], BEFORE_MIDNIGHT + 500, Granularity::Day),
+            "new, same day"
+        );
+        assert!(
+            !ledger.dates_alone(&[12], AFTER_MIDNIGHT, Granularity::Day),
+            "new, another day: read"
+        );
+        assert!(!Ledger::default().dates_alone(&[1], 0, Granularity::Day));
+    }
+
+    #[test]
     fn offsets_older_than_the_ledger_are_dated_now() {
         let mut ledger = Ledger::default();
         ledger.date(&[100], BEFORE_MIDNIGHT, Granularity::Day);
@@ -191,12 +249,14 @@ mod tests {
         assert_eq!(times, [AFTER_MIDNIGHT]);
     }
 
+    /// Ledgers, saves, loads.
     #[derive(Default)]
-    struct Memory(Mutex<HashMap<(String, i32), Ledger>>, Mutex<usize>);
+    struct Memory(Mutex<HashMap<(String, i32), Ledger>>, Mutex<usize>, Mutex<usize>);
 
     impl LedgerStore for Memory {
         type Error = std::convert::Infallible;
         async fn load(&self, topic: &str, partition: i32) -> Result<Option<Ledger>, Self::Error> {
+            *self.2.lock().unwrap() += 1;
             Ok(self.0.lock().unwrap().get(&(topic.to_owned(), partition)).cloned())
         }
         async fn save(&self, topic: &str, partition: i32, ledger: &Ledger) -> Result<(), Self::Error> {
@@ -214,26 +274,48 @@ mod tests {
         let scf = include_str!("../../../events/scf-ckafka-multi-partition.json");
         let batch = crate::decode(scf).unwrap().into_batch().unwrap();
         let store = Memory::default();
-        let first = routing_times(&store, &batch, Some(Granularity::Day), BEFORE_MIDNIGHT)
-            .await
-            .unwrap();
+        let first = routing_times(
+            &store,
+            &LedgerCache::default(),
+            &batch,
+            Some(Granularity::Day),
+            BEFORE_MIDNIGHT,
+        )
+        .await
+        .unwrap();
         assert_eq!(first, vec![BEFORE_MIDNIGHT; batch.len()]);
         let saves = *store.1.lock().unwrap();
         assert_eq!(saves, batch.partitions().len(), "one ledger per partition, saved once");
-        let again = routing_times(&store, &batch, Some(Granularity::Day), AFTER_MIDNIGHT)
+        // Another instance (a cache of its own) after midnight reads the ledgers and dates as the first did.
+        let other = LedgerCache::default();
+        let again = routing_times(&store, &other, &batch, Some(Granularity::Day), AFTER_MIDNIGHT)
             .await
             .unwrap();
         assert_eq!(again, first);
         assert_eq!(*store.1.lock().unwrap(), saves, "nothing new: no save");
-        let unrouted = routing_times(&store, &batch, None, AFTER_MIDNIGHT).await.unwrap();
+        let loads = *store.2.lock().unwrap();
+        let warm = routing_times(&store, &other, &batch, Some(Granularity::Day), AFTER_MIDNIGHT)
+            .await
+            .unwrap();
+        assert_eq!(warm, first);
+        assert_eq!(*store.2.lock().unwrap(), loads, "a warm re-delivery needs no load");
+        let unrouted = routing_times(&store, &other, &batch, None, AFTER_MIDNIGHT)
+            .await
+            .unwrap();
         assert_eq!(unrouted, vec![AFTER_MIDNIGHT; batch.len()]);
 
         let msk = include_str!("../../../events/aws-msk.json");
         let dated = crate::decode(msk).unwrap().into_batch().unwrap();
         let empty = Memory::default();
-        let times = routing_times(&empty, &dated, Some(Granularity::Day), AFTER_MIDNIGHT)
-            .await
-            .unwrap();
+        let times = routing_times(
+            &empty,
+            &LedgerCache::default(),
+            &dated,
+            Some(Granularity::Day),
+            AFTER_MIDNIGHT,
+        )
+        .await
+        .unwrap();
         let own: Vec<i64> = dated.records().map(|r| r.timestamp.unwrap().millis).collect();
         assert_eq!(times, own);
         assert_eq!(*empty.1.lock().unwrap(), 0, "dated records need no ledger");

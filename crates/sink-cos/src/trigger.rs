@@ -22,7 +22,7 @@ pub async fn write_batch(
 ) -> Result<Delivery, CosError> {
     let ledgers = Ledgers { objects, deadline };
     let granularity = objects.config.key_template.granularity();
-    let routing = dating::routing_times(&ledgers, batch, granularity, now_ms).await?;
+    let routing = dating::routing_times(&ledgers, &objects.ledgers, batch, granularity, now_ms).await?;
     let groups = by_partition(batch);
     let total = groups.len();
     let errors: Vec<CosError> = stream::iter(groups)

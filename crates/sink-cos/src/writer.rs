@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use ckafka_dump_core::dating::LedgerCache;
 use ckafka_dump_core::{Deadline, Record};
 
 use crate::config::CosConfig;
@@ -16,6 +17,8 @@ use crate::store::{self, by_cutoff, ObjectMeta, ObjectStore, Upload};
 pub struct Objects {
     pub store: Box<dyn ObjectStore>,
     pub config: CosConfig,
+    /// The dating ledgers of undated records this process has read or written.
+    pub ledgers: LedgerCache,
     meta: ObjectMeta,
     extension: String,
 }
@@ -24,6 +27,7 @@ impl Objects {
     pub fn new(config: CosConfig) -> Objects {
         Objects {
             store: store::open(&config.destination),
+            ledgers: LedgerCache::default(),
             meta: ObjectMeta {
                 content_type: config.content.content_type(),
                 content_encoding: config.compression.content_encoding(),

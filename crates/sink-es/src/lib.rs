@@ -10,7 +10,7 @@ pub mod response;
 
 use std::time::Duration;
 
-use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
+use ckafka_dump_core::dating::{self, Ledger, LedgerCache, LedgerStore};
 use ckafka_dump_core::retry::RetryPolicy;
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
@@ -33,6 +33,7 @@ pub struct EsSink {
     client: EsClient,
     /// Epoch milliseconds now: the wall clock, or a test's.
     clock: fn() -> i64,
+    ledgers: LedgerCache,
 }
 
 impl EsSink {
@@ -42,6 +43,7 @@ impl EsSink {
             config,
             client,
             clock: now_epoch_ms,
+            ledgers: LedgerCache::default(),
         })
     }
 
@@ -105,7 +107,7 @@ impl Sink for EsSink {
         let now_ms = (self.clock)();
         let ledgers = Ledgers { sink: self, deadline };
         let granularity = self.config.index_time_format.granularity();
-        let routing = dating::routing_times(&ledgers, batch, granularity, now_ms)
+        let routing = dating::routing_times(&ledgers, &self.ledgers, batch, granularity, now_ms)
             .await
             .map_err(|failure| NotWritten::all(batch, failure.context("dating ledger")))?;
         let items = request::bulk_items(batch, &self.config, &routing, now_ms);
