@@ -57,8 +57,7 @@ impl Ledger {
     /// The routing time of each of `offsets`, dating the ones never seen with `now_ms`; `true` when the
     /// ledger changed and must be saved before the records are written.
     pub fn date(&mut self, offsets: &[i64], now_ms: i64, granularity: Granularity) -> (Vec<i64>, bool) {
-        let seen = |o: i64| self.high.is_some_and(|high| o <= high);
-        let first_new = offsets.iter().copied().filter(|&o| !seen(o)).min();
+        let first_new = offsets.iter().copied().filter(|&o| !self.has_seen(o)).min();
         let changed = first_new.is_some();
         if let Some(first_new) = first_new {
             let same_unit = self
@@ -79,22 +78,14 @@ impl Ledger {
         (times, changed)
     }
 
-    /// Whether dating `offsets` now needs nothing the store may know and this copy does not: every offset
-    /// was dated already (a re-delivery), or the new ones fall into the unit of the last stamp. Offsets above
-    /// `high` can only have been dated (by another instance) after this copy was read, hence in a unit no
-    /// earlier than its last stamp's; in the same unit they would get the same date here.
-    fn dates_alone(&self, offsets: &[i64], now_ms: i64, granularity: Granularity) -> bool {
-        let all_seen = offsets.iter().all(|&o| self.high.is_some_and(|high| o <= high));
-        all_seen
-            || self
-                .stamps
-                .last()
-                .is_some_and(|s| granularity.unit(s.epoch_ms) == granularity.unit(now_ms))
+    /// Whether `offset` has been dated: its date is then fixed, in every copy of the ledger.
+    fn has_seen(&self, offset: i64) -> bool {
+        self.high.is_some_and(|high| offset <= high)
     }
 
     /// When `offset` was first seen, if the ledger knows.
     fn time_of(&self, offset: i64) -> Option<i64> {
-        if self.high.is_none_or(|high| offset > high) {
+        if !self.has_seen(offset) {
             return None;
         }
         let covering = self.stamps.partition_point(|s| s.from <= offset);
@@ -116,8 +107,9 @@ pub trait LedgerStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// The ledgers a warm process has read or written, so a re-delivered batch (or new offsets in the unit of
-/// the last stamp) is dated without a round trip to the store.
+/// The ledgers a warm process has read or written, so a re-delivered batch is dated without a round trip to
+/// the store. New offsets always read the store first: another instance may have dated further, and a
+/// ledger saved from an older copy would forget those offsets.
 #[derive(Debug, Default)]
 pub struct LedgerCache(Mutex<HashMap<(String, i32), Ledger>>);
 
@@ -163,7 +155,7 @@ pub async fn routing_times<S: LedgerStore>(
     for ((topic, partition), records) in undated {
         let offsets: Vec<i64> = records.iter().filter_map(|&i| batch.get(i)).map(|r| r.offset).collect();
         let mut ledger = match cache.get(topic, partition) {
-            Some(cached) if cached.dates_alone(&offsets, now_ms, granularity) => cached,
+            Some(cached) if offsets.iter().all(|&o| cached.has_seen(o)) => cached,
             _ => store.load(topic, partition).await?.unwrap_or_default(),
         };
         let (dated, changed) = ledger.date(&offsets, now_ms, granularity);
@@ -220,25 +212,6 @@ mod tests {
             exact.date(&[o + 3], 2_000 + o, Granularity::Millisecond);
         }
         assert_eq!(exact.stamps.len(), Ledger::MAX_STAMPS);
-    }
-
-    #[test]
-    fn a_copy_dates_alone_only_what_the_store_cannot_date_otherwise() {
-        let mut ledger = Ledger::default();
-        ledger.date(&[10, 11], BEFORE_MIDNIGHT, Granularity::Day);
-        assert!(
-            ledger.dates_alone(&[10, 11], AFTER_MIDNIGHT, Granularity::Day),
-            "a re-delivery"
-        );
-        assert!(
-            ledger.dates_alone(&[12], BEFORE_MIDNIGHT + 500, Granularity::Day),
-            "new, same day"
-        );
-        assert!(
-            !ledger.dates_alone(&[12], AFTER_MIDNIGHT, Granularity::Day),
-            "new, another day: read"
-        );
-        assert!(!Ledger::default().dates_alone(&[1], 0, Granularity::Day));
     }
 
     #[test]
@@ -299,6 +272,32 @@ mod tests {
             .unwrap();
         assert_eq!(warm, first);
         assert_eq!(*store.2.lock().unwrap(), loads, "a warm re-delivery needs no load");
+        // The same day, a third instance dates offset 1300 of partition 0; then the warm instance above gets
+        // 1250, new to its copy: it must read the store before saving, or the ledger would forget 1300.
+        let one = |offset: i64| {
+            format!(
+                r#"{{"Records":[{{"Ckafka":{{"topic":"app-log","partition":0,"offset":{offset},"msgKey":"None","msgBody":"x"}}}}]}}"#
+            )
+        };
+        let (later, earlier) = (one(1300), one(1250));
+        let later = crate::decode(&later).unwrap().into_batch().unwrap();
+        let earlier = crate::decode(&earlier).unwrap().into_batch().unwrap();
+        let day = Some(Granularity::Day);
+        let third = LedgerCache::default();
+        routing_times(&store, &third, &later, day, BEFORE_MIDNIGHT + 100)
+            .await
+            .unwrap();
+        routing_times(&store, &other, &earlier, day, BEFORE_MIDNIGHT + 200)
+            .await
+            .unwrap();
+        let mut saved = store.0.lock().unwrap()[&("app-log".to_owned(), 0)].clone();
+        assert_eq!(saved.high, Some(1300));
+        let (redelivered, _) = saved.date(&[1300], AFTER_MIDNIGHT, Granularity::Day);
+        assert_eq!(
+            redelivered,
+            [BEFORE_MIDNIGHT],
+            "1300 keeps its first date after the warm instance's save"
+        );
         let unrouted = routing_times(&store, &other, &batch, None, AFTER_MIDNIGHT)
             .await
             .unwrap();
