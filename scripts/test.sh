@@ -15,7 +15,6 @@ step() { printf '\n== [%s, %dm%02ds] %s\n' "$(date +%H:%M:%S)" $((SECONDS / 60))
 
 step "toolchain components and test tools (cargo-lambda, SAM CLI, cfn-lint)"
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
-rustup target list --installed | grep -qx x86_64-unknown-linux-gnu || rustup target add x86_64-unknown-linux-gnu
 scripts/services.sh tools
 cargo fmt --all --check
 

@@ -57,13 +57,17 @@ impl Checkpoint {
 
 /// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.json`: beside the data, apart from its keys.
 pub fn checkpoint_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
-    format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.json")
+    bookkeeping_key(prefix, instance, topic, partition, "json")
 }
 
 /// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.dates.json`: the dating ledger of a partition's
 /// undated records in trigger mode.
 pub fn ledger_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
-    format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.dates.json")
+    bookkeeping_key(prefix, instance, topic, partition, "dates.json")
+}
+
+fn bookkeeping_key(prefix: &str, instance: &str, topic: &str, partition: i32, extension: &str) -> String {
+    format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.{extension}")
 }
 
 #[cfg(test)]

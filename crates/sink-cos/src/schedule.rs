@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use crate::checkpoint::{checkpoint_key, Checkpoint};
 use crate::config::{ScheduleConfig, StartFrom};
 use crate::error::CosError;
-use crate::store::{by_cutoff, ObjectMeta};
 use crate::writer::{ObjectWritten, Objects, PartitionWriter};
 
 /// The template's upload reserve: 5 s plus a part's worth at 50 MiB/s.
@@ -208,17 +207,14 @@ struct Progress<'a> {
 
 impl Progress<'_> {
     async fn load(&self) -> Result<Option<Checkpoint>, CosError> {
-        let body = by_cutoff(self.deadline, "GetObject", &self.key, self.objects.store.get(&self.key)).await?;
+        let body = self.objects.read_bookkeeping(&self.key, self.deadline).await?;
         body.map(|body| Checkpoint::parse(&self.key, &body)).transpose()
     }
 
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CosError> {
-        let meta = ObjectMeta {
-            content_type: "application/json",
-            ..Default::default()
-        };
-        let put = self.objects.store.put(&self.key, checkpoint.to_json(), &meta);
-        by_cutoff(self.deadline, "PutObject", &self.key, put).await
+        self.objects
+            .write_bookkeeping(&self.key, checkpoint.to_json(), self.deadline)
+            .await
     }
 
     async fn saved_after(&self, object: &ObjectWritten) -> Result<(), CosError> {

@@ -10,7 +10,6 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::checkpoint::ledger_key;
 use crate::error::CosError;
-use crate::store::{by_cutoff, ObjectMeta};
 use crate::writer::{Objects, PartitionWriter};
 
 /// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.
@@ -76,7 +75,7 @@ impl LedgerStore for Ledgers<'_> {
 
     async fn load(&self, topic: &str, partition: i32) -> Result<Option<Ledger>, CosError> {
         let key = self.key(topic, partition);
-        let Some(body) = by_cutoff(self.deadline, "GetObject", &key, self.objects.store.get(&key)).await? else {
+        let Some(body) = self.objects.read_bookkeeping(&key, self.deadline).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&body).map(Some).map_err(|e| CosError::Ledger {
@@ -88,17 +87,7 @@ impl LedgerStore for Ledgers<'_> {
     async fn save(&self, topic: &str, partition: i32, ledger: &Ledger) -> Result<(), CosError> {
         let key = self.key(topic, partition);
         let body = serde_json::to_vec(ledger).expect("a ledger always serializes");
-        let meta = ObjectMeta {
-            content_type: "application/json",
-            ..Default::default()
-        };
-        by_cutoff(
-            self.deadline,
-            "PutObject",
-            &key,
-            self.objects.store.put(&key, body, &meta),
-        )
-        .await
+        self.objects.write_bookkeeping(&key, body, self.deadline).await
     }
 }
 

@@ -53,6 +53,20 @@ impl Objects {
             .key_template
             .render(&self.config.prefix, &fields, &self.extension)
     }
+
+    /// A bookkeeping object beside the data (a checkpoint, a dating ledger): its bytes, or `None`.
+    pub async fn read_bookkeeping(&self, key: &str, deadline: Deadline) -> Result<Option<Vec<u8>>, CosError> {
+        by_cutoff(deadline, "GetObject", key, self.store.get(key)).await
+    }
+
+    /// Writes a bookkeeping object (JSON).
+    pub async fn write_bookkeeping(&self, key: &str, body: Vec<u8>, deadline: Deadline) -> Result<(), CosError> {
+        let meta = ObjectMeta {
+            content_type: "application/json",
+            ..Default::default()
+        };
+        by_cutoff(deadline, "PutObject", key, self.store.put(key, body, &meta)).await
+    }
 }
 
 /// One object once it is in the bucket.
