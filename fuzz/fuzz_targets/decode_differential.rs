@@ -24,10 +24,12 @@ struct Seen {
     headers: Vec<(String, Vec<u8>)>,
 }
 
-/// Standard alphabet, padding optional (what the decoder documents it accepts).
+/// Standard alphabet, padding optional, trailing bits ignored (what the decoder documents it accepts).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
 );
 
 fn ours(batch: &Batch<'_>, with_timestamps: bool) -> Vec<Seen> {
@@ -158,6 +160,8 @@ fuzz_target!(|data: &[u8]| {
     let (reference, with_timestamps) = match batch.format {
         ckafka_dump_core::Format::AwsKafka => (aws_reference(event), true),
         ckafka_dump_core::Format::ScfCkafka => (scf_reference(event), false),
+        // aws_lambda_events has no type for Pipes' flat records; the unit tests and the corpus cover them.
+        ckafka_dump_core::Format::EventBridgePipes => return,
     };
     // The reference may refuse what the decoder reads leniently (a missing field it requires); where it
     // reads the event, it must read the same records.

@@ -17,6 +17,9 @@ pub enum Format {
     /// AWS Lambda Kafka event source (MSK `aws:kafka` and `SelfManagedKafka`).
     #[serde(rename = "aws-kafka")]
     AwsKafka,
+    /// EventBridge Pipes with an MSK or self-managed Kafka source: a JSON array of flat AWS Kafka records.
+    #[serde(rename = "eventbridge-pipes")]
+    EventBridgePipes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -151,3 +151,46 @@ impl FaultProxy {
             .unwrap_or_default()
     }
 }
+
+/// Runs `bin invoke --dry-run` on every event of `events/corpus/` (real events from public sources) and
+/// checks each against `events/corpus/expected.json`: the exact summary for the good ones, the exact error
+/// (and a failure exit) for the bad ones.
+pub fn check_event_corpus(bin: &str) {
+    let corpus = repo_root().join("events/corpus");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("expected.json")).expect("events/corpus/expected.json"))
+            .expect("expected.json is JSON");
+    let cases = expected.as_array().expect("expected.json is a list");
+    let files = std::fs::read_dir(&corpus).unwrap().count() - 1;
+    assert_eq!(
+        cases.len(),
+        files,
+        "every corpus file has an expectation in expected.json"
+    );
+    for case in cases {
+        let file = case["file"].as_str().unwrap();
+        let output = Command::new(bin)
+            .env_clear()
+            .args(["invoke", "--dry-run", "--event"])
+            .arg(corpus.join(file))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        match case.get("error") {
+            None => {
+                assert!(output.status.success(), "{file}: {stderr}");
+                let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+                assert_eq!(summary, case["dry_run"], "{file}");
+            }
+            Some(error) => {
+                assert!(!output.status.success(), "{file} should be refused");
+                let logged = stderr.lines().filter(|line| line.contains("ERROR")).collect::<Vec<_>>();
+                assert_eq!(logged.len(), 1, "{file}: one error line, got {stderr}");
+                assert!(
+                    logged[0].ends_with(&format!("error={}", error.as_str().unwrap())),
+                    "{file}: {stderr}"
+                );
+            }
+        }
+    }
+}

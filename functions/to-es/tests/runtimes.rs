@@ -233,3 +233,8 @@ fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
     );
     assert_eq!(stderr.lines().count(), 1, "one log line per failure: {stderr}");
 }
+
+#[test]
+fn dry_run_reads_the_event_corpus() {
+    ckafka_dump_testkit::check_event_corpus(&bin());
+}

@@ -1,23 +1,16 @@
 //! AWS Lambda Kafka event records (MSK and self-managed): `records` maps `"topic-partition"` to lists
-//! whose `key`/`value` are base64 and whose header values are arrays of signed bytes.
+//! whose `key`/`value` are base64 and whose header values are arrays of signed bytes. EventBridge Pipes sends
+//! the same records flat, in a top-level array, each naming its `"topic-partition"` in `eventSourceKey`.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::base64::{self, Invalid};
+use super::int::IntSeed;
 use super::{at_record, BatchBuilder, DecodeError, Text, RECORD_BYTES_ESTIMATE};
 use crate::record::{HeaderMeta, RecordMeta, Span, Timestamp, TimestampType};
-
-/// Standard alphabet, SIMD-decoded; padding accepted with or without, since producers of test events differ.
-fn decode_base64(text: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
-    let engine = if text.len() % 4 == 0 {
-        base64_simd::STANDARD
-    } else {
-        base64_simd::STANDARD_NO_PAD
-    };
-    engine.decode_append(text, out)
-}
 
 /// `"my-topic-7"` → `"my-topic"`: the topic of records that do not name theirs.
 fn topic_of_map_key(map_key: &str) -> &str {
@@ -41,10 +34,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionsSeed<'_, 'a> {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
         let batch = self.0;
-        // Base64 decodes to at most 3/4 of the event; reserving it spares the copies of a growing buffer
-        // (untouched pages cost no memory).
-        batch.bytes.reserve(batch.event.len() / 4 * 3);
-        batch.records.reserve(batch.event.len() / RECORD_BYTES_ESTIMATE);
+        batch.reserve_for_base64();
         while let Some(Text(map_key)) = map.next_key::<Text<'de>>()? {
             let map_topic = batch.text(topic_of_map_key(&map_key));
             map.next_value_seed(PartitionSeed {
@@ -54,6 +44,38 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionsSeed<'_, 'a> {
             })?;
         }
         Ok(())
+    }
+}
+
+/// EventBridge Pipes' top-level array of records.
+pub(super) struct FlatRecordsSeed<'b, 'a>(pub &'b mut BatchBuilder<'a>);
+
+impl<'de: 'a, 'a> FlatRecordsSeed<'_, 'a> {
+    pub(super) fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        let batch = self.0;
+        batch.reserve_for_base64();
+        let mut index = 0;
+        loop {
+            let seed = RecordSeed {
+                batch: &mut *batch,
+                map_topic: None,
+            };
+            match seq.next_element_seed(seed) {
+                Ok(Some(())) => index += 1,
+                Ok(None) => return Ok(()),
+                Err(e) if batch.error.is_some() => return Err(e),
+                Err(e) => return Err(at_record(index, e)),
+            }
+        }
+    }
+}
+
+impl BatchBuilder<'_> {
+    /// Base64 decodes to at most 3/4 of the event; reserving it spares the copies of a growing buffer
+    /// (untouched pages cost no memory).
+    fn reserve_for_base64(&mut self) {
+        self.bytes.reserve(self.event.len() / 4 * 3);
+        self.records.reserve(self.event.len() / RECORD_BYTES_ESTIMATE);
     }
 }
 
@@ -81,7 +103,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionSeed<'_, 'a, '_> {
         loop {
             match seq.next_element_seed(RecordSeed {
                 batch: &mut *self.batch,
-                map_topic: self.map_topic,
+                map_topic: Some(self.map_topic),
             }) {
                 Ok(Some(())) => index += 1,
                 Ok(None) => return Ok(()),
@@ -92,10 +114,11 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionSeed<'_, 'a, '_> {
     }
 }
 
-/// One record object, decoded straight into the batch.
+/// One record object, decoded straight into the batch. Its topic, when it does not name one, is the one of
+/// the `"topic-partition"` it is listed under (`map_topic`) or names in `eventSourceKey` (Pipes).
 struct RecordSeed<'b, 'a> {
     batch: &'b mut BatchBuilder<'a>,
-    map_topic: Span,
+    map_topic: Option<Span>,
 }
 
 impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordSeed<'_, 'a> {
@@ -107,7 +130,7 @@ impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordSeed<'_, 'a> {
 
 /// A problem found in a field before the record's coordinates are known (fields come in any order).
 enum Deferred<'a> {
-    Base64(&'static str, base64_simd::Error),
+    Base64(&'static str, Invalid),
     HeaderByte(String, i64),
     TimestampType(Cow<'a, str>),
 }
@@ -121,13 +144,19 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
         let batch = self.batch;
         let (mut topic, mut partition, mut offset, mut timestamp) = (None, None, None, None);
         let (mut kind, mut key, mut value, mut deferred) = (None, None, None, None);
+        let mut source_key_topic = None;
         let first_header = batch.headers.len() as u32;
         while let Some(Text(field)) = map.next_key::<Text<'de>>()? {
             match field.as_ref() {
                 "topic" => topic = map.next_value::<Option<Text<'de>>>()?.map(|Text(t)| batch.text(&t)),
-                "partition" => partition = Some(map.next_value::<i32>()?),
-                "offset" => offset = Some(map.next_value::<i64>()?),
-                "timestamp" => timestamp = map.next_value::<Option<i64>>()?,
+                "partition" => partition = map.next_value_seed(IntSeed::<i32>::new("partition"))?,
+                "offset" => offset = map.next_value_seed(IntSeed::<i64>::new("offset"))?,
+                "timestamp" => timestamp = map.next_value_seed(IntSeed::<i64>::new("timestamp"))?,
+                "eventSourceKey" => {
+                    source_key_topic = map
+                        .next_value::<Option<Text<'de>>>()?
+                        .map(|Text(k)| batch.text(topic_of_map_key(&k)))
+                }
                 "timestampType" => match map.next_value::<Option<Text<'de>>>()?.map(|t| t.0) {
                     None => kind = None,
                     Some(t) => match t.as_ref() {
@@ -141,7 +170,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
                     let field: &'static str = if name == "key" { "key" } else { "value" };
                     let span = match map.next_value::<Option<Text<'de>>>()? {
                         None => None,
-                        Some(Text(text)) => match batch.try_append(|out| decode_base64(&text, out)) {
+                        Some(Text(text)) => match batch.try_append(|out| base64::decode_append(&text, out)) {
                             Ok(span) => Some(span),
                             Err(e) => {
                                 deferred = deferred.or(Some(Deferred::Base64(field, e)));
@@ -172,16 +201,19 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
         }
         let partition = partition.ok_or_else(|| de::Error::missing_field("partition"))?;
         let offset = offset.ok_or_else(|| de::Error::missing_field("offset"))?;
-        let topic = topic.unwrap_or(self.map_topic);
+        let topic = topic
+            .or(self.map_topic)
+            .or(source_key_topic)
+            .ok_or_else(|| de::Error::missing_field("topic"))?;
         if let Some(problem) = deferred {
             let topic = batch.span_text(topic);
             let error = match problem {
-                Deferred::Base64(field, source) => DecodeError::InvalidBase64 {
+                Deferred::Base64(field, reason) => DecodeError::InvalidBase64 {
                     field,
                     topic,
                     partition,
                     offset,
-                    source,
+                    reason,
                 },
                 Deferred::HeaderByte(header, byte) => DecodeError::HeaderByteOutOfRange {
                     header,
@@ -277,7 +309,8 @@ impl<'de: 'a, 'a> Visitor<'de> for HeaderMapSeed<'_, 'a> {
             map.next_value_seed(SignedBytesSeed {
                 out: &mut self.batch.bytes,
                 bad: &mut bad_byte,
-            })?;
+            })
+            .map_err(|e| de::Error::custom(format_args!("header `{name}`: {e}")))?;
             if let (Some(byte), None) = (bad_byte, &self.bad) {
                 *self.bad = Some((name.into_owned(), byte));
             }
@@ -307,7 +340,7 @@ impl<'de> DeserializeSeed<'de> for SignedBytesSeed<'_> {
 impl<'de> Visitor<'de> for SignedBytesSeed<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of signed bytes")
+        f.write_str("an array of signed bytes (-128..=127)")
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         while let Some(byte) = seq.next_element::<i64>()? {

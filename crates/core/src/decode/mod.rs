@@ -1,18 +1,22 @@
 //! Trigger event → [`Batch`], in one pass over the event text. The format is detected from the JSON itself:
-//! a `Records` array is a Tencent SCF CKafka event, a `records` object an AWS Lambda Kafka event, and
+//! a `Records` array is a Tencent SCF CKafka event, a `records` object an AWS Lambda Kafka event, a top-level
+//! array the flat records EventBridge Pipes delivers from an MSK or self-managed Kafka source, and
 //! `"Type":"Timer"` (SCF) or `"detail-type":"Scheduled Event"` (EventBridge) a timer with no records.
+//! A UTF-8 byte-order mark before the event (Windows editors write one) is skipped.
 //!
 //! serde visits the event with seeds that hold a [`BatchBuilder`]: strings that need no unescaping stay
 //! where they are in the event text, base64 and header bytes are decoded once, straight into the batch's
 //! byte buffer, and no per-record allocation is made.
 
 mod aws;
+mod base64;
+mod int;
 mod scf;
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -30,13 +34,13 @@ pub enum DecodeError {
     Malformed(serde_json::Error),
     #[error("event larger than 4 GiB")]
     TooLarge,
-    #[error("invalid base64 in {field} at {topic}/{partition}/{offset}: {source}")]
+    #[error("invalid base64 in {field} at {topic}/{partition}/{offset}: {reason}")]
     InvalidBase64 {
         field: &'static str,
         topic: String,
         partition: i32,
         offset: i64,
-        source: base64_simd::Error,
+        reason: base64::Invalid,
     },
     #[error("headers at {topic}/{partition}/{offset}: header `{header}`: byte {byte} is out of range -128..=127")]
     HeaderByteOutOfRange {
@@ -82,6 +86,7 @@ enum Shape {
 
 /// Decodes a trigger event. The batch borrows from `event`.
 pub fn decode(event: &str) -> Result<Event<'_>, DecodeError> {
+    let event = event.strip_prefix('\u{feff}').unwrap_or(event);
     if u32::try_from(event.len()).is_err() {
         return Err(DecodeError::TooLarge);
     }
@@ -94,12 +99,19 @@ pub fn decode(event: &str) -> Result<Event<'_>, DecodeError> {
         Ok(Some(Shape::Records(format))) => Ok(Event::Records(batch.finish(format))),
         Ok(Some(Shape::Timer)) => Ok(Event::Timer),
         Ok(None) => Err(DecodeError::UnknownShape),
-        Err(e) => Err(batch.error.take().unwrap_or(if e.is_syntax() || e.is_eof() {
-            DecodeError::NotJson(e)
-        } else {
-            DecodeError::Malformed(e)
-        })),
+        Err(e) => Err(not_json(event)
+            .or(batch.error.take())
+            .unwrap_or(DecodeError::Malformed(e))),
     }
+}
+
+/// The syntax error of an event that is not JSON at all, found anew: the seeds wrap errors with the record
+/// they were in, which hides whether serde met a syntax error (the README promises line and column).
+fn not_json(event: &str) -> Option<DecodeError> {
+    serde_json::from_str::<IgnoredAny>(event)
+        .err()
+        .filter(|e| e.is_syntax() || e.is_eof())
+        .map(DecodeError::NotJson)
 }
 
 struct EnvelopeSeed<'b, 'a>(&'b mut BatchBuilder<'a>);
@@ -107,14 +119,18 @@ struct EnvelopeSeed<'b, 'a>(&'b mut BatchBuilder<'a>);
 impl<'de: 'a, 'a> DeserializeSeed<'de> for EnvelopeSeed<'_, 'a> {
     type Value = Option<Shape>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+        deserializer.deserialize_any(self)
     }
 }
 
 impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
     type Value = Option<Shape>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object (a CKafka or Kafka trigger event)")
+        f.write_str("a JSON object (a CKafka or Kafka trigger event) or an array of Kafka records (EventBridge Pipes)")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<Self::Value, S::Error> {
+        aws::FlatRecordsSeed(&mut *self.0).visit_seq(seq)?;
+        Ok(Some(Shape::Records(Format::EventBridgePipes)))
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut format = None;

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::{at_record, BatchBuilder, Text, RECORD_BYTES_ESTIMATE};
+use super::{at_record, int, BatchBuilder, Text, RECORD_BYTES_ESTIMATE};
 use crate::record::RecordMeta;
 
 pub(super) struct RecordsSeed<'b, 'a>(pub &'b mut BatchBuilder<'a>);
@@ -21,8 +21,10 @@ struct Entry<'a> {
 struct Ckafka<'a> {
     #[serde(borrow)]
     topic: Cow<'a, str>,
-    #[serde(alias = "Partition")]
+    // The SCF console's own test event has `"partition": ""`: refused by `int`, naming the field.
+    #[serde(alias = "Partition", deserialize_with = "int::partition")]
     partition: i32,
+    #[serde(deserialize_with = "int::offset")]
     offset: i64,
     #[serde(rename = "msgKey", default, borrow)]
     msg_key: Option<Text<'a>>,

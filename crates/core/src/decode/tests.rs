@@ -120,7 +120,7 @@ fn errors_name_the_problem_and_place() {
     assert!(error_of("not json").starts_with("event is not valid JSON"));
     let truncated = error_of(r#"{"Records":[{"Ckafka":{"topic":"t""#);
     assert!(
-        truncated.contains("record 0") && truncated.contains("EOF"),
+        truncated.starts_with("event is not valid JSON: EOF while parsing") && truncated.contains("line 1 column 34"),
         "{truncated}"
     );
     assert!(error_of(r#"{"foo":1}"#).starts_with("unknown event shape"));
@@ -216,4 +216,101 @@ fn timer_events_of_both_platforms_decode_to_an_empty_timer_batch() {
         assert_eq!(decode(event).unwrap(), Event::Timer, "{event}");
     }
     assert!(matches!(decode(r#"{"Type":"Other"}"#), Err(DecodeError::UnknownShape)));
+}
+
+#[test]
+fn syntax_errors_inside_records_are_invalid_json_with_line_and_column() {
+    for (event, wording) in [
+        (r#"{"Records":[{"Ckafka":{topic:"t"}}]}"#, "key must be a string"),
+        (
+            r#"{"records":{"t-0":[{"partition":0 "offset":1}]}}"#,
+            "expected `,` or `}`",
+        ),
+        (r#"[{"topic":"t","partition":0,"offset":1,}]"#, "key must be a string"),
+        // A record-level problem before the syntax error does not hide it.
+        (
+            r#"{"records":{"t-0":[{"partition":0,"offset":1,"key":"*"}, {]}}"#,
+            "key must be a string",
+        ),
+    ] {
+        let error = error_of(event);
+        assert!(
+            error.starts_with("event is not valid JSON: ")
+                && error.contains(wording)
+                && error.contains("line 1 column"),
+            "{event}: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let batch = batch_of(
+        "\u{feff}{\"Records\":[{\"Ckafka\":{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"msgBody\":\"x\"}}]}",
+    );
+    assert_eq!(batch.get(0).unwrap().value_bytes(), b"x");
+}
+
+#[test]
+fn integer_fields_take_numeric_strings_and_name_themselves_when_wrong() {
+    let batch = batch_of(r#"{"records":{"t-0":[{"partition":"3","offset":"15","timestamp":"1545084650987"}]}}"#);
+    let r = batch.get(0).unwrap();
+    assert_eq!(
+        (r.partition, r.offset, r.timestamp.unwrap().millis),
+        (3, 15, 1545084650987)
+    );
+    let scf = error_of(r#"{"Records":[{"Ckafka":{"topic":"t","partition":"","offset":1,"msgBody":"x"}}]}"#);
+    assert!(
+        scf.starts_with(r#"malformed event: record 0: invalid value: string "", expected `partition` as an integer"#),
+        "{scf}"
+    );
+    let aws = error_of(r#"{"records":{"t-0":[{"partition":0,"offset":"x1"}]}}"#);
+    assert!(
+        aws.contains("record 0: in `t-0`") && aws.contains("`offset` as an integer"),
+        "{aws}"
+    );
+}
+
+#[test]
+fn a_header_that_is_not_a_byte_array_is_named_with_its_record() {
+    let error =
+        error_of(r#"{"records":{"t-0":[{"partition":0,"offset":1,"headers":[{"headerKey":"aGVhZGVyVmFsdWU="}]}]}}"#);
+    assert!(
+        error.contains("record 0: in `t-0`: header `headerKey`: invalid type: string \"aGVhZGVyVmFsdWU=\", expected an array of signed bytes"),
+        "{error}"
+    );
+}
+
+#[test]
+fn eventbridge_pipes_arrays_of_flat_records_decode() {
+    let batch = batch_of(
+        r#"[{"eventSource":"aws:kafka","eventSourceKey":"mytopic-0","topic":"mytopic","partition":"0","offset":15,
+            "timestamp":1545084650987,"timestampType":"CREATE_TIME","key":"a2V5","value":"SGk=","headers":[{"h":[104]}]},
+           {"eventSource":"SelfManagedKafka","eventSourceKey":"other-topic-2","partition":2,"offset":7,"value":"eA=="}]"#,
+    );
+    assert_eq!(batch.format, Format::EventBridgePipes);
+    let r = records(&batch);
+    assert_eq!((r[0].topic, r[0].partition, r[0].offset), ("mytopic", 0, 15));
+    assert_eq!((r[0].key, r[0].value_bytes()), (Some(&b"key"[..]), &b"Hi"[..]));
+    assert_eq!(r[0].headers().next().unwrap().value, b"h");
+    assert_eq!(
+        (r[1].topic, r[1].partition),
+        ("other-topic", 2),
+        "topic from eventSourceKey"
+    );
+    assert!(batch_of("[]").is_empty());
+    let no_topic = error_of(r#"[{"partition":0,"offset":1}]"#);
+    assert!(
+        no_topic.contains("record 0") && no_topic.contains("missing field `topic`"),
+        "{no_topic}"
+    );
+}
+
+#[test]
+fn base64_errors_say_which_character_and_where() {
+    let error = error_of(r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":9,"value":"aGV*bG8="}]}}"#);
+    assert_eq!(
+        error,
+        "invalid base64 in value at t/0/9: character '*' at position 3 is not in the base64 alphabet"
+    );
 }
