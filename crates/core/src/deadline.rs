@@ -2,6 +2,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The longest an invocation may run (SCF event functions and Lambda: 15 min): no wait or timeout is longer.
+pub const MAX_TIME_LIMIT: Duration = Duration::from_secs(900);
+
 /// When the platform will kill the invocation, and the cut-off fixed with it: a tenth of the time limit
 /// before the end, at most 500 ms. Sinks stop retrying at the cut-off and the driver stops waiting for
 /// them there, so the error still reaches the runtime API. Every holder of a copy sees the same cut-off.

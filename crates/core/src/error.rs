@@ -181,7 +181,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A bad environment value. Names the variable; carries the value only when it is not a secret.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {var}: {reason}")]
 pub struct ConfigError {
     pub var: String,

@@ -12,7 +12,7 @@ pub mod retry;
 pub mod sink;
 pub mod time;
 
-pub use deadline::Deadline;
+pub use deadline::{Deadline, MAX_TIME_LIMIT};
 pub use decode::{decode, DecodeError, Event};
 pub use error::{ConfigError, Error, Failure, NotWritten, Retryable, Unwritten};
 pub use record::{Batch, Format, Header, PartitionSpan, Record, Timestamp, TimestampType};

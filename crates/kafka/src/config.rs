@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ckafka_dump_core::config::{Choice, Env, Secret};
-use ckafka_dump_core::ConfigError;
+use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityProtocol {
@@ -70,7 +70,7 @@ const TIMEOUT_VARS: [&str; 2] = ["kafka_timeout_ms", "produce_timeout_ms"];
 
 impl ConnectionConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let brokers = env.list("kafka_address");
+        let brokers = env.list("kafka_address")?;
         if brokers.is_empty() {
             return Err(ConfigError::new("kafka_address", "is required but names no broker"));
         }
@@ -90,29 +90,44 @@ impl ConnectionConfig {
             Some(SaslSettings {
                 mechanism: env.choice("sasl_mechanism", SaslMechanism::Plain)?,
                 username: env.required("sasl_plain_username")?,
-                password: env.secret("sasl_plain_password").ok_or_else(|| {
+                password: env.secret("sasl_plain_password")?.ok_or_else(|| {
                     ConfigError::new("sasl_plain_password", "is required when security_protocol uses SASL")
                 })?,
             })
         } else {
             None
         };
-        let timeout_var = TIMEOUT_VARS
-            .into_iter()
-            .find(|var| env.get(var).is_some())
-            .unwrap_or(TIMEOUT_VARS[0]);
+        let mut timeout_var = TIMEOUT_VARS[0];
+        for var in TIMEOUT_VARS {
+            if env.get(var)?.is_some() {
+                timeout_var = var;
+                break;
+            }
+        }
         Ok(ConnectionConfig {
             brokers,
             security_protocol,
             sasl,
             ca_cert_pem: env.pem("ssl_cafile")?,
-            request_timeout: Duration::from_millis(env.parse_or(timeout_var, 30_000u64)?),
+            request_timeout: env.millis_within(timeout_var, Duration::from_secs(30), MAX_TIME_LIMIT)?,
         })
     }
 }
 
-/// Checks a topic name: letters, digits, `.`, `_`, `-`.
+/// Kafka's limit on a topic name's length.
+const MAX_TOPIC_CHARS: usize = 249;
+
+/// Checks a topic name: letters, digits, `.`, `_`, `-`, at most 249 of them.
 pub fn check_topic_name(var: &str, topic: &str) -> Result<(), ConfigError> {
+    if topic.len() > MAX_TOPIC_CHARS {
+        return Err(ConfigError::new(
+            var,
+            format!(
+                "a topic name of {} characters; Kafka allows at most {MAX_TOPIC_CHARS}",
+                topic.len()
+            ),
+        ));
+    }
     match topic
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))

@@ -1,11 +1,29 @@
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
-use ckafka_dump_core::Deadline;
+use ckafka_dump_core::config::Env;
+use ckafka_dump_core::{ConfigError, Deadline};
 
 use crate::driver::{invoke, Summary};
 use crate::handler::Handler;
 use crate::RuntimeError;
+
+/// What lambda_runtime reads from the environment and would panic without: the Lambda platform sets them all,
+/// so a missing one means the process was started by hand with only `AWS_LAMBDA_RUNTIME_API`.
+pub(super) fn check_environment() -> Result<(), ConfigError> {
+    check_lambda_variables(&Env::process())
+}
+
+fn check_lambda_variables(env: &Env) -> Result<(), ConfigError> {
+    const SET_BY_LAMBDA: &str = "is required with AWS_LAMBDA_RUNTIME_API (Lambda sets it; set it when running by hand)";
+    for var in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION"] {
+        env.get(var)?.ok_or_else(|| ConfigError::new(var, SET_BY_LAMBDA))?;
+    }
+    let memory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+    env.get(memory)?
+        .ok_or_else(|| ConfigError::new(memory, SET_BY_LAMBDA))?;
+    env.parse_or::<i32>(memory, 0).map(drop)
+}
 
 pub(super) async fn run<H: Handler>(handler: H) -> Result<(), RuntimeError> {
     let handler = &handler;
@@ -24,4 +42,26 @@ pub(super) async fn run<H: Handler>(handler: H) -> Result<(), RuntimeError> {
             url: std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default(),
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_lambda_variables_are_named() {
+        let e = check_lambda_variables(&Env::from_pairs(&[])).unwrap_err();
+        assert_eq!(e.var, "AWS_LAMBDA_FUNCTION_NAME");
+        let e = check_lambda_variables(&Env::from_pairs(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots"),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE: `lots` is not valid"),
+            "{e}"
+        );
+    }
 }

@@ -36,7 +36,10 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
 {
-    logging::init();
+    if let Err(e) = logging::init() {
+        eprintln!("{function}: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -46,6 +49,7 @@ where
     };
     let result = runtime.block_on(async {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            lambda::check_environment().map_err(ckafka_dump_core::Error::from)?;
             lambda::run(build().await?).await.map(|()| ExitCode::SUCCESS)
         } else if let Some(api) = scf::RuntimeApi::from_env() {
             api.run(build).await.map(|()| ExitCode::SUCCESS)

@@ -5,15 +5,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use ckafka_dump_core::Deadline;
+use ckafka_dump_core::{Deadline, MAX_TIME_LIMIT};
 
 use crate::driver::invoke;
 use crate::handler::Handler;
 use crate::RuntimeError as Error;
 
 const DEFAULT_PORT: &str = "9001";
-/// Used when `time_limit_in_ms` is missing: the longest an SCF event function may run.
-const MAX_TIME_LIMIT: Duration = Duration::from_secs(900);
 
 pub struct RuntimeApi {
     base_url: String,

@@ -6,16 +6,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ckafka_dump_core::config::{Env, Secret};
-use ckafka_dump_core::ConfigError;
+use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
 use crate::encode::{Compression, ContentFormat};
-use crate::key::KeyTemplate;
+use crate::key::{KeyFields, KeyTemplate};
 
 /// The console's limit for one file ("单个文件最大500MB").
 pub const MAX_OBJECT_BYTES: usize = 500 * 1024 * 1024;
 /// S3's smallest part (all parts but the last).
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+/// The longest object key COS and S3 accept.
+pub const MAX_KEY_BYTES: usize = 1024;
+const MAX_CONCURRENCY: usize = 64;
+/// One fetch response is held in memory; Kafka's own `fetch.max.bytes` default is 50 MiB.
+const MAX_FETCH_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
@@ -93,7 +98,7 @@ impl CosConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let address = env.required("bucket_address")?;
         let (destination, path) = destination(env, &address)?;
-        let prefix = match (path.is_empty(), env.get("destination_path")) {
+        let prefix = match (path.is_empty(), env.get("destination_path")?) {
             (_, None) => path,
             (true, Some(p)) => p.trim_start_matches('/').to_owned(),
             (false, Some(_)) => {
@@ -110,37 +115,57 @@ impl CosConfig {
             ));
         }
         let key_template = KeyTemplate::parse(
-            &env.get("object_key_template")
+            &env.get("object_key_template")?
                 .unwrap_or(KeyTemplate::DEFAULT.to_owned()),
         )
         .map_err(|reason| ConfigError::new("object_key_template", reason))?;
         let content = env.choice("content_format", ContentFormat::Text)?;
         let compression = env.choice("compression_type", Compression::None)?;
-        let max_object_bytes = env.at_least("partition_max_to_cos_bytes", MAX_OBJECT_BYTES, 1)?;
-        if max_object_bytes > MAX_OBJECT_BYTES {
-            return Err(ConfigError::new(
-                "partition_max_to_cos_bytes",
-                format!("{max_object_bytes} is above the 500 MiB ({MAX_OBJECT_BYTES}) limit per object"),
-            ));
-        }
-        let schedule = env
-            .get("kafka_address")
-            .map(|_| ScheduleConfig::from_env(env))
-            .transpose()?;
-        Ok(CosConfig {
+        // The console's limit per object ("单个文件最大500MB").
+        let max_object_bytes = env.size_within("partition_max_to_cos_bytes", MAX_OBJECT_BYTES, 1..=MAX_OBJECT_BYTES)?;
+        let schedule = match env.get("kafka_address")? {
+            Some(_) => Some(ScheduleConfig::from_env(env)?),
+            None => None,
+        };
+        let config = CosConfig {
             destination,
             prefix,
             key_template,
-            instance: env.get("kafka_instance_id").unwrap_or_else(|| "kafka".to_owned()),
-            topic_id: env.get("topic_id"),
+            instance: env.get("kafka_instance_id")?.unwrap_or_else(|| "kafka".to_owned()),
+            topic_id: env.get("topic_id")?,
             content,
             compression,
             max_object_bytes,
-            part_bytes: env.at_least("part_size_bytes", 16 * 1024 * 1024, MIN_PART_BYTES)?,
-            storage_class: env.get("storage_class"),
-            concurrency: env.at_least("upload_concurrency", 4, 1)?,
+            // A part is held in memory: no larger than an object may be.
+            part_bytes: env.size_within("part_size_bytes", 16 * 1024 * 1024, MIN_PART_BYTES..=MAX_OBJECT_BYTES)?,
+            storage_class: env.get("storage_class")?,
+            concurrency: env.size_within("upload_concurrency", 4, 1..=MAX_CONCURRENCY)?,
             schedule,
-        })
+        };
+        config.check_key_length()?;
+        Ok(config)
+    }
+
+    /// The shortest key the naming settings give (a one-letter topic) must fit the store's limit.
+    fn check_key_length(&self) -> Result<(), ConfigError> {
+        let fields = KeyFields {
+            instance: &self.instance,
+            topic: "t",
+            topic_id: self.topic_id.as_deref().unwrap_or("t"),
+            partition: 0,
+            start_offset: 0,
+            timestamp_ms: 0,
+        };
+        let shortest = self.key_template.render(&self.prefix, &fields, "").len();
+        if shortest > MAX_KEY_BYTES {
+            return Err(ConfigError::new(
+                "kafka_instance_id",
+                format!(
+                    "with topic_id, destination_path and object_key_template it makes object keys of {shortest} bytes or more; the store allows {MAX_KEY_BYTES}"
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -155,7 +180,7 @@ impl ScheduleConfig {
             ));
         }
         check_topic_name("topic_name", &topic)?;
-        let start = match env.get("offset_type").as_deref().map(str::trim) {
+        let start = match env.get("offset_type")?.as_deref() {
             None | Some("earliest") => StartFrom::Earliest,
             Some("latest") => StartFrom::Latest,
             Some(other) => StartFrom::Timestamp(
@@ -175,10 +200,8 @@ impl ScheduleConfig {
             connection,
             topic,
             start,
-            idle_timeout: Duration::from_millis(env.at_least("consumer_timeout_ms", 3000, 1)? as u64),
-            fetch_max_bytes: env
-                .at_least("fetch_max_bytes", 8 * 1024 * 1024, 1024)?
-                .min(i32::MAX as usize),
+            idle_timeout: env.millis_within("consumer_timeout_ms", Duration::from_secs(3), MAX_TIME_LIMIT)?,
+            fetch_max_bytes: env.size_within("fetch_max_bytes", 8 * 1024 * 1024, 1024..=MAX_FETCH_BYTES)?,
         })
     }
 }
@@ -201,10 +224,12 @@ fn destination(env: &Env, address: &str) -> Result<(Destination, String), Config
         let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
         let endpoint = ["endpoint_url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
-            .find_map(|var| env.get(var));
+            .find_map(|var| env.get(var).transpose())
+            .transpose()?;
         let region = ["region", "AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
-            .find_map(|var| env.get(var))
+            .find_map(|var| env.get(var).transpose())
+            .transpose()?
             .unwrap_or_else(|| "us-east-1".to_owned());
         let path_style = endpoint.is_some();
         (bucket.to_owned(), region, endpoint, path_style, path.to_owned())
@@ -222,7 +247,7 @@ fn destination(env: &Env, address: &str) -> Result<(Destination, String), Config
                 (bucket.to_owned(), region.to_owned())
             }
             None if !host.contains(['.', ':']) => {
-                let region = env.get("region").ok_or_else(|| {
+                let region = env.get("region")?.ok_or_else(|| {
                     ConfigError::new("region", format!("is required with the bare COS bucket name `{host}`"))
                 })?;
                 (host.to_owned(), region)
@@ -265,14 +290,14 @@ fn credentials(env: &Env) -> Result<Credentials, ConfigError> {
             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         ),
     ] {
-        if let Some(access_key_id) = env.get(id) {
+        if let Some(access_key_id) = env.get(id)? {
             let secret_access_key = env
-                .secret(key)
+                .secret(key)?
                 .ok_or_else(|| ConfigError::new(key, format!("is required when {id} is set")))?;
             return Ok(Credentials {
                 access_key_id,
                 secret_access_key,
-                session_token: env.secret(token),
+                session_token: env.secret(token)?,
                 source,
             });
         }
@@ -389,7 +414,35 @@ mod tests {
             ("bucket_address", "s3://b"),
             ("partition_max_to_cos_bytes", "600000000")
         ])
-        .contains("500 MiB"));
+        .contains("partition_max_to_cos_bytes: 600000000 is out of range: must be 1 to 524288000"));
+        for (var, value) in [
+            ("part_size_bytes", "40000000000"),
+            ("part_size_bytes", "1000000000000"),
+            ("upload_concurrency", "0"),
+            ("upload_concurrency", "100000"),
+        ] {
+            let e = err(&[("bucket_address", "s3://b"), (var, value)]);
+            assert!(e.contains(&format!("{var}: {value} is out of range")), "{e}");
+        }
+        let long = "x".repeat(70_000);
+        for var in ["kafka_instance_id", "topic_id"] {
+            let e = err(&[("bucket_address", "s3://b"), (var, &long)]);
+            assert!(
+                e.contains("object keys of 70") && e.contains("the store allows 1024"),
+                "{e}"
+            );
+        }
+        let e = err(&[("bucket_address", "s3://b"), ("region", "ap-guang\nzhou")]);
+        assert!(
+            e.contains("environment variable region: holds a control character"),
+            "{e}"
+        );
+        let e = config(&[("bucket_address", "s3://b"), ("AWS_ACCESS_KEY_ID", "AKIA\n2")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("environment variable AWS_ACCESS_KEY_ID: holds a control character"),
+            "{e}"
+        );
         assert!(err(&[("bucket_address", "s3://b"), ("part_size_bytes", "1000")]).contains("part_size_bytes"));
         assert!(
             err(&[("bucket_address", "s3://b"), ("object_key_template", "{topic}/{date}")])
@@ -408,6 +461,14 @@ mod tests {
         };
         assert!(schedule(&[("offset_type", "yesterday")]).contains("offset_type"));
         assert!(schedule(&[("consumer_timeout_ms", "0")]).contains("consumer_timeout_ms"));
+        assert!(schedule(&[("fetch_max_bytes", "40000000000")]).contains("fetch_max_bytes"));
+        let long_topic = "t".repeat(70_000);
+        let e = err(&[
+            ("bucket_address", "s3://b"),
+            ("kafka_address", "k:9092"),
+            ("topic_name", &long_topic),
+        ]);
+        assert!(e.contains("at most 249"), "{e}");
         let no_topic = config(&[&KEYS[..], &[("bucket_address", "s3://b"), ("kafka_address", "k:9092")]].concat());
         assert!(no_topic.unwrap_err().to_string().contains("topic_name"));
     }

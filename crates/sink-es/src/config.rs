@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ckafka_dump_core::config::{split_list, Choice, Env, Secret};
 use ckafka_dump_core::dating::Granularity;
-use ckafka_dump_core::ConfigError;
+use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 
 use crate::document::DocumentSettings;
 
@@ -75,7 +75,11 @@ pub struct EsConfig {
 impl EsConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let nodes = parse_nodes(&env.required("ES_Address")?)?;
-        let auth = match (env.get("ES_User"), env.secret("ES_Password"), env.secret("ES_Api_Key")) {
+        let auth = match (
+            env.get("ES_User")?,
+            env.secret("ES_Password")?,
+            env.secret("ES_Api_Key")?,
+        ) {
             (_, _, Some(key)) => Auth::ApiKey(key),
             (Some(user), Some(password), None) => Auth::Basic { user, password },
             (Some(_), None, None) => return Err(ConfigError::new("ES_Password", "is required when ES_User is set")),
@@ -86,7 +90,7 @@ impl EsConfig {
         let index_keyword = env.required("ES_Index_KeyWord")?;
         validate_index_name("ES_Index_KeyWord", &index_keyword)?;
         let index_time_format = env.choice("ES_Index_TimeFormat", IndexTimeFormat::Day)?;
-        let dead_letter_index = match env.get("ES_Dead_Letter_Index").as_deref() {
+        let dead_letter_index = match env.get("ES_Dead_Letter_Index")?.as_deref() {
             None => Some(format!("{index_keyword}-dead-letter")),
             Some("none") => None,
             Some(name) => {
@@ -95,8 +99,9 @@ impl EsConfig {
             }
         };
         let op_type = env.choice("ES_Op_Type", OpType::Index)?;
-        let bulk_max_bytes = env.at_least("ES_Bulk_Max_Bytes", 10 * 1024 * 1024, 1024)?;
-        let bulk_concurrency = env.at_least("ES_Bulk_Concurrency", 4, 1)?;
+        // Elasticsearch refuses bodies above `http.max_content_length` (100 MiB by default).
+        let bulk_max_bytes = env.size_within("ES_Bulk_Max_Bytes", 10 * 1024 * 1024, 1024..=100 * 1024 * 1024)?;
+        let bulk_concurrency = env.size_within("ES_Bulk_Concurrency", 4, 1..=64)?;
         Ok(EsConfig {
             nodes,
             auth,
@@ -104,15 +109,15 @@ impl EsConfig {
             index_keyword,
             index_time_format,
             documents: DocumentSettings {
-                ignore_fields: env.list("ES_Log_IgnoreWord"),
-                id_field: optional_field(env, "ES_Id_Field", "log_id"),
-                timestamp_field: optional_field(env, "ES_Timestamp_Field", "time"),
-                kafka_meta_field: env.get("ES_Kafka_Meta_Field"),
+                ignore_fields: env.list("ES_Log_IgnoreWord")?,
+                id_field: optional_field(env, "ES_Id_Field", "log_id")?,
+                timestamp_field: optional_field(env, "ES_Timestamp_Field", "time")?,
+                kafka_meta_field: env.get("ES_Kafka_Meta_Field")?,
             },
             dead_letter_index,
-            pipeline: env.get("ES_Pipeline"),
+            pipeline: env.get("ES_Pipeline")?,
             op_type,
-            request_timeout: Duration::from_millis(env.parse_or("ES_Timeout_Ms", 30_000u64)?),
+            request_timeout: env.millis_within("ES_Timeout_Ms", Duration::from_secs(30), MAX_TIME_LIMIT)?,
             bulk_max_bytes,
             bulk_concurrency,
         })
@@ -120,12 +125,12 @@ impl EsConfig {
 }
 
 /// A field name with a default that `none` turns off.
-fn optional_field(env: &Env, var: &str, default: &str) -> Option<String> {
-    match env.get(var) {
+fn optional_field(env: &Env, var: &str, default: &str) -> Result<Option<String>, ConfigError> {
+    Ok(match env.get(var)? {
         None => Some(default.to_owned()),
         Some(v) if v.eq_ignore_ascii_case("none") => None,
         Some(v) => Some(v),
-    }
+    })
 }
 
 /// `ES_Address`: comma-separated `http(s)://host:port` (scheme defaults to http). Credentials embedded in
@@ -218,6 +223,20 @@ mod tests {
         assert!(with(("ES_Index_TimeFormat", "week")).contains("ES_Index_TimeFormat"));
         assert!(with(("ES_Op_Type", "upsert")).contains("ES_Op_Type"));
         assert!(with(("ES_Bulk_Max_Bytes", "lots")).contains("ES_Bulk_Max_Bytes"));
+        for (var, value) in [
+            ("ES_Timeout_Ms", "0"),
+            ("ES_Timeout_Ms", "86400000"),
+            ("ES_Bulk_Max_Bytes", "40000000000"),
+            ("ES_Bulk_Concurrency", "0"),
+        ] {
+            let e = with((var, value));
+            assert!(e.contains(&format!("{var}: {value} is out of range")), "{e}");
+        }
+        let pw = with(("ES_Password", "hunter\n2"));
+        assert!(
+            pw.contains("ES_Password: holds a control character") && !pw.contains("hunter"),
+            "{pw}"
+        );
         assert!(with(("ES_User", "elastic")).contains("ES_Password"));
         let pw = with(("ES_Password", "hunter2"));
         assert!(pw.contains("ES_User") && !pw.contains("hunter2"), "{pw}");

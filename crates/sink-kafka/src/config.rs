@@ -69,8 +69,9 @@ impl KafkaConfig {
             .choice("compression_type", CompressionChoice(Compression::NoCompression))?
             .0;
         let partition_strategy = env.choice("partition_strategy", PartitionStrategy::Key)?;
-        let max_request_bytes = env.at_least("max_request_bytes", 1_000_000, 1024)?;
-        let concurrency = env.at_least("produce_concurrency", 8, 1)?;
+        // Kafka brokers refuse requests above `socket.request.max.bytes` (100 MiB by default).
+        let max_request_bytes = env.size_within("max_request_bytes", 1_000_000, 1024..=100 * 1024 * 1024)?;
+        let concurrency = env.size_within("produce_concurrency", 8, 1..=64)?;
         Ok(KafkaConfig {
             connection,
             topic: TopicTemplate(topic),

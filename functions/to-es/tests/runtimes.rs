@@ -2,6 +2,7 @@
 //! Runtime API emulator), `scripts/fixtures/scf_runtime_api.py` (the four SCF custom-runtime endpoints) and the
 //! local `invoke` command — each writing to the noida-db ES-API server started by `scripts/services.sh`.
 
+use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -224,7 +225,7 @@ fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
     let bad_value = run(
         &["invoke", "--event", "events/scf-ckafka.json"],
         "",
-        &[keyword, ("ES_Index_TimeFormat", "weekly".to_owned())],
+        &[keyword.clone(), ("ES_Index_TimeFormat", "weekly".to_owned())],
     );
     let stderr = String::from_utf8_lossy(&bad_value.stderr);
     assert!(
@@ -232,6 +233,56 @@ fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "one log line per failure: {stderr}");
+
+    // Lambda's own FATAL level keeps the error line of a failed invocation; a level it does not offer is refused.
+    let fatal = run(
+        &["invoke", "--event", "-"],
+        "{oops",
+        &[keyword.clone(), ("AWS_LAMBDA_LOG_LEVEL", "FATAL".to_owned())],
+    );
+    let stderr = String::from_utf8_lossy(&fatal.stderr);
+    assert!(
+        !fatal.status.success() && stderr.contains("ERROR") && stderr.contains("not valid JSON"),
+        "{stderr}"
+    );
+    let garbage = run(
+        &["invoke", "--event", "-"],
+        "{}",
+        &[keyword.clone(), ("AWS_LAMBDA_LOG_LEVEL", "LOUD".to_owned())],
+    );
+    let stderr = String::from_utf8_lossy(&garbage.stderr);
+    assert!(
+        !garbage.status.success() && stderr.contains("AWS_LAMBDA_LOG_LEVEL: `LOUD`"),
+        "{stderr}"
+    );
+
+    // A value that is not UTF-8 is refused, not taken as unset.
+    let mut not_utf8 = function(&[keyword.clone()]);
+    not_utf8.env("ES_Index_TimeFormat", std::ffi::OsStr::from_bytes(b"d\xffy"));
+    let output = not_utf8
+        .args(["invoke", "--event", "events/scf-ckafka.json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("ES_Index_TimeFormat: is not valid UTF-8"),
+        "{stderr}"
+    );
+
+    // AWS_LAMBDA_RUNTIME_API without the variables Lambda sets beside it: a start-up error, not a panic.
+    let lambda = run(
+        &[],
+        "",
+        &[keyword, ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9".to_owned())],
+    );
+    let stderr = String::from_utf8_lossy(&lambda.stderr);
+    assert!(
+        lambda.status.code() == Some(1)
+            && stderr.contains("AWS_LAMBDA_FUNCTION_NAME: is required with AWS_LAMBDA_RUNTIME_API")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
 
 #[test]
