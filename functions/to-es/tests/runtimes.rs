@@ -257,7 +257,7 @@ fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
     );
 
     // A value that is not UTF-8 is refused, not taken as unset.
-    let mut not_utf8 = function(&[keyword.clone()]);
+    let mut not_utf8 = function(std::slice::from_ref(&keyword));
     not_utf8.env("ES_Index_TimeFormat", std::ffi::OsStr::from_bytes(b"d\xffy"));
     let output = not_utf8
         .args(["invoke", "--event", "events/scf-ckafka.json"])
