@@ -223,3 +223,32 @@ mod tests {
         assert!(!permanent.is_retryable());
     }
 }
+
+/// A server's answer body as it may appear in an error: one line (runs of whitespace, line breaks included,
+/// become one space; other control characters are escaped), at most `max_chars` characters.
+pub fn body_excerpt(body: &[u8], max_chars: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: Vec<String> = text
+        .split_whitespace()
+        .map(|word| word.chars().flat_map(char::escape_debug).collect())
+        .collect();
+    let line = line.join(" ");
+    match line.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+
+    #[test]
+    fn an_html_page_becomes_one_short_line() {
+        let page = b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        let excerpt = body_excerpt(page, 60);
+        assert_eq!(excerpt, "<html> <head><title>413 Request Entity Too Large</title></he…");
+        assert_eq!(body_excerpt(b"a\x07b", 10), "a\\u{7}b");
+        assert_eq!(body_excerpt(b"", 10), "");
+    }
+}

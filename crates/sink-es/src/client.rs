@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
-use ckafka_dump_core::error::error_chain;
+use ckafka_dump_core::error::{body_excerpt, error_chain};
 use ckafka_dump_core::Failure;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
@@ -130,7 +130,7 @@ fn classify_status(node: &str, status: StatusCode, body: &[u8]) -> Result<(), Fa
     if status.is_success() {
         return Ok(());
     }
-    let excerpt: String = String::from_utf8_lossy(body).chars().take(300).collect();
+    let excerpt = body_excerpt(body, 300);
     let message = format!("{node} answered HTTP {status}: {excerpt}");
     Err(match status.as_u16() {
         401 | 403 => Failure::new(

@@ -59,14 +59,6 @@ pub fn source(body: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("unreadable document answer: {e}"))
 }
 
-const BAD_DOCUMENT_TYPES: &[&str] = &[
-    "mapper_parsing_exception",
-    "document_parsing_exception",
-    "illegal_argument_exception",
-    "strict_dynamic_mapping_exception",
-    "action_request_validation_exception",
-];
-
 /// Outcomes in request order; an answer whose item count differs from what was sent is an error.
 pub fn parse(body: &[u8], op: OpType, sent: usize) -> Result<Vec<ItemOutcome>, String> {
     let response: BulkResponse = serde_json::from_slice(body).map_err(|e| format!("unreadable bulk response: {e}"))?;
@@ -98,7 +90,12 @@ fn classify(op: OpType, result: ItemResult) -> ItemOutcome {
         409 if op == OpType::Create => ItemOutcome::Written,
         429 | 500..=599 => ItemOutcome::Failed(Failure::new(describe(), true)),
         _ if error_type == "es_rejected_execution_exception" => ItemOutcome::Failed(Failure::new(describe(), true)),
-        _ if BAD_DOCUMENT_TYPES.contains(&error_type.as_str()) => ItemOutcome::BadDocument { error_type, reason },
+        // The target refuses whatever the document: no permission, a blocked or missing index.
+        401 | 403 | 404 => ItemOutcome::Failed(Failure::new(describe(), false)),
+        // Any other 4xx will fail again however often it is sent (a mapping conflict, a body the server
+        // cannot parse such as `1e400` or a lone surrogate): the document's fault, so it is dead-lettered
+        // rather than blocking its partition forever.
+        400..=499 => ItemOutcome::BadDocument { error_type, reason },
         _ => ItemOutcome::Failed(Failure::new(describe(), false)),
     }
 }
@@ -126,9 +123,26 @@ mod tests {
         assert!(matches!(outcomes[3], ItemOutcome::Failed(ref f) if !f.retryable && f.reason.contains("403")));
         assert!(matches!(outcomes[4], ItemOutcome::Failed(ref f) if f.retryable));
         assert!(
-            matches!(outcomes[5], ItemOutcome::Failed(ref f) if !f.retryable),
-            "409 on index is not expected"
+            matches!(outcomes[5], ItemOutcome::BadDocument { .. }),
+            "a 409 on index will not pass on retry either"
         );
+    }
+
+    #[test]
+    fn every_4xx_the_document_causes_is_a_bad_document() {
+        let body = br#"{"errors":true,"items":[
+            {"index":{"status":400,"error":{"type":"x_content_parse_exception","reason":"Failed to parse content to map"}}},
+            {"index":{"status":413,"error":{"type":"some_new_exception","reason":"too big"}}},
+            {"index":{"status":404,"error":{"type":"index_not_found_exception","reason":"no such index"}}},
+            {"index":{"status":401,"error":{"type":"security_exception","reason":"unauthenticated"}}}
+        ]}"#;
+        let outcomes = parse(body, OpType::Index, 4).unwrap();
+        assert!(
+            matches!(outcomes[0], ItemOutcome::BadDocument { ref error_type, .. } if error_type == "x_content_parse_exception")
+        );
+        assert!(matches!(outcomes[1], ItemOutcome::BadDocument { .. }));
+        assert!(matches!(outcomes[2], ItemOutcome::Failed(ref f) if !f.retryable));
+        assert!(matches!(outcomes[3], ItemOutcome::Failed(ref f) if !f.retryable));
     }
 
     #[test]

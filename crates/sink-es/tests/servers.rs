@@ -201,6 +201,23 @@ async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
     assert!(error.contains("app-log/0/1200"), "the error names the offsets: {error}");
 }
 
+/// Bodies that parse as JSON for us but not for some servers (`1e400` beyond a double, a lone surrogate): the
+/// item error is the document's fault, so it is dead-lettered and a re-delivery does not fail again.
+async fn a_poison_document_is_dead_lettered_not_retried_forever(url: String) {
+    let keyword = unique("poison");
+    let sink = sink(&url, &keyword, &[("ES_Index_TimeFormat", "none")]);
+    let event = r#"{"Records":[
+        {"Ckafka":{"topic":"p","partition":0,"offset":1,"msgKey":"None","msgBody":"{\"n\":1e400}"}},
+        {"Ckafka":{"topic":"p","partition":0,"offset":2,"msgKey":"None","msgBody":"{\"s\":\"\\ud800\"}"}},
+        {"Ckafka":{"topic":"p","partition":0,"offset":3,"msgKey":"None","msgBody":"{\"ok\":1}"}}]}"#;
+    for delivery in ["first", "re-delivery"] {
+        let summary = run(&sink, event, Duration::from_secs(30)).await.unwrap();
+        assert!(summary.dead_lettered >= 1, "{delivery}: {summary:?}");
+        assert_eq!(summary.written + summary.dead_lettered, 3, "{delivery}: {summary:?}");
+    }
+    assert!(doc(&url, &format!("{keyword}-dead-letter"), "p-0-1").await["found"] == true);
+}
+
 macro_rules! on_both_servers {
     ($($name:ident),*) => {
         mod noida_db {
@@ -216,7 +233,8 @@ on_both_servers!(
     samples_land_with_index_names_and_ids,
     redelivered_batch_overwrites,
     a_redelivery_across_midnight_or_the_hour_lands_in_the_first_index,
-    mapping_conflict_goes_to_the_dead_letter_index
+    mapping_conflict_goes_to_the_dead_letter_index,
+    a_poison_document_is_dead_lettered_not_retried_forever
 );
 
 #[tokio::test]
@@ -279,6 +297,30 @@ async fn server_down_fails_the_invocation_then_redelivery_succeeds() {
     let summary = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
     assert_eq!(summary.written, 5);
     assert_eq!(count(&url, &format!("{keyword}-*")).await, 5);
+}
+
+#[tokio::test]
+async fn a_proxy_answering_413_with_an_html_page_gives_one_short_error_line() {
+    let proxy = FaultProxy::start(&es_url());
+    let page = "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n".repeat(20);
+    let fault = serde_json::json!({"match": "_bulk", "status": 413, "body": page, "content_type": "text/html"});
+    proxy.control("fail", &fault.to_string());
+    let failure = run(
+        &sink(&proxy.url, &unique("too-large"), &[]),
+        SCF_MULTI,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(!ckafka_dump_core::Retryable::is_retryable(&failure));
+    let error = failure.to_string();
+    assert!(!error.contains(['\n', '\r']), "one line: {error:?}");
+    assert!(
+        error.contains("HTTP 413 Payload Too Large: <html> <head><title>413 Request Entity Too Large</title>")
+            && error.contains("…; lower ES_Bulk_Max_Bytes")
+            && error.len() < 1000,
+        "{error}"
+    );
 }
 
 #[tokio::test]
