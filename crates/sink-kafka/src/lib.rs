@@ -92,9 +92,21 @@ impl Sink for KafkaSink {
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, ProduceError> {
+        // Records that cannot be produced as they are fail the batch before anything is sent.
+        let mut ready = Vec::with_capacity(batch.len());
+        let mut refused = Vec::new();
+        for (i, record) in batch.records().enumerate() {
+            match request::outgoing(i, &record, self.config.provenance_headers) {
+                Ok(outgoing) => ready.push((record, outgoing)),
+                Err(failure) => refused.push(Unwritten { record: i, failure }),
+            }
+        }
+        if let Some(not_written) = NotWritten::of(batch, refused) {
+            return Err(not_written.into());
+        }
         let mut groups: BTreeMap<(String, i32), Vec<Outgoing>> = BTreeMap::new();
         let mut counts: BTreeMap<String, i32> = BTreeMap::new();
-        for (i, record) in batch.records().enumerate() {
+        for (record, outgoing) in ready {
             let topic = self.config.topic.resolve(record.topic);
             let partitions = match counts.get(&topic) {
                 Some(&n) => n,
@@ -107,7 +119,6 @@ impl Sink for KafkaSink {
             let partition =
                 self.partitioner
                     .choose(self.config.partition_strategy, record.key, record.partition, partitions);
-            let outgoing = request::outgoing(i, &record, self.config.provenance_headers);
             groups.entry((topic, partition)).or_default().push(outgoing);
         }
         let outcomes: Vec<(Vec<usize>, PartitionOutcome)> = stream::iter(groups)

@@ -198,6 +198,28 @@ async fn a_large_batch_is_split_across_produce_requests_in_order() {
 }
 
 #[tokio::test]
+async fn a_timestamp_out_of_range_fails_the_batch_before_anything_is_produced() {
+    let client = admin(&bootstrap(), None).await;
+    let topic = unique("far-future");
+    create_topic(&client, &topic, 1).await;
+    let event = format!(
+        r#"{{"records":{{"t-0":[{{"topic":"t","partition":0,"offset":1,"timestamp":1545084650987,"value":"eA=="}},
+            {{"topic":"t","partition":0,"offset":2,"timestamp":{},"value":"eQ=="}}]}}}}"#,
+        i64::MAX - 1
+    );
+    let error = run(&sink(&bootstrap(), &topic, &[]), &event, Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("t/0/2: timestamp 9223372036854775806 ms is out of the range a produced record can carry"),
+        "{text}"
+    );
+    assert!(!error.is_retryable());
+    assert!(fetch_all(&client, &topic, 0).await.is_empty(), "nothing produced, nothing stamped 0");
+}
+
+#[tokio::test]
 async fn a_missing_target_topic_is_a_clear_permanent_error() {
     let topic = unique("absent");
     let error = run(&sink(&bootstrap(), &topic, &[]), MSK, Duration::from_secs(30))
