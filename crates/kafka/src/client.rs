@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ckafka_dump_core::error::error_chain;
 use ckafka_dump_core::retry::RetryPolicy;
@@ -44,27 +45,48 @@ impl KafkaClient {
     }
 
     /// Connects on first use, so a broker that is down at cold start fails an invocation (which the
-    /// trigger re-delivers) rather than the process.
+    /// trigger re-delivers) rather than the process. With SASL, one attempt comes first: rskafka retries a
+    /// refused login like a broker that is down, until the request timeout, so refused credentials would
+    /// end as a retryable deadline error that does not say why; the single attempt fails at once instead.
     pub async fn client(&self) -> Result<&Client, KafkaError> {
         self.client
             .get_or_try_init(|| async {
-                let mut builder = ClientBuilder::new(self.config.brokers.clone())
-                    .client_id("ckafka-dump")
-                    .backoff_config(backoff_config(self.config.request_timeout));
-                if let Some(tls) = &self.tls {
-                    builder = builder.tls_config(Arc::clone(tls));
+                if self.config.sasl.is_some() {
+                    match self
+                        .builder(BackoffConfig {
+                            deadline: Some(Duration::ZERO),
+                            ..backoff_config(self.config.request_timeout)
+                        })
+                        .build()
+                        .await
+                    {
+                        Err(e) if !is_retryable(&e) => return Err(self.connect_error(&e)),
+                        // Connected, or the broker is not there yet: the client below retries as usual.
+                        _ => {}
+                    }
                 }
-                if let Some(sasl) = &self.config.sasl {
-                    let credentials = Credentials::new(sasl.username.clone(), sasl.password.expose().to_owned());
-                    builder = builder.sasl_config(match sasl.mechanism {
-                        SaslMechanism::Plain => SaslConfig::Plain(credentials),
-                        SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
-                        SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
-                    });
-                }
+                let builder = self.builder(backoff_config(self.config.request_timeout));
                 builder.build().await.map_err(|e| self.connect_error(&e))
             })
             .await
+    }
+
+    fn builder(&self, backoff: BackoffConfig) -> ClientBuilder {
+        let mut builder = ClientBuilder::new(self.config.brokers.clone())
+            .client_id("ckafka-dump")
+            .backoff_config(backoff);
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_config(Arc::clone(tls));
+        }
+        if let Some(sasl) = &self.config.sasl {
+            let credentials = Credentials::new(sasl.username.clone(), sasl.password.expose().to_owned());
+            builder = builder.sasl_config(match sasl.mechanism {
+                SaslMechanism::Plain => SaslConfig::Plain(credentials),
+                SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
+                SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+            });
+        }
+        builder
     }
 
     /// The number of partitions of `topic`, fetched once per process.
@@ -112,11 +134,22 @@ impl KafkaClient {
         Ok(partition_client)
     }
 
+    /// A refused login names the mechanism and the user (never the password).
     fn connect_error(&self, e: &ClientError) -> KafkaError {
+        let retryable = is_retryable(e);
+        let message = match &self.config.sasl {
+            Some(sasl) if !retryable && matches!(e, ClientError::Connection(_)) => format!(
+                "SASL {} authentication of user `{}` failed (check sasl_plain_username / sasl_plain_password): {}",
+                sasl.mechanism.name(),
+                sasl.username,
+                error_chain(e)
+            ),
+            _ => error_chain(e),
+        };
         KafkaError::Connect {
             brokers: self.brokers(),
-            retryable: is_retryable(e),
-            message: error_chain(e),
+            retryable,
+            message,
         }
     }
 }

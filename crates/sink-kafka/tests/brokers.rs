@@ -216,7 +216,10 @@ async fn a_timestamp_out_of_range_fails_the_batch_before_anything_is_produced() 
         "{text}"
     );
     assert!(!error.is_retryable());
-    assert!(fetch_all(&client, &topic, 0).await.is_empty(), "nothing produced, nothing stamped 0");
+    assert!(
+        fetch_all(&client, &topic, 0).await.is_empty(),
+        "nothing produced, nothing stamped 0"
+    );
 }
 
 #[tokio::test]
@@ -337,11 +340,26 @@ async fn scram(mechanism: &str, user_var: &str, password_var: &str) {
     );
     assert_eq!(fetch_all(&client, &topic, 0).await.len(), 3);
 
-    let error = run(&settings("wrong-password"), MSK, Duration::from_secs(10))
-        .await
-        .unwrap_err();
+    // The default request timeout (30 s) is longer than the invocation's 5 s: a refused login must fail at
+    // once as itself, not be retried into a deadline error.
+    let wrong = sink(
+        &broker,
+        &topic,
+        &[
+            ("security_protocol", "SASL_PLAINTEXT"),
+            ("sasl_mechanism", mechanism),
+            ("sasl_plain_username", &user),
+            ("sasl_plain_password", "wrong-password"),
+        ],
+    );
+    let error = run(&wrong, MSK, Duration::from_secs(5)).await.unwrap_err();
     let text = error.to_string();
     assert!(text.contains(&broker), "{text}");
+    assert!(
+        text.contains(&format!("SASL {mechanism} authentication of user `{user}` failed"))
+            && !text.contains("deadline reached"),
+        "{text}"
+    );
     assert!(
         !text.contains("wrong-password") && !text.contains(&password),
         "no password in errors: {text}"
