@@ -44,11 +44,16 @@ impl Backoff {
     /// The delay before the next attempt (half fixed, half random, so concurrent retries spread out), or
     /// `None` when waiting it plus `attempt_budget` would pass the deadline's cut-off.
     pub fn next_delay(&mut self, deadline: Deadline, attempt_budget: Duration) -> Option<Duration> {
+        let delay = self.step();
+        (delay + attempt_budget < deadline.remaining()).then_some(delay)
+    }
+
+    /// The delay before the next attempt, for a loop no deadline bounds (the runtime API's long poll).
+    pub fn step(&mut self) -> Duration {
         let base = self.next;
         self.next = (self.next * RetryPolicy::FACTOR).min(self.max);
         let jitter = RandomState::new().hash_one(std::time::Instant::now()) % (base.as_millis() as u64 / 2 + 1);
-        let delay = base / 2 + Duration::from_millis(jitter);
-        (delay + attempt_budget < deadline.remaining()).then_some(delay)
+        base / 2 + Duration::from_millis(jitter)
     }
 }
 

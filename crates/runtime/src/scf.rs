@@ -1,10 +1,16 @@
 //! The Tencent SCF custom runtime API: `POST /runtime/init/ready` once, then a loop of
 //! `GET /runtime/invocation/next` (headers `request_id`, `time_limit_in_ms`) and a POST of the result
 //! to `/runtime/invocation/response` or of the error to `/runtime/invocation/error`.
+//!
+//! Like lambda_runtime, the loop outlives the runtime API's transient failures (an unreachable API, 429,
+//! 5xx): `next` is asked again after a growing delay (never in a tight loop, never giving up), and an
+//! outcome is posted again a few times before the loop logs it lost and goes on (the platform then times
+//! the invocation out and retries it).
 
 use std::future::Future;
 use std::time::Duration;
 
+use ckafka_dump_core::retry::RetryPolicy;
 use ckafka_dump_core::{Deadline, MAX_TIME_LIMIT};
 
 use crate::driver::invoke;
@@ -12,6 +18,14 @@ use crate::handler::Handler;
 use crate::RuntimeError as Error;
 
 const DEFAULT_PORT: &str = "9001";
+/// Attempts at posting `ready` or an invocation's outcome (about 3 s of delays in all).
+const POST_ATTEMPTS: u32 = 5;
+
+/// A runtime API call that did not succeed; `transient` ones are worth another attempt.
+struct CallFailed {
+    error: Error,
+    transient: bool,
+}
 
 pub struct RuntimeApi {
     base_url: String,
@@ -60,14 +74,7 @@ impl RuntimeApi {
 
     /// Waits for the next invocation, runs it and posts its outcome.
     pub async fn serve_next<H: Handler>(&self, handler: &H) -> Result<(), Error> {
-        let url = format!("{}/runtime/invocation/next", self.base_url);
-        let response = self
-            .client
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| self.error(&url, e))?;
+        let response = self.next().await?;
         let header = |name: &str| {
             response
                 .headers()
@@ -87,26 +94,70 @@ impl RuntimeApi {
             }
         };
         let deadline = Deadline::after(time_limit);
+        let url = format!("{}/runtime/invocation/next", self.base_url);
         let event = response.text().await.map_err(|e| self.error(&url, e))?;
-        match invoke(handler, &event, deadline, &request_id).await {
+        let posted = match invoke(handler, &event, deadline, &request_id).await {
             Ok(summary) => {
                 let body = serde_json::to_string(&summary).expect("a summary always serializes");
                 self.post("/runtime/invocation/response", body).await
             }
             Err(e) => self.post("/runtime/invocation/error", e.to_string()).await,
+        };
+        if let Err(e) = posted {
+            tracing::error!(request_id, error = %e, "the invocation's outcome could not be posted; the platform will time it out");
+        }
+        Ok(())
+    }
+
+    /// The next invocation, asked for again after transient failures for as long as it takes.
+    async fn next(&self) -> Result<reqwest::Response, Error> {
+        let url = format!("{}/runtime/invocation/next", self.base_url);
+        let mut backoff = RetryPolicy::DEFAULT.backoff();
+        loop {
+            match self.call(&url, self.client.get(&url)).await {
+                Ok(response) => return Ok(response),
+                Err(CallFailed { error, transient: true }) => {
+                    let delay = backoff.step();
+                    tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "runtime API unavailable");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(CallFailed { error, .. }) => return Err(error),
+            }
         }
     }
 
     async fn post(&self, path: &str, body: String) -> Result<(), Error> {
         let url = format!("{}{path}", self.base_url);
-        self.client
-            .post(&url)
-            .body(body)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map(drop)
-            .map_err(|e| self.error(&url, e))
+        let mut backoff = RetryPolicy::DEFAULT.backoff();
+        let mut attempt = 1;
+        loop {
+            match self.call(&url, self.client.post(&url).body(body.clone())).await {
+                Ok(_) => return Ok(()),
+                Err(CallFailed { error, transient: true }) if attempt < POST_ATTEMPTS => {
+                    let delay = backoff.step();
+                    tracing::warn!(error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "runtime API unavailable");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(CallFailed { error, .. }) => return Err(error),
+            }
+        }
+    }
+
+    /// Sends a request; connection failures, 429 and 5xx are transient.
+    async fn call(&self, url: &str, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CallFailed> {
+        let response = request.send().await.map_err(|e| CallFailed {
+            error: self.error(url, e),
+            transient: true,
+        })?;
+        let status = response.status();
+        match response.error_for_status() {
+            Ok(response) => Ok(response),
+            Err(e) => Err(CallFailed {
+                error: self.error(url, e),
+                transient: status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS,
+            }),
+        }
     }
 
     fn error(&self, url: &str, e: reqwest::Error) -> Error {

@@ -35,11 +35,20 @@ struct Server {
 }
 
 fn start_server(events: &[&str]) -> Server {
-    let record = std::env::temp_dir().join(format!("scf-runtime-{}.jsonl", std::process::id()));
+    start_server_with(&[], events)
+}
+
+fn start_server_with(options: &[&str], events: &[&str]) -> Server {
+    let record = std::env::temp_dir().join(format!(
+        "scf-runtime-{}-{}.jsonl",
+        std::process::id(),
+        events.len() + options.len()
+    ));
     let _ = std::fs::remove_file(&record);
     let record_arg = record.to_string_lossy().into_owned();
     let args: Vec<&str> = ["--record", record_arg.as_str()]
         .into_iter()
+        .chain(options.iter().copied())
         .chain(events.iter().copied())
         .collect();
     let (process, url) = spawn_listening("scf_runtime_api.py", &args);
@@ -105,6 +114,37 @@ async fn scf_loop_posts_results_errors_and_beats_the_deadline() {
         answered_after_ms < 600.0,
         "the error must reach the runtime API before the 600 ms time limit, took {answered_after_ms} ms"
     );
+}
+
+#[tokio::test]
+async fn the_loop_outlives_5xx_from_next_and_from_the_response_post() {
+    let server = start_server_with(
+        &["--fail-next", "3", "--fail-posts", "2"],
+        &["events/scf-ckafka.json@5000"],
+    );
+    let api = RuntimeApi::new(server.url.clone());
+    api.ready().await.unwrap();
+    api.serve_next(&Triggered(FakeSink)).await.unwrap();
+    let posts = posts(&server);
+    let seen: Vec<(&str, bool)> = posts
+        .iter()
+        .map(|p| (p["path"].as_str().unwrap(), p.get("failed").is_some()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/runtime/init/ready", false),
+            ("/runtime/invocation/next", true),
+            ("/runtime/invocation/next", true),
+            ("/runtime/invocation/next", true),
+            ("/runtime/invocation/response", true),
+            ("/runtime/invocation/response", true),
+            ("/runtime/invocation/response", false),
+        ],
+        "the injected failures met the loop, and the result still arrived"
+    );
+    let summary: serde_json::Value = serde_json::from_str(posts[6]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(summary["written"], 2);
 }
 
 #[tokio::test]
