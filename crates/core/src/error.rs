@@ -232,10 +232,14 @@ pub fn body_excerpt(body: &[u8], max_chars: usize) -> String {
         .split_whitespace()
         .map(|word| word.chars().flat_map(char::escape_debug).collect())
         .collect();
-    let line = line.join(" ");
-    match line.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
+    shortened(&line.join(" "), max_chars)
+}
+
+/// `text` for a message: whole when it has at most `max_chars` characters, else its start, `…` and its length.
+pub fn shortened(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+        None => text.to_owned(),
     }
 }
 
@@ -247,7 +251,10 @@ mod excerpt_tests {
     fn an_html_page_becomes_one_short_line() {
         let page = b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
         let excerpt = body_excerpt(page, 60);
-        assert_eq!(excerpt, "<html> <head><title>413 Request Entity Too Large</title></he…");
+        assert_eq!(
+            excerpt,
+            "<html> <head><title>413 Request Entity Too Large</title></he… (168 bytes)"
+        );
         assert_eq!(body_excerpt(b"a\x07b", 10), "a\\u{7}b");
         assert_eq!(body_excerpt(b"", 10), "");
     }

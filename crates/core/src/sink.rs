@@ -26,6 +26,8 @@ impl Delivery {
 pub struct Drained {
     pub records: usize,
     pub bytes: usize,
+    /// Partitions another run was draining (the scheduled mode's runs overlapped): left to it.
+    pub held_elsewhere: usize,
 }
 
 pub trait Sink: Send + Sync {

@@ -34,6 +34,9 @@ pub struct Summary {
     pub written: usize,
     pub dead_lettered: usize,
     pub skipped: usize,
+    /// Scheduled runs: partitions another run was draining, left to it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub partitions_held_elsewhere: usize,
     pub target: String,
     pub ms: u64,
 }
@@ -82,7 +85,8 @@ pub async fn invoke<H: Handler>(
         match &result {
             Ok(s) => tracing::info!(
                 format = ?s.format, records = s.records, bytes = s.bytes, written = s.written,
-                dead_lettered = s.dead_lettered, skipped = s.skipped, failed = 0, ms,
+                dead_lettered = s.dead_lettered, skipped = s.skipped,
+                partitions_held_elsewhere = s.partitions_held_elsewhere, failed = 0, ms,
                 "invocation done"
             ),
             Err(e) => tracing::error!(error = %e, retryable = e.is_retryable(), ms, "invocation failed"),
@@ -120,6 +124,7 @@ async fn deliver<H: Handler>(handler: &H, event: &str, deadline: Deadline, start
         written: delivery.written,
         dead_lettered: delivery.dead_lettered,
         skipped: delivery.skipped,
+        partitions_held_elsewhere: 0,
         target,
         ms: started.elapsed().as_millis() as u64,
     })
@@ -128,8 +133,11 @@ async fn deliver<H: Handler>(handler: &H, event: &str, deadline: Deadline, start
 async fn run_timer<H: Handler>(handler: &H, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
     let target = handler.target();
     let run = handler.run_scheduled(deadline);
-    let Drained { records, bytes } =
-        within_deadline(run, &target, "the scheduled run's objects were", deadline, started).await?;
+    let Drained {
+        records,
+        bytes,
+        held_elsewhere,
+    } = within_deadline(run, &target, "the scheduled run's objects were", deadline, started).await?;
     Ok(Summary {
         format: EventKind::Timer,
         records,
@@ -137,9 +145,14 @@ async fn run_timer<H: Handler>(handler: &H, deadline: Deadline, started: Instant
         written: records,
         dead_lettered: 0,
         skipped: 0,
+        partitions_held_elsewhere: held_elsewhere,
         target,
         ms: started.elapsed().as_millis() as u64,
     })
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Runs the handler's work, failing it at the deadline's cut-off so the function still answers in time.

@@ -66,7 +66,7 @@ pub fn ledger_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> 
     bookkeeping_key(prefix, instance, topic, partition, "dates.json")
 }
 
-fn bookkeeping_key(prefix: &str, instance: &str, topic: &str, partition: i32, extension: &str) -> String {
+pub(crate) fn bookkeeping_key(prefix: &str, instance: &str, topic: &str, partition: i32, extension: &str) -> String {
     format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.{extension}")
 }
 

@@ -1,3 +1,4 @@
+use ckafka_dump_core::error::shortened;
 use ckafka_dump_core::{ConfigError, Retryable};
 use ckafka_dump_kafka::KafkaError;
 
@@ -22,6 +23,18 @@ pub enum CosError {
     Checkpoint { key: String, reason: String },
     #[error("dating ledger {key} is unreadable ({reason}); delete it to date its records anew")]
     Ledger { key: String, reason: String },
+    #[error("partition lease {key}: {reason}")]
+    Lease {
+        key: String,
+        reason: String,
+        retryable: bool,
+    },
+    #[error("scheduled dump: the time left ({left_ms} ms) is no more than the upload reserve ({reserve_ms} ms: 5 s plus a part at 50 MiB/s); raise the function's timeout or lower part_size_bytes")]
+    NoTimeToDrain { left_ms: u64, reserve_ms: u64 },
+    /// A key the template gave two objects of one invocation, or one longer than the store accepts: the
+    /// naming settings cannot hold these records apart.
+    #[error("object key for {record}: {reason}")]
+    Key { record: String, reason: String },
     #[error("{failed} of {total} {what} failed; first: {first}")]
     Some {
         failed: usize,
@@ -32,10 +45,11 @@ pub enum CosError {
 }
 
 impl CosError {
+    /// A failed store operation; a key longer than 200 bytes is cut short in the message.
     pub fn store(op: &'static str, key: &str, detail: impl Into<String>, retryable: bool) -> Self {
         CosError::Store {
             op,
-            key: key.to_owned(),
+            key: shortened(key, 200),
             detail: detail.into(),
             retryable,
         }
@@ -60,12 +74,15 @@ impl CosError {
 impl Retryable for CosError {
     fn is_retryable(&self) -> bool {
         match self {
-            CosError::Store { retryable, .. } => *retryable,
+            CosError::Store { retryable, .. } | CosError::Lease { retryable, .. } => *retryable,
             CosError::Kafka(e) | CosError::Fetch { source: e, .. } => e.is_retryable(),
             CosError::Some { first, .. } => first.is_retryable(),
-            CosError::Config(_) | CosError::Encode { .. } | CosError::Checkpoint { .. } | CosError::Ledger { .. } => {
-                false
-            }
+            CosError::Config(_)
+            | CosError::Encode { .. }
+            | CosError::Checkpoint { .. }
+            | CosError::Ledger { .. }
+            | CosError::Key { .. }
+            | CosError::NoTimeToDrain { .. } => false,
         }
     }
 }

@@ -27,6 +27,13 @@ const FIELDS: [(&str, Field); 8] = [
     ("timestamp", Field::Timestamp),
 ];
 
+impl Field {
+    /// Renders in a fixed number of characters: a date, an hour, a zero-padded offset.
+    fn fixed_width(self) -> bool {
+        matches!(self, Field::Date | Field::Hour | Field::StartOffset)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
@@ -88,6 +95,20 @@ impl KeyTemplate {
         }
         if template.starts_with('/') {
             return Err(format!("`{template}` must not start with `/`"));
+        }
+        // `{topic}{partition}` renders `t1`+`23` and `t12`+`3` alike: a placeholder whose width varies needs
+        // a literal after it (or the end) so that keys of different records cannot collide.
+        for pair in parts.windows(2) {
+            if let [Part::Field(left), Part::Field(right)] = pair {
+                if !left.fixed_width() {
+                    let name = |f: &Field| FIELDS.iter().find(|(_, x)| x == f).map_or("?", |(n, _)| n);
+                    return Err(format!(
+                        "`{template}`: {{{}}}{{{}}} needs a separator between them (e.g. `/`, `+` or `-`), or keys of different records could be the same",
+                        name(left),
+                        name(right)
+                    ));
+                }
+            }
         }
         Ok(KeyTemplate(parts))
     }
@@ -180,6 +201,18 @@ mod tests {
     }
 
     #[test]
+    fn fixed_width_placeholders_may_touch_the_next() {
+        for good in [
+            "{topic}/{date}{hour}/{partition}+{start_offset}",
+            "{topic}+{partition}+{start_offset}{timestamp}",
+        ] {
+            assert!(KeyTemplate::parse(good).is_ok(), "{good}");
+        }
+        let bad = KeyTemplate::parse("{topic}{partition}{start_offset}").unwrap_err();
+        assert!(bad.contains("{topic}{partition} needs a separator"), "{bad}");
+    }
+
+    #[test]
     fn templates_that_could_collide_or_do_not_parse_are_refused() {
         for bad in [
             "{topic}/{date}",
@@ -188,6 +221,9 @@ mod tests {
             "{topic}/{nope}/{partition}{start_offset}",
             "{topic",
             "/{topic}/{partition}/{start_offset}",
+            "{topic}{partition}{start_offset}",
+            "{topic}/{partition}{start_offset}",
+            "{instance}{topic}/{partition}/{start_offset}",
         ] {
             assert!(KeyTemplate::parse(bad).is_err(), "{bad}");
         }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod encode;
 pub mod error;
 pub mod key;
+pub mod lease;
 pub mod schedule;
 pub mod store;
 pub mod trigger;
@@ -73,7 +74,7 @@ impl Sink for CosSink {
 impl Scheduled for CosSink {
     async fn run_scheduled(&self, deadline: Deadline) -> Result<Drained, CosError> {
         match &self.scheduler {
-            Some(scheduler) => scheduler.drain(&self.objects, deadline).await,
+            Some(scheduler) => scheduler.drain(&self.objects, deadline, self.clock).await,
             None => Err(ConfigError::new(
                 "kafka_address",
                 "is required for the scheduled dump (timer events), with topic_name",

@@ -2,12 +2,14 @@
 //! consumed from its checkpoint until it is caught up, idle for `consumer_timeout_ms`, or the time budget
 //! (the deadline minus an upload reserve) is spent, and written as objects. The checkpoint is written after
 //! each object, and keys derive from the object's first record, so a run that dies in between re-writes
-//! the same key next time: every offset before the checkpoint is in exactly one object.
+//! the same key next time: every offset before the checkpoint is in exactly one object. Runs that overlap
+//! (a timer firing while the last run still drains) are fenced per partition by leases ([`crate::lease`]):
+//! one drains it, the others leave it alone.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{Deadline, Drained, Record, Timestamp};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
@@ -18,7 +20,9 @@ use tokio::time::Instant;
 use crate::checkpoint::{checkpoint_key, Checkpoint};
 use crate::config::{ScheduleConfig, StartFrom};
 use crate::error::CosError;
-use crate::writer::{ObjectWritten, Objects, PartitionWriter};
+use crate::lease::{lease_key, Lease, MARGIN_MS, MAX_ATTEMPTS};
+use crate::store::Created;
+use crate::writer::{KeyClaims, ObjectWritten, Objects, PartitionWriter};
 
 /// The template's upload reserve: 5 s plus a part's worth at 50 MiB/s.
 fn upload_reserve(part_bytes: usize) -> Duration {
@@ -52,19 +56,41 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub async fn drain(&self, objects: &Arc<Objects>, deadline: Deadline) -> Result<Drained, CosError> {
+    pub async fn drain(
+        &self,
+        objects: &Arc<Objects>,
+        deadline: Deadline,
+        clock: fn() -> i64,
+    ) -> Result<Drained, CosError> {
         let partitions = self.kafka.partition_count(&self.config.topic).await?;
         let reserve = upload_reserve(objects.config.part_bytes);
-        let stop_at = deadline.end().checked_sub(reserve).unwrap_or_else(Instant::now);
         if deadline.remaining() <= reserve {
-            tracing::warn!(
-                time_left_ms = deadline.remaining().as_millis() as u64,
-                reserve_ms = reserve.as_millis() as u64,
-                "the time limit leaves nothing beyond the upload reserve; raise the function's timeout"
-            );
+            return Err(CosError::NoTimeToDrain {
+                left_ms: deadline.remaining().as_millis() as u64,
+                reserve_ms: reserve.as_millis() as u64,
+            });
         }
+        let stop_at = deadline.end() - reserve;
+        let run = run_id(clock());
+        let claims = Arc::new(KeyClaims::default());
         let results: Vec<Result<Drained, CosError>> = stream::iter(0..partitions)
-            .map(|partition| self.drain_partition(objects, partition, stop_at, deadline))
+            .map(|partition| {
+                let progress = Progress {
+                    objects,
+                    key: checkpoint_key(
+                        &objects.config.prefix,
+                        &objects.config.instance,
+                        &self.config.topic,
+                        partition,
+                    ),
+                    topic: &self.config.topic,
+                    partition,
+                    deadline,
+                    clock,
+                    run: &run,
+                };
+                self.drain_partition(progress, &claims, stop_at)
+            })
             .buffer_unordered(objects.config.concurrency)
             .collect()
             .await;
@@ -75,6 +101,7 @@ impl Scheduler {
                 Ok(drained) => {
                     total.records += drained.records;
                     total.bytes += drained.bytes;
+                    total.held_elsewhere += drained.held_elsewhere;
                 }
                 Err(e) => errors.push(e),
             }
@@ -83,35 +110,81 @@ impl Scheduler {
         Ok(total)
     }
 
+    /// Drains one partition if no other run holds it.
     async fn drain_partition(
         &self,
-        objects: &Arc<Objects>,
-        partition: i32,
+        progress: Progress<'_>,
+        claims: &Arc<KeyClaims>,
         stop_at: Instant,
-        deadline: Deadline,
     ) -> Result<Drained, CosError> {
-        let topic = self.config.topic.as_str();
-        let client = self.kafka.partition_client(topic, partition).await?;
-        let progress = Progress {
-            objects,
-            key: checkpoint_key(&objects.config.prefix, &objects.config.instance, topic, partition),
-            topic,
-            partition,
-            deadline,
+        let client = self.kafka.partition_client(progress.topic, progress.partition).await?;
+        let Some((start, mut held)) = self.take_partition(&progress, &client).await? else {
+            tracing::info!(
+                topic = progress.topic,
+                partition = progress.partition,
+                "another run is draining this partition; left to it"
+            );
+            return Ok(Drained {
+                held_elsewhere: 1,
+                ..Drained::default()
+            });
         };
-        let start = match progress.load().await? {
-            Some(checkpoint) => checkpoint.next_offset,
-            None => {
-                let start = self.start_offset(&client, partition).await?;
-                // Pinned now, so `latest` or a timestamp means the same offset on every later run.
-                progress
-                    .save(&Checkpoint::new(topic, partition, start, None, now_epoch_ms()))
-                    .await?;
-                start
-            }
-        };
+        let drained = self
+            .drain_held(&progress, &client, claims, start, &mut held, stop_at)
+            .await;
+        progress.release(held).await;
+        drained
+    }
 
-        let mut writer = PartitionWriter::new(Arc::clone(objects), objects.config.part_bytes, deadline);
+    /// The partition's checkpoint and its lease, or `None` when another run holds it.
+    async fn take_partition(
+        &self,
+        progress: &Progress<'_>,
+        client: &PartitionClient,
+    ) -> Result<Option<(i64, Held)>, CosError> {
+        // The checkpoint may move between reading it and taking its lease: then read it again.
+        for _ in 0..3 {
+            let start = match progress.load().await? {
+                Some(checkpoint) => checkpoint.next_offset,
+                None => {
+                    let start = self.start_offset(client, progress.partition).await?;
+                    // Pinned now, so `latest` or a timestamp means the same offset on every later run; of
+                    // runs racing to pin it, the first wins and the others read its checkpoint.
+                    let first = Checkpoint::new(progress.topic, progress.partition, start, None, (progress.clock)());
+                    match progress.create(&first).await? {
+                        Created::Created => start,
+                        Created::Exists => continue,
+                    }
+                }
+            };
+            let Some(held) = progress.lease(start).await? else {
+                return Ok(None);
+            };
+            if progress.load().await?.map(|c| c.next_offset) == Some(start) {
+                return Ok(Some((start, held)));
+            }
+            progress.release(held).await;
+        }
+        Ok(None)
+    }
+
+    async fn drain_held(
+        &self,
+        progress: &Progress<'_>,
+        client: &PartitionClient,
+        claims: &Arc<KeyClaims>,
+        start: i64,
+        held: &mut Held,
+        stop_at: Instant,
+    ) -> Result<Drained, CosError> {
+        let (topic, partition) = (progress.topic, progress.partition);
+        let objects = progress.objects;
+        let mut writer = PartitionWriter::new(
+            Arc::clone(objects),
+            Arc::clone(claims),
+            objects.config.part_bytes,
+            progress.deadline,
+        );
         let mut next = start;
         let mut drained = Drained::default();
         while Instant::now() < stop_at {
@@ -128,7 +201,7 @@ impl Scheduler {
                 let record = fetched_record(topic, partition, fetched);
                 let routing_ms = fetched.record.timestamp.timestamp_millis();
                 if let Some(object) = writer.push(&record, routing_ms).await? {
-                    progress.saved_after(&object).await?;
+                    progress.saved_after(&object, held).await?;
                 }
                 drained.records += 1;
                 drained.bytes += record.payload_len();
@@ -139,7 +212,7 @@ impl Scheduler {
             }
         }
         if let Some(object) = writer.finish().await? {
-            progress.saved_after(&object).await?;
+            progress.saved_after(&object, held).await?;
         }
         tracing::info!(
             topic,
@@ -196,13 +269,31 @@ impl Scheduler {
     }
 }
 
-/// A partition's checkpoint object.
+/// A run's name in the leases it holds: the process and when the run began.
+fn run_id(now_ms: i64) -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{now_ms}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A lease this run holds.
+#[derive(Debug)]
+struct Held {
+    key: String,
+}
+
+/// A partition's checkpoint and leases.
 struct Progress<'a> {
-    objects: &'a Objects,
+    objects: &'a Arc<Objects>,
     key: String,
     topic: &'a str,
     partition: i32,
     deadline: Deadline,
+    clock: fn() -> i64,
+    run: &'a str,
 }
 
 impl Progress<'_> {
@@ -211,15 +302,101 @@ impl Progress<'_> {
         body.map(|body| Checkpoint::parse(&self.key, &body)).transpose()
     }
 
-    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CosError> {
+    async fn create(&self, checkpoint: &Checkpoint) -> Result<Created, CosError> {
         self.objects
-            .write_bookkeeping(&self.key, checkpoint.to_json(), self.deadline)
+            .create_bookkeeping(&self.key, checkpoint.to_json(), self.deadline)
             .await
     }
 
-    async fn saved_after(&self, object: &ObjectWritten) -> Result<(), CosError> {
-        self.save(&Checkpoint::after(object, self.topic, self.partition, now_epoch_ms()))
-            .await
+    /// After `object`: the lease of the next offset, then the checkpoint that points there, then the old
+    /// lease let go.
+    async fn saved_after(&self, object: &ObjectWritten, held: &mut Held) -> Result<(), CosError> {
+        let next = object.last_offset + 1;
+        let Some(next_lease) = self.lease(next).await? else {
+            return Err(CosError::Lease {
+                key: self.lease_key(next, 1),
+                reason: "another run took the offset after this run's object; this run stops".to_owned(),
+                retryable: true,
+            });
+        };
+        let checkpoint = Checkpoint::after(object, self.topic, self.partition, (self.clock)());
+        self.objects
+            .write_bookkeeping(&self.key, checkpoint.to_json(), self.deadline)
+            .await?;
+        let done = std::mem::replace(held, next_lease);
+        self.release(done).await;
+        Ok(())
+    }
+
+    fn lease_key(&self, offset: i64, attempt: u32) -> String {
+        let config = &self.objects.config;
+        lease_key(
+            &config.prefix,
+            &config.instance,
+            self.topic,
+            self.partition,
+            offset,
+            attempt,
+        )
+    }
+
+    /// Takes the lease of `offset`: `None` when a run that has not expired holds it. Leases of runs that died
+    /// holding it are passed over (the next attempt number) and removed.
+    async fn lease(&self, offset: i64) -> Result<Option<Held>, CosError> {
+        let mut attempt = 1;
+        for _ in 0..2 * MAX_ATTEMPTS {
+            if attempt > MAX_ATTEMPTS {
+                break;
+            }
+            let key = self.lease_key(offset, attempt);
+            let lease = Lease {
+                topic: self.topic.to_owned(),
+                partition: self.partition,
+                offset,
+                attempt,
+                holder: self.run.to_owned(),
+                expires_ms: self.expires_ms(),
+            };
+            match self
+                .objects
+                .create_bookkeeping(&key, lease.to_json(), self.deadline)
+                .await?
+            {
+                Created::Created => {
+                    for expired in 1..attempt {
+                        self.release(Held {
+                            key: self.lease_key(offset, expired),
+                        })
+                        .await;
+                    }
+                    return Ok(Some(Held { key }));
+                }
+                Created::Exists => match self.objects.read_bookkeeping(&key, self.deadline).await? {
+                    // Let go between the two requests: try the same attempt again.
+                    None => continue,
+                    Some(body) if Lease::parse(&key, &body)?.holds_at((self.clock)()) => return Ok(None),
+                    Some(_) => attempt += 1,
+                },
+            }
+        }
+        Err(CosError::Lease {
+            key: self.lease_key(offset, attempt),
+            reason: format!("more than {MAX_ATTEMPTS} runs died holding this offset"),
+            retryable: false,
+        })
+    }
+
+    /// This run's deadline plus the margin, in epoch milliseconds.
+    fn expires_ms(&self) -> i64 {
+        let to_end = self.deadline.end().saturating_duration_since(Instant::now());
+        (self.clock)() + to_end.as_millis() as i64 + MARGIN_MS
+    }
+
+    /// Lets a lease go; a failure only delays the partition's next run until the lease expires.
+    async fn release(&self, held: Held) {
+        if let Err(e) = self.objects.delete_bookkeeping(&held.key, self.deadline).await {
+            tracing::warn!(key = held.key, error = %e, "could not let a partition lease go; it expires by itself");
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::checkpoint::ledger_key;
 use crate::error::CosError;
-use crate::writer::{Objects, PartitionWriter};
+use crate::writer::{KeyClaims, Objects, PartitionWriter};
 
 /// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.
 pub async fn write_batch(
@@ -19,13 +19,19 @@ pub async fn write_batch(
     now_ms: i64,
     deadline: Deadline,
 ) -> Result<Delivery, CosError> {
+    let groups = by_partition(batch);
+    // A key the store would refuse (too long) fails before anything is read or written, naming the record.
+    for group in &groups {
+        let first = batch.get(group[0]).expect("groups index the batch");
+        objects.key_for(&first, 0)?;
+    }
     let ledgers = Ledgers { objects, deadline };
     let granularity = objects.config.key_template.granularity();
     let routing = dating::routing_times(&ledgers, &objects.ledgers, batch, granularity, now_ms).await?;
-    let groups = by_partition(batch);
     let total = groups.len();
+    let claims = Arc::new(KeyClaims::default());
     let errors: Vec<CosError> = stream::iter(groups)
-        .map(|records| write_partition(objects, batch, records, &routing, deadline))
+        .map(|records| write_partition(objects, &claims, batch, records, &routing, deadline))
         .buffer_unordered(objects.config.concurrency)
         .filter_map(|result| async move { result.err() })
         .collect()
@@ -39,6 +45,7 @@ pub async fn write_batch(
 
 async fn write_partition(
     objects: &Arc<Objects>,
+    claims: &Arc<KeyClaims>,
     batch: &Batch<'_>,
     records: Vec<usize>,
     routing_ms: &[i64],
@@ -49,7 +56,7 @@ async fn write_partition(
         .filter_map(|&i| batch.get(i))
         .map(|r| r.payload_len() + 1)
         .sum();
-    let mut writer = PartitionWriter::new(Arc::clone(objects), content_bytes, deadline);
+    let mut writer = PartitionWriter::new(Arc::clone(objects), Arc::clone(claims), content_bytes, deadline);
     for &i in &records {
         let record = batch.get(i).expect("groups index the batch");
         writer.push(&record, routing_ms[i]).await?;

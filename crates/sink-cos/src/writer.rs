@@ -2,16 +2,18 @@
 //! smaller than a part, else part by part as it grows (so memory is about one part, not one object); the
 //! next record starts a new object when it would take the current one past `partition_max_to_cos_bytes`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use ckafka_dump_core::dating::LedgerCache;
+use ckafka_dump_core::error::shortened;
 use ckafka_dump_core::{Deadline, Record};
 
-use crate::config::CosConfig;
+use crate::config::{CosConfig, MAX_KEY_BYTES};
 use crate::encode::{line, ObjectBody};
 use crate::error::CosError;
 use crate::key::KeyFields;
-use crate::store::{self, by_cutoff, ObjectMeta, ObjectStore, Upload};
+use crate::store::{self, by_cutoff, Created, ObjectMeta, ObjectStore, Upload};
 
 /// The bucket and how objects in it are named and encoded; shared by all writers of a function.
 pub struct Objects {
@@ -39,8 +41,8 @@ impl Objects {
     }
 
     /// The key of the object whose first record is `record`, routed by `routing_ms` (its timestamp, or when
-    /// its offset was first seen).
-    pub fn key_for(&self, record: &Record<'_>, routing_ms: i64) -> String {
+    /// its offset was first seen); refused when longer than the store accepts.
+    pub fn key_for(&self, record: &Record<'_>, routing_ms: i64) -> Result<String, CosError> {
         let fields = KeyFields {
             instance: &self.config.instance,
             topic: record.topic,
@@ -49,9 +51,20 @@ impl Objects {
             start_offset: record.offset,
             timestamp_ms: routing_ms,
         };
-        self.config
+        let key = self
+            .config
             .key_template
-            .render(&self.config.prefix, &fields, &self.extension)
+            .render(&self.config.prefix, &fields, &self.extension);
+        if key.len() > MAX_KEY_BYTES {
+            return Err(CosError::Key {
+                record: coordinates(record),
+                reason: format!(
+                    "{} bytes, longer than the {MAX_KEY_BYTES} the store accepts (a long topic name?)",
+                    key.len()
+                ),
+            });
+        }
+        Ok(key)
     }
 
     /// A bookkeeping object beside the data (a checkpoint, a dating ledger): its bytes, or `None`.
@@ -61,11 +74,62 @@ impl Objects {
 
     /// Writes a bookkeeping object (JSON).
     pub async fn write_bookkeeping(&self, key: &str, body: Vec<u8>, deadline: Deadline) -> Result<(), CosError> {
-        let meta = ObjectMeta {
-            content_type: "application/json",
-            ..Default::default()
-        };
-        by_cutoff(deadline, "PutObject", key, self.store.put(key, body, &meta)).await
+        by_cutoff(deadline, "PutObject", key, self.store.put(key, body, &JSON)).await
+    }
+
+    /// Writes a bookkeeping object only if its key holds none.
+    pub async fn create_bookkeeping(&self, key: &str, body: Vec<u8>, deadline: Deadline) -> Result<Created, CosError> {
+        by_cutoff(
+            deadline,
+            "PutObject (if absent)",
+            key,
+            self.store.create(key, body, &JSON),
+        )
+        .await
+    }
+
+    pub async fn delete_bookkeeping(&self, key: &str, deadline: Deadline) -> Result<(), CosError> {
+        by_cutoff(deadline, "DeleteObject", key, self.store.delete(key)).await
+    }
+}
+
+const JSON: ObjectMeta = ObjectMeta {
+    content_type: "application/json",
+    content_encoding: None,
+    storage_class: None,
+};
+
+/// `topic/partition/offset` for errors, a topic longer than 100 bytes cut short.
+fn coordinates(record: &Record<'_>) -> String {
+    format!(
+        "{}/{}/{}",
+        shortened(record.topic, 100),
+        record.partition,
+        record.offset
+    )
+}
+
+/// The keys one invocation has given objects, with the record each object starts at: a second object under
+/// a key would overwrite the first and lose its records.
+#[derive(Debug, Default)]
+pub struct KeyClaims(Mutex<HashMap<String, String>>);
+
+impl KeyClaims {
+    fn claim(&self, key: &str, record: &Record<'_>) -> Result<(), CosError> {
+        let mut claims = self.0.lock().expect("not poisoned");
+        let first = coordinates(record);
+        match claims.get(key) {
+            Some(other) => Err(CosError::Key {
+                record: first,
+                reason: format!(
+                    "`{key}` is already the key of the object starting at {other} in this invocation; object_key_template must tell them apart (add {{topic}} when topic_id is set)"
+                ),
+            }),
+            None => {
+                claims.insert(key.to_owned(), first);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -89,6 +153,7 @@ struct ObjectInProgress {
 
 pub struct PartitionWriter {
     objects: Arc<Objects>,
+    claims: Arc<KeyClaims>,
     /// Every store operation ends by its cut-off.
     deadline: Deadline,
     /// Content bytes expected (trigger batches know theirs): sizes the first buffer so it does not regrow.
@@ -98,9 +163,10 @@ pub struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    pub fn new(objects: Arc<Objects>, expected_bytes: usize, deadline: Deadline) -> Self {
+    pub fn new(objects: Arc<Objects>, claims: Arc<KeyClaims>, expected_bytes: usize, deadline: Deadline) -> Self {
         PartitionWriter {
             objects,
+            claims,
             deadline,
             expected_bytes,
             scratch: Vec::new(),
@@ -124,7 +190,8 @@ impl PartitionWriter {
         let current = match &mut self.current {
             Some(current) => current,
             None => {
-                let key = self.objects.key_for(record, routing_ms);
+                let key = self.objects.key_for(record, routing_ms)?;
+                self.claims.claim(&key, record)?;
                 let capacity = self.expected_bytes.clamp(1 << 16, config.part_bytes);
                 let body = ObjectBody::new(config.compression, capacity).map_err(|source| CosError::Encode {
                     key: key.clone(),

@@ -13,6 +13,7 @@ use ckafka_dump_runtime::{invoke, Summary, WithSchedule};
 use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
 use ckafka_dump_sink_cos::key::KeyTemplate;
+use ckafka_dump_sink_cos::lease::{lease_key, Lease};
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
 use ckafka_dump_testkit::{free_port, repo_root, setting, unique, var, FaultProxy};
@@ -185,6 +186,44 @@ async fn the_same_batch_twice_overwrites_the_same_keys() {
             .all(|k| k.starts_with("dump/kafka/mytopic/2018-12-17/mytopic+")),
         "{:?}",
         first.keys()
+    );
+}
+
+#[tokio::test]
+async fn keys_the_template_cannot_tell_apart_fail_the_invocation_instead_of_losing_records() {
+    // A fixed topic_id and no {topic}: two topics' partition 0 from offset 5 would share one key.
+    let (sink, bucket) = s3_sink(&[
+        ("topic_id", "topic-fixed"),
+        ("object_key_template", "{topic_id}/{partition}/{start_offset}"),
+    ])
+    .await;
+    let event = r#"{"records":{
+        "orders-0":[{"topic":"orders","partition":0,"offset":5,"value":"YQ=="}],
+        "refunds-0":[{"topic":"refunds","partition":0,"offset":5,"value":"Yg=="},
+                     {"topic":"refunds","partition":0,"offset":6,"value":"Yw=="}]}}"#;
+    let error = run(&sink, event).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("is already the key of the object starting at") && text.contains("add {topic}"),
+        "{text}"
+    );
+    assert!(!error.is_retryable());
+    assert!(
+        objects(&s3(&sink), &bucket, "").await.len() <= 1,
+        "never two objects under one key"
+    );
+
+    // A topic so long its key passes the store's 1,024 bytes: an error naming the record.
+    let (sink, _) = s3_sink(&[]).await;
+    let topic = "t".repeat(70_000);
+    let long = format!(r#"{{"Records":[{{"Ckafka":{{"topic":"{topic}","partition":0,"offset":9,"msgBody":"x"}}}}]}}"#);
+    let text = run(&sink, &long).await.unwrap_err().to_string();
+    assert!(
+        text.contains("(70000 bytes)/0/9")
+            && text.contains("longer than the 1024 the store accepts")
+            && text.len() < 1000,
+        "{}",
+        &text[..text.len().min(600)]
     );
 }
 
@@ -478,7 +517,20 @@ async fn assert_exactly_once(sink: &CosSink, bucket: &str, topic: &str, partitio
             expected.insert((partition as i64, offset), 1);
         }
     }
-    assert_eq!(got, expected);
+    if got != expected {
+        let missing: Vec<_> = expected.keys().filter(|at| !got.contains_key(*at)).collect();
+        let repeated: Vec<_> = got.iter().filter(|(_, &n)| n > 1).collect();
+        let extra: Vec<_> = got.keys().filter(|at| !expected.contains_key(*at)).collect();
+        panic!(
+            "not exactly once: {} (partition, offset) in no object (first {:?}), {} in more than one (first {:?}), {} past the checkpoints (first {:?})",
+            missing.len(),
+            &missing[..missing.len().min(5)],
+            repeated.len(),
+            &repeated[..repeated.len().min(5)],
+            extra.len(),
+            &extra[..extra.len().min(5)],
+        );
+    }
 }
 
 #[tokio::test]
@@ -585,9 +637,12 @@ async fn runs_cut_off_at_any_point_then_re_run_leave_every_offset_in_exactly_one
     let client = kafka().await;
     let topic = topic(&client, 2).await;
     let (sink, bucket) = scheduled_sink(&topic, &[("partition_max_to_cos_bytes", "20000")]).await;
+    let sink = sink.with_clock(test_clock);
+    NOW_MS.with(|now| now.set(ckafka_dump_core::time::now_epoch_ms()));
     let mut produced = 0;
     // Each run is abandoned after `cut_ms`, as if the function were killed there: between an object and
-    // its checkpoint, mid-fetch, mid-upload. Only what is in the bucket carries over.
+    // its checkpoint, mid-fetch, mid-upload. Only what is in the bucket carries over — the leases of the
+    // partitions it held included, so each next timer comes an hour later, when they have expired.
     for (round, cut_ms) in [3u64, 10, 25, 40, 70, 110, 160, 240].into_iter().enumerate() {
         for partition in 0..2 {
             produce(&client, &topic, partition, produced, 1500, 1_700_000_000_000).await;
@@ -595,6 +650,7 @@ async fn runs_cut_off_at_any_point_then_re_run_leave_every_offset_in_exactly_one
         produced += 1500;
         let cut = tokio::time::timeout(Duration::from_millis(cut_ms), run(&sink, TIMER)).await;
         eprintln!("round {round}: cut after {cut_ms} ms, finished: {}", cut.is_ok());
+        NOW_MS.with(|now| now.set(now.get() + 3_600_000));
     }
     loop {
         let summary = run(&sink, TIMER).await.unwrap();
@@ -609,6 +665,104 @@ async fn runs_cut_off_at_any_point_then_re_run_leave_every_offset_in_exactly_one
         );
     }
     assert_exactly_once(&sink, &bucket, &topic, 2, 0).await;
+}
+
+#[tokio::test]
+async fn overlapping_runs_while_producing_leave_every_offset_in_exactly_one_object() {
+    let client = kafka().await;
+    let topic = topic(&client, 2).await;
+    // One object per partition per run: overlapping runs would write the same key with different ends.
+    let (sink, bucket) = scheduled_sink(&topic, &[]).await;
+    let producing = async {
+        for round in 0..60 {
+            for partition in 0..2 {
+                produce(&client, &topic, partition, round * 50, 50, 1_700_000_000_000).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // Timers that fire while the last run still drains: three runs started 30 ms apart, over and over.
+    let sink = &sink;
+    let overlapping = async {
+        let mut outcomes = Vec::new();
+        for _ in 0..6 {
+            let runs = (0..3u64).map(|i| async move {
+                tokio::time::sleep(Duration::from_millis(30 * i)).await;
+                run(sink, TIMER).await.unwrap()
+            });
+            outcomes.extend(futures_util::future::join_all(runs).await);
+        }
+        outcomes
+    };
+    let ((), outcomes) = tokio::join!(producing, overlapping);
+    loop {
+        if run(sink, TIMER).await.unwrap().records == 0 {
+            break;
+        }
+    }
+    for partition in 0..2 {
+        assert_eq!(checkpoint(sink, &topic, partition).await.unwrap().next_offset, 3000);
+    }
+    assert_exactly_once(sink, &bucket, &topic, 2, 0).await;
+    let leases: Vec<String> = bookkeeping(&s3(sink), &bucket)
+        .await
+        .into_iter()
+        .filter(|k| k.contains(".leases/"))
+        .collect();
+    assert!(leases.is_empty(), "every run let its leases go: {leases:?}");
+    let held_elsewhere: usize = outcomes.iter().map(|s| s.partitions_held_elsewhere).sum();
+    eprintln!(
+        "partitions found held by another run: {held_elsewhere} in {} runs",
+        outcomes.len()
+    );
+    assert!(
+        held_elsewhere > 0,
+        "the runs overlapped: some found a partition another run held"
+    );
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_run_that_died_holds_until_it_expires_then_the_next_run_takes_over() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    produce(&client, &topic, 0, 0, 100, 1_700_000_000_000).await;
+    let (sink, bucket) = scheduled_sink(&topic, &[]).await;
+    let sink = sink.with_clock(test_clock);
+    let now = ckafka_dump_core::time::now_epoch_ms();
+    NOW_MS.with(|clock| clock.set(now));
+    // A run that died holding offset 0: its lease expires a minute from now.
+    let dead = Lease {
+        topic: topic.clone(),
+        partition: 0,
+        offset: 0,
+        attempt: 1,
+        holder: "died".into(),
+        expires_ms: now + 60_000,
+    };
+    let dead_key = lease_key("dump/", "kafka", &topic, 0, 0, 1);
+    s3(&sink)
+        .put_object()
+        .bucket(&bucket)
+        .key(&dead_key)
+        .body(dead.to_json().into())
+        .send()
+        .await
+        .unwrap();
+    let held = run(&sink, TIMER).await.unwrap();
+    assert_eq!(
+        (held.records, held.partitions_held_elsewhere),
+        (0, 1),
+        "the lease still holds"
+    );
+    NOW_MS.with(|clock| clock.set(now + 61_000));
+    assert_eq!(run(&sink, TIMER).await.unwrap().records, 100, "expired: taken over");
+    assert_exactly_once(&sink, &bucket, &topic, 1, 0).await;
+    let left: Vec<String> = bookkeeping(&s3(&sink), &bucket)
+        .await
+        .into_iter()
+        .filter(|k| k.contains(".leases/"))
+        .collect();
+    assert!(left.is_empty(), "the expired lease was removed too: {left:?}");
 }
 
 // ---- faults ----

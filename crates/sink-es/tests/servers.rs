@@ -317,7 +317,7 @@ async fn a_proxy_answering_413_with_an_html_page_gives_one_short_error_line() {
     assert!(!error.contains(['\n', '\r']), "one line: {error:?}");
     assert!(
         error.contains("HTTP 413 Payload Too Large: <html> <head><title>413 Request Entity Too Large</title>")
-            && error.contains("…; lower ES_Bulk_Max_Bytes")
+            && error.contains(" bytes); lower ES_Bulk_Max_Bytes")
             && error.len() < 1000,
         "{error}"
     );

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{ObjectMeta, ObjectStore, StoreFuture, Upload};
+use super::{Created, ObjectMeta, ObjectStore, StoreFuture, Upload};
 use crate::error::CosError;
 
 pub struct LocalDir {
@@ -72,6 +72,37 @@ impl ObjectStore for LocalDir {
 
     fn abort_upload<'a>(&'a self, key: &'a str, upload: Upload) -> StoreFuture<'a, ()> {
         Box::pin(async move { io("abort upload", key, tokio::fs::remove_file(&upload.id).await) })
+    }
+
+    fn create<'a>(&'a self, key: &'a str, body: Vec<u8>, _meta: &'a ObjectMeta) -> StoreFuture<'a, Created> {
+        Box::pin(async move {
+            let temp = self.temp_path();
+            io("create", key, write_new(&temp, &body).await)?;
+            let path = self.dir.join(key);
+            let linked = async {
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                // A hard link fails when the name exists: the atomic create-if-absent of a file system.
+                tokio::fs::hard_link(&temp, &path).await
+            };
+            let created = match linked.await {
+                Ok(()) => Ok(Created::Created),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Created::Exists),
+                Err(e) => io("create", key, Err(e)),
+            };
+            let _ = tokio::fs::remove_file(&temp).await;
+            created
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            match tokio::fs::remove_file(self.dir.join(key)).await {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                removed => io("delete", key, removed),
+            }
+        })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {

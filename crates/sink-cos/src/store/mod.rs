@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use ckafka_dump_core::Deadline;
 
-use crate::config::Destination;
+use crate::config::{Destination, MAX_KEY_BYTES};
 use crate::error::CosError;
 
 /// How an object is stored: the headers S3 keeps with it.
@@ -25,6 +25,14 @@ pub struct ObjectMeta {
 pub struct Upload {
     pub id: String,
     pub parts: Vec<Option<String>>,
+}
+
+/// What a create-if-absent found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// The key already held an object; nothing was written.
+    Exists,
 }
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CosError>> + Send + 'a>>;
@@ -47,6 +55,13 @@ pub trait ObjectStore: Send + Sync {
 
     /// The object's bytes, or `None` when there is no such key.
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// Writes the object only if the key holds none, atomically (S3 `If-None-Match: *`, COS
+    /// `x-cos-forbid-overwrite`): of writers racing for one key, exactly one gets `Created`.
+    fn create<'a>(&'a self, key: &'a str, body: Vec<u8>, meta: &'a ObjectMeta) -> StoreFuture<'a, Created>;
+
+    /// Removes the object; a key that holds none is fine.
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
 }
 
 pub fn open(destination: &Destination) -> Box<dyn ObjectStore> {
@@ -64,6 +79,15 @@ pub async fn by_cutoff<T>(
     key: &str,
     work: impl Future<Output = Result<T, CosError>>,
 ) -> Result<T, CosError> {
+    // The S3 SDK panics on a URI this long; COS and S3 refuse such keys anyway.
+    if key.len() > MAX_KEY_BYTES {
+        return Err(CosError::store(
+            op,
+            key,
+            format!("{} bytes, longer than the {MAX_KEY_BYTES} the store accepts", key.len()),
+            false,
+        ));
+    }
     tokio::time::timeout_at(deadline.cutoff(), work)
         .await
         .unwrap_or_else(|_| {

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use ckafka_dump_core::retry::RetryPolicy;
 
-use super::{ObjectMeta, ObjectStore, StoreFuture, Upload};
+use super::{Created, ObjectMeta, ObjectStore, StoreFuture, Upload};
 use crate::config::{Credentials, S3Bucket};
 use crate::error::CosError;
 
@@ -42,6 +42,14 @@ impl Bucket {
 
     fn name(&self) -> &str {
         &self.settings.bucket
+    }
+
+    /// COS takes its own no-overwrite header; S3 and most S3-compatible stores take `If-None-Match: *`.
+    fn is_cos(&self) -> bool {
+        self.settings
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.ends_with(".myqcloud.com"))
     }
 }
 
@@ -178,6 +186,50 @@ impl ObjectStore for Bucket {
                 .await
                 .map(drop)
                 .map_err(|e| sdk_error("AbortMultipartUpload", key, e))
+        })
+    }
+
+    fn create<'a>(&'a self, key: &'a str, body: Vec<u8>, meta: &'a ObjectMeta) -> StoreFuture<'a, Created> {
+        Box::pin(async move {
+            let mut request = self
+                .client()
+                .put_object()
+                .bucket(self.name())
+                .key(key)
+                .content_type(meta.content_type)
+                .if_none_match("*")
+                .body(ByteStream::from(body))
+                .customize();
+            if self.is_cos() {
+                request = request.mutate_request(|r| {
+                    r.headers_mut().insert("x-cos-forbid-overwrite", "true");
+                });
+            }
+            match request.send().await {
+                Ok(_) => Ok(Created::Created),
+                // S3: 412 PreconditionFailed, or 409 ConditionalRequestConflict while a racing write is in
+                // flight (the caller reads the key to see who holds it); COS: 409 FileAlreadyExists.
+                Err(e)
+                    if e.raw_response()
+                        .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+                {
+                    Ok(Created::Exists)
+                }
+                Err(e) => Err(sdk_error("PutObject (if absent)", key, e)),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.client()
+                .delete_object()
+                .bucket(self.name())
+                .key(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("DeleteObject", key, e))
         })
     }
 
