@@ -1,5 +1,6 @@
 use std::io::IsTerminal;
 
+use ckafka_dump_core::config::Env;
 use tracing_subscriber::EnvFilter;
 
 /// rskafka logs every connection attempt and retry; the invocation's own error line already names the cause.
@@ -10,13 +11,17 @@ const QUIET_RSKAFKA: &str = "rskafka=error";
 /// `FATAL` being `error`), else `RUST_LOG`, else `info`. A level or filter that does not parse is refused
 /// rather than silencing the logs, the error line of a failed invocation included.
 pub fn init() -> Result<(), String> {
-    let json = ["AWS_LAMBDA_LOG_FORMAT", "LOG_FORMAT"]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|v| v.eq_ignore_ascii_case("json")));
-    let filter = filter(
-        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
-        std::env::var("RUST_LOG").ok().as_deref(),
-    )?;
+    let env = Env::process();
+    let mut json = false;
+    for var in ["AWS_LAMBDA_LOG_FORMAT", "LOG_FORMAT"] {
+        json |= env
+            .get(var)
+            .map_err(|e| e.to_string())?
+            .is_some_and(|v| v.eq_ignore_ascii_case("json"));
+    }
+    let lambda_level = env.get("AWS_LAMBDA_LOG_LEVEL").map_err(|e| e.to_string())?;
+    let rust_log = env.get("RUST_LOG").map_err(|e| e.to_string())?;
+    let filter = filter(lambda_level.as_deref(), rust_log.as_deref())?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

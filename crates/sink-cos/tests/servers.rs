@@ -626,6 +626,28 @@ async fn a_run_that_died_between_object_and_checkpoint_rewrites_the_same_key() {
 }
 
 #[tokio::test]
+async fn a_time_limit_that_leaves_nothing_beyond_the_upload_reserve_is_an_error_not_a_silent_no_op() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    produce(&client, &topic, 0, 0, 10, 1_700_000_000_000).await;
+    let (sink, _) = scheduled_sink(&topic, &[]).await;
+    // SCF's default time limit (3 s) is less than the reserve of 5 s plus a 16 MiB part at 50 MiB/s.
+    let error = invoke(
+        &WithSchedule(&sink),
+        TIMER,
+        Deadline::after(Duration::from_secs(3)),
+        "test",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("is no more than the upload reserve") && error.contains("raise the function's timeout"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn a_timer_without_kafka_settings_names_the_missing_variable() {
     let (sink, _) = s3_sink(&[]).await;
     let error = run(&sink, TIMER).await.unwrap_err();
