@@ -10,7 +10,7 @@ use ckafka_dump_core::retry::RetryPolicy;
 use rskafka::client::error::Error as ClientError;
 use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
-use rskafka::BackoffConfig;
+use rskafka::{BackoffConfig, BackoffError, ConnectionError};
 use tokio::sync::OnceCell;
 
 use crate::config::{ConnectionConfig, SaslMechanism};
@@ -142,7 +142,14 @@ impl KafkaClient {
                 "SASL {} authentication of user `{}` failed (check sasl_plain_username / sasl_plain_password): {}",
                 sasl.mechanism.name(),
                 sasl.username,
-                error_chain(e)
+                match e {
+                    // The single attempt's own failure, without rskafka's "retries failed" wrapping.
+                    ClientError::Connection(ConnectionError::RetryFailed(BackoffError::DeadlineExceded {
+                        source,
+                        ..
+                    })) => error_chain(source.as_ref()),
+                    e => error_chain(e),
+                }
             ),
             _ => error_chain(e),
         };
