@@ -471,6 +471,10 @@ async fn produce(client: &Client, topic: &str, partition: i32, from: usize, coun
 }
 
 async fn scheduled_sink(topic: &str, extra: &[(&str, &str)]) -> (CosSink, String) {
+    scheduled_sink_at(&endpoint(), topic, extra).await
+}
+
+async fn scheduled_sink_at(endpoint: &str, topic: &str, extra: &[(&str, &str)]) -> (CosSink, String) {
     let broker = bootstrap();
     let mut pairs = vec![
         ("kafka_address", broker.as_str()),
@@ -479,7 +483,7 @@ async fn scheduled_sink(topic: &str, extra: &[(&str, &str)]) -> (CosSink, String
         ("consumer_timeout_ms", "500"),
     ];
     pairs.extend_from_slice(extra);
-    s3_sink(&pairs).await
+    s3_sink_at(endpoint, &pairs).await
 }
 
 /// (partition, offset) → how many objects hold it, from the JSON lines of every data object.
@@ -694,7 +698,10 @@ async fn overlapping_runs_while_producing_leave_every_offset_in_exactly_one_obje
     let client = kafka().await;
     let topic = topic(&client, 2).await;
     // One object per partition per run: overlapping runs would write the same key with different ends.
-    let (sink, bucket) = scheduled_sink(&topic, &[]).await;
+    // Through the fault proxy, which passes conditional creates one at a time: S3 and COS make them atomic,
+    // s3s-fs checks and writes in two steps (two runs racing for one lease could both get it).
+    let proxy = FaultProxy::start(&endpoint());
+    let (sink, bucket) = scheduled_sink_at(&proxy.url, &topic, &[]).await;
     let producing = async {
         for round in 0..60 {
             for partition in 0..2 {
