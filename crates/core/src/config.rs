@@ -150,8 +150,16 @@ pub fn split_list(value: &str) -> Vec<String> {
 }
 
 /// An enum set by one variable: its spellings, the first of each value being the canonical one.
-pub trait Choice: Copy + 'static {
+pub trait Choice: Copy + PartialEq + 'static {
     const CHOICES: &'static [(&'static str, Self)];
+
+    /// The canonical spelling of this value (for messages).
+    fn spelling(self) -> &'static str {
+        Self::CHOICES
+            .iter()
+            .find(|(_, choice)| *choice == self)
+            .map_or("", |(spelling, _)| spelling)
+    }
 }
 
 /// A password or key: usable, never printed.
@@ -194,6 +202,7 @@ mod tests {
             const CHOICES: &'static [(&'static str, Self)] = &[("day", Granularity::Day), ("hour", Granularity::Hour)];
         }
         assert_eq!(env.choice("c", Granularity::Day).unwrap(), Granularity::Hour);
+        assert_eq!(Granularity::Hour.spelling(), "hour");
         assert_eq!(env.choice("unset", Granularity::Day).unwrap(), Granularity::Day);
         let bad = env.choice("n", Granularity::Day).unwrap_err().to_string();
         assert!(bad.contains("`ten` is not one of day, hour"), "{bad}");

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ckafka_dump_core::config::Choice;
 use ckafka_dump_core::error::error_chain;
 use ckafka_dump_core::retry::RetryPolicy;
 use rskafka::client::error::Error as ClientError;
@@ -140,7 +141,7 @@ impl KafkaClient {
         let message = match &self.config.sasl {
             Some(sasl) if !retryable && matches!(e, ClientError::Connection(_)) => format!(
                 "SASL {} authentication of user `{}` failed (check sasl_plain_username / sasl_plain_password): {}",
-                sasl.mechanism.name(),
+                sasl.mechanism.spelling(),
                 sasl.username,
                 match e {
                     // The single attempt's own failure, without rskafka's "retries failed" wrapping.

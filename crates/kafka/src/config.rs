@@ -48,17 +48,6 @@ impl Choice for SaslMechanism {
     ];
 }
 
-impl SaslMechanism {
-    /// The mechanism as Kafka names it.
-    pub fn name(self) -> &'static str {
-        Self::CHOICES
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map(|(name, _)| *name)
-            .expect("every mechanism has a spelling")
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaslSettings {
     pub mechanism: SaslMechanism,
