@@ -12,6 +12,8 @@ pub mod scf;
 use std::future::Future;
 use std::process::ExitCode;
 
+use ckafka_dump_core::config::Env;
+
 pub use driver::{dry_run, invoke, DryRun, EventKind, Summary};
 pub use handler::{Handler, Triggered, WithSchedule};
 
@@ -51,7 +53,7 @@ where
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
             lambda::check_environment().map_err(ckafka_dump_core::Error::from)?;
             lambda::run(build().await?).await.map(|()| ExitCode::SUCCESS)
-        } else if let Some(api) = scf::RuntimeApi::from_env() {
+        } else if let Some(api) = scf::RuntimeApi::from_env(&Env::process()).map_err(ckafka_dump_core::Error::from)? {
             api.run(build).await.map(|()| ExitCode::SUCCESS)
         } else {
             local::run(function, build).await

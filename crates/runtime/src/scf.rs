@@ -10,8 +10,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use ckafka_dump_core::config::Env;
 use ckafka_dump_core::retry::RetryPolicy;
-use ckafka_dump_core::{Deadline, MAX_TIME_LIMIT};
+use ckafka_dump_core::{ConfigError, Deadline, MAX_TIME_LIMIT};
 
 use crate::driver::invoke;
 use crate::handler::Handler;
@@ -35,15 +36,19 @@ pub struct RuntimeApi {
 
 impl RuntimeApi {
     /// `SCF_RUNTIME_API` (host, or host:port) plus `SCF_RUNTIME_API_PORT`, as the platform sets them.
-    pub fn from_env() -> Option<Self> {
-        let host = std::env::var("SCF_RUNTIME_API").ok().filter(|h| !h.is_empty())?;
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(host) = env.get("SCF_RUNTIME_API")? else {
+            return Ok(None);
+        };
         let address = if host.contains(':') {
             host
         } else {
-            let port = std::env::var("SCF_RUNTIME_API_PORT").unwrap_or_else(|_| DEFAULT_PORT.to_owned());
+            let port = env
+                .get("SCF_RUNTIME_API_PORT")?
+                .unwrap_or_else(|| DEFAULT_PORT.to_owned());
             format!("{host}:{port}")
         };
-        Some(RuntimeApi::new(format!("http://{address}")))
+        Ok(Some(RuntimeApi::new(format!("http://{address}"))))
     }
 
     pub fn new(base_url: String) -> Self {
