@@ -29,6 +29,8 @@ pub enum CosError {
         reason: String,
         retryable: bool,
     },
+    #[error("scheduled dump: {store} overwrote an object that a create-if-absent (If-None-Match: *, x-cos-forbid-overwrite) should have refused — a bucket with versioning, or an S3-compatible store without conditional writes; overlapping runs could not be fenced, so the dump does not run: use a bucket without versioning")]
+    NoFencing { store: String },
     #[error("scheduled dump: the time left ({left_ms} ms) is no more than the upload reserve ({reserve_ms} ms: 5 s plus a part at 50 MiB/s); raise the function's timeout or lower part_size_bytes")]
     NoTimeToDrain { left_ms: u64, reserve_ms: u64 },
     /// A key the template gave two objects of one invocation, or one longer than the store accepts: the
@@ -82,7 +84,8 @@ impl Retryable for CosError {
             | CosError::Checkpoint { .. }
             | CosError::Ledger { .. }
             | CosError::Key { .. }
-            | CosError::NoTimeToDrain { .. } => false,
+            | CosError::NoTimeToDrain { .. }
+            | CosError::NoFencing { .. } => false,
         }
     }
 }

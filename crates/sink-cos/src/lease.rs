@@ -59,6 +59,12 @@ pub fn lease_key(prefix: &str, instance: &str, topic: &str, partition: i32, offs
     bookkeeping_key(prefix, instance, topic, partition, &name)
 }
 
+/// `<prefix>.ckafka-dump/<instance>/fencing-check-<run>.json`: the object a process creates twice to see that
+/// the store refuses the second create.
+pub fn probe_key(prefix: &str, instance: &str, run: &str) -> String {
+    format!("{prefix}.ckafka-dump/{instance}/fencing-check-{run}.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,10 +35,8 @@ impl CosSink {
             .schedule
             .take()
             .map(|schedule| {
-                Ok::<_, CosError>(Scheduler {
-                    kafka: KafkaClient::new(schedule.connection.clone())?,
-                    config: schedule,
-                })
+                let kafka = KafkaClient::new(schedule.connection.clone())?;
+                Ok::<_, CosError>(Scheduler::new(schedule, kafka))
             })
             .transpose()?;
         Ok(CosSink {

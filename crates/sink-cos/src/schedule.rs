@@ -15,12 +15,13 @@ use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::checkpoint::{checkpoint_key, Checkpoint};
 use crate::config::{ScheduleConfig, StartFrom};
 use crate::error::CosError;
-use crate::lease::{lease_key, Lease, MARGIN_MS, MAX_ATTEMPTS};
+use crate::lease::{lease_key, probe_key, Lease, MARGIN_MS, MAX_ATTEMPTS};
 use crate::store::Created;
 use crate::writer::{KeyClaims, ObjectWritten, Objects, PartitionWriter};
 
@@ -53,9 +54,19 @@ fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffs
 pub struct Scheduler {
     pub config: ScheduleConfig,
     pub kafka: KafkaClient,
+    /// Set once this process has seen the store refuse to overwrite (leases need it).
+    fencing_checked: OnceCell<()>,
 }
 
 impl Scheduler {
+    pub fn new(config: ScheduleConfig, kafka: KafkaClient) -> Self {
+        Scheduler {
+            config,
+            kafka,
+            fencing_checked: OnceCell::new(),
+        }
+    }
+
     pub async fn drain(
         &self,
         objects: &Arc<Objects>,
@@ -72,6 +83,9 @@ impl Scheduler {
         }
         let stop_at = deadline.end() - reserve;
         let run = run_id(clock());
+        self.fencing_checked
+            .get_or_try_init(|| check_fencing(objects, &run, deadline))
+            .await?;
         let claims = Arc::new(KeyClaims::default());
         let results: Vec<Result<Drained, CosError>> = stream::iter(0..partitions)
             .map(|partition| {
@@ -266,6 +280,26 @@ impl Scheduler {
                 },
             }
         }
+    }
+}
+
+/// Leases fence overlapping runs only if the store refuses to create a key that exists. A bucket with
+/// versioning (COS then ignores `x-cos-forbid-overwrite`) or an S3-compatible store without conditional
+/// writes would answer every create with success: found once per process by creating one key twice.
+async fn check_fencing(objects: &Objects, run: &str, deadline: Deadline) -> Result<(), CosError> {
+    let config = &objects.config;
+    let key = probe_key(&config.prefix, &config.instance, run);
+    let body = run.as_bytes().to_vec();
+    let first = objects.create_bookkeeping(&key, body.clone(), deadline).await?;
+    let second = objects.create_bookkeeping(&key, body, deadline).await?;
+    if let Err(e) = objects.delete_bookkeeping(&key, deadline).await {
+        tracing::warn!(key, error = %e, "could not remove the fencing check's object");
+    }
+    match (first, second) {
+        (Created::Created, Created::Exists) => Ok(()),
+        _ => Err(CosError::NoFencing {
+            store: objects.store.describe(),
+        }),
     }
 }
 

@@ -751,6 +751,34 @@ async fn overlapping_runs_while_producing_leave_every_offset_in_exactly_one_obje
 }
 
 #[tokio::test]
+async fn a_store_that_ignores_create_if_absent_stops_the_scheduled_dump_before_it_writes() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    produce(&client, &topic, 0, 0, 10, 1_700_000_000_000).await;
+    let proxy = FaultProxy::start(&endpoint());
+    let (sink, bucket) = scheduled_sink_at(&proxy.url, &topic, &[]).await;
+    // As a COS bucket with versioning answers: every create succeeds, an existing key or not.
+    proxy.control("unconditional", "{}");
+    let error = run(&sink, TIMER).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("overwrote an object that a create-if-absent") && text.contains("without versioning"),
+        "{text}"
+    );
+    assert!(!error.is_retryable());
+    assert!(
+        objects(&s3(&sink), &bucket, "dump/").await.is_empty(),
+        "nothing written"
+    );
+    proxy.control("off", "{}");
+    assert_eq!(
+        run(&sink, TIMER).await.unwrap().records,
+        10,
+        "a store that fences: the dump runs"
+    );
+}
+
+#[tokio::test]
 async fn a_lease_left_by_a_run_that_died_holds_until_it_expires_then_the_next_run_takes_over() {
     let client = kafka().await;
     let topic = topic(&client, 1).await;
