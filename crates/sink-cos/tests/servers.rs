@@ -106,6 +106,12 @@ async fn bookkeeping(s3: &S3, bucket: &str) -> Vec<String> {
         .collect()
 }
 
+/// The partition leases in the bucket (runs let theirs go when they end).
+async fn leases(sink: &CosSink, bucket: &str) -> Vec<String> {
+    let keys = bookkeeping(&s3(sink), bucket).await;
+    keys.into_iter().filter(|k| k.contains(".leases/")).collect()
+}
+
 fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap()
 }
@@ -733,11 +739,7 @@ async fn overlapping_runs_while_producing_leave_every_offset_in_exactly_one_obje
         assert_eq!(checkpoint(sink, &topic, partition).await.unwrap().next_offset, 3000);
     }
     assert_exactly_once(sink, &bucket, &topic, 2, 0).await;
-    let leases: Vec<String> = bookkeeping(&s3(sink), &bucket)
-        .await
-        .into_iter()
-        .filter(|k| k.contains(".leases/"))
-        .collect();
+    let leases = leases(sink, &bucket).await;
     assert!(leases.is_empty(), "every run let its leases go: {leases:?}");
     let held_elsewhere: usize = outcomes.iter().map(|s| s.partitions_held_elsewhere).sum();
     eprintln!(
@@ -814,11 +816,7 @@ async fn a_lease_left_by_a_run_that_died_holds_until_it_expires_then_the_next_ru
     NOW_MS.with(|clock| clock.set(now + 61_000));
     assert_eq!(run(&sink, TIMER).await.unwrap().records, 100, "expired: taken over");
     assert_exactly_once(&sink, &bucket, &topic, 1, 0).await;
-    let left: Vec<String> = bookkeeping(&s3(&sink), &bucket)
-        .await
-        .into_iter()
-        .filter(|k| k.contains(".leases/"))
-        .collect();
+    let left = leases(&sink, &bucket).await;
     assert!(left.is_empty(), "the expired lease was removed too: {left:?}");
 }
 
