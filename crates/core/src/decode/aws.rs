@@ -48,23 +48,36 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionsSeed<'_, 'a> {
 }
 
 /// EventBridge Pipes' top-level array of records.
-pub(super) struct FlatRecordsSeed<'b, 'a>(pub &'b mut BatchBuilder<'a>);
+pub(super) fn flat_records<'de: 'a, 'a, S: SeqAccess<'de>>(
+    seq: S,
+    batch: &mut BatchBuilder<'a>,
+) -> Result<(), S::Error> {
+    batch.reserve_for_base64();
+    read_records(seq, batch, None)
+}
 
-impl<'de: 'a, 'a> FlatRecordsSeed<'_, 'a> {
-    pub(super) fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        let batch = self.0;
-        batch.reserve_for_base64();
-        let mut index = 0;
-        loop {
-            let seed = RecordSeed {
-                batch: &mut *batch,
-                map_topic: None,
-            };
-            match seq.next_element_seed(seed) {
-                Ok(Some(())) => index += 1,
-                Ok(None) => return Ok(()),
-                Err(e) if batch.error.is_some() => return Err(e),
-                Err(e) => return Err(at_record(index, e)),
+/// Reads a list of records into the batch, those of one `"topic-partition"` (`listed_under`, its key and
+/// topic) or Pipes' flat list; an error says which record of which list.
+fn read_records<'de: 'a, 'a, S: SeqAccess<'de>>(
+    mut seq: S,
+    batch: &mut BatchBuilder<'a>,
+    listed_under: Option<(&str, Span)>,
+) -> Result<(), S::Error> {
+    let mut index = 0;
+    loop {
+        let seed = RecordSeed {
+            batch: &mut *batch,
+            map_topic: listed_under.map(|(_, topic)| topic),
+        };
+        match seq.next_element_seed(seed) {
+            Ok(Some(())) => index += 1,
+            Ok(None) => return Ok(()),
+            Err(e) if batch.error.is_some() => return Err(e),
+            Err(e) => {
+                return Err(match listed_under {
+                    Some((map_key, _)) => at_record(index, format_args!("in `{map_key}`: {e}")),
+                    None => at_record(index, e),
+                })
             }
         }
     }
@@ -98,19 +111,8 @@ impl<'de: 'a, 'a> Visitor<'de> for PartitionSeed<'_, 'a, '_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "an array of records for `{}`", self.map_key)
     }
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        let mut index = 0;
-        loop {
-            match seq.next_element_seed(RecordSeed {
-                batch: &mut *self.batch,
-                map_topic: Some(self.map_topic),
-            }) {
-                Ok(Some(())) => index += 1,
-                Ok(None) => return Ok(()),
-                Err(e) if self.batch.error.is_some() => return Err(e),
-                Err(e) => return Err(at_record(index, format_args!("in `{}`: {e}", self.map_key))),
-            }
-        }
+    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<(), S::Error> {
+        read_records(seq, self.batch, Some((self.map_key, self.map_topic)))
     }
 }
 

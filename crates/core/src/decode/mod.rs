@@ -129,7 +129,7 @@ impl<'de: 'a, 'a> Visitor<'de> for EnvelopeSeed<'_, 'a> {
         f.write_str("a JSON object (a CKafka or Kafka trigger event) or an array of Kafka records (EventBridge Pipes)")
     }
     fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<Self::Value, S::Error> {
-        aws::FlatRecordsSeed(&mut *self.0).visit_seq(seq)?;
+        aws::flat_records(seq, &mut *self.0)?;
         Ok(Some(Shape::Records(Format::EventBridgePipes)))
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
