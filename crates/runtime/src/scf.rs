@@ -79,7 +79,8 @@ impl RuntimeApi {
 
     /// Waits for the next invocation, runs it and posts its outcome.
     pub async fn serve_next<H: Handler>(&self, handler: &H) -> Result<(), Error> {
-        let response = self.next().await?;
+        let url = format!("{}/runtime/invocation/next", self.base_url);
+        let response = self.call_retrying(&url, None, || self.client.get(&url)).await?;
         let header = |name: &str| {
             response
                 .headers()
@@ -99,7 +100,6 @@ impl RuntimeApi {
             }
         };
         let deadline = Deadline::after(time_limit);
-        let url = format!("{}/runtime/invocation/next", self.base_url);
         let event = response.text().await.map_err(|e| self.error(&url, e))?;
         let posted = match invoke(handler, &event, deadline, &request_id).await {
             Ok(summary) => {
@@ -114,31 +114,26 @@ impl RuntimeApi {
         Ok(())
     }
 
-    /// The next invocation, asked for again after transient failures for as long as it takes.
-    async fn next(&self) -> Result<reqwest::Response, Error> {
-        let url = format!("{}/runtime/invocation/next", self.base_url);
-        let mut backoff = RetryPolicy::DEFAULT.backoff();
-        loop {
-            match self.call(&url, self.client.get(&url)).await {
-                Ok(response) => return Ok(response),
-                Err(CallFailed { error, transient: true }) => {
-                    let delay = backoff.step();
-                    tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "runtime API unavailable");
-                    tokio::time::sleep(delay).await;
-                }
-                Err(CallFailed { error, .. }) => return Err(error),
-            }
-        }
-    }
-
     async fn post(&self, path: &str, body: String) -> Result<(), Error> {
         let url = format!("{}{path}", self.base_url);
+        let post = || self.client.post(&url).body(body.clone());
+        self.call_retrying(&url, Some(POST_ATTEMPTS), post).await.map(drop)
+    }
+
+    /// Sends what `request` builds until it succeeds: after a transient failure, again after a growing
+    /// delay, at most `attempts` times in all (`None`: for as long as it takes).
+    async fn call_retrying(
+        &self,
+        url: &str,
+        attempts: Option<u32>,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
         let mut backoff = RetryPolicy::DEFAULT.backoff();
         let mut attempt = 1;
         loop {
-            match self.call(&url, self.client.post(&url).body(body.clone())).await {
-                Ok(_) => return Ok(()),
-                Err(CallFailed { error, transient: true }) if attempt < POST_ATTEMPTS => {
+            match self.call(url, request()).await {
+                Ok(response) => return Ok(response),
+                Err(CallFailed { error, transient: true }) if attempts.is_none_or(|n| attempt < n) => {
                     let delay = backoff.step();
                     tracing::warn!(error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "runtime API unavailable");
                     tokio::time::sleep(delay).await;
