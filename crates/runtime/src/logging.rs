@@ -1,6 +1,6 @@
 use std::io::IsTerminal;
 
-use ckafka_dump_core::config::Env;
+use ckafka_dump_core::config::{Choice, Env};
 use tracing_subscriber::EnvFilter;
 
 /// rskafka logs every connection attempt and retry; the invocation's own error line already names the cause.
@@ -19,9 +19,7 @@ pub fn init() -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .is_some_and(|v| v.eq_ignore_ascii_case("json"));
     }
-    let lambda_level = env.get("AWS_LAMBDA_LOG_LEVEL").map_err(|e| e.to_string())?;
-    let rust_log = env.get("RUST_LOG").map_err(|e| e.to_string())?;
-    let filter = filter(lambda_level.as_deref(), rust_log.as_deref())?;
+    let filter = filter(&env)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -36,29 +34,43 @@ pub fn init() -> Result<(), String> {
     Ok(())
 }
 
-fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Result<EnvFilter, String> {
-    let level = match lambda_level.map(|l| l.trim().to_ascii_uppercase()) {
-        None => None,
-        Some(level) => Some(match level.as_str() {
-            "TRACE" => "trace",
-            "DEBUG" => "debug",
-            "INFO" => "info",
-            "WARN" => "warn",
-            "ERROR" | "FATAL" => "error",
-            _ => {
-                return Err(format!(
-                    "environment variable AWS_LAMBDA_LOG_LEVEL: `{level}` is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"
-                ))
-            }
-        }),
-    };
-    match (level, rust_log) {
-        (Some(level @ ("trace" | "debug")), _) => Ok(EnvFilter::new(level)),
-        (Some(level), _) => Ok(EnvFilter::new(format!("{level},{QUIET_RSKAFKA}"))),
-        (None, Some(spec)) => EnvFilter::try_new(spec)
-            .map_err(|e| format!("environment variable RUST_LOG: `{spec}` is not a log filter: {e}")),
-        (None, None) => Ok(EnvFilter::new(format!("info,{QUIET_RSKAFKA}"))),
-    }
+/// `AWS_LAMBDA_LOG_LEVEL`: the levels Lambda offers, `FATAL` being `error` (tracing has no level above it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LambdaLevel {
+    Unset,
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Choice for LambdaLevel {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("TRACE", LambdaLevel::Trace),
+        ("DEBUG", LambdaLevel::Debug),
+        ("INFO", LambdaLevel::Info),
+        ("WARN", LambdaLevel::Warn),
+        ("ERROR", LambdaLevel::Error),
+        ("FATAL", LambdaLevel::Error),
+    ];
+}
+
+fn filter(env: &Env) -> Result<EnvFilter, String> {
+    let level = env
+        .choice("AWS_LAMBDA_LOG_LEVEL", LambdaLevel::Unset)
+        .map_err(|e| e.to_string())?;
+    let rust_log = env.get("RUST_LOG").map_err(|e| e.to_string())?;
+    Ok(match (level, rust_log) {
+        (LambdaLevel::Trace, _) => EnvFilter::new("trace"),
+        (LambdaLevel::Debug, _) => EnvFilter::new("debug"),
+        (LambdaLevel::Info, _) => EnvFilter::new(format!("info,{QUIET_RSKAFKA}")),
+        (LambdaLevel::Warn, _) => EnvFilter::new(format!("warn,{QUIET_RSKAFKA}")),
+        (LambdaLevel::Error, _) => EnvFilter::new(format!("error,{QUIET_RSKAFKA}")),
+        (LambdaLevel::Unset, Some(spec)) => EnvFilter::try_new(&spec)
+            .map_err(|e| format!("environment variable RUST_LOG: `{spec}` is not a log filter: {e}"))?,
+        (LambdaLevel::Unset, None) => EnvFilter::new(format!("info,{QUIET_RSKAFKA}")),
+    })
 }
 
 #[cfg(test)]
@@ -68,7 +80,11 @@ mod tests {
     #[test]
     fn lambda_levels_map_and_unknown_ones_are_refused() {
         let shown = |lambda: Option<&str>, rust_log: Option<&str>| {
-            filter(lambda, rust_log).map(|f| {
+            let pairs: Vec<(&str, &str)> = [("AWS_LAMBDA_LOG_LEVEL", lambda), ("RUST_LOG", rust_log)]
+                .into_iter()
+                .filter_map(|(var, value)| Some((var, value?)))
+                .collect();
+            filter(&Env::from_pairs(&pairs)).map(|f| {
                 let mut directives: Vec<String> = f.to_string().split(',').map(str::to_owned).collect();
                 directives.sort();
                 directives.join(",")
