@@ -10,7 +10,9 @@
 # Services: tansu (Kafka), kafka-scram (tansu with sqlite storage and SCRAM users; built from crates.io on
 # first use, ~20 min), kafka-plain (noida-db's Kafka personality: accepts SASL/PLAIN without checking the
 # password), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in front of es),
-# s3 (s3s-fs). Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
+# s3 (s3s-fs), postgres (Debian's PostgreSQL 15), mariadb (Debian's MariaDB 10.11; apt-get installs it on first
+# use); both databases also accept TLS with a certificate of a test CA made here ($CKD_STATE/sql-tls/ca.pem).
+# Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +20,7 @@ CKD_CACHE=${CKD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckafka-dump}
 CKD_STATE=${CKD_STATE:-$ROOT/.services}
 VENV=$CKD_CACHE/venv
 SITE=$VENV/lib/python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages
-ALL_SERVICES="tansu kafka-scram kafka-plain es opensearch es-auth s3"
+ALL_SERVICES="tansu kafka-scram kafka-plain es opensearch es-auth s3 postgres mariadb"
 
 # Addresses and credentials: scripts/test-servers.env, unless the environment sets them.
 while IFS='=' read -r name value; do
@@ -32,6 +34,12 @@ ES_PORT=${CKD_ES_URL##*:}
 OPENSEARCH_PORT=${CKD_OPENSEARCH_URL##*:}
 ES_AUTH_PORT=${CKD_ES_AUTH_URL##*:}
 S3_PORT=${CKD_S3_ENDPOINT##*:}
+url_port() { local rest=${1##*@}; rest=${rest%%/*}; echo "${rest##*:}"; }
+url_user() { local rest=${1#*://}; echo "${rest%%:*}"; }
+url_password() { local rest=${1#*://}; rest=${rest%%@*}; echo "${rest#*:}"; }
+url_database() { local rest=${1##*/}; echo "${rest%%\?*}"; }
+PG_PORT=$(url_port "$CKD_PG_URL")
+MARIADB_PORT=$(url_port "$CKD_MYSQL_URL")
 
 log() { echo "services: $*" >&2; }
 
@@ -192,6 +200,74 @@ start_s3() {
   wait_until s3 30 http_status_is 403 "http://127.0.0.1:$S3_PORT/"
 }
 
+# A CA and a server certificate for 127.0.0.1/localhost, shared by the database servers' TLS listeners.
+sql_tls() {
+  local dir=$CKD_STATE/sql-tls
+  [ -f "$dir/server.pem" ] && return
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ckafka-dump test CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$dir/san.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$dir/san.ext" -out "$dir/server.pem" 2>/dev/null
+  chmod 644 "$dir"/*.pem "$dir"/*.key
+}
+
+PG_BIN=/usr/lib/postgresql/15/bin
+# initdb refuses to run as root: the cluster then belongs to the postgres user, in a directory it can reach
+# (a clone under /root is not).
+PG_DIR=${CKD_PG_DIR:-$([ "$(id -u)" = 0 ] && echo /var/tmp/ckafka-dump-postgres || echo "$CKD_STATE/postgres")}
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+start_postgres() {
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    log "apt-get install postgresql"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null
+  fi
+  sql_tls
+  rm -rf "$PG_DIR" && mkdir -p "$PG_DIR"
+  cp "$CKD_STATE/sql-tls/server.pem" "$CKD_STATE/sql-tls/server.key" "$PG_DIR/"
+  chmod 600 "$PG_DIR/server.key"
+  [ "$(id -u)" = 0 ] && chown -R postgres "$PG_DIR"
+  local user password database
+  user=$(url_user "$CKD_PG_URL") password=$(url_password "$CKD_PG_URL") database=$(url_database "$CKD_PG_URL")
+  printf '%s\n' "$password" >"$PG_DIR/pwfile"
+  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A scram-sha-256 -U "$user" --pwfile "$PG_DIR/pwfile" -E UTF8 >/dev/null
+  # Our own pid file: pg_ctl starts the server in the background; `stop` kills the postmaster by its pid.
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w start -o "-c listen_addresses=127.0.0.1 \
+    -p $PG_PORT -k $PG_DIR -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key \
+    -c max_connections=200 -c fsync=off" >/dev/null
+  ln -sf "$PG_DIR/log" "$CKD_STATE/postgres.log"
+  head -1 "$PG_DIR/data/postmaster.pid" >"$CKD_STATE/postgres.pid"
+  PGPASSWORD=$password wait_until postgres 30 psql -h 127.0.0.1 -p "$PG_PORT" -U "$user" -d postgres -c 'select 1'
+  PGPASSWORD=$password psql -q -h 127.0.0.1 -p "$PG_PORT" -U "$user" -d postgres -c "create database \"$database\""
+}
+
+MARIADB_DIR=$CKD_STATE/mariadb
+
+start_mariadb() {
+  if ! command -v mariadbd >/dev/null; then
+    log "apt-get install mariadb-server (about a minute)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      mariadb-server mariadb-client) >/dev/null
+  fi
+  sql_tls
+  rm -rf "$MARIADB_DIR" && mkdir -p "$MARIADB_DIR"
+  mariadb-install-db --no-defaults --datadir="$MARIADB_DIR/data" --user="$(id -un)" \
+    --auth-root-authentication-method=normal >"$MARIADB_DIR/install.log" 2>&1
+  local tls=$CKD_STATE/sql-tls
+  spawn mariadb mariadbd --no-defaults --datadir="$MARIADB_DIR/data" --user="$(id -un)" --bind-address=127.0.0.1 \
+    --port="$MARIADB_PORT" --socket="$MARIADB_DIR/sock" --pid-file="$MARIADB_DIR/pid" --log-error="$CKD_STATE/mariadb.log" \
+    --ssl-ca="$tls/ca.pem" --ssl-cert="$tls/server.pem" --ssl-key="$tls/server.key" --local-infile=1 \
+    --max-connections=200 --innodb-flush-log-at-trx-commit=2 --max-allowed-packet=256M --skip-name-resolve
+  wait_until mariadb 60 mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot -e 'select 1'
+  local user password database
+  user=$(url_user "$CKD_MYSQL_URL") password=$(url_password "$CKD_MYSQL_URL") database=$(url_database "$CKD_MYSQL_URL")
+  mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot -e "create database \`$database\`;
+    create user '$user'@'%' identified by '$password'; grant all on *.* to '$user'@'%'"
+}
+
 install_tools() {
   # cargo-lambda; the clients the fault tests and benchmarks drive the servers with.
   venv cargo-lambda kafka-python boto3
@@ -215,6 +291,7 @@ export CKD_VENV=$VENV
 export CKD_SITE_PACKAGES=$SITE
 export CKD_SAM_VENV=$CKD_CACHE/sam-venv
 export CKD_CACHE_DIR=$CKD_CACHE
+export CKD_SQL_CA=$CKD_STATE/sql-tls/ca.pem
 ENV
 }
 
@@ -237,6 +314,9 @@ case "${1:-}" in
       [ -e "$pidfile" ] || continue
       name=$(basename "$pidfile" .pid)
       [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
+      if [ "$name" = postgres ]; then
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+      fi
       kill "$(cat "$pidfile")" 2>/dev/null || true
       rm -f "$pidfile"
     done

@@ -122,14 +122,7 @@ impl Env {
     pub fn choice<T: Choice>(&self, name: &str, default: T) -> Result<T, ConfigError> {
         match self.get(name)? {
             None => Ok(default),
-            Some(v) => T::CHOICES
-                .iter()
-                .find(|(spelling, _)| spelling.eq_ignore_ascii_case(&v))
-                .map(|&(_, choice)| choice)
-                .ok_or_else(|| {
-                    let spellings: Vec<&str> = T::CHOICES.iter().map(|(s, _)| *s).collect();
-                    ConfigError::new(name, format!("`{v}` is not one of {}", spellings.join(", ")))
-                }),
+            Some(v) => T::from_spelling(&v).map_err(|reason| ConfigError::new(name, reason)),
         }
     }
 
@@ -154,6 +147,18 @@ pub trait Choice: Copy + PartialEq + 'static {
     const CHOICES: &'static [(&'static str, Self)];
 
     /// The canonical spelling of this value (for messages).
+    /// The choice spelled `value` (any case), or why not.
+    fn from_spelling(value: &str) -> Result<Self, String> {
+        Self::CHOICES
+            .iter()
+            .find(|(spelling, _)| spelling.eq_ignore_ascii_case(value))
+            .map(|&(_, choice)| choice)
+            .ok_or_else(|| {
+                let spellings: Vec<&str> = Self::CHOICES.iter().map(|(s, _)| *s).collect();
+                format!("`{value}` is not one of {}", spellings.join(", "))
+            })
+    }
+
     fn spelling(self) -> &'static str {
         Self::CHOICES
             .iter()
@@ -169,6 +174,12 @@ pub struct Secret(String);
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
     }
 }
 

@@ -1,0 +1,417 @@
+//! PostgreSQL / MySQL sink of `to-sql`: each batch in one transaction with each partition's next offset, so a
+//! re-delivered batch writes nothing twice; rows shaped by the target table; poison rows found and dead-lettered.
+
+pub mod config;
+pub mod db;
+pub mod encode;
+pub mod error;
+pub mod outcome;
+pub mod rows;
+pub mod schema;
+pub mod statements;
+mod tls;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::time::now_epoch_ms;
+use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, PartitionSpan, Retryable, Sink, Unwritten};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::config::{SqlConfig, WriteMode};
+use crate::db::{Connection, DbError};
+use crate::encode::Dialect;
+use crate::error::SqlError;
+use crate::outcome::ErrorClass;
+use crate::rows::{Group, Mode, Row, Shape};
+use crate::schema::{Column, ColumnType, Table};
+use crate::statements::DeadLetter;
+
+impl From<SqlError> for ckafka_dump_core::Error {
+    fn from(e: SqlError) -> Self {
+        ckafka_dump_core::Error::sink("sql", &e)
+    }
+}
+
+pub struct SqlSink {
+    config: SqlConfig,
+    /// The table's shape, read on the first batch of the process.
+    shape: OnceCell<Shape>,
+    /// One connection per process (an invocation is one batch), opened on first use and after a failure.
+    connection: Mutex<Option<Connection>>,
+}
+
+impl SqlSink {
+    pub fn new(config: SqlConfig) -> Self {
+        // mysql_async builds its TLS configuration with the process's default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        SqlSink {
+            config,
+            shape: OnceCell::new(),
+            connection: Mutex::new(None),
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.config.target.dialect
+    }
+
+    /// Creates what is configured to be created, then reads the table's columns and key.
+    async fn read_shape(&self, conn: &mut Connection) -> Result<Shape, SqlError> {
+        let dialect = self.dialect();
+        let config = &self.config;
+        let mut setup = vec![statements::create_offsets_table(dialect, &config.offsets_table)];
+        if let Some(dead_letters) = &config.dead_letter_table {
+            setup.push(statements::create_dead_letter_table(dialect, dead_letters));
+        }
+        if config.auto_create_table {
+            setup.push(statements::create_raw_table(dialect, &config.table));
+        }
+        for sql in setup {
+            // Concurrent cold starts may race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalog).
+            conn.execute(&sql).await.map_err(|e| match e.class {
+                ErrorClass::Row => DbError::new(ErrorClass::Transient, e.message),
+                _ => e,
+            })?;
+        }
+        let table_error = |reason: String| SqlError::Table {
+            table: config.table.to_string(),
+            reason,
+        };
+        let columns: Vec<Column> = conn
+            .query(&statements::columns_query(dialect, &config.table))
+            .await?
+            .into_iter()
+            .map(|row| {
+                let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+                let data_type = text(1);
+                Column {
+                    name: text(0),
+                    kind: ColumnType::of(&data_type),
+                    data_type,
+                    nullable: text(2) == "YES",
+                    has_default: text(3) == "YES",
+                    max_chars: text(4).parse().ok(),
+                }
+            })
+            .collect();
+        if columns.is_empty() {
+            return Err(table_error(format!(
+                "does not exist or has no column user `{}` may see; create it, or set auto_create_table=true",
+                config.target.user
+            )));
+        }
+        let primary_key: Vec<String> = conn
+            .query(&statements::primary_key_query(dialect, &config.table))
+            .await?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect();
+        let table = Table {
+            name: config.table.clone(),
+            columns,
+            primary_key,
+        };
+        let mode = match config.write_mode {
+            WriteMode::Append => Mode::Append,
+            WriteMode::Upsert => {
+                let names = if config.key_columns.is_empty() {
+                    &table.primary_key
+                } else {
+                    &config.key_columns
+                };
+                if names.is_empty() {
+                    return Err(table_error(
+                        "has no primary key to upsert by; add one or set key_columns".into(),
+                    ));
+                }
+                let key_columns = names
+                    .iter()
+                    .map(|name| {
+                        table
+                            .column(name)
+                            .ok_or_else(|| table_error(format!("has no column `{name}` (key_columns)")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Mode::Upsert {
+                    key_columns,
+                    delete_on_tombstone: config.delete_on_tombstone,
+                }
+            }
+        };
+        Ok(Shape::new(table, config.format.clone(), mode))
+    }
+
+    /// One attempt at the whole batch: connect when needed, then the transaction, bounded by the deadline.
+    async fn attempt(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
+        let mut connection = self.connection.lock().await;
+        let conn = match &mut *connection {
+            Some(conn) => conn,
+            empty => empty.insert(Connection::open(&self.config.target).await?),
+        };
+        let limit = match self.config.statement_timeout {
+            Some(timeout) => timeout.min(deadline.remaining()),
+            None => deadline.remaining(),
+        };
+        let started = Instant::now();
+        let result = match tokio::time::timeout(limit, self.transaction(conn, batch, limit)).await {
+            Ok(result) => result,
+            Err(_) => Err(SqlError::TimedOut {
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            }),
+        };
+        if result.is_err() {
+            // A connection in an unknown state is not reused: closing it rolls the transaction back.
+            let rolled_back = match (&result, &mut *connection) {
+                (Err(SqlError::TimedOut { .. }), _) | (_, None) => false,
+                (Err(e), Some(conn)) if !e.is_retryable() || matches!(e, SqlError::NotWritten(_)) => {
+                    conn.execute("ROLLBACK").await.is_ok()
+                }
+                _ => false,
+            };
+            if !rolled_back {
+                *connection = None;
+            }
+        }
+        result
+    }
+
+    async fn transaction(
+        &self,
+        conn: &mut Connection,
+        batch: &Batch<'_>,
+        limit: Duration,
+    ) -> Result<Delivery, SqlError> {
+        let shape = self.shape.get_or_try_init(|| self.read_shape(conn)).await?;
+        let dialect = self.dialect();
+        let target = self.config.table.to_string();
+        let offsets = &self.config.offsets_table;
+        let mut spans = batch.partitions();
+        spans.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        conn.execute(&statements::begin(dialect, limit)).await?;
+        conn.execute(&statements::insert_missing_offsets(dialect, offsets, &target, &spans))
+            .await
+            .map_err(|e| e.context(format!("offsets table {offsets}")))?;
+        let committed: HashMap<(String, i32), i64> = conn
+            .query(&statements::lock_offsets(dialect, offsets, &target, &spans))
+            .await
+            .map_err(|e| e.context(format!("offsets table {offsets}")))?
+            .into_iter()
+            .filter_map(|row| match &row[..] {
+                [Some(topic), Some(partition), Some(next)] => {
+                    Some(((topic.clone(), partition.parse().ok()?), next.parse().ok()?))
+                }
+                _ => None,
+            })
+            .collect();
+        let next_of = |topic: &str, partition: i32| committed.get(&(topic.to_owned(), partition)).copied().unwrap_or(0);
+        let fresh: Vec<_> = batch
+            .records()
+            .enumerate()
+            .filter(|(_, r)| r.offset >= next_of(r.topic, r.partition))
+            .collect();
+        let already_written = batch.len() - fresh.len();
+        if fresh.is_empty() {
+            conn.execute("COMMIT").await?;
+            return Ok(Delivery {
+                skipped: already_written,
+                ..Delivery::default()
+            });
+        }
+        let planned = rows::plan(shape, fresh);
+        let mut bad = planned.malformed;
+        let upsert_key = match &shape.mode {
+            Mode::Append => None,
+            Mode::Upsert { key_columns, .. } => Some(key_columns.as_slice()),
+        };
+        let mut loaded = planned.superseded;
+        let mut loads: Vec<(Load<'_>, &[Row<'_>])> = planned
+            .groups
+            .iter()
+            .map(|group| (Load::Rows { group, upsert_key }, group.rows.as_slice()))
+            .collect();
+        if let Some(key) = upsert_key {
+            loads.push((Load::Deletes { key }, planned.deletes.as_slice()));
+        }
+        for (load, rows) in loads {
+            let refused = self
+                .load_finding_refused(conn, shape, &load, rows.iter().collect())
+                .await?;
+            loaded += rows.len() - refused.len();
+            bad.extend(refused);
+        }
+        let dead_lettered = bad.len();
+        if !bad.is_empty() {
+            self.dead_letter(conn, batch, bad).await?;
+        }
+        for sql in statements::save_offsets(dialect, offsets, &target, &spans) {
+            conn.execute(&sql).await?;
+        }
+        conn.execute("COMMIT").await?;
+        Ok(Delivery {
+            written: loaded,
+            dead_lettered,
+            skipped: already_written + planned.tombstones_skipped,
+        })
+    }
+
+    /// Loads `rows`; when the database refuses the load for a row's sake, halves it until each refused row is
+    /// found alone (each try inside a savepoint, so the rest of the transaction stands).
+    async fn load_finding_refused(
+        &self,
+        conn: &mut Connection,
+        shape: &Shape,
+        load: &Load<'_>,
+        rows: Vec<&Row<'_>>,
+    ) -> Result<Vec<(usize, String)>, SqlError> {
+        let mut refused = Vec::new();
+        let mut pending = vec![rows];
+        while let Some(part) = pending.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            conn.execute(statements::SAVEPOINT).await?;
+            match self.load(conn, shape, load, &part).await {
+                Ok(()) => conn.execute(statements::RELEASE_SAVEPOINT).await?,
+                Err(e) if e.class == ErrorClass::Row => {
+                    conn.execute(statements::ROLLBACK_TO_SAVEPOINT).await?;
+                    if let [row] = part[..] {
+                        refused.push((row.record, e.message));
+                    } else {
+                        let (first, second) = part.split_at(part.len() / 2);
+                        pending.push(second.to_vec());
+                        pending.push(first.to_vec());
+                    }
+                }
+                Err(e) => return Err(e.context(format!("loading into {}", self.config.table)).into()),
+            }
+        }
+        Ok(refused)
+    }
+
+    async fn load(
+        &self,
+        conn: &mut Connection,
+        shape: &Shape,
+        load: &Load<'_>,
+        rows: &[&Row<'_>],
+    ) -> Result<(), DbError> {
+        let dialect = self.dialect();
+        let statements = match *load {
+            Load::Rows {
+                group,
+                upsert_key: None,
+            } => {
+                if let Some(pg) = conn.postgres() {
+                    let (sql, data) = statements::copy_in(&shape.table, group, rows);
+                    return pg.copy_in(&sql, data).await;
+                }
+                statements::insert(dialect, &shape.table, group, rows, None)
+            }
+            Load::Rows { group, upsert_key } => statements::insert(dialect, &shape.table, group, rows, upsert_key),
+            Load::Deletes { key } => vec![statements::delete(dialect, &shape.table, key, rows)],
+        };
+        for sql in statements {
+            conn.execute(&sql).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the records that cannot be rows in the dead-letter table, in the batch's transaction; without one,
+    /// the batch fails naming them.
+    async fn dead_letter(
+        &self,
+        conn: &mut Connection,
+        batch: &Batch<'_>,
+        bad: Vec<(usize, String)>,
+    ) -> Result<(), SqlError> {
+        let Some(table) = &self.config.dead_letter_table else {
+            let unwritten = bad
+                .into_iter()
+                .map(|(record, reason)| Unwritten {
+                    record,
+                    failure: Failure::new(format!("{reason} (no dead_letter_table)"), false),
+                })
+                .collect();
+            return Err(NotWritten::of(batch, unwritten).expect("bad records exist").into());
+        };
+        let letters: Vec<DeadLetter<'_>> = bad
+            .into_iter()
+            .filter_map(|(index, error)| {
+                let record = batch.get(index)?;
+                let headers: serde_json::Map<String, serde_json::Value> = record
+                    .headers()
+                    .map(|h| (h.key.to_owned(), String::from_utf8_lossy(h.value).into()))
+                    .collect();
+                Some(DeadLetter {
+                    topic: record.topic,
+                    partition: record.partition,
+                    offset: record.offset,
+                    key: record.key,
+                    value: record.value,
+                    headers: serde_json::Value::Object(headers).to_string(),
+                    error,
+                })
+            })
+            .collect();
+        let failed_at = rows::sql_time(now_epoch_ms());
+        let target = self.config.table.to_string();
+        for sql in statements::insert_dead_letters(self.dialect(), table, &target, &letters, &failed_at) {
+            conn.execute(&sql).await.map_err(|e| {
+                DbError::new(ErrorClass::Permanent, e.message).context(format!("dead-letter table {table}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// What one load writes: a group's rows (appended, or upserted by a key), or the tombstones' deletes.
+#[derive(Clone, Copy)]
+enum Load<'p> {
+    Rows {
+        group: &'p Group<'p>,
+        upsert_key: Option<&'p [usize]>,
+    },
+    Deletes {
+        key: &'p [usize],
+    },
+}
+
+fn describe_spans(spans: &[PartitionSpan]) -> String {
+    spans
+        .iter()
+        .map(|s| {
+            format!(
+                "{}/{} offsets {}-{}",
+                s.topic, s.partition, s.first_offset, s.last_offset
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Sink for SqlSink {
+    type Error = SqlError;
+
+    fn target(&self) -> String {
+        format!("{} table {}", self.config.target.describe(), self.config.table)
+    }
+
+    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
+        let mut backoff = RetryPolicy::DEFAULT.backoff();
+        loop {
+            match self.attempt(batch, deadline).await {
+                Ok(delivery) => return Ok(delivery),
+                Err(e) if e.is_retryable() => match backoff.next_delay(deadline, Duration::from_millis(100)) {
+                    Some(delay) => {
+                        tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "retrying the batch");
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(e.records(&describe_spans(&batch.partitions()))),
+                },
+                Err(e) => return Err(e.records(&describe_spans(&batch.partitions()))),
+            }
+        }
+    }
+}

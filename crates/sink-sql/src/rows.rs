@@ -1,0 +1,495 @@
+//! Records → rows, shaped by the target table: metadata columns, a JSON value's fields, or delimited lines.
+//! Pure: what a record cannot become (a conversion the column refuses) is found here, before any load.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::Record;
+use serde_json::value::RawValue;
+
+use crate::encode::Cell;
+use crate::schema::{Column, ColumnType, Table};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowFormat {
+    /// Columns by name: record metadata and the top-level fields of a JSON object value.
+    Columns,
+    /// The CDW template's lines: the value split by `separator` into the table's columns in order.
+    Delimited { separator: char, null: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Append,
+    /// By `key_columns` (table column indices); a tombstone deletes its key's row when `delete_on_tombstone`.
+    Upsert {
+        key_columns: Vec<usize>,
+        delete_on_tombstone: bool,
+    },
+}
+
+/// Kafka metadata a column can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    Topic,
+    Partition,
+    Offset,
+    Key,
+    Timestamp,
+    Headers,
+    Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Kafka names (`offset`, `msgBody`, `kafka_*`): always the metadata.
+    Meta(Meta),
+    /// Generic names (`key`, `value`, `timestamp`, `headers`): the value's field when it has one.
+    FieldOrMeta(Meta),
+    Field,
+}
+
+impl Source {
+    fn of(column: &str) -> Source {
+        match column.to_ascii_lowercase().as_str() {
+            "topic" | "kafka_topic" => Source::Meta(Meta::Topic),
+            "partition" | "kafka_partition" => Source::Meta(Meta::Partition),
+            "offset" | "kafka_offset" => Source::Meta(Meta::Offset),
+            "msgkey" | "kafka_key" => Source::Meta(Meta::Key),
+            "msgbody" | "kafka_value" => Source::Meta(Meta::Value),
+            "kafka_timestamp" => Source::Meta(Meta::Timestamp),
+            "kafka_headers" => Source::Meta(Meta::Headers),
+            "key" => Source::FieldOrMeta(Meta::Key),
+            "value" => Source::FieldOrMeta(Meta::Value),
+            "timestamp" => Source::FieldOrMeta(Meta::Timestamp),
+            "headers" => Source::FieldOrMeta(Meta::Headers),
+            _ => Source::Field,
+        }
+    }
+}
+
+/// How records become rows of one table, decided once at cold start.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub table: Table,
+    pub format: RowFormat,
+    pub mode: Mode,
+    sources: Vec<Source>,
+    /// Some column takes a field of the value: values are parsed as JSON objects.
+    reads_fields: bool,
+    /// Fields are the only home of the value's content: a value that is not a JSON object is malformed.
+    needs_object: bool,
+}
+
+impl Shape {
+    pub fn new(table: Table, format: RowFormat, mode: Mode) -> Shape {
+        let sources: Vec<Source> = table.columns.iter().map(|c| Source::of(&c.name)).collect();
+        let reads_fields = format == RowFormat::Columns && sources.iter().any(|s| !matches!(s, Source::Meta(_)));
+        let keeps_value = sources
+            .iter()
+            .any(|s| matches!(s, Source::Meta(Meta::Value) | Source::FieldOrMeta(Meta::Value)));
+        let needs_object = reads_fields && !keeps_value && sources.contains(&Source::Field);
+        Shape {
+            table,
+            format,
+            mode,
+            sources,
+            reads_fields,
+            needs_object,
+        }
+    }
+
+    fn key_columns(&self) -> &[usize] {
+        match &self.mode {
+            Mode::Append => &[],
+            Mode::Upsert { key_columns, .. } => key_columns,
+        }
+    }
+}
+
+/// Rows of one set of columns: one COPY or INSERT statement's worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group<'b> {
+    /// Table column indices, in table order.
+    pub columns: Vec<usize>,
+    pub rows: Vec<Row<'b>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row<'b> {
+    /// The record's index in the batch.
+    pub record: usize,
+    /// Aligned with the group's columns (for a delete: the key columns).
+    pub cells: Vec<Cell<'b>>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Planned<'b> {
+    pub groups: Vec<Group<'b>>,
+    /// Upsert mode's tombstones with `delete_on_tombstone`: the key columns' values.
+    pub deletes: Vec<Row<'b>>,
+    /// Records that cannot become rows, and why.
+    pub malformed: Vec<(usize, String)>,
+    /// Tombstones nothing is done with.
+    pub tombstones_skipped: usize,
+    /// Upserts of a key a later record of the batch upserts or deletes again: the later one is the final state.
+    pub superseded: usize,
+}
+
+enum Planned1<'b> {
+    Upsert(Vec<Option<Cell<'b>>>),
+    Delete(Vec<Cell<'b>>),
+}
+
+/// The rows of `records` (batch index, record): one group per set of columns the records give values for, so a
+/// column a record has no value for keeps its default.
+pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<'b>)>) -> Planned<'b> {
+    let mut planned = Planned::default();
+    let mut kept: Vec<(usize, Planned1<'b>)> = Vec::new();
+    let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
+    for (index, record) in records {
+        let outcome = match (record.value, &shape.mode) {
+            (
+                None,
+                Mode::Upsert {
+                    delete_on_tombstone: true,
+                    ..
+                },
+            ) => tombstone_key(shape, &record).map(|cells| Some(Planned1::Delete(cells))),
+            (None, _) => {
+                planned.tombstones_skipped += 1;
+                Ok(None)
+            }
+            (Some(_), _) => row_cells(shape, &record).map(|cells| Some(Planned1::Upsert(cells))),
+        };
+        let one = match outcome {
+            Ok(Some(one)) => one,
+            Ok(None) => continue,
+            Err(reason) => {
+                planned.malformed.push((index, reason));
+                continue;
+            }
+        };
+        if shape.key_columns().is_empty() {
+            kept.push((index, one));
+            continue;
+        }
+        let key: Vec<String> = match &one {
+            Planned1::Upsert(cells) => shape
+                .key_columns()
+                .iter()
+                .map(|&c| {
+                    cells[c]
+                        .as_ref()
+                        .map_or_else(String::new, |cell| cell.key_text().into_owned())
+                })
+                .collect(),
+            Planned1::Delete(cells) => cells.iter().map(|cell| cell.key_text().into_owned()).collect(),
+        };
+        match by_key.get(&key) {
+            Some(&slot) => {
+                kept[slot] = (index, one);
+                planned.superseded += 1;
+            }
+            None => {
+                by_key.insert(key, kept.len());
+                kept.push((index, one));
+            }
+        }
+    }
+    let mut group_of: HashMap<Vec<usize>, usize> = HashMap::new();
+    for (record, one) in kept {
+        match one {
+            Planned1::Delete(cells) => planned.deletes.push(Row { record, cells }),
+            Planned1::Upsert(cells) => {
+                let columns: Vec<usize> = (0..cells.len()).filter(|&c| cells[c].is_some()).collect();
+                let slot = *group_of.entry(columns.clone()).or_insert_with(|| {
+                    planned.groups.push(Group {
+                        columns,
+                        rows: Vec::new(),
+                    });
+                    planned.groups.len() - 1
+                });
+                let cells = cells.into_iter().flatten().collect();
+                planned.groups[slot].rows.push(Row { record, cells });
+            }
+        }
+    }
+    planned
+}
+
+/// The value of each table column for `record` (`None`: the record has none, the column keeps its default).
+fn row_cells<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Option<Cell<'b>>>, String> {
+    let columns = &shape.table.columns;
+    let mut cells: Vec<Option<Cell<'b>>> = match &shape.format {
+        RowFormat::Delimited { separator, null } => {
+            let line = record
+                .value_str()
+                .ok_or("the value is not UTF-8 text, so it cannot be split into columns")?;
+            let fields: Vec<&str> = line.split(*separator).collect();
+            if fields.len() != columns.len() {
+                return Err(format!(
+                    "the value has {} fields separated by {separator:?}; the table has {} columns",
+                    fields.len(),
+                    columns.len()
+                ));
+            }
+            fields
+                .into_iter()
+                .zip(columns)
+                .map(|(field, column)| {
+                    if field == null {
+                        return Ok(Some(Cell::Null));
+                    }
+                    let cell = match column.kind {
+                        ColumnType::Bytes => Cell::Bytes(Cow::Borrowed(field.as_bytes())),
+                        _ => Cell::Text(Cow::Borrowed(field)),
+                    };
+                    Ok(Some(cell))
+                })
+                .collect::<Result<_, String>>()?
+        }
+        RowFormat::Columns => {
+            let fields = if shape.reads_fields { fields_of(record) } else { None };
+            if shape.needs_object && fields.is_none() {
+                return Err("the value is not a JSON object, and the table's columns take its fields".into());
+            }
+            let mut cells = Vec::with_capacity(columns.len());
+            for (column, source) in columns.iter().zip(&shape.sources) {
+                let field = match source {
+                    Source::Meta(_) => None,
+                    Source::Field | Source::FieldOrMeta(_) => fields.as_ref().and_then(|f| field(f, &column.name)),
+                };
+                let cell = match (field, source) {
+                    (Some(raw), _) => Some(json_cell(raw, column)?),
+                    (None, Source::Meta(meta) | Source::FieldOrMeta(meta)) => Some(meta_cell(record, *meta, column)?),
+                    (None, Source::Field) => None,
+                };
+                cells.push(cell);
+            }
+            cells
+        }
+    };
+    for &k in shape.key_columns() {
+        if cells[k].as_ref().is_none_or(Cell::is_null) {
+            cells[k] = key_field(shape, record, k)?;
+        }
+    }
+    for (cell, column) in cells.iter().zip(columns) {
+        check(cell.as_ref(), column)?;
+    }
+    for &k in shape.key_columns() {
+        if cells[k].as_ref().is_none_or(Cell::is_null) {
+            return Err(format!(
+                "key column `{}` has no value (no field of that name in the value or the key)",
+                columns[k].name
+            ));
+        }
+    }
+    Ok(cells)
+}
+
+/// A cell the column cannot take, caught before the load.
+fn check(cell: Option<&Cell<'_>>, column: &Column) -> Result<(), String> {
+    let default_applies = cell.is_none() && column.has_default;
+    match cell {
+        None | Some(Cell::Null) if !(column.nullable || default_applies) => Err(format!(
+            "column `{}` is NOT NULL and the record has no value for it",
+            column.name
+        )),
+        Some(cell) => match column.max_chars {
+            Some(max) if cell.chars() > max => Err(format!(
+                "column `{}` holds at most {max} characters ({}); the value has {}",
+                column.name,
+                column.data_type,
+                cell.chars()
+            )),
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    }
+}
+
+type Fields<'b> = HashMap<Cow<'b, str>, &'b RawValue>;
+
+fn fields_of<'b>(record: &Record<'b>) -> Option<Fields<'b>> {
+    serde_json::from_str(record.value_str()?).ok()
+}
+
+fn field<'b>(fields: &Fields<'b>, name: &str) -> Option<&'b RawValue> {
+    fields.get(name).copied().or_else(|| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    })
+}
+
+/// A key column's value from the record's key: a field of a JSON object key, or the whole key when the table
+/// has one key column.
+fn key_field<'b>(shape: &Shape, record: &Record<'b>, column: usize) -> Result<Option<Cell<'b>>, String> {
+    let Some(key) = record.key else { return Ok(None) };
+    let column = &shape.table.columns[column];
+    let text = std::str::from_utf8(key).ok();
+    if let Some(fields) = text.and_then(|t| serde_json::from_str::<Fields<'b>>(t).ok()) {
+        return field(&fields, &column.name)
+            .map(|raw| json_cell(raw, column))
+            .transpose();
+    }
+    if shape.key_columns().len() > 1 {
+        return Ok(None);
+    }
+    Ok(Some(match (column.kind, text) {
+        (ColumnType::Bytes, _) => Cell::Bytes(Cow::Borrowed(key)),
+        (_, Some(text)) => Cell::Text(Cow::Borrowed(text)),
+        (_, None) => {
+            return Err(format!(
+                "the key is not UTF-8 text, and column `{}` is text",
+                column.name
+            ))
+        }
+    }))
+}
+
+fn tombstone_key<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Cell<'b>>, String> {
+    shape
+        .key_columns()
+        .iter()
+        .map(|&k| {
+            key_field(shape, record, k)?.filter(|c| !c.is_null()).ok_or_else(|| {
+                format!(
+                    "a tombstone to delete by, but its key gives no value for key column `{}`",
+                    shape.table.columns[k].name
+                )
+            })
+        })
+        .collect()
+}
+
+/// A JSON field's value as the column takes it.
+fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String> {
+    let text = raw.get();
+    let refuse = |what: &str| {
+        Err(format!(
+            "field `{}` is {what}; column `{}` is {}",
+            column.name, column.name, column.data_type
+        ))
+    };
+    let first = text.as_bytes()[0];
+    if text == "null" {
+        return Ok(Cell::Null);
+    }
+    let string = || -> Cow<'b, str> {
+        match serde_json::from_str::<Cow<'b, str>>(text) {
+            Ok(s) => s,
+            Err(_) => Cow::Borrowed(text),
+        }
+    };
+    let is_string = first == b'"';
+    let is_number = first == b'-' || first.is_ascii_digit();
+    Ok(match column.kind {
+        ColumnType::Json => Cell::Text(Cow::Borrowed(text)),
+        ColumnType::Integer => match text {
+            "true" => Cell::Text(Cow::Borrowed("1")),
+            "false" => Cell::Text(Cow::Borrowed("0")),
+            _ if is_number && text.bytes().skip(1).all(|b| b.is_ascii_digit()) => Cell::Text(Cow::Borrowed(text)),
+            _ if is_string => {
+                let s = string();
+                let digits = s.trim().strip_prefix('-').unwrap_or(s.trim());
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return refuse(&format!("\"{s}\", not an integer"));
+                }
+                Cell::Text(Cow::Owned(s.trim().to_owned()))
+            }
+            _ => return refuse(&format!("{text}, not an integer")),
+        },
+        ColumnType::Boolean => match text {
+            "true" | "false" => Cell::Text(Cow::Borrowed(text)),
+            "1" => Cell::Text(Cow::Borrowed("true")),
+            "0" => Cell::Text(Cow::Borrowed("false")),
+            _ if is_string => Cell::Text(string()),
+            _ => return refuse(&format!("{text}, not a boolean")),
+        },
+        ColumnType::Number if is_number => Cell::Text(Cow::Borrowed(text)),
+        ColumnType::Number if is_string => Cell::Text(string()),
+        ColumnType::Number => return refuse(&format!("{text}, not a number")),
+        ColumnType::Time if is_number => match text.parse::<i64>() {
+            Ok(millis) => Cell::Text(Cow::Owned(sql_time(millis))),
+            Err(_) => return refuse(&format!("{text}, not epoch milliseconds")),
+        },
+        ColumnType::Time if is_string => Cell::Text(string()),
+        ColumnType::Time => return refuse(&format!("{text}, not a time")),
+        ColumnType::Bytes if is_string => match string() {
+            Cow::Borrowed(s) => Cell::Bytes(Cow::Borrowed(s.as_bytes())),
+            Cow::Owned(s) => Cell::Bytes(Cow::Owned(s.into_bytes())),
+        },
+        ColumnType::Bytes => Cell::Bytes(Cow::Borrowed(text.as_bytes())),
+        ColumnType::Text if is_string => Cell::Text(string()),
+        ColumnType::Text => Cell::Text(Cow::Borrowed(text)),
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in UTC: what PostgreSQL and MySQL both parse (sessions run in UTC).
+pub fn sql_time(epoch_ms: i64) -> String {
+    let t = UtcDateTime::from_epoch_ms(epoch_ms);
+    format!(
+        "{} {:02}:{:02}:{:02}.{:03}",
+        t.date(),
+        t.hour,
+        t.minute,
+        t.second,
+        t.millisecond
+    )
+}
+
+fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cell<'b>, String> {
+    let bytes_or_text = |bytes: Option<&'b [u8]>, what: &str| -> Result<Cell<'b>, String> {
+        let Some(bytes) = bytes else { return Ok(Cell::Null) };
+        if column.kind == ColumnType::Bytes {
+            return Ok(Cell::Bytes(Cow::Borrowed(bytes)));
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(Cell::Text(Cow::Borrowed(text))),
+            Err(_) => Err(format!(
+                "the {what} is not UTF-8 text and column `{}` is {}; make it a binary column",
+                column.name, column.data_type
+            )),
+        }
+    };
+    Ok(match meta {
+        Meta::Topic => Cell::Text(Cow::Borrowed(record.topic)),
+        Meta::Partition => Cell::Text(Cow::Owned(record.partition.to_string())),
+        Meta::Offset => Cell::Text(Cow::Owned(record.offset.to_string())),
+        Meta::Key => bytes_or_text(record.key, "key")?,
+        Meta::Value => match record.value_str() {
+            Some(text) if column.kind != ColumnType::Bytes => Cell::Text(Cow::Borrowed(text)),
+            _ => bytes_or_text(record.value, "value")?,
+        },
+        Meta::Timestamp => match record.timestamp {
+            None => Cell::Null,
+            Some(ts) => Cell::Text(Cow::Owned(match column.kind {
+                ColumnType::Time => sql_time(ts.millis),
+                ColumnType::Text => UtcDateTime::from_epoch_ms(ts.millis).rfc3339(),
+                _ => ts.millis.to_string(),
+            })),
+        },
+        Meta::Headers => {
+            let headers: serde_json::Map<String, serde_json::Value> = record
+                .headers()
+                .map(|h| {
+                    let value = match std::str::from_utf8(h.value) {
+                        Ok(text) => serde_json::Value::from(text),
+                        Err(_) => serde_json::Value::from(h.value.to_vec()),
+                    };
+                    (h.key.to_owned(), value)
+                })
+                .collect();
+            let json = serde_json::Value::Object(headers).to_string();
+            match column.kind {
+                ColumnType::Bytes => Cell::Bytes(Cow::Owned(json.into_bytes())),
+                _ => Cell::Text(Cow::Owned(json)),
+            }
+        }
+    })
+}

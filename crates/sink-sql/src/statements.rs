@@ -1,0 +1,424 @@
+//! The SQL ckafka-dump sends, per dialect: pure text building, tested without a database.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use ckafka_dump_core::PartitionSpan;
+
+use crate::encode::{push_copy_row, Cell, Dialect};
+use crate::rows::{Group, Row};
+use crate::schema::{Table, TableName};
+
+/// Statements stay under this size (MySQL's `max_allowed_packet` is 16 MiB by default and 4 MiB on old servers).
+pub const MAX_STATEMENT_BYTES: usize = 4 << 20;
+
+/// The session every connection starts with: UTC, and (MySQL) strict conversions, so a value the column cannot
+/// hold is an error instead of a silently truncated row.
+pub fn session_setup(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => {
+            "SET TIME ZONE 'UTC'; SET standard_conforming_strings = on; SET client_min_messages = warning"
+        }
+        Dialect::Mysql => {
+            "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,\
+             ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', NAMES utf8mb4"
+        }
+    }
+}
+
+/// Opens the batch's transaction; statements and lock waits end before `limit`.
+pub fn begin(dialect: Dialect, limit: Duration) -> String {
+    let ms = limit.as_millis().max(1);
+    match dialect {
+        Dialect::Postgres => format!("BEGIN; SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}"),
+        Dialect::Mysql => format!(
+            "SET SESSION innodb_lock_wait_timeout = {}; START TRANSACTION",
+            ms.div_ceil(1000)
+        ),
+    }
+}
+
+/// The target table's columns: name, data type, nullable, default (non-NULL when there is one), max chars.
+pub fn columns_query(dialect: Dialect, table: &TableName) -> String {
+    let (schema, extra_default) = match dialect {
+        Dialect::Postgres => ("current_schema()", "OR is_identity = 'YES'"),
+        Dialect::Mysql => ("database()", "OR extra LIKE '%auto_increment%'"),
+    };
+    let schema = table
+        .schema
+        .as_deref()
+        .map_or_else(|| schema.to_owned(), |s| dialect.str_literal(s));
+    format!(
+        "SELECT column_name, data_type, is_nullable, \
+         CASE WHEN column_default IS NOT NULL {extra_default} THEN 'YES' ELSE 'NO' END, \
+         character_maximum_length FROM information_schema.columns \
+         WHERE table_schema = {schema} AND table_name = {} ORDER BY ordinal_position",
+        dialect.str_literal(&table.name)
+    )
+}
+
+pub fn primary_key_query(dialect: Dialect, table: &TableName) -> String {
+    let schema = match dialect {
+        Dialect::Postgres => "current_schema()",
+        Dialect::Mysql => "database()",
+    };
+    let schema = table
+        .schema
+        .as_deref()
+        .map_or_else(|| schema.to_owned(), |s| dialect.str_literal(s));
+    format!(
+        "SELECT k.column_name FROM information_schema.table_constraints c \
+         JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name \
+         AND k.table_schema = c.table_schema AND k.table_name = c.table_name \
+         WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = {schema} AND c.table_name = {} \
+         ORDER BY k.ordinal_position",
+        dialect.str_literal(&table.name)
+    )
+}
+
+/// Binary types of the dialect for a record's key and value, and a long text.
+fn types(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
+    match dialect {
+        Dialect::Postgres => ("bytea", "text", "timestamptz"),
+        Dialect::Mysql => ("longblob", "longtext", "datetime(3)"),
+    }
+}
+
+/// Each partition's next offset to write, per target table; rows are locked by the batch's transaction.
+pub fn create_offsets_table(dialect: Dialect, offsets: &TableName) -> String {
+    let name_type = match dialect {
+        Dialect::Postgres => "text",
+        Dialect::Mysql => "varchar(255)",
+    };
+    let q = |s| dialect.ident(s);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({} {name_type} NOT NULL, {} {name_type} NOT NULL, {} integer NOT NULL, \
+         {} bigint NOT NULL, PRIMARY KEY ({}, {}, {}))",
+        dialect.table(offsets),
+        q("target_table"),
+        q("topic"),
+        q("partition"),
+        q("next_offset"),
+        q("target_table"),
+        q("topic"),
+        q("partition")
+    )
+}
+
+fn partition_rows(dialect: Dialect, target: &str, spans: &[PartitionSpan]) -> Vec<String> {
+    spans
+        .iter()
+        .map(|s| {
+            format!(
+                "{}, {}, {}",
+                dialect.str_literal(target),
+                dialect.str_literal(&s.topic),
+                s.partition
+            )
+        })
+        .collect()
+}
+
+/// Makes sure each partition of the batch has an offsets row (spans sorted: concurrent batches lock in one order).
+pub fn insert_missing_offsets(dialect: Dialect, offsets: &TableName, target: &str, spans: &[PartitionSpan]) -> String {
+    let values: Vec<String> = partition_rows(dialect, target, spans)
+        .into_iter()
+        .map(|row| format!("({row}, 0)"))
+        .collect();
+    let columns = offsets_columns(dialect);
+    match dialect {
+        Dialect::Postgres => format!(
+            "INSERT INTO {} ({columns}) VALUES {} ON CONFLICT DO NOTHING",
+            dialect.table(offsets),
+            values.join(", ")
+        ),
+        Dialect::Mysql => format!(
+            "INSERT IGNORE INTO {} ({columns}) VALUES {}",
+            dialect.table(offsets),
+            values.join(", ")
+        ),
+    }
+}
+
+fn offsets_columns(dialect: Dialect) -> String {
+    ["target_table", "topic", "partition", "next_offset"]
+        .map(|c| dialect.ident(c))
+        .join(", ")
+}
+
+/// Locks the batch's offsets rows (waiting for an overlapping invocation to commit) and reads them.
+pub fn lock_offsets(dialect: Dialect, offsets: &TableName, target: &str, spans: &[PartitionSpan]) -> String {
+    let q = |s| dialect.ident(s);
+    let keys: Vec<String> = partition_rows(dialect, target, spans)
+        .into_iter()
+        .map(|row| format!("({row})"))
+        .collect();
+    format!(
+        "SELECT {}, {}, {} FROM {} WHERE ({}, {}, {}) IN ({}) ORDER BY {}, {} FOR UPDATE",
+        q("topic"),
+        q("partition"),
+        q("next_offset"),
+        dialect.table(offsets),
+        q("target_table"),
+        q("topic"),
+        q("partition"),
+        keys.join(", "),
+        q("topic"),
+        q("partition")
+    )
+}
+
+/// Moves each partition's next offset past the batch (never backwards).
+pub fn save_offsets(dialect: Dialect, offsets: &TableName, target: &str, spans: &[PartitionSpan]) -> Vec<String> {
+    let q = |s| dialect.ident(s);
+    spans
+        .iter()
+        .map(|s| {
+            format!(
+                "UPDATE {} SET {next} = GREATEST({next}, {}) WHERE {} = {} AND {} = {} AND {} = {}",
+                dialect.table(offsets),
+                s.last_offset + 1,
+                q("target_table"),
+                dialect.str_literal(target),
+                q("topic"),
+                dialect.str_literal(&s.topic),
+                q("partition"),
+                s.partition,
+                next = q("next_offset"),
+            )
+        })
+        .collect()
+}
+
+pub fn create_dead_letter_table(dialect: Dialect, dead_letters: &TableName) -> String {
+    let (bytes, text, time) = types(dialect);
+    let name_type = match dialect {
+        Dialect::Postgres => "text",
+        Dialect::Mysql => "varchar(255)",
+    };
+    let q = |s| dialect.ident(s);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({} {name_type} NOT NULL, {} {name_type} NOT NULL, {} integer NOT NULL, \
+         {} bigint NOT NULL, {} {bytes}, {} {bytes}, {} {text}, {} {text} NOT NULL, {} {time} NOT NULL, \
+         PRIMARY KEY ({}, {}, {}, {}))",
+        dialect.table(dead_letters),
+        q("target_table"),
+        q("topic"),
+        q("partition"),
+        q("offset"),
+        q("key"),
+        q("value"),
+        q("headers"),
+        q("error"),
+        q("failed_at"),
+        q("target_table"),
+        q("topic"),
+        q("partition"),
+        q("offset"),
+    )
+}
+
+/// One dead letter: the record as it came, where it came from, and what the database or the conversion said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter<'b> {
+    pub topic: &'b str,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'b [u8]>,
+    pub value: Option<&'b [u8]>,
+    pub headers: String,
+    pub error: String,
+}
+
+pub fn insert_dead_letters(
+    dialect: Dialect,
+    dead_letters: &TableName,
+    target: &str,
+    letters: &[DeadLetter<'_>],
+    failed_at: &str,
+) -> Vec<String> {
+    let columns = [
+        "target_table",
+        "topic",
+        "partition",
+        "offset",
+        "key",
+        "value",
+        "headers",
+        "error",
+        "failed_at",
+    ]
+    .map(|c| dialect.ident(c))
+    .join(", ");
+    let rows: Vec<Vec<Cell<'_>>> = letters
+        .iter()
+        .map(|l| {
+            let bytes = |b: Option<&[u8]>| b.map_or(Cell::Null, |b| Cell::Bytes(Cow::Owned(b.to_vec())));
+            vec![
+                Cell::Text(Cow::Borrowed(target)),
+                Cell::Text(Cow::Borrowed(l.topic)),
+                Cell::Text(Cow::Owned(l.partition.to_string())),
+                Cell::Text(Cow::Owned(l.offset.to_string())),
+                bytes(l.key),
+                bytes(l.value),
+                Cell::Text(Cow::Borrowed(&l.headers)),
+                Cell::Text(Cow::Borrowed(&l.error)),
+                Cell::Text(Cow::Borrowed(failed_at)),
+            ]
+        })
+        .collect();
+    let head = format!("INSERT INTO {} ({columns}) VALUES ", dialect.table(dead_letters));
+    values_statements(dialect, &head, rows.iter().map(Vec::as_slice), "")
+}
+
+/// The table `auto_create_table=true` makes: the record's metadata and its value as text.
+pub fn create_raw_table(dialect: Dialect, table: &TableName) -> String {
+    let (bytes, text, time) = types(dialect);
+    let q = |s| dialect.ident(s);
+    let topic = match dialect {
+        Dialect::Postgres => "text",
+        Dialect::Mysql => "varchar(249)",
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({} {topic} NOT NULL, {} integer NOT NULL, {} bigint NOT NULL, {} {bytes}, \
+         {} {time}, {} {text}, {} {text}, PRIMARY KEY ({}, {}, {}))",
+        dialect.table(table),
+        q("topic"),
+        q("partition"),
+        q("offset"),
+        q("key"),
+        q("timestamp"),
+        q("headers"),
+        q("value"),
+        q("topic"),
+        q("partition"),
+        q("offset"),
+    )
+}
+
+fn column_list(dialect: Dialect, table: &Table, columns: &[usize]) -> String {
+    columns
+        .iter()
+        .map(|&c| dialect.ident(&table.columns[c].name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PostgreSQL's bulk load of a group: the COPY statement and its data.
+pub fn copy_in(table: &Table, group: &Group<'_>, rows: &[&Row<'_>]) -> (String, Vec<u8>) {
+    let sql = format!(
+        "COPY {} ({}) FROM STDIN",
+        Dialect::Postgres.table(&table.name),
+        column_list(Dialect::Postgres, table, &group.columns)
+    );
+    let mut data = Vec::with_capacity(rows.iter().map(|r| r.cells.len() * 16).sum());
+    for row in rows {
+        push_copy_row(&mut data, &row.cells);
+    }
+    (sql, data)
+}
+
+/// Multi-row INSERTs of `rows` (of `group`), each under [`MAX_STATEMENT_BYTES`]; with `upsert_key`, a row whose
+/// key exists is updated instead (`ON CONFLICT` / `ON DUPLICATE KEY UPDATE`).
+pub fn insert(
+    dialect: Dialect,
+    table: &Table,
+    group: &Group<'_>,
+    rows: &[&Row<'_>],
+    upsert_key: Option<&[usize]>,
+) -> Vec<String> {
+    let head = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        dialect.table(&table.name),
+        column_list(dialect, table, &group.columns)
+    );
+    let tail = match upsert_key {
+        None => String::new(),
+        Some(key) => {
+            let updated: Vec<String> = group
+                .columns
+                .iter()
+                .filter(|c| !key.contains(c))
+                .map(|&c| {
+                    let name = dialect.ident(&table.columns[c].name);
+                    match dialect {
+                        Dialect::Postgres => format!("{name} = EXCLUDED.{name}"),
+                        Dialect::Mysql => format!("{name} = VALUES({name})"),
+                    }
+                })
+                .collect();
+            match (dialect, updated.is_empty()) {
+                (Dialect::Postgres, true) => {
+                    format!(" ON CONFLICT ({}) DO NOTHING", column_list(dialect, table, key))
+                }
+                (Dialect::Postgres, false) => format!(
+                    " ON CONFLICT ({}) DO UPDATE SET {}",
+                    column_list(dialect, table, key),
+                    updated.join(", ")
+                ),
+                (Dialect::Mysql, _) => {
+                    let first_key = dialect.ident(&table.columns[key[0]].name);
+                    let updated = if updated.is_empty() {
+                        format!("{first_key} = {first_key}")
+                    } else {
+                        updated.join(", ")
+                    };
+                    format!(" ON DUPLICATE KEY UPDATE {updated}")
+                }
+            }
+        }
+    };
+    values_statements(dialect, &head, rows.iter().map(|r| r.cells.as_slice()), &tail)
+}
+
+fn values_statements<'c, 'r: 'c>(
+    dialect: Dialect,
+    head: &str,
+    rows: impl Iterator<Item = &'c [Cell<'r>]>,
+    tail: &str,
+) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut sql = String::new();
+    for cells in rows {
+        if !sql.is_empty() && sql.len() + tail.len() > MAX_STATEMENT_BYTES {
+            sql.push_str(tail);
+            statements.push(std::mem::take(&mut sql));
+        }
+        sql.push_str(if sql.is_empty() { head } else { ", " });
+        sql.push('(');
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            dialect.push_literal(&mut sql, cell);
+        }
+        sql.push(')');
+    }
+    if !sql.is_empty() {
+        sql.push_str(tail);
+        statements.push(sql);
+    }
+    statements
+}
+
+/// Deletes the rows with the tombstones' keys.
+pub fn delete(dialect: Dialect, table: &Table, key: &[usize], rows: &[&Row<'_>]) -> String {
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let values: Vec<String> = r.cells.iter().map(|c| dialect.literal(c)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    format!(
+        "DELETE FROM {} WHERE ({}) IN ({})",
+        dialect.table(&table.name),
+        column_list(dialect, table, key),
+        keys.join(", ")
+    )
+}
+
+/// Around each load: a load the database refuses for a row's sake is undone alone, the transaction goes on.
+pub const SAVEPOINT: &str = "SAVEPOINT ckafka_dump_load";
+pub const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT ckafka_dump_load";
+pub const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT ckafka_dump_load";

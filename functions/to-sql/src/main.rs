@@ -1,0 +1,13 @@
+use std::process::ExitCode;
+
+use ckafka_dump_core::config::Env;
+use ckafka_dump_runtime::Triggered;
+use ckafka_dump_sink_sql::config::SqlConfig;
+use ckafka_dump_sink_sql::SqlSink;
+
+fn main() -> ExitCode {
+    ckafka_dump_runtime::main("to-sql", || async {
+        let config = SqlConfig::from_env(&Env::process())?;
+        Ok(Triggered(SqlSink::new(config)))
+    })
+}
