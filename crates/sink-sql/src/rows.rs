@@ -493,3 +493,200 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::TableName;
+
+    fn column(name: &str, data_type: &str, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            data_type: data_type.into(),
+            kind: ColumnType::of(data_type),
+            nullable,
+            has_default: false,
+            max_chars: None,
+        }
+    }
+
+    fn table(columns: Vec<Column>, primary_key: &[&str]) -> Table {
+        Table {
+            name: TableName::parse("t").unwrap(),
+            columns,
+            primary_key: primary_key.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn record<'b>(offset: i64, key: Option<&'b str>, value: Option<&'b str>) -> Record<'b> {
+        let ts = ckafka_dump_core::Timestamp {
+            millis: 1_700_000_000_123,
+            kind: None,
+        };
+        Record::new(
+            "orders",
+            2,
+            offset,
+            Some(ts),
+            key.map(str::as_bytes),
+            value.map(str::as_bytes),
+        )
+    }
+
+    fn text(cell: &Cell<'_>) -> String {
+        match cell {
+            Cell::Null => "NULL".into(),
+            Cell::Text(t) => t.to_string(),
+            Cell::Bytes(b) => format!("bytes {b:?}"),
+        }
+    }
+
+    fn texts(row: &Row<'_>) -> Vec<String> {
+        row.cells.iter().map(text).collect()
+    }
+
+    #[test]
+    fn the_mysql_template_table_takes_offset_and_body_without_parsing_values() {
+        let shape = Shape::new(
+            table(
+                vec![column("offset", "bigint", true), column("msgBody", "text", true)],
+                &[],
+            ),
+            RowFormat::Columns,
+            Mode::Append,
+        );
+        assert!(!shape.reads_fields);
+        let planned = plan(&shape, [(0, record(7, None, Some("{\"offset\": 99}")))]);
+        assert_eq!(texts(&planned.groups[0].rows[0]), ["7", "{\"offset\": 99}"]);
+    }
+
+    #[test]
+    fn json_fields_fill_columns_converted_by_type_and_metadata_fills_the_rest() {
+        let mut level = column("level", "character varying", false);
+        level.max_chars = Some(5);
+        let shape = Shape::new(
+            table(
+                vec![
+                    column("topic", "text", false),
+                    column("kafka_timestamp", "timestamp with time zone", true),
+                    level,
+                    column("n", "integer", true),
+                    column("ok", "boolean", true),
+                    column("at", "timestamp without time zone", true),
+                    column("extra", "jsonb", true),
+                    column("Msg", "text", true),
+                    column("absent", "text", true),
+                ],
+                &[],
+            ),
+            RowFormat::Columns,
+            Mode::Append,
+        );
+        let value =
+            r#"{"level":"WARN","n":"42","ok":1,"at":1700000000123,"extra":{"a":[1,2]},"msg":"a \"quoted\" line"}"#;
+        let planned = plan(&shape, [(0, record(1, None, Some(value)))]);
+        assert!(planned.malformed.is_empty(), "{:?}", planned.malformed);
+        let group = &planned.groups[0];
+        assert_eq!(group.columns, [0, 1, 2, 3, 4, 5, 6, 7], "`absent` keeps its default");
+        assert_eq!(
+            texts(&group.rows[0]),
+            [
+                "orders",
+                "2023-11-14 22:13:20.123",
+                "WARN",
+                "42",
+                "true",
+                "2023-11-14 22:13:20.123",
+                "{\"a\":[1,2]}",
+                "a \"quoted\" line"
+            ]
+        );
+    }
+
+    #[test]
+    fn values_the_columns_refuse_are_malformed_before_any_load() {
+        let mut level = column("level", "varchar", true);
+        level.max_chars = Some(4);
+        let shape = Shape::new(
+            table(vec![column("n", "bigint", false), level], &[]),
+            RowFormat::Columns,
+            Mode::Append,
+        );
+        let planned = plan(
+            &shape,
+            [
+                (0, record(1, None, Some(r#"{"n":"abc"}"#))),
+                (1, record(2, None, Some(r#"{"n":1.5}"#))),
+                (2, record(3, None, Some(r#"{"level":"x"}"#))),
+                (3, record(4, None, Some(r#"{"n":1,"level":"WARNING"}"#))),
+                (4, record(5, None, Some("not json"))),
+                (5, record(6, None, Some(r#"{"n":-3}"#))),
+            ],
+        );
+        let reasons: Vec<&str> = planned.malformed.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(reasons.len(), 5, "{reasons:?}");
+        assert!(reasons[0].contains("\"abc\", not an integer"), "{}", reasons[0]);
+        assert!(reasons[1].contains("1.5, not an integer"), "{}", reasons[1]);
+        assert!(reasons[2].contains("`n` is NOT NULL"), "{}", reasons[2]);
+        assert!(reasons[3].contains("at most 4 characters"), "{}", reasons[3]);
+        assert!(reasons[4].contains("not a JSON object"), "{}", reasons[4]);
+        assert_eq!(texts(&planned.groups[0].rows[0]), ["-3"]);
+    }
+
+    #[test]
+    fn upserts_keep_each_keys_last_record_and_tombstones_delete_by_key() {
+        let shape = Shape::new(
+            table(
+                vec![column("id", "integer", false), column("name", "text", true)],
+                &["id"],
+            ),
+            RowFormat::Columns,
+            Mode::Upsert {
+                key_columns: vec![0],
+                delete_on_tombstone: true,
+            },
+        );
+        let planned = plan(
+            &shape,
+            [
+                (0, record(1, None, Some(r#"{"id":1,"name":"a"}"#))),
+                (1, record(2, Some("2"), Some(r#"{"name":"b"}"#))),
+                (2, record(3, None, Some(r#"{"id":1,"name":"c"}"#))),
+                (3, record(4, Some(r#"{"id":3}"#), None)),
+                (4, record(5, None, None)),
+            ],
+        );
+        assert_eq!(planned.superseded, 1);
+        let rows: Vec<Vec<String>> = planned.groups[0].rows.iter().map(texts).collect();
+        assert_eq!(
+            rows,
+            [["1", "c"], ["2", "b"]],
+            "the key from the record key when the value lacks it"
+        );
+        assert_eq!(texts(&planned.deletes[0]), ["3"]);
+        assert_eq!(planned.malformed.len(), 1, "a tombstone without a key cannot delete");
+    }
+
+    #[test]
+    fn delimited_lines_split_into_the_columns_in_order() {
+        let shape = Shape::new(
+            table(vec![column("a", "text", true), column("b", "integer", true)], &[]),
+            RowFormat::Delimited {
+                separator: '|',
+                null: "\\N".into(),
+            },
+            Mode::Append,
+        );
+        let planned = plan(
+            &shape,
+            [
+                (0, record(1, None, Some("x|\\N"))),
+                (1, record(2, None, Some("x|1|2"))),
+                (2, record(3, None, None)),
+            ],
+        );
+        assert_eq!(texts(&planned.groups[0].rows[0]), ["x", "NULL"]);
+        assert!(planned.malformed[0].1.contains("3 fields"), "{:?}", planned.malformed);
+        assert_eq!(planned.tombstones_skipped, 1);
+    }
+}

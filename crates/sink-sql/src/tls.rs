@@ -33,6 +33,24 @@ pub fn roots(ca_pem: Option<&[u8]>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// Whether `error` is, or was caused by, a TLS handshake refusal (a certificate not trusted, a name that does not
+/// match): no retry changes that. The clients wrap rustls' typed error, sometimes inside an `io::Error`.
+pub fn refused_handshake(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<Error>() {
+            return true;
+        }
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            if inner.is::<Error>() {
+                return true;
+            }
+        }
+        cause = e.source();
+    }
+    false
+}
+
 pub fn client_config(mode: TlsMode, ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

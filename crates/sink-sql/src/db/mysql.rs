@@ -73,6 +73,9 @@ fn error(e: mysql_async::Error) -> DbError {
             class_of_mysql(server.code, &server.state),
             format!("ERROR {} ({}): {}", server.code, server.state, server.message),
         ),
+        _ if crate::tls::refused_handshake(&e) => {
+            DbError::new(ErrorClass::Permanent, ckafka_dump_core::error::error_chain(&e))
+        }
         mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
             DbError::new(ErrorClass::Transient, ckafka_dump_core::error::error_chain(&e))
         }

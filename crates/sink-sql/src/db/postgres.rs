@@ -74,7 +74,12 @@ impl Postgres {
 /// A server's error by its SQLSTATE; anything else (connection refused, closed, TLS) is worth retrying.
 fn error(e: tokio_postgres::Error) -> DbError {
     let Some(db) = e.as_db_error() else {
-        return DbError::new(ErrorClass::Transient, ckafka_dump_core::error::error_chain(&e));
+        let class = if crate::tls::refused_handshake(&e) {
+            ErrorClass::Permanent
+        } else {
+            ErrorClass::Transient
+        };
+        return DbError::new(class, ckafka_dump_core::error::error_chain(&e));
     };
     let mut message = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
     if let Some(detail) = db.detail() {
