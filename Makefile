@@ -1,6 +1,7 @@
 # ckafka-dump — build, test, run locally, package.
 #   make demo                        run the main job locally: to-cos into a local directory (no server, no account)
 #   make demo-es                     to-es into a local ES-API server
+#   make demo-sql                    to-sql into local PostgreSQL and MariaDB, each batch delivered twice
 #   make test                        every test, against real servers started on 127.0.0.1
 #   make invoke FN=to-es EVENT=events/scf-ckafka.json [ARGS=--dry-run]
 #   make bench                       benchmarks, start-up/footprint and fuzzing → BENCHMARKS.md
@@ -8,10 +9,10 @@
 #   make lambda [ARCH=arm64|x86_64]  release bootstraps in $CARGO_TARGET_DIR/lambda/<function>/bootstrap (cargo lambda + zig)
 #   make package [ARCH=...]          dist/<function>-<arch>.zip, each with an executable bootstrap
 #   make build-ToEsFunction ...      what `sam build --build-in-source` calls (BuildMethod: makefile)
-FUNCTIONS := to-cos to-es to-kafka
+FUNCTIONS := to-cos to-es to-kafka to-sql
 ARCH ?= arm64
 # Servers the integration tests need (scripts/services.sh names).
-SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth s3
+SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth s3 postgres mariadb
 export SERVICES
 
 CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ckafka-dump
@@ -27,7 +28,7 @@ LAMBDA_FLAG_arm64 := --arm64
 LAMBDA_FLAG_x86_64 := --x86-64
 
 .PHONY: test demo demo-es invoke bench fuzz build lambda package services-start services-stop \
-	build-ToCosFunction build-ToEsFunction build-ToKafkaFunction
+	build-ToCosFunction build-ToEsFunction build-ToKafkaFunction build-ToSqlFunction demo-sql
 
 test:
 	scripts/test.sh
@@ -37,6 +38,9 @@ demo:
 
 demo-es:
 	scripts/demo-es.sh
+
+demo-sql:
+	scripts/demo-sql.sh
 
 invoke:
 	cargo run -q -p $(FN) -- invoke --event $(EVENT) $(ARGS)
@@ -69,8 +73,9 @@ package: lambda
 FUNCTION_ToCosFunction := to-cos
 FUNCTION_ToEsFunction := to-es
 FUNCTION_ToKafkaFunction := to-kafka
+FUNCTION_ToSqlFunction := to-sql
 
-build-ToCosFunction build-ToEsFunction build-ToKafkaFunction: build-%: lambda
+build-ToCosFunction build-ToEsFunction build-ToKafkaFunction build-ToSqlFunction: build-%: lambda
 	cp $(CARGO_TARGET_DIR)/lambda/$(FUNCTION_$*)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 services-start:

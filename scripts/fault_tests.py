@@ -58,6 +58,12 @@ boto3.client("s3", endpoint_url=setting("CKD_S3_ENDPOINT"), aws_access_key_id=se
              aws_secret_access_key=s3_secret, region_name="us-east-1",
              config=Config(s3={"addressing_style": "path"})).create_bucket(Bucket=bucket)
 
+pg_url = setting("CKD_PG_URL")
+pg_password = pg_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+my_url = setting("CKD_MYSQL_URL")
+my_user, my_password = my_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)
+my_host = my_url.split("@", 1)[1].split("/", 1)[0]
+sql_table = f"faults_{os.getpid()}"
 cases = {
     "to-es": (lambda secret: {"ES_Address": setting("CKD_ES_AUTH_URL"), "ES_Index_KeyWord": topic,
                               "ES_User": setting("CKD_ES_AUTH_USER"), "ES_Password": secret},
@@ -70,15 +76,23 @@ cases = {
                                "TENCENTCLOUD_SECRETID": setting("CKD_S3_ACCESS_KEY"), "TENCENTCLOUD_SECRETKEY": secret,
                                "TENCENTCLOUD_SESSIONTOKEN": "session-token-5d1e"},
                s3_secret),
+    "to-sql": (lambda secret: {"db_url": pg_url.replace(pg_password, secret), "db_table": sql_table,
+                               "auto_create_table": "true"},
+               pg_password),
+    # The MySQL template's variables, the password in dbpwd.
+    "to-sql (MySQL template)": (lambda secret: {"dbhost": my_host, "dbuser": my_user, "dbpwd": secret, "dbdatabase": "ckd",
+                                "dbtable": sql_table, "auto_create_table": "true"},
+                my_password),
 }
-for function, (settings, right) in cases.items():
+for case, (settings, right) in cases.items():
+    function = case.split()[0]
     good, _ = run(function, settings(right))
-    check(f"{function}: the right secret is accepted", good.returncode == 0, good.stderr[-2000:])
+    check(f"{case}: the right secret is accepted", good.returncode == 0, good.stderr[-2000:])
     bad, _ = run(function, settings(wrong))
-    check(f"{function}: a wrong secret is refused", bad.returncode != 0, bad.stdout[-2000:])
+    check(f"{case}: a wrong secret is refused", bad.returncode != 0, bad.stdout[-2000:])
     for label, p, secret in [("right", good, right), ("wrong", bad, wrong), ("right", good, "session-token-5d1e")]:
         leaked = secret in p.stdout or secret in p.stderr
-        check(f"{function}: the {label} secret appears nowhere in {len(p.stdout) + len(p.stderr)} bytes of output",
+        check(f"{case}: the {label} secret appears nowhere in {len(p.stdout) + len(p.stderr)} bytes of output",
               not leaked, "leaked")
 
 # ---- deadlines ----
@@ -93,6 +107,7 @@ stalled_targets = {
     "to-kafka": {"kafka_address": address, "kafka_topic_name": "stalled"},
     "to-cos": {"bucket_address": "s3://stalled/", "endpoint_url": f"http://{address}",
                "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "sk"},
+    "to-sql": {"db_url": f"postgres://u:p@{address}/db?sslmode=disable", "db_table": "stalled"},
 }
 for function, settings in stalled_targets.items():
     p, took = run(function, settings, "--time-limit-ms", "3000")

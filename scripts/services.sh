@@ -292,6 +292,7 @@ export CKD_SITE_PACKAGES=$SITE
 export CKD_SAM_VENV=$CKD_CACHE/sam-venv
 export CKD_CACHE_DIR=$CKD_CACHE
 export CKD_SQL_CA=$CKD_STATE/sql-tls/ca.pem
+export CKD_PG_DATA=$PG_DIR/data
 ENV
 }
 

@@ -10,7 +10,7 @@ pub enum SqlError {
     NotWritten(#[from] NotWritten),
     #[error("table {table} {reason}")]
     Table { table: String, reason: String },
-    #[error("the batch's transaction did not finish within the time left ({elapsed_ms} ms); rolled back")]
+    #[error("timed out at the invocation's deadline after {elapsed_ms} ms; the transaction was not committed")]
     TimedOut { elapsed_ms: u64 },
     /// An error of the batch whose records it names.
     #[error("{records}: {error}")]

@@ -143,19 +143,22 @@ impl SqlSink {
         Ok(Shape::new(table, config.format.clone(), mode))
     }
 
-    /// One attempt at the whole batch: connect when needed, then the transaction, bounded by the deadline.
+    /// One attempt at the whole batch: connect when needed, then the transaction, both bounded by the deadline.
     async fn attempt(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
         let mut connection = self.connection.lock().await;
-        let conn = match &mut *connection {
-            Some(conn) => conn,
-            empty => empty.insert(Connection::open(&self.config.target).await?),
-        };
         let limit = match self.config.statement_timeout {
             Some(timeout) => timeout.min(deadline.remaining()),
             None => deadline.remaining(),
         };
         let started = Instant::now();
-        let result = match tokio::time::timeout(limit, self.transaction(conn, batch, limit)).await {
+        let work = async {
+            let conn = match &mut *connection {
+                Some(conn) => conn,
+                empty => empty.insert(Connection::open(&self.config.target).await?),
+            };
+            self.transaction(conn, batch, limit).await
+        };
+        let result = match tokio::time::timeout(limit, work).await {
             Ok(result) => result,
             Err(_) => Err(SqlError::TimedOut {
                 elapsed_ms: started.elapsed().as_millis() as u64,

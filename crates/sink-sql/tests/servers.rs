@@ -1,8 +1,7 @@
 //! to-sql against real PostgreSQL 15 and MariaDB 10.11 started by `scripts/services.sh`; every behaviour on both.
-//! A test whose server is missing fails. Faults go through a TCP proxy in this file that cuts or holds the
+//! A test whose server is missing fails. Faults go through a TCP proxy (testkit's `TcpCut`) that cuts the
 //! connection at a chosen point of the batch, and proves the point was reached.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,10 +12,8 @@ use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_sql::config::SqlConfig;
 use ckafka_dump_sink_sql::db::Connection;
 use ckafka_dump_sink_sql::SqlSink;
-use ckafka_dump_testkit::{repo_root, setting, unique, var};
+use ckafka_dump_testkit::{repo_root, setting, unique, url_address, var, Cut, TcpCut};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Db {
@@ -559,116 +556,6 @@ async fn overlapping_invocations_write_each_offset_once(db: Db) {
     assert_eq!(distinct[0][0].as_deref(), Some("5000"));
 }
 
-/// A TCP proxy to the database that, once, either cuts every connection after `cut_after` bytes from the
-/// client, or cuts the connection that sends COMMIT (before or after passing it on).
-#[derive(Clone)]
-struct CutProxy {
-    address: String,
-    cuts: Arc<AtomicUsize>,
-    /// Client bytes passed before the cut, on the connection that was cut.
-    bytes_at_cut: Arc<AtomicUsize>,
-}
-
-#[derive(Clone, Copy)]
-enum Cut {
-    AfterBytes(usize),
-    BeforeCommit,
-    AfterCommit,
-}
-
-impl CutProxy {
-    async fn start(db: Db, cut: Cut) -> CutProxy {
-        let upstream = db
-            .url()
-            .split('@')
-            .nth(1)
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = CutProxy {
-            address: listener.local_addr().unwrap().to_string(),
-            cuts: Arc::new(AtomicUsize::new(0)),
-            bytes_at_cut: Arc::new(AtomicUsize::new(0)),
-        };
-        let state = proxy.clone();
-        tokio::spawn(async move {
-            loop {
-                let (client, _) = listener.accept().await.unwrap();
-                let server = TcpStream::connect(&upstream).await.unwrap();
-                tokio::spawn(state.clone().pipe(client, server, cut));
-            }
-        });
-        proxy
-    }
-
-    async fn pipe(self, client: TcpStream, server: TcpStream, cut: Cut) {
-        let (mut client_read, mut client_write) = client.into_split();
-        let (mut server_read, mut server_write) = server.into_split();
-        // Set before a COMMIT is passed on (AfterCommit): its answer, and all after it, never reach the client.
-        let swallow = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let swallowing = swallow.clone();
-        let back = tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            while let Ok(n) = server_read.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                // Swallowed answers keep the connection open (the client waits) until the cut.
-                if !swallowing.load(Ordering::SeqCst) && client_write.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut passed = 0usize;
-        loop {
-            let n = match client_read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let chunk = &buf[..n];
-            let untouched = self.cuts.load(Ordering::SeqCst) == 0;
-            let commit = untouched && chunk.windows(6).any(|w| w == b"COMMIT");
-            let cut_now = match cut {
-                Cut::AfterBytes(limit) => untouched && passed + n > limit,
-                Cut::BeforeCommit => commit,
-                Cut::AfterCommit => false,
-            };
-            if cut_now {
-                self.bytes_at_cut.store(passed, Ordering::SeqCst);
-                self.cuts.fetch_add(1, Ordering::SeqCst);
-                break;
-            }
-            let after_commit = matches!(cut, Cut::AfterCommit) && commit;
-            if after_commit {
-                swallow.store(true, Ordering::SeqCst);
-            }
-            if server_write.write_all(chunk).await.is_err() {
-                break;
-            }
-            passed += n;
-            if after_commit {
-                // Give the server the time to commit, then cut: the client never learns the outcome.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                self.bytes_at_cut.store(passed, Ordering::SeqCst);
-                self.cuts.fetch_add(1, Ordering::SeqCst);
-                break;
-            }
-        }
-        back.abort();
-    }
-
-    fn url(&self, db: Db) -> String {
-        let url = db.url();
-        let host = url.split('@').nth(1).unwrap().split('/').next().unwrap();
-        // Plain text, so the proxy sees the statements (PostgreSQL connections are encrypted by default).
-        format!("{}?sslmode=disable", url.replace(host, &self.address))
-    }
-}
-
 async fn connection_cut_mid_load_is_retried_and_rows_land_once(db: Db) {
     let table = table_name("cut");
     exec(
@@ -682,11 +569,11 @@ async fn connection_cut_mid_load_is_retried_and_rows_land_once(db: Db) {
     .await;
     let values = lines(20_000, |i| format!("record {i} {}", "y".repeat(300)));
     let total: usize = values.iter().map(String::len).sum();
-    let proxy = CutProxy::start(db, Cut::AfterBytes(total / 2)).await;
-    let sink = SqlSink::new(config_at(&proxy.url(db), &table, &[]));
+    let proxy = TcpCut::start(&url_address(&db.url()), Cut::AfterBytes(total / 2));
+    let sink = SqlSink::new(config_at(&proxy.url(&db.url()), &table, &[]));
     let summary = run(&sink, &scf_event("c", 0, &values)).await.unwrap();
-    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1, "the connection was cut");
-    let at = proxy.bytes_at_cut.load(Ordering::SeqCst);
+    assert_eq!(proxy.cuts(), 1, "the connection was cut");
+    let at = proxy.bytes_at_cut();
     assert!(
         at > total / 4 && at < total,
         "cut in the middle of the load: {at} of {total} bytes"
@@ -707,12 +594,12 @@ async fn connection_cut_after_commit_sent_is_retried_without_duplicates(db: Db) 
             ),
         )
         .await;
-        let proxy = CutProxy::start(db, cut).await;
-        let sink = SqlSink::new(config_at(&proxy.url(db), &table, &[]));
+        let proxy = TcpCut::start(&url_address(&db.url()), cut);
+        let sink = SqlSink::new(config_at(&proxy.url(&db.url()), &table, &[]));
         let summary = run(&sink, &scf_event("k", 0, &lines(1000, |i| format!("r{i}"))))
             .await
             .unwrap();
-        assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1, "the commit met the cut");
+        assert_eq!(proxy.cuts(), 1, "the commit met the cut");
         let (written, skipped) = match cut {
             Cut::BeforeCommit => (1000, 0),
             // The first attempt committed; the retry finds its offsets and writes nothing.

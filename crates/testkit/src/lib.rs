@@ -6,6 +6,10 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+mod tcp_cut;
+
+pub use tcp_cut::{url_address, Cut, TcpCut};
+
 /// The environment variable `name`, or `default`.
 pub fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
