@@ -60,6 +60,8 @@ venv() {
 
 running() { # name
   local pidfile=$CKD_STATE/$1.pid
+  # A restarted PostgreSQL (pg_ctl restart in a fault test) has a new postmaster: its own pid file says which.
+  if [ "$1" = postgres ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then head -1 "$PG_DIR/data/postmaster.pid" >"$pidfile"; fi
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
