@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Stop on exit only what this run started, not servers that were already up.
-started=$(scripts/services.sh start tansu es opensearch s3)
+started=$(scripts/services.sh start tansu es opensearch s3 postgres mariadb)
 trap '[ -z "$started" ] || scripts/services.sh stop $started' EXIT
 # shellcheck disable=SC1091
 source .services/env
@@ -25,7 +25,7 @@ for format in msk scf; do
 done
 [ -s target/bench-events/scf-10k-1p.json ] || python3 scripts/bench/gen_events.py scf --partitions 1 >target/bench-events/scf-10k-1p.json
 # --bins as well: naming an example alone would build only the example.
-cargo build -q --release -p to-cos -p to-es -p to-kafka -p ckafka-dump-sink-es --bins --example bulk_body
+cargo build -q --release -p to-cos -p to-es -p to-kafka -p to-sql -p ckafka-dump-sink-es --bins --example bulk_body
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
@@ -50,9 +50,14 @@ done >target/bench-es.jsonl
   --secret-key "$CKD_S3_SECRET_KEY" --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$out"/release/to-cos \
   --event target/bench-events/scf-10k-1p.json --runs 5 --drain-mb 100 >target/bench-cos.json
 
+# to-sql vs the MySQL and CDW templates' logic vs psql \copy and LOAD DATA, same rows; sustained batches.
+"$CKD_VENV/bin/python" -m bench.sql --event target/bench-events/scf-10k.json --to-sql "$out"/release/to-sql \
+  --pg-url "$CKD_PG_URL" --mysql-url "$CKD_MYSQL_URL" --runs 3 --batches 10 >target/bench-sql.json
+
 # Start-up to the first `next`, binary sizes, peak RSS on the 6 MB event; then the fuzzers.
 "$CKD_VENV/bin/python" -m bench.footprint --bin-dir "$out/release" --python "$CKD_VENV/bin/python" \
-  --event target/bench-events/scf-10k.json --es "$CKD_ES_URL" --broker "$CKD_KAFKA_BOOTSTRAP" --runs 20 \
+  --event target/bench-events/scf-10k.json --es "$CKD_ES_URL" --broker "$CKD_KAFKA_BOOTSTRAP" \
+  --pg-url "$CKD_PG_URL" --runs 20 \
   >target/bench-footprint.json
 scripts/fuzz.sh
 

@@ -8,7 +8,7 @@ init: process start -> the first `GET .../invocation/next`, against a runtime AP
   for the next invocation the same way.
 size: the stripped release binaries.
 rss: peak RSS (/usr/bin/time) of each function decoding and delivering the 6 MB event: to-cos into a file://
-  directory, to-es into the ES-API server, to-kafka into the Kafka broker.
+  directory, to-es into the ES-API server, to-kafka into the Kafka broker, to-sql into PostgreSQL (a raw table).
 
 usage: python -m bench.footprint.py --bin-dir target/release --python VENV_PYTHON --event EVENT --es URL --broker HOST:PORT
                           [--runs 20]
@@ -31,6 +31,7 @@ p.add_argument("--python", required=True)
 p.add_argument("--event", required=True)
 p.add_argument("--es", required=True)
 p.add_argument("--broker", required=True)
+p.add_argument("--pg-url", required=True)
 p.add_argument("--runs", type=int, default=20)
 a = p.parse_args()
 
@@ -69,6 +70,7 @@ function_env = {
                "TENCENTCLOUD_SECRETID": "AKID", "TENCENTCLOUD_SECRETKEY": "sk"},
     "to-es": {"ES_Address": "http://127.0.0.1:9", "ES_Index_KeyWord": "logs"},
     "to-kafka": {"kafka_address": "127.0.0.1:9", "kafka_topic_name": "t"},
+    "to-sql": {"db_url": "postgres://u:p@127.0.0.1:9/db", "db_table": "t"},
 }
 # What each template does before it can take an invocation: its imports and its client.
 python_init = {
@@ -78,6 +80,7 @@ python_init = {
     "to-es": "import json, logging, datetime\nfrom elasticsearch import Elasticsearch, helpers\n"
              "Elasticsearch(['http://127.0.0.1:9'], basic_auth=('elastic', 'x'))\n",
     "to-kafka": "import json, logging\nfrom kafka import KafkaProducer\n",
+    "to-sql": "import json, io, logging\nimport psycopg2\n",
 }
 ask_next = ("import urllib.request, os\n"
             "urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['SCF_RUNTIME_API_PORT']}"
@@ -104,14 +107,14 @@ def median_of(cmd, env):
 
 
 init = {}
-for function in ["to-cos", "to-es", "to-kafka"]:
+for function in ["to-cos", "to-es", "to-kafka", "to-sql"]:
     binary = os.path.join(a.bin_dir, function)
     for api, env in api_env.items():
         init[f"{function} ({api})"] = median_of([binary], {**function_env[function], **env})
     init[f"python template ({function})"] = median_of([a.python, "-c", python_init[function] + ask_next],
                                                       api_env["scf"])
 
-size = {f: os.path.getsize(os.path.join(a.bin_dir, f)) for f in ["to-cos", "to-es", "to-kafka"]}
+size = {f: os.path.getsize(os.path.join(a.bin_dir, f)) for f in ["to-cos", "to-es", "to-kafka", "to-sql"]}
 
 
 def peak_rss(function, env):
@@ -131,6 +134,8 @@ rss = {
     "to-cos": peak_rss("to-cos", {"bucket_address": f"file://{bucket}"}),
     "to-es": peak_rss("to-es", {"ES_Address": a.es, "ES_Index_KeyWord": f"footprint-{os.getpid()}"}),
     "to-kafka": peak_rss("to-kafka", {"kafka_address": a.broker, "kafka_topic_name": topic}),
+    "to-sql": peak_rss("to-sql", {"db_url": a.pg_url, "db_table": f"footprint_{os.getpid()}",
+                                  "auto_create_table": "true"}),
 }
 shutil.rmtree(bucket)
 print(json.dumps({"runs": a.runs, "init_s": init, "size_bytes": size, "rss_bytes": rss,
