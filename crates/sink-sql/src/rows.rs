@@ -137,7 +137,7 @@ pub struct Planned<'b> {
     pub superseded: usize,
 }
 
-enum Planned1<'b> {
+enum Pending<'b> {
     Upsert(Vec<Option<Cell<'b>>>),
     Delete(Vec<Cell<'b>>),
 }
@@ -146,7 +146,7 @@ enum Planned1<'b> {
 /// column a record has no value for keeps its default.
 pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<'b>)>) -> Planned<'b> {
     let mut planned = Planned::default();
-    let mut kept: Vec<(usize, Planned1<'b>)> = Vec::new();
+    let mut kept: Vec<(usize, Pending<'b>)> = Vec::new();
     let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
     for (index, record) in records {
         let outcome = match (record.value, &shape.mode) {
@@ -156,12 +156,12 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
                     delete_on_tombstone: true,
                     ..
                 },
-            ) => tombstone_key(shape, &record).map(|cells| Some(Planned1::Delete(cells))),
+            ) => tombstone_key(shape, &record).map(|cells| Some(Pending::Delete(cells))),
             (None, _) => {
                 planned.tombstones_skipped += 1;
                 Ok(None)
             }
-            (Some(_), _) => row_cells(shape, &record).map(|cells| Some(Planned1::Upsert(cells))),
+            (Some(_), _) => row_cells(shape, &record).map(|cells| Some(Pending::Upsert(cells))),
         };
         let one = match outcome {
             Ok(Some(one)) => one,
@@ -176,7 +176,7 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
             continue;
         }
         let key: Vec<String> = match &one {
-            Planned1::Upsert(cells) => shape
+            Pending::Upsert(cells) => shape
                 .key_columns()
                 .iter()
                 .map(|&c| {
@@ -185,7 +185,7 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
                         .map_or_else(String::new, |cell| cell.key_text().into_owned())
                 })
                 .collect(),
-            Planned1::Delete(cells) => cells.iter().map(|cell| cell.key_text().into_owned()).collect(),
+            Pending::Delete(cells) => cells.iter().map(|cell| cell.key_text().into_owned()).collect(),
         };
         match by_key.get(&key) {
             Some(&slot) => {
@@ -201,8 +201,8 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
     let mut group_of: HashMap<Vec<usize>, usize> = HashMap::new();
     for (record, one) in kept {
         match one {
-            Planned1::Delete(cells) => planned.deletes.push(Row { record, cells }),
-            Planned1::Upsert(cells) => {
+            Pending::Delete(cells) => planned.deletes.push(Row { record, cells }),
+            Pending::Upsert(cells) => {
                 let columns: Vec<usize> = (0..cells.len()).filter(|&c| cells[c].is_some()).collect();
                 let slot = *group_of.entry(columns.clone()).or_insert_with(|| {
                     planned.groups.push(Group {
