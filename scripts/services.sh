@@ -266,7 +266,7 @@ start_mariadb() {
   wait_until mariadb 60 mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot -e 'select 1'
   local user password database
   user=$(url_user "$CKD_MYSQL_URL") password=$(url_password "$CKD_MYSQL_URL") database=$(url_database "$CKD_MYSQL_URL")
-  mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot -e "create database \`$database\`;
+  mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot -e "create database \`$database\` character set utf8mb4;
     create user '$user'@'%' identified by '$password'; grant all on *.* to '$user'@'%'"
 }
 
