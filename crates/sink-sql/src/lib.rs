@@ -343,17 +343,13 @@ impl SqlSink {
             .into_iter()
             .filter_map(|(index, error)| {
                 let record = batch.get(index)?;
-                let headers: serde_json::Map<String, serde_json::Value> = record
-                    .headers()
-                    .map(|h| (h.key.to_owned(), String::from_utf8_lossy(h.value).into()))
-                    .collect();
                 Some(DeadLetter {
                     topic: record.topic,
                     partition: record.partition,
                     offset: record.offset,
                     key: record.key,
                     value: record.value,
-                    headers: serde_json::Value::Object(headers).to_string(),
+                    headers: rows::headers_json(&record),
                     error,
                 })
             })

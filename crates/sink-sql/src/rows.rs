@@ -443,6 +443,21 @@ pub fn sql_time(epoch_ms: i64) -> String {
     )
 }
 
+/// A record's headers as a JSON object: UTF-8 values as strings, other values as byte arrays (nothing lost).
+pub fn headers_json(record: &Record<'_>) -> String {
+    let headers: serde_json::Map<String, serde_json::Value> = record
+        .headers()
+        .map(|h| {
+            let value = match std::str::from_utf8(h.value) {
+                Ok(text) => serde_json::Value::from(text),
+                Err(_) => serde_json::Value::from(h.value.to_vec()),
+            };
+            (h.key.to_owned(), value)
+        })
+        .collect();
+    serde_json::Value::Object(headers).to_string()
+}
+
 fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cell<'b>, String> {
     let bytes_or_text = |bytes: Option<&'b [u8]>, what: &str| -> Result<Cell<'b>, String> {
         let Some(bytes) = bytes else { return Ok(Cell::Null) };
@@ -475,17 +490,7 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
             })),
         },
         Meta::Headers => {
-            let headers: serde_json::Map<String, serde_json::Value> = record
-                .headers()
-                .map(|h| {
-                    let value = match std::str::from_utf8(h.value) {
-                        Ok(text) => serde_json::Value::from(text),
-                        Err(_) => serde_json::Value::from(h.value.to_vec()),
-                    };
-                    (h.key.to_owned(), value)
-                })
-                .collect();
-            let json = serde_json::Value::Object(headers).to_string();
+            let json = headers_json(record);
             match column.kind {
                 ColumnType::Bytes => Cell::Bytes(Cow::Owned(json.into_bytes())),
                 _ => Cell::Text(Cow::Owned(json)),

@@ -38,16 +38,22 @@ pub fn begin(dialect: Dialect, limit: Duration) -> String {
     }
 }
 
+/// The table's schema as SQL: its own, or the session's (PostgreSQL's search path, MySQL's database).
+fn schema_of(dialect: Dialect, table: &TableName) -> String {
+    match (&table.schema, dialect) {
+        (Some(schema), _) => dialect.str_literal(schema),
+        (None, Dialect::Postgres) => "current_schema()".to_owned(),
+        (None, Dialect::Mysql) => "database()".to_owned(),
+    }
+}
+
 /// The target table's columns: name, data type, nullable, default (non-NULL when there is one), max chars.
 pub fn columns_query(dialect: Dialect, table: &TableName) -> String {
-    let (schema, extra_default) = match dialect {
-        Dialect::Postgres => ("current_schema()", "OR is_identity = 'YES'"),
-        Dialect::Mysql => ("database()", "OR extra LIKE '%auto_increment%'"),
+    let extra_default = match dialect {
+        Dialect::Postgres => "OR is_identity = 'YES'",
+        Dialect::Mysql => "OR extra LIKE '%auto_increment%'",
     };
-    let schema = table
-        .schema
-        .as_deref()
-        .map_or_else(|| schema.to_owned(), |s| dialect.str_literal(s));
+    let schema = schema_of(dialect, table);
     format!(
         "SELECT column_name, data_type, is_nullable, \
          CASE WHEN column_default IS NOT NULL {extra_default} THEN 'YES' ELSE 'NO' END, \
@@ -58,14 +64,7 @@ pub fn columns_query(dialect: Dialect, table: &TableName) -> String {
 }
 
 pub fn primary_key_query(dialect: Dialect, table: &TableName) -> String {
-    let schema = match dialect {
-        Dialect::Postgres => "current_schema()",
-        Dialect::Mysql => "database()",
-    };
-    let schema = table
-        .schema
-        .as_deref()
-        .map_or_else(|| schema.to_owned(), |s| dialect.str_literal(s));
+    let schema = schema_of(dialect, table);
     format!(
         "SELECT k.column_name FROM information_schema.table_constraints c \
          JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name \
@@ -84,12 +83,17 @@ fn types(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// Each partition's next offset to write, per target table; rows are locked by the batch's transaction.
-pub fn create_offsets_table(dialect: Dialect, offsets: &TableName) -> String {
-    let name_type = match dialect {
+/// A topic or table name column of ckafka-dump's own tables (MySQL keys cannot be `text`).
+fn name_type(dialect: Dialect) -> &'static str {
+    match dialect {
         Dialect::Postgres => "text",
         Dialect::Mysql => "varchar(255)",
-    };
+    }
+}
+
+/// Each partition's next offset to write, per target table; rows are locked by the batch's transaction.
+pub fn create_offsets_table(dialect: Dialect, offsets: &TableName) -> String {
+    let name_type = name_type(dialect);
     let q = |s| dialect.ident(s);
     format!(
         "CREATE TABLE IF NOT EXISTS {} ({} {name_type} NOT NULL, {} {name_type} NOT NULL, {} integer NOT NULL, \
@@ -192,10 +196,7 @@ pub fn save_offsets(dialect: Dialect, offsets: &TableName, target: &str, spans: 
 
 pub fn create_dead_letter_table(dialect: Dialect, dead_letters: &TableName) -> String {
     let (bytes, text, time) = types(dialect);
-    let name_type = match dialect {
-        Dialect::Postgres => "text",
-        Dialect::Mysql => "varchar(255)",
-    };
+    let name_type = name_type(dialect);
     let q = |s| dialect.ident(s);
     format!(
         "CREATE TABLE IF NOT EXISTS {} ({} {name_type} NOT NULL, {} {name_type} NOT NULL, {} integer NOT NULL, \
