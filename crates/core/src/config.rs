@@ -47,6 +47,11 @@ impl Env {
         Ok(self.raw(name)?.filter(|v| !v.is_empty()).map(Secret))
     }
 
+    /// Taken as it is (a delimiter may be a space or a tab); unset and empty are the same.
+    pub fn untrimmed(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.raw(name)?.filter(|v| !v.is_empty()))
+    }
+
     fn raw(&self, name: &str) -> Result<Option<String>, ConfigError> {
         match (self.lookup)(name) {
             None => Ok(None),

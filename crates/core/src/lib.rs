@@ -10,6 +10,7 @@ pub mod error;
 pub mod record;
 pub mod retry;
 pub mod sink;
+pub mod stage;
 pub mod time;
 
 pub use deadline::{Deadline, MAX_TIME_LIMIT};

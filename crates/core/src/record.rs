@@ -72,6 +72,10 @@ pub(crate) struct RecordMeta {
     pub value: Option<Span>,
     /// Range into `Batch::headers`.
     pub headers: (u32, u32),
+    /// Index into `Batch::fields`: the fields the transform stage made of the value.
+    pub fields: Option<u32>,
+    /// Index into `Batch::rejections`: why the transform stage could not process the record.
+    pub rejection: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +93,8 @@ pub struct Batch<'a> {
     pub(crate) bytes: Vec<u8>,
     pub(crate) records: Vec<RecordMeta>,
     pub(crate) headers: Vec<HeaderMeta>,
+    pub(crate) fields: Vec<serde_json::Value>,
+    pub(crate) rejections: Vec<String>,
 }
 
 /// One Kafka message as the trigger delivered it.
@@ -106,6 +112,10 @@ pub struct Record<'b> {
     /// The value as text when it is known to be UTF-8 without checking (SCF bodies).
     value_text: Option<&'b str>,
     headers: Headers<'b>,
+    /// The value's fields (a JSON object) when the transform stage ran.
+    pub fields: Option<&'b serde_json::Value>,
+    /// Why the transform stage could not process the record; its value is then the original bytes.
+    pub rejection: Option<&'b str>,
 }
 
 /// Where a record's headers are: in its batch, or none (a record built from parts).
@@ -143,6 +153,8 @@ impl<'b> Record<'b> {
             value,
             value_text: None,
             headers: Headers::None,
+            fields: None,
+            rejection: None,
         }
     }
 
@@ -259,6 +271,8 @@ impl<'a> Batch<'a> {
                 headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
                 batch: self,
             },
+            fields: m.fields.map(|i| &self.fields[i as usize]),
+            rejection: m.rejection.map(|i| self.rejections[i as usize].as_str()),
         }
     }
 

@@ -2,7 +2,7 @@
 //! data object, so a run that dies between the two re-writes that object's key on the next run. Pure:
 //! the key, reading a checkpoint, and the checkpoint an object leads to.
 
-use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::time::DateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CosError;
@@ -35,7 +35,7 @@ impl Checkpoint {
             partition,
             next_offset,
             last_object: last_object.map(|o| o.key.clone()),
-            updated: UtcDateTime::from_epoch_ms(now_ms).rfc3339(),
+            updated: DateTime::from_epoch_ms(now_ms).rfc3339(),
         }
     }
 

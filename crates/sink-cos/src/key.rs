@@ -2,7 +2,7 @@
 //! records always get the same key and a re-delivered batch or a re-run overwrites instead of duplicating.
 
 use ckafka_dump_core::dating::Granularity;
-use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::time::DateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -130,7 +130,7 @@ impl KeyTemplate {
     /// `prefix` + the rendered template + `extension`.
     pub fn render(&self, prefix: &str, fields: &KeyFields<'_>, extension: &str) -> String {
         use std::fmt::Write;
-        let time = UtcDateTime::from_epoch_ms(fields.timestamp_ms);
+        let time = DateTime::from_epoch_ms(fields.timestamp_ms);
         let mut key = String::with_capacity(prefix.len() + 96);
         key.push_str(prefix);
         for part in &self.0 {

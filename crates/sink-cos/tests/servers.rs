@@ -137,7 +137,7 @@ async fn a_trigger_batch_becomes_one_object_per_partition_with_exact_keys_and_by
     let (sink, bucket) = s3_sink(&[("kafka_instance_id", "ckafka-test")]).await;
     let summary = run(&sink, SCF_MULTI).await.unwrap();
     assert_eq!((summary.records, summary.written), (5, 5));
-    let now = ckafka_dump_core::time::UtcDateTime::now().date();
+    let now = ckafka_dump_core::time::DateTime::now().date();
     let got = objects(&s3(&sink), &bucket, "dump/").await;
     let expected: BTreeMap<String, Vec<u8>> = [
         (
@@ -414,7 +414,7 @@ async fn a_file_directory_gets_the_same_keys_and_bytes() {
         }
     }
     files.sort();
-    let today = ckafka_dump_core::time::UtcDateTime::now().date();
+    let today = ckafka_dump_core::time::DateTime::now().date();
     assert_eq!(
         files,
         [

@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Write;
 
 use base64::Engine;
-use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::Record;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -145,7 +145,7 @@ fn write_added_fields(
     };
     if let Some(name) = settings.timestamp_field.as_deref().filter(|n| !has(n)) {
         field(out, name);
-        write_json_string(out, &UtcDateTime::from_epoch_ms(timestamp_ms).rfc3339());
+        write_json_string(out, &DateTime::from_epoch_ms(timestamp_ms).rfc3339());
     }
     if let Some(name) = settings.kafka_meta_field.as_deref().filter(|n| !has(n)) {
         field(out, name);
@@ -220,7 +220,7 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
 pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, reason: &str, now_ms: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(record.value_bytes().len() + 256);
     out.extend_from_slice(b"{\"@timestamp\":");
-    write_json_string(&mut out, &UtcDateTime::from_epoch_ms(now_ms).rfc3339());
+    write_json_string(&mut out, &DateTime::from_epoch_ms(now_ms).rfc3339());
     out.extend_from_slice(b",\"target_index\":");
     write_json_string(&mut out, target_index);
     out.extend_from_slice(b",\"error\":{\"type\":");

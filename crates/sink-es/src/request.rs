@@ -1,7 +1,7 @@
 //! Bulk NDJSON: index names, `_id`s, action lines, and splitting into requests by size.
 
 use ckafka_dump_core::sink::split_by_size;
-use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::{Batch, Record};
 
 use crate::config::{EsConfig, IndexTimeFormat, OpType};
@@ -43,7 +43,7 @@ pub fn ledger_id(topic: &str, partition: i32) -> String {
 
 /// `<keyword>-YYYY-MM-DD[-HH]` from a record's routing time (deterministic on re-delivery).
 pub fn index_name(keyword: &str, format: IndexTimeFormat, timestamp_ms: i64) -> String {
-    let t = UtcDateTime::from_epoch_ms(timestamp_ms);
+    let t = DateTime::from_epoch_ms(timestamp_ms);
     match format {
         IndexTimeFormat::None => keyword.to_owned(),
         IndexTimeFormat::Day => format!("{keyword}-{}", t.date()),

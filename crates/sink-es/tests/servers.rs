@@ -79,7 +79,7 @@ async fn samples_land_with_index_names_and_ids(url: String) {
 
     let scf = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
     assert_eq!((scf.records, scf.written), (5, 5));
-    let today = ckafka_dump_core::time::UtcDateTime::now().date();
+    let today = ckafka_dump_core::time::DateTime::now().date();
     let index = format!("{keyword}-{today}");
     let by_log_id = doc(&url, &index, "a1").await;
     assert_eq!(

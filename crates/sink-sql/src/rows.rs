@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use ckafka_dump_core::time::UtcDateTime;
+use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::Record;
 use serde_json::value::RawValue;
 
@@ -432,7 +432,7 @@ fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String>
 
 /// `YYYY-MM-DD HH:MM:SS.mmm` in UTC: what PostgreSQL and MySQL both parse (sessions run in UTC).
 pub fn sql_time(epoch_ms: i64) -> String {
-    let t = UtcDateTime::from_epoch_ms(epoch_ms);
+    let t = DateTime::from_epoch_ms(epoch_ms);
     format!(
         "{} {:02}:{:02}:{:02}.{:03}",
         t.date(),
@@ -485,7 +485,7 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
             None => Cell::Null,
             Some(ts) => Cell::Text(Cow::Owned(match column.kind {
                 ColumnType::Time => sql_time(ts.millis),
-                ColumnType::Text => UtcDateTime::from_epoch_ms(ts.millis).rfc3339(),
+                ColumnType::Text => DateTime::from_epoch_ms(ts.millis).rfc3339(),
                 _ => ts.millis.to_string(),
             })),
         },

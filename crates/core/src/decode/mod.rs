@@ -244,6 +244,8 @@ impl<'a> BatchBuilder<'a> {
             bytes: self.bytes,
             records: self.records,
             headers: self.headers,
+            fields: Vec::new(),
+            rejections: Vec::new(),
         }
     }
 }

@@ -1,0 +1,350 @@
+//! The transform stage between decoding and the sink: records as data. Configured by `TRANSFORM_*`
+//! variables (and `time_zone`), validated at cold start; unconfigured it costs nothing — values are not
+//! parsed unless the sink routes by a field.
+//!
+//! Per record, in this order: parse the value (JSON, delimited text or a regex) → flatten → add Kafka
+//! metadata fields → take the record time from a field → filter → rename → drop → keep. The value the sink
+//! writes is the resulting JSON object; a filtered record leaves the batch and is counted; a record the
+//! stage cannot process stays in the batch marked rejected, with its original bytes, for the sink's dead
+//! letters (or the invocation fails, naming it).
+
+pub mod fields;
+pub mod filter;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::config::{split_list, Env};
+use crate::error::ConfigError;
+use crate::record::{Batch, Record, Span, Timestamp};
+use crate::time::{TimeFormat, Zone};
+
+use self::fields::{flatten, Meta, Path};
+use self::filter::Filter;
+
+/// How a value becomes fields.
+#[derive(Debug, Clone)]
+pub enum Parse {
+    /// A JSON object (or a JSON string holding one).
+    Json,
+    /// Text split by `delimiter` into the named fields, in order.
+    Delimited { delimiter: String, names: Vec<String> },
+    /// Text matched by a regex; its named groups are the fields.
+    Regex(Regex),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stage {
+    /// `None`: no `TRANSFORM_*` variable is set.
+    steps: Option<Steps>,
+    zone: Zone,
+}
+
+#[derive(Debug, Clone)]
+struct Steps {
+    parse: Parse,
+    flatten: Option<String>,
+    add: Vec<(String, Meta)>,
+    time: Option<(Path, TimeFormat)>,
+    filter: Option<Filter>,
+    rename: Vec<(String, String)>,
+    drop: Vec<String>,
+    keep: Vec<String>,
+}
+
+/// What the stage did to a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Staging {
+    pub filtered: usize,
+    pub rejected: usize,
+}
+
+enum Processed {
+    Kept { fields: Map<String, Value>, time_ms: Option<i64> },
+    Filtered,
+    Rejected(String),
+}
+
+pub const VARIABLES: [&str; 12] = [
+    "TRANSFORM_PARSE",
+    "TRANSFORM_DELIMITER",
+    "TRANSFORM_FIELDS",
+    "TRANSFORM_REGEX",
+    "TRANSFORM_FLATTEN",
+    "TRANSFORM_ADD",
+    "TRANSFORM_TIME_FIELD",
+    "TRANSFORM_TIME_FORMAT",
+    "TRANSFORM_FILTER",
+    "TRANSFORM_RENAME",
+    "TRANSFORM_DROP",
+    "TRANSFORM_KEEP",
+];
+
+impl Stage {
+    pub fn from_env(env: &Env) -> Result<Stage, ConfigError> {
+        let zone = Zone::from_env(env)?;
+        let mut any_set = false;
+        for var in VARIABLES {
+            any_set |= env.get(var)?.is_some();
+        }
+        let steps = if any_set { Some(Steps::from_env(env)?) } else { None };
+        Ok(Stage { steps, zone })
+    }
+
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.steps.is_some()
+    }
+
+    /// Runs the stage over `batch`: filtered records leave it, kept ones carry their fields (and, when
+    /// configured, their transformed value), rejected ones their reason. `sink_reads_fields`: the sink
+    /// routes by a field, so values are parsed even when nothing else is configured.
+    pub fn apply(&self, batch: &mut Batch<'_>, sink_reads_fields: bool) -> Staging {
+        let parse_only = Steps::parse_only();
+        let steps = match &self.steps {
+            Some(steps) => steps,
+            None if sink_reads_fields => &parse_only,
+            None => return Staging::default(),
+        };
+        let processed: Vec<Option<Processed>> = batch
+            .records()
+            .map(|record| record.value.map(|_| steps.process(&record, &self.zone)))
+            .collect();
+        let mut staging = Staging::default();
+        let metas = std::mem::take(&mut batch.records);
+        for (mut meta, processed) in metas.into_iter().zip(processed) {
+            match processed {
+                None => {}
+                Some(Processed::Filtered) => {
+                    staging.filtered += 1;
+                    continue;
+                }
+                Some(Processed::Rejected(reason)) => {
+                    staging.rejected += 1;
+                    meta.rejection = Some(batch.rejections.len() as u32);
+                    batch.rejections.push(reason);
+                }
+                Some(Processed::Kept { fields, time_ms }) => {
+                    let fields = Value::Object(fields);
+                    if self.steps.is_some() {
+                        let start = batch.bytes.len() as u32;
+                        serde_json::to_writer(&mut batch.bytes, &fields).expect("a JSON value always serializes");
+                        meta.value = Some(Span::Bytes {
+                            start,
+                            len: batch.bytes.len() as u32 - start,
+                        });
+                    }
+                    if let Some(millis) = time_ms {
+                        meta.timestamp = Some(Timestamp { millis, kind: None });
+                    }
+                    meta.fields = Some(batch.fields.len() as u32);
+                    batch.fields.push(fields);
+                }
+            }
+            batch.records.push(meta);
+        }
+        staging
+    }
+}
+
+impl Steps {
+    fn parse_only() -> Steps {
+        Steps {
+            parse: Parse::Json,
+            flatten: None,
+            add: Vec::new(),
+            time: None,
+            filter: None,
+            rename: Vec::new(),
+            drop: Vec::new(),
+            keep: Vec::new(),
+        }
+    }
+
+    fn from_env(env: &Env) -> Result<Steps, ConfigError> {
+        let invalid = |var: &'static str| move |reason: String| ConfigError::new(var, reason);
+        let parse = match env.get("TRANSFORM_PARSE")?.as_deref().unwrap_or("json") {
+            "json" => Parse::Json,
+            "delimited" => {
+                let names = split_list(&env.required("TRANSFORM_FIELDS")?);
+                // The delimiter is taken untrimmed: a tab or a space is a common one.
+                let delimiter = env.untrimmed("TRANSFORM_DELIMITER")?.unwrap_or_else(|| ",".to_owned());
+                Parse::Delimited { delimiter, names }
+            }
+            "regex" => {
+                let pattern = env.required("TRANSFORM_REGEX")?;
+                let regex = Regex::new(&pattern).map_err(|e| ConfigError::new("TRANSFORM_REGEX", e.to_string()))?;
+                if regex.capture_names().flatten().next().is_none() {
+                    return Err(ConfigError::new(
+                        "TRANSFORM_REGEX",
+                        "has no named group; name each field as (?P<name>...)",
+                    ));
+                }
+                Parse::Regex(regex)
+            }
+            other => {
+                return Err(ConfigError::new(
+                    "TRANSFORM_PARSE",
+                    format!("`{other}` is not json, delimited or regex"),
+                ))
+            }
+        };
+        let add = pairs(env, "TRANSFORM_ADD")?
+            .into_iter()
+            .map(|(name, source)| match Path::parse(&source) {
+                Ok(Path::Meta(meta)) => Ok((name, meta)),
+                _ => Err(ConfigError::new(
+                    "TRANSFORM_ADD",
+                    format!("`{name}:{source}`: the source must be Kafka metadata ({})", fields::META_NAMES),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        let time = match env.get("TRANSFORM_TIME_FIELD")? {
+            None => None,
+            Some(field) => {
+                let format = env.get("TRANSFORM_TIME_FORMAT")?.unwrap_or_else(|| "auto".to_owned());
+                let format = TimeFormat::parse(&format).map_err(invalid("TRANSFORM_TIME_FORMAT"))?;
+                Some((Path::parse(&field).map_err(invalid("TRANSFORM_TIME_FIELD"))?, format))
+            }
+        };
+        let filter = match env.get("TRANSFORM_FILTER")? {
+            None => None,
+            Some(text) => Some(Filter::parse(&text).map_err(invalid("TRANSFORM_FILTER"))?),
+        };
+        Ok(Steps {
+            parse,
+            flatten: env.untrimmed("TRANSFORM_FLATTEN")?,
+            add,
+            time,
+            filter,
+            rename: pairs(env, "TRANSFORM_RENAME")?,
+            drop: env.list("TRANSFORM_DROP")?,
+            keep: env.list("TRANSFORM_KEEP")?,
+        })
+    }
+
+    fn process(&self, record: &Record<'_>, zone: &Zone) -> Processed {
+        let mut fields = match self.fields_of(record) {
+            Ok(fields) => fields,
+            Err(reason) => return Processed::Rejected(reason),
+        };
+        if let Some(separator) = &self.flatten {
+            fields = flatten(fields, separator);
+        }
+        for (name, meta) in &self.add {
+            if let Some(value) = meta.value(record, zone) {
+                fields.insert(name.clone(), value);
+            }
+        }
+        let fields = Value::Object(fields);
+        let time_ms = match &self.time {
+            None => None,
+            Some((path, format)) => match path.resolve(&fields, record, zone) {
+                None => return Processed::Rejected(format!("record time field `{}` is missing", path_name(path))),
+                Some(value) => match format.read(&value, zone) {
+                    Ok(ms) => Some(ms),
+                    Err(reason) => {
+                        return Processed::Rejected(format!("record time field `{}`: {reason}", path_name(path)))
+                    }
+                },
+            },
+        };
+        if let Some(filter) = &self.filter {
+            if !filter.passes(&|path: &Path| path.resolve(&fields, record, zone)) {
+                return Processed::Filtered;
+            }
+        }
+        let Value::Object(mut fields) = fields else {
+            unreachable!("built as an object above")
+        };
+        for (from, to) in &self.rename {
+            if let Some(value) = fields.remove(from) {
+                fields.insert(to.clone(), value);
+            }
+        }
+        for name in &self.drop {
+            fields.remove(name);
+        }
+        if !self.keep.is_empty() {
+            fields.retain(|name, _| self.keep.contains(name));
+        }
+        Processed::Kept { fields, time_ms }
+    }
+
+    fn fields_of(&self, record: &Record<'_>) -> Result<Map<String, Value>, String> {
+        let text = || {
+            record
+                .value_str()
+                .ok_or_else(|| "the value is not UTF-8 text".to_owned())
+        };
+        match &self.parse {
+            Parse::Json => {
+                let not_object = || "the value is not a JSON object".to_owned();
+                match serde_json::from_slice::<Value>(record.value_bytes()) {
+                    Ok(Value::Object(fields)) => Ok(fields),
+                    Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
+                        Ok(Value::Object(fields)) => Ok(fields),
+                        _ => Err(not_object()),
+                    },
+                    Ok(_) => Err(not_object()),
+                    Err(e) => Err(format!("the value is not JSON: {e}")),
+                }
+            }
+            Parse::Delimited { delimiter, names } => {
+                let parts: Vec<&str> = text()?.splitn(names.len(), delimiter.as_str()).collect();
+                if parts.len() != names.len() {
+                    return Err(format!(
+                        "{} fields expected, {} found between `{delimiter}`",
+                        names.len(),
+                        parts.len()
+                    ));
+                }
+                Ok(names
+                    .iter()
+                    .zip(parts)
+                    .map(|(name, part)| (name.clone(), Value::String(part.to_owned())))
+                    .collect())
+            }
+            Parse::Regex(regex) => {
+                let captures = regex
+                    .captures(text()?)
+                    .ok_or_else(|| format!("the value does not match the regex `{}`", regex.as_str()))?;
+                Ok(regex
+                    .capture_names()
+                    .flatten()
+                    .filter_map(|name| Some((name.to_owned(), Value::String(captures.name(name)?.as_str().to_owned()))))
+                    .collect())
+            }
+        }
+    }
+}
+
+fn path_name(path: &Path) -> String {
+    match path {
+        Path::Field { name, .. } => name.clone(),
+        Path::Meta(meta) => format!("{meta:?}"),
+    }
+}
+
+/// `a:b, c:d` pairs; an error names the item.
+fn pairs(env: &Env, var: &'static str) -> Result<Vec<(String, String)>, ConfigError> {
+    env.list(var)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item.split_once(':') {
+            Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+                Ok((a.trim().to_owned(), b.trim().to_owned()))
+            }
+            _ => Err(ConfigError::new(
+                var,
+                format!("item {} `{item}` is not `name:name`", i + 1),
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
