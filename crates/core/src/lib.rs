@@ -11,6 +11,7 @@ pub mod record;
 pub mod retry;
 pub mod sink;
 pub mod stage;
+pub mod template;
 pub mod time;
 
 pub use deadline::{Deadline, MAX_TIME_LIMIT};

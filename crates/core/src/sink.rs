@@ -36,6 +36,18 @@ pub trait Sink: Send + Sync {
     /// Where the records go, for logs and the invocation result. Never holds a secret.
     fn target(&self) -> String;
 
+    /// Whether the sink routes records by their fields (`{field:...}` in an index, key or topic template):
+    /// the transform stage then parses values even when nothing else is configured.
+    fn reads_fields(&self) -> bool {
+        false
+    }
+
+    /// Whether the sink writes records the transform stage rejected to its dead letters; if not, a rejected
+    /// record fails the invocation.
+    fn dead_letters_rejected(&self) -> bool {
+        false
+    }
+
     /// Durably writes the whole batch or fails. Retries must end before `deadline`'s cut-off.
     fn write(
         &self,
@@ -56,6 +68,14 @@ impl<S: Sink> Sink for &S {
 
     fn target(&self) -> String {
         (**self).target()
+    }
+
+    fn reads_fields(&self) -> bool {
+        (**self).reads_fields()
+    }
+
+    fn dead_letters_rejected(&self) -> bool {
+        (**self).dead_letters_rejected()
     }
 
     fn write(

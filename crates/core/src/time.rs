@@ -199,7 +199,10 @@ impl TimeFormat {
                 let parsed = jiff::fmt::strtime::parse(pattern, text)
                     .map_err(|e| format!("`{text}` does not match `{pattern}`: {e}"))?;
                 return match parsed.offset() {
-                    Some(_) => parsed.to_timestamp().map(|t| t.as_millisecond()).map_err(|e| e.to_string()),
+                    Some(_) => parsed
+                        .to_timestamp()
+                        .map(|t| t.as_millisecond())
+                        .map_err(|e| e.to_string()),
                     None => zone.instant_of(parsed.to_datetime().map_err(|e| format!("`{text}`: {e}"))?),
                 };
             }
@@ -256,13 +259,17 @@ mod tests {
     fn reads_record_times_in_every_format() {
         let utc = Zone::utc();
         let shanghai = Zone::named("Asia/Shanghai").unwrap();
-        let read = |format: &str, value: serde_json::Value, zone: &Zone| TimeFormat::parse(format).unwrap().read(&value, zone);
+        let read =
+            |format: &str, value: serde_json::Value, zone: &Zone| TimeFormat::parse(format).unwrap().read(&value, zone);
         assert_eq!(read("auto", json!(1_709_310_600), &utc), Ok(1_709_310_600_000));
         assert_eq!(read("auto", json!("1709310600123"), &utc), Ok(1_709_310_600_123));
         assert_eq!(read("auto", json!("2024-03-01T16:30:00Z"), &utc), Ok(1_709_310_600_000));
         assert_eq!(read("epoch_s", json!(1.5), &utc), Ok(1500));
         assert_eq!(read("epoch_ms", json!("12"), &utc), Ok(12));
-        assert_eq!(read("rfc3339", json!("2024-03-02T00:30:00+08:00"), &utc), Ok(1_709_310_600_000));
+        assert_eq!(
+            read("rfc3339", json!("2024-03-02T00:30:00+08:00"), &utc),
+            Ok(1_709_310_600_000)
+        );
         assert_eq!(
             read("%Y-%m-%d %H:%M:%S", json!("2024-03-02 00:30:00"), &shanghai),
             Ok(1_709_310_600_000)
@@ -271,10 +278,14 @@ mod tests {
             read("%Y/%m/%d %H:%M:%S %z", json!("2024/03/01 16:30:00 +0000"), &shanghai),
             Ok(1_709_310_600_000)
         );
-        assert!(read("rfc3339", json!("yesterday"), &utc).unwrap_err().contains("yesterday"));
+        assert!(read("rfc3339", json!("yesterday"), &utc)
+            .unwrap_err()
+            .contains("yesterday"));
         assert!(read("epoch_ms", json!(true), &utc).is_err());
         assert!(read("%Y-%m-%d", json!("2024-13-01"), &utc).is_err());
-        assert!(read("epoch_s", json!(1e300), &utc).unwrap_err().contains("out of range"));
+        assert!(read("epoch_s", json!(1e300), &utc)
+            .unwrap_err()
+            .contains("out of range"));
         assert!(TimeFormat::parse("unix").unwrap_err().contains("epoch_s"));
         assert!(TimeFormat::parse("%Y-%").is_err());
     }

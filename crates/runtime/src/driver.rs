@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use ckafka_dump_core::{decode, Deadline, Delivery, Drained, Error, Event, Format, PartitionSpan, Retryable};
+use base64::Engine;
+use ckafka_dump_core::stage::Stage;
+use ckafka_dump_core::time::Zone;
+use ckafka_dump_core::{decode, Deadline, Delivery, Drained, Error, Event, Format, PartitionSpan, Record, Retryable};
 use serde::{Serialize, Serializer};
 use tracing::Instrument;
 
@@ -34,6 +37,8 @@ pub struct Summary {
     pub written: usize,
     pub dead_lettered: usize,
     pub skipped: usize,
+    /// Records the transform stage's filter left out.
+    pub filtered: usize,
     /// Scheduled runs: partitions another run was draining, left to it.
     #[serde(skip_serializing_if = "is_zero")]
     pub partitions_held_elsewhere: usize,
@@ -41,30 +46,71 @@ pub struct Summary {
     pub ms: u64,
 }
 
-/// What `invoke --dry-run` prints: the decoded batch, no target touched.
+/// What `invoke --dry-run` prints: the decoded batch after the transform stage, no target touched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DryRun {
     pub format: EventKind,
     pub records: usize,
     pub bytes: usize,
     pub partitions: Vec<PartitionSpan>,
+    pub filtered: usize,
+    pub rejected: usize,
+    /// `--show N`: the first N records as the sink would be given them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shown: Vec<serde_json::Value>,
 }
 
-pub fn dry_run(event: &str) -> Result<DryRun, Error> {
+pub fn dry_run(event: &str, stage: &Stage, show: usize) -> Result<DryRun, Error> {
     Ok(match decode(event)? {
-        Event::Records(batch) => DryRun {
-            format: EventKind::Records(batch.format),
-            records: batch.len(),
-            bytes: batch.payload_len(),
-            partitions: batch.partitions(),
-        },
+        Event::Records(mut batch) => {
+            let (records, bytes, partitions) = (batch.len(), batch.payload_len(), batch.partitions());
+            let staging = stage.apply(&mut batch, false);
+            DryRun {
+                format: EventKind::Records(batch.format),
+                records,
+                bytes,
+                partitions,
+                filtered: staging.filtered,
+                rejected: staging.rejected,
+                shown: batch.records().take(show).map(|r| shown(&r, stage.zone())).collect(),
+            }
+        }
         Event::Timer => DryRun {
             format: EventKind::Timer,
             records: 0,
             bytes: 0,
             partitions: Vec::new(),
+            filtered: 0,
+            rejected: 0,
+            shown: Vec::new(),
         },
     })
+}
+
+/// A record as `--show` prints it: coordinates, key, record time in the function's zone, and the value as
+/// JSON when it is JSON (else as text, else base64), or why the stage rejected it.
+fn shown(record: &Record<'_>, zone: &Zone) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let value = match record.value {
+        None => Value::Null,
+        Some(bytes) => match (serde_json::from_slice::<Value>(bytes), record.value_str()) {
+            (Ok(json), _) => json,
+            (Err(_), Some(text)) => Value::String(text.to_owned()),
+            (Err(_), None) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
+        },
+    };
+    let mut out = json!({
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "key": record.key.map(String::from_utf8_lossy),
+        "time": record.timestamp.map(|t| zone.date_time(t.millis).rfc3339()),
+        "value": value,
+    });
+    if let Some(reason) = record.rejection {
+        out["rejected"] = Value::String(reason.to_owned());
+    }
+    out
 }
 
 pub async fn invoke<H: Handler>(
@@ -85,7 +131,7 @@ pub async fn invoke<H: Handler>(
         match &result {
             Ok(s) => tracing::info!(
                 format = ?s.format, records = s.records, bytes = s.bytes, written = s.written,
-                dead_lettered = s.dead_lettered, skipped = s.skipped,
+                dead_lettered = s.dead_lettered, skipped = s.skipped, filtered = s.filtered,
                 partitions_held_elsewhere = s.partitions_held_elsewhere, failed = 0, ms,
                 "invocation done"
             ),
@@ -98,32 +144,34 @@ pub async fn invoke<H: Handler>(
 }
 
 async fn deliver<H: Handler>(handler: &H, event: &str, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
-    let batch = match decode(event)? {
+    let mut batch = match decode(event)? {
         Event::Records(batch) => batch,
         Event::Timer => return run_timer(handler, deadline, started).await,
     };
-    let records = batch.len();
+    let (records, bytes) = (batch.len(), batch.payload_len());
     let target = handler.target();
-    let delivery = if records == 0 {
+    let staging = handler.stage(&mut batch)?;
+    let delivery = if batch.is_empty() {
         Delivery::default()
     } else {
-        let pending = format!("all {records} records were");
+        let pending = format!("all {} records were", batch.len());
         within_deadline(handler.write(&batch, deadline), &target, &pending, deadline, started).await?
     };
-    if delivery.accounted() != records {
+    if delivery.accounted() + staging.filtered != records {
         return Err(Error::Unaccounted {
             target,
             records,
-            accounted: delivery.accounted(),
+            accounted: delivery.accounted() + staging.filtered,
         });
     }
     Ok(Summary {
         format: EventKind::Records(batch.format),
         records,
-        bytes: batch.payload_len(),
+        bytes,
         written: delivery.written,
         dead_lettered: delivery.dead_lettered,
         skipped: delivery.skipped,
+        filtered: staging.filtered,
         partitions_held_elsewhere: 0,
         target,
         ms: started.elapsed().as_millis() as u64,
@@ -145,6 +193,7 @@ async fn run_timer<H: Handler>(handler: &H, deadline: Deadline, started: Instant
         written: records,
         dead_lettered: 0,
         skipped: 0,
+        filtered: 0,
         partitions_held_elsewhere: held_elsewhere,
         target,
         ms: started.elapsed().as_millis() as u64,

@@ -1,12 +1,18 @@
-//! What the runtimes drive: a sink that takes trigger batches, with or without a scheduled mode of its own.
+//! What the runtimes drive: a sink that takes trigger batches, with or without a scheduled mode of its own,
+//! behind the transform stage.
 
 use std::future::Future;
 
-use ckafka_dump_core::{Batch, Deadline, Delivery, Drained, Error, Scheduled, Sink};
+use ckafka_dump_core::stage::{Stage, Staging};
+use ckafka_dump_core::{Batch, Deadline, Delivery, Drained, Error, Failure, NotWritten, Scheduled, Sink, Unwritten};
 
 pub trait Handler: Send + Sync {
     /// Where the records go, for logs and the invocation result. Never holds a secret.
     fn target(&self) -> String;
+
+    /// Runs the transform stage over a decoded batch; fails when it rejected records the sink has no dead
+    /// letters for.
+    fn stage(&self, batch: &mut Batch<'_>) -> Result<Staging, Error>;
 
     fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> impl Future<Output = Result<Delivery, Error>> + Send;
 
@@ -15,42 +21,103 @@ pub trait Handler: Send + Sync {
 }
 
 /// A function driven by Kafka triggers only; timer events are refused.
-pub struct Triggered<S>(pub S);
+pub struct Triggered<S> {
+    sink: S,
+    stage: Stage,
+}
 
 /// A function with a scheduled mode as well (to-cos): timer events run it.
-pub struct WithSchedule<S>(pub S);
+pub struct WithSchedule<S> {
+    sink: S,
+    stage: Stage,
+}
+
+impl<S: Sink> Triggered<S> {
+    /// The sink without a transform stage.
+    pub fn new(sink: S) -> Self {
+        Triggered {
+            sink,
+            stage: Stage::default(),
+        }
+    }
+
+    pub fn with_stage(self, stage: Stage) -> Self {
+        Triggered { stage, ..self }
+    }
+}
+
+impl<S: Scheduled> WithSchedule<S> {
+    pub fn new(sink: S) -> Self {
+        WithSchedule {
+            sink,
+            stage: Stage::default(),
+        }
+    }
+
+    pub fn with_stage(self, stage: Stage) -> Self {
+        WithSchedule { stage, ..self }
+    }
+}
 
 impl<S: Sink> Handler for Triggered<S> {
     fn target(&self) -> String {
-        self.0.target()
+        self.sink.target()
+    }
+
+    fn stage(&self, batch: &mut Batch<'_>) -> Result<Staging, Error> {
+        stage(&self.stage, &self.sink, batch)
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, Error> {
-        write(&self.0, batch, deadline).await
+        write(&self.sink, batch, deadline).await
     }
 
     async fn run_scheduled(&self, _deadline: Deadline) -> Result<Drained, Error> {
         Err(Error::NoSchedule {
-            target: self.0.target(),
+            target: self.sink.target(),
         })
     }
 }
 
 impl<S: Scheduled> Handler for WithSchedule<S> {
     fn target(&self) -> String {
-        self.0.target()
+        self.sink.target()
+    }
+
+    fn stage(&self, batch: &mut Batch<'_>) -> Result<Staging, Error> {
+        stage(&self.stage, &self.sink, batch)
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, Error> {
-        write(&self.0, batch, deadline).await
+        write(&self.sink, batch, deadline).await
     }
 
     async fn run_scheduled(&self, deadline: Deadline) -> Result<Drained, Error> {
         // Boxed like the batch write: the consumer's futures nest deeply.
-        Box::pin(self.0.run_scheduled(deadline))
+        Box::pin(self.sink.run_scheduled(deadline))
             .await
-            .map_err(|e| Error::sink(self.0.target(), &e))
+            .map_err(|e| Error::sink(self.sink.target(), &e))
     }
+}
+
+fn stage<S: Sink>(stage: &Stage, sink: &S, batch: &mut Batch<'_>) -> Result<Staging, Error> {
+    let staging = stage.apply(batch, sink.reads_fields());
+    if staging.rejected > 0 && !sink.dead_letters_rejected() {
+        let rejected = batch
+            .records()
+            .enumerate()
+            .filter_map(|(record, r)| {
+                let reason = format!("transform: {}", r.rejection?);
+                Some(Unwritten {
+                    record,
+                    failure: Failure::new(reason, false),
+                })
+            })
+            .collect();
+        let not_written = NotWritten::of(batch, rejected).expect("rejected records are listed");
+        return Err(Error::sink(sink.target(), &not_written));
+    }
+    Ok(staging)
 }
 
 async fn write<S: Sink>(sink: &S, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, Error> {

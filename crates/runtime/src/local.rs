@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::Deadline;
 
 use crate::driver::{dry_run, invoke};
@@ -18,14 +20,16 @@ const DEFAULT_TIME_LIMIT_MS: u64 = 900_000;
 struct Args {
     event: String,
     dry_run: bool,
+    show: usize,
     time_limit: Duration,
 }
 
 fn usage(function: &str) -> String {
     format!(
-        "usage: {function} invoke --event FILE|- [--dry-run] [--time-limit-ms N]\n\
+        "usage: {function} invoke --event FILE|- [--dry-run [--show N]] [--time-limit-ms N]\n\
          Outside AWS Lambda (AWS_LAMBDA_RUNTIME_API) and Tencent SCF (SCF_RUNTIME_API) the function runs one\n\
-         event from a file or stdin and prints the JSON result; --dry-run only decodes the event."
+         event from a file or stdin and prints the JSON result; --dry-run only decodes the event and runs the\n\
+         transform stage (TRANSFORM_*, time_zone), --show N prints its first N records as they would be written."
     )
 }
 
@@ -33,11 +37,17 @@ fn parse_args(function: &str, mut args: impl Iterator<Item = String>) -> Result<
     if args.next().as_deref() != Some("invoke") {
         return Err(Error::Usage(usage(function)));
     }
-    let (mut event, mut dry_run, mut time_limit_ms) = (None, false, DEFAULT_TIME_LIMIT_MS);
+    let (mut event, mut dry_run, mut show, mut time_limit_ms) = (None, false, 0, DEFAULT_TIME_LIMIT_MS);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--event" => event = args.next(),
             "--dry-run" => dry_run = true,
+            "--show" => {
+                show = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| Error::Usage("--show needs a number of records".to_owned()))?
+            }
             "--time-limit-ms" => {
                 time_limit_ms = args
                     .next()
@@ -48,9 +58,13 @@ fn parse_args(function: &str, mut args: impl Iterator<Item = String>) -> Result<
         }
     }
     let event = event.ok_or_else(|| Error::Usage(usage(function)))?;
+    if show > 0 && !dry_run {
+        return Err(Error::Usage("--show goes with --dry-run".to_owned()));
+    }
     Ok(Args {
         event,
         dry_run,
+        show,
         time_limit: Duration::from_millis(time_limit_ms),
     })
 }
@@ -78,7 +92,12 @@ where
     let deadline = Deadline::after(args.time_limit);
     let event = read_event(&args.event).await?;
     let output = if args.dry_run {
-        serde_json::to_string(&dry_run(&event)?)
+        let stage = Stage::from_env(&Env::process()).map_err(ckafka_dump_core::Error::from)?;
+        let dry_run = dry_run(&event, &stage, args.show)?;
+        match args.show {
+            0 => serde_json::to_string(&dry_run),
+            _ => serde_json::to_string_pretty(&dry_run),
+        }
     } else {
         let handler = build().await?;
         match invoke(&handler, &event, deadline, "local").await {
@@ -100,9 +119,20 @@ mod tests {
 
     #[test]
     fn parses_invoke_flags() {
-        let a = args(&["invoke", "--event", "-", "--dry-run", "--time-limit-ms", "1500"]).unwrap();
+        let a = args(&[
+            "invoke",
+            "--event",
+            "-",
+            "--dry-run",
+            "--show",
+            "3",
+            "--time-limit-ms",
+            "1500",
+        ])
+        .unwrap();
         assert_eq!(a.event, "-");
         assert!(a.dry_run);
+        assert_eq!(a.show, 3);
         assert_eq!(a.time_limit, Duration::from_millis(1500));
     }
 
@@ -114,5 +144,9 @@ mod tests {
             Err(Error::Usage(_))
         ));
         assert!(matches!(args(&[]), Err(Error::Usage(_))));
+        assert!(matches!(
+            args(&["invoke", "--event", "x", "--show", "2"]),
+            Err(Error::Usage(_))
+        ));
     }
 }

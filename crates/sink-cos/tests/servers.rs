@@ -75,7 +75,7 @@ fn s3(sink: &CosSink) -> S3 {
 }
 
 async fn run(sink: &CosSink, event: &str) -> Result<Summary, Error> {
-    invoke(&WithSchedule(sink), event, Deadline::after(LIMIT), "test").await
+    invoke(&WithSchedule::new(sink), event, Deadline::after(LIMIT), "test").await
 }
 
 /// Every data object of the bucket under `prefix`, key → bytes (the function's own bookkeeping under
@@ -643,7 +643,7 @@ async fn a_time_limit_that_leaves_nothing_beyond_the_upload_reserve_is_an_error_
     let (sink, _) = scheduled_sink(&topic, &[]).await;
     // SCF's default time limit (3 s) is less than the reserve of 5 s plus a 16 MiB part at 50 MiB/s.
     let error = invoke(
-        &WithSchedule(&sink),
+        &WithSchedule::new(&sink),
         TIMER,
         Deadline::after(Duration::from_secs(3)),
         "test",

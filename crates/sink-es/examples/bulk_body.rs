@@ -18,8 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = EsConfig::from_env(&Env::process())?;
     let now_ms = ckafka_dump_core::time::now_epoch_ms();
     let routing = vec![now_ms; batch.len()];
-    let items = request::bulk_items(&batch, &config, &routing, now_ms);
-    let all: Vec<usize> = (0..items.len()).collect();
-    std::io::stdout().write_all(&request::body(&items, &all))?;
+    let plan = request::plan(&batch, &config, &routing, now_ms);
+    let all: Vec<usize> = (0..plan.items.len()).collect();
+    std::io::stdout().write_all(&request::body(&plan.items, &all))?;
     Ok(())
 }

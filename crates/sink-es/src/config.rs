@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use ckafka_dump_core::config::{split_list, Choice, Env, Secret};
 use ckafka_dump_core::dating::Granularity;
+use ckafka_dump_core::template::Template;
+use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 
 use crate::document::DocumentSettings;
@@ -61,8 +63,16 @@ pub struct EsConfig {
     pub nodes: Vec<String>,
     pub auth: Auth,
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Names the dead-letter and dating-ledger indices, and the data indices unless a template does.
     pub index_keyword: String,
     pub index_time_format: IndexTimeFormat,
+    /// `ES_Index_Template`: data index names from the record's fields and time.
+    pub index_template: Option<Template>,
+    pub zone: Zone,
+    /// `ES_Id_Field=@key`: the record key is the `_id`.
+    pub id_from_key: bool,
+    /// A tombstone (null value) deletes the document whose `_id` is its key.
+    pub delete_on_tombstone: bool,
     pub documents: DocumentSettings,
     pub dead_letter_index: Option<String>,
     pub pipeline: Option<String>,
@@ -87,8 +97,41 @@ impl EsConfig {
             (None, None, None) => Auth::None,
         };
         let ca_cert_pem = env.pem("ES_CA_Cert")?;
-        let index_keyword = env.required("ES_Index_KeyWord")?;
+        let index_template = match env.get("ES_Index_Template")? {
+            None => None,
+            Some(text) => {
+                let template = Template::parse(&text, true).map_err(|e| ConfigError::new("ES_Index_Template", e))?;
+                validate_index_name(
+                    "ES_Index_Template",
+                    &text.replace(['{', '}', ':', '@'], "").to_lowercase(),
+                )?;
+                Some(template)
+            }
+        };
+        let index_keyword = match (env.get("ES_Index_KeyWord")?, &index_template) {
+            (Some(keyword), _) => keyword,
+            (None, Some(template)) if !template.prefix().trim_end_matches(['-', '_']).is_empty() => {
+                template.prefix().trim_end_matches(['-', '_']).to_owned()
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "ES_Index_KeyWord",
+                    "is required when ES_Index_Template starts with a placeholder (it names the dead-letter index)",
+                ))
+            }
+            (None, None) => env.required("ES_Index_KeyWord")?,
+        };
         validate_index_name("ES_Index_KeyWord", &index_keyword)?;
+        let zone = Zone::from_env(env)?;
+        let id_field = optional_field(env, "ES_Id_Field", "log_id")?;
+        let id_from_key = id_field.as_deref() == Some("@key");
+        let delete_on_tombstone = env.bool_or("ES_Delete_On_Tombstone", false)?;
+        if delete_on_tombstone && !id_from_key {
+            return Err(ConfigError::new(
+                "ES_Delete_On_Tombstone",
+                "deletes by the record key: set ES_Id_Field=@key so documents are indexed under their key",
+            ));
+        }
         let index_time_format = env.choice("ES_Index_TimeFormat", IndexTimeFormat::Day)?;
         let dead_letter_index = match env.get("ES_Dead_Letter_Index")?.as_deref() {
             None => Some(format!("{index_keyword}-dead-letter")),
@@ -108,9 +151,14 @@ impl EsConfig {
             ca_cert_pem,
             index_keyword,
             index_time_format,
+            index_template,
+            zone: zone.clone(),
+            id_from_key,
+            delete_on_tombstone,
             documents: DocumentSettings {
                 ignore_fields: env.list("ES_Log_IgnoreWord")?,
-                id_field: optional_field(env, "ES_Id_Field", "log_id")?,
+                id_field: id_field.filter(|_| !id_from_key),
+                zone,
                 timestamp_field: optional_field(env, "ES_Timestamp_Field", "time")?,
                 kafka_meta_field: env.get("ES_Kafka_Meta_Field")?,
             },
@@ -121,6 +169,16 @@ impl EsConfig {
             bulk_max_bytes,
             bulk_concurrency,
         })
+    }
+}
+
+impl EsConfig {
+    /// What index names render of a record's time (none: no ledger is needed for undated records).
+    pub fn granularity(&self) -> Option<Granularity> {
+        match &self.index_template {
+            Some(template) => template.is_dated().then_some(Granularity::Hour),
+            None => self.index_time_format.granularity(),
+        }
     }
 }
 

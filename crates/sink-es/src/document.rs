@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Write;
 
 use base64::Engine;
-use ckafka_dump_core::time::DateTime;
+use ckafka_dump_core::time::{DateTime, Zone};
 use ckafka_dump_core::Record;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -21,6 +21,8 @@ pub struct DocumentSettings {
     pub id_field: Option<String>,
     pub timestamp_field: Option<String>,
     pub kafka_meta_field: Option<String>,
+    /// The zone the added timestamp field is written in.
+    pub zone: Zone,
 }
 
 /// The document's source JSON and the `_id` its id field asks for, if any.
@@ -145,7 +147,7 @@ fn write_added_fields(
     };
     if let Some(name) = settings.timestamp_field.as_deref().filter(|n| !has(n)) {
         field(out, name);
-        write_json_string(out, &DateTime::from_epoch_ms(timestamp_ms).rfc3339());
+        write_json_string(out, &settings.zone.date_time(timestamp_ms).rfc3339());
     }
     if let Some(name) = settings.kafka_meta_field.as_deref().filter(|n| !has(n)) {
         field(out, name);
@@ -268,6 +270,7 @@ mod tests {
             id_field: Some("log_id".into()),
             timestamp_field: Some("time".into()),
             kafka_meta_field: None,
+            zone: Default::default(),
         }
     }
 

@@ -103,37 +103,38 @@ impl Sink for EsSink {
         )
     }
 
+    fn reads_fields(&self) -> bool {
+        self.config.index_template.as_ref().is_some_and(|t| t.reads_fields())
+    }
+
+    fn dead_letters_rejected(&self) -> bool {
+        self.config.dead_letter_index.is_some()
+    }
+
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
         let now_ms = (self.clock)();
         let ledgers = Ledgers { sink: self, deadline };
-        let granularity = self.config.index_time_format.granularity();
-        let routing = dating::routing_times(&ledgers, &self.ledgers, batch, granularity, now_ms)
+        let routing = dating::routing_times(&ledgers, &self.ledgers, batch, self.config.granularity(), now_ms)
             .await
             .map_err(|failure| NotWritten::all(batch, failure.context("dating ledger")))?;
-        let items = request::bulk_items(batch, &self.config, &routing, now_ms);
-        let skipped = batch.len() - items.len();
-        let outcomes = self.send_all(&items, self.config.op_type, deadline).await;
-        let sorted = outcome::sort(&items, outcomes);
+        let plan = request::plan(batch, &self.config, &routing, now_ms);
+        let outcomes = self.send_all(&plan.items, self.config.op_type, deadline).await;
+        let sorted = outcome::sort(&plan.items, outcomes);
         let mut unwritten = sorted.unwritten;
+        let mut bad_documents = plan.rejected;
+        bad_documents.extend(sorted.bad_documents);
         let mut dead_lettered = 0;
         match &self.config.dead_letter_index {
-            None => unwritten.extend(outcome::refuse(&items, sorted.bad_documents, "no dead-letter index")),
-            Some(index) if !sorted.bad_documents.is_empty() => {
-                let letters: Vec<BulkItem> = sorted
-                    .bad_documents
+            None => unwritten.extend(outcome::refuse(bad_documents, "no dead-letter index")),
+            Some(index) if !bad_documents.is_empty() => {
+                let letters: Vec<BulkItem> = bad_documents
                     .iter()
-                    .map(|bad| {
-                        request::dead_letter_item(&self.config, index, batch, &items[bad.item], bad, &routing, now_ms)
-                    })
+                    .map(|bad| request::dead_letter_item(index, batch, bad, now_ms))
                     .collect();
                 let letter_outcomes = self.send_all(&letters, OpType::Index, deadline).await;
                 let letters_sorted = outcome::sort(&letters, letter_outcomes);
                 dead_lettered = letters_sorted.written;
-                let refused = outcome::refuse(
-                    &letters,
-                    letters_sorted.bad_documents,
-                    "refused by the dead-letter index",
-                );
+                let refused = outcome::refuse(letters_sorted.bad_documents, "refused by the dead-letter index");
                 unwritten.extend(letters_sorted.unwritten.into_iter().chain(refused).map(|mut u| {
                     u.failure = u.failure.context("dead-letter index");
                     u
@@ -145,7 +146,7 @@ impl Sink for EsSink {
             None => Ok(Delivery {
                 written: sorted.written,
                 dead_lettered,
-                skipped,
+                skipped: plan.skipped,
             }),
             Some(not_written) => Err(not_written.into()),
         }

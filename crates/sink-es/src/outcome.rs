@@ -39,11 +39,14 @@ pub fn is_retryable(outcome: &ItemOutcome) -> bool {
     matches!(outcome, ItemOutcome::Failed(f) if f.retryable)
 }
 
-/// A document the index refused as malformed, to be dead-lettered.
+/// A record that cannot be indexed (its document refused as malformed, or rejected before sending), to be
+/// dead-lettered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadDocument {
-    /// Position in the items sent.
-    pub item: usize,
+    /// Index of the record in the batch.
+    pub record: usize,
+    /// The index it was meant for (empty when no name could be made).
+    pub target_index: String,
     pub error_type: String,
     pub reason: String,
 }
@@ -58,7 +61,7 @@ pub struct Sorted {
 
 pub fn sort(items: &[BulkItem], outcomes: Vec<ItemOutcome>) -> Sorted {
     let mut sorted = Sorted::default();
-    for (i, (item, outcome)) in items.iter().zip(outcomes).enumerate() {
+    for (item, outcome) in items.iter().zip(outcomes) {
         match outcome {
             ItemOutcome::Written => sorted.written += 1,
             ItemOutcome::Failed(failure) => sorted.unwritten.push(Unwritten {
@@ -66,7 +69,8 @@ pub fn sort(items: &[BulkItem], outcomes: Vec<ItemOutcome>) -> Sorted {
                 failure,
             }),
             ItemOutcome::BadDocument { error_type, reason } => sorted.bad_documents.push(BadDocument {
-                item: i,
+                record: item.record,
+                target_index: item.index.clone(),
                 error_type,
                 reason,
             }),
@@ -76,13 +80,9 @@ pub fn sort(items: &[BulkItem], outcomes: Vec<ItemOutcome>) -> Sorted {
 }
 
 /// Bad documents that cannot be dead-lettered fail, permanently: sending them again changes nothing.
-pub fn refuse<'i>(
-    items: &'i [BulkItem],
-    bad: Vec<BadDocument>,
-    why: &'static str,
-) -> impl Iterator<Item = Unwritten> + 'i {
+pub fn refuse(bad: Vec<BadDocument>, why: &'static str) -> impl Iterator<Item = Unwritten> {
     bad.into_iter().map(move |b| Unwritten {
-        record: items[b.item].record,
+        record: b.record,
         failure: Failure::new(format!("{}: {} ({why})", b.error_type, b.reason), false),
     })
 }
@@ -95,6 +95,7 @@ mod tests {
         (0..n)
             .map(|i| BulkItem {
                 record: i * 10,
+                index: format!("i{i}"),
                 lines: Vec::new(),
             })
             .collect()
@@ -133,8 +134,14 @@ mod tests {
         );
         assert_eq!(sorted.written, 1);
         assert_eq!(sorted.unwritten[0].record, 20);
-        assert_eq!(sorted.bad_documents[0].item, 1);
-        let refused: Vec<Unwritten> = refuse(&items, sorted.bad_documents, "no dead-letter index").collect();
+        assert_eq!(
+            (
+                sorted.bad_documents[0].record,
+                sorted.bad_documents[0].target_index.as_str()
+            ),
+            (10, "i1")
+        );
+        let refused: Vec<Unwritten> = refuse(sorted.bad_documents, "no dead-letter index").collect();
         assert_eq!(refused[0].record, 10);
         assert!(!refused[0].failure.retryable);
         assert_eq!(

@@ -8,26 +8,80 @@ use crate::config::{EsConfig, IndexTimeFormat, OpType};
 use crate::document::{self, write_json_string};
 use crate::outcome::BadDocument;
 
-/// Every record's bulk item, tombstones (null values: no document) left out. `routing_ms` gives each
-/// record's index date (its timestamp, or when its offset was first seen); `now_ms` stamps the added
-/// timestamp field of records without one.
-pub fn bulk_items(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Vec<BulkItem> {
-    let settings = &config.documents;
-    batch
-        .records()
-        .zip(routing_ms)
-        .enumerate()
-        .filter(|(_, (record, _))| record.value.is_some())
-        .map(|(i, (record, &routing_ms))| {
-            let doc = document::build(&record, settings, now_ms);
-            let id = doc.id.unwrap_or_else(|| coordinates_id(&record));
-            bulk_item(i, config.op_type, &index_of(config, routing_ms), &id, &doc.source)
-        })
-        .collect()
+/// What a batch becomes: bulk items, records to dead-letter before anything is sent (the transform stage
+/// rejected them, or their index name cannot be made), and tombstones skipped.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub items: Vec<BulkItem>,
+    pub rejected: Vec<BadDocument>,
+    pub skipped: usize,
 }
 
-pub fn index_of(config: &EsConfig, routing_ms: i64) -> String {
-    index_name(&config.index_keyword, config.index_time_format, routing_ms)
+/// Every record's bulk item. `routing_ms` gives each record's index date (its record time, or when its
+/// offset was first seen); `now_ms` stamps the added timestamp field of records without one. Tombstones
+/// (null values) delete the document with their key's `_id` when configured, else are skipped.
+pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Plan {
+    let mut plan = Plan::default();
+    for (i, (record, &routing_ms)) in batch.records().zip(routing_ms).enumerate() {
+        let index = index_of(config, &record, routing_ms);
+        let refusal = match (&index, record.rejection) {
+            (_, Some(reason)) => Some(("transform", reason.to_owned())),
+            (Err(reason), None) => Some(("index_name", reason.clone())),
+            (Ok(_), None) => None,
+        };
+        if let Some((error_type, reason)) = refusal {
+            plan.rejected.push(BadDocument {
+                record: i,
+                target_index: index.unwrap_or_default(),
+                error_type: error_type.to_owned(),
+                reason,
+            });
+            continue;
+        }
+        let index = index.expect("refused above");
+        let key_id = || record.key.map(|k| String::from_utf8_lossy(k).into_owned());
+        match record.value {
+            None => match key_id().filter(|_| config.delete_on_tombstone) {
+                Some(id) => plan.items.push(bulk_item(i, Action::Delete, &index, &id, None)),
+                None => plan.skipped += 1,
+            },
+            Some(_) => {
+                let doc = document::build(&record, &config.documents, now_ms);
+                let id = match config.id_from_key {
+                    true => key_id(),
+                    false => doc.id,
+                }
+                .unwrap_or_else(|| coordinates_id(&record));
+                plan.items
+                    .push(bulk_item(i, config.op_type.into(), &index, &id, Some(&doc.source)));
+            }
+        }
+    }
+    plan
+}
+
+/// The data index of `record`: the template's, or `<keyword>[-date[-hour]]`; an error says which field
+/// could not name it.
+pub fn index_of(config: &EsConfig, record: &Record<'_>, routing_ms: i64) -> Result<String, String> {
+    match &config.index_template {
+        Some(template) => template.render(record, routing_ms, &config.zone, index_text),
+        None => Ok(index_name(
+            &config.index_keyword,
+            config.index_time_format,
+            config.zone.date_time(routing_ms),
+        )),
+    }
+}
+
+/// A field value as part of an index name: lowercase, with the characters index names refuse as `_`.
+fn index_text(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':' | ' ' => '_',
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
 }
 
 /// Where the dating ledgers of undated records are kept: apart from the data indices (a `<keyword>-*`
@@ -42,8 +96,7 @@ pub fn ledger_id(topic: &str, partition: i32) -> String {
 }
 
 /// `<keyword>-YYYY-MM-DD[-HH]` from a record's routing time (deterministic on re-delivery).
-pub fn index_name(keyword: &str, format: IndexTimeFormat, timestamp_ms: i64) -> String {
-    let t = DateTime::from_epoch_ms(timestamp_ms);
+pub fn index_name(keyword: &str, format: IndexTimeFormat, t: DateTime) -> String {
     match format {
         IndexTimeFormat::None => keyword.to_owned(),
         IndexTimeFormat::Day => format!("{keyword}-{}", t.date()),
@@ -56,49 +109,66 @@ pub fn coordinates_id(record: &Record<'_>) -> String {
     format!("{}-{}-{}", record.topic, record.partition, record.offset)
 }
 
-/// One document's two NDJSON lines, kept whole so it can be re-sent alone.
+/// One document's NDJSON lines (an action line, and a source line unless it deletes), kept whole so it can
+/// be re-sent alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkItem {
     /// Index of the record in the batch.
     pub record: usize,
+    pub index: String,
     pub lines: Vec<u8>,
 }
 
-pub fn bulk_item(record: usize, op: OpType, index: &str, id: &str, source: &[u8]) -> BulkItem {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Index,
+    Create,
+    Delete,
+}
+
+impl From<OpType> for Action {
+    fn from(op: OpType) -> Self {
+        match op {
+            OpType::Index => Action::Index,
+            OpType::Create => Action::Create,
+        }
+    }
+}
+
+pub fn bulk_item(record: usize, action: Action, index: &str, id: &str, source: Option<&[u8]>) -> BulkItem {
+    let source = source.unwrap_or_default();
     let mut lines = Vec::with_capacity(source.len() + index.len() + id.len() + 40);
-    lines.extend_from_slice(match op {
-        OpType::Index => b"{\"index\":{\"_index\":",
-        OpType::Create => b"{\"create\":{\"_index\":",
+    lines.extend_from_slice(match action {
+        Action::Index => b"{\"index\":{\"_index\":",
+        Action::Create => b"{\"create\":{\"_index\":",
+        Action::Delete => b"{\"delete\":{\"_index\":",
     });
     write_json_string(&mut lines, index);
     lines.extend_from_slice(b",\"_id\":");
     write_json_string(&mut lines, id);
     lines.extend_from_slice(b"}}\n");
-    lines.extend_from_slice(source);
-    lines.push(b'\n');
-    BulkItem { record, lines }
+    if action != Action::Delete {
+        lines.extend_from_slice(source);
+        lines.push(b'\n');
+    }
+    BulkItem {
+        record,
+        index: index.to_owned(),
+        lines,
+    }
 }
 
-/// The dead-letter document of a record whose document the index refused: the raw record, where it was
-/// going and why it was refused, under the record's coordinates as `_id` (a re-delivery overwrites it).
-pub fn dead_letter_item(
-    config: &EsConfig,
-    dead_letter_index: &str,
-    batch: &Batch<'_>,
-    refused: &BulkItem,
-    bad: &BadDocument,
-    routing_ms: &[i64],
-    now_ms: i64,
-) -> BulkItem {
-    let record = batch.get(refused.record).expect("items index the batch");
-    let target = index_of(config, routing_ms[refused.record]);
-    let source = document::dead_letter(&record, &target, &bad.error_type, &bad.reason, now_ms);
+/// The dead-letter document of a record that could not be indexed: the raw record, where it was going and
+/// why, under the record's coordinates as `_id` (a re-delivery overwrites it).
+pub fn dead_letter_item(dead_letter_index: &str, batch: &Batch<'_>, bad: &BadDocument, now_ms: i64) -> BulkItem {
+    let record = batch.get(bad.record).expect("bad documents index the batch");
+    let source = document::dead_letter(&record, &bad.target_index, &bad.error_type, &bad.reason, now_ms);
     bulk_item(
-        refused.record,
-        OpType::Index,
+        bad.record,
+        Action::Index,
         dead_letter_index,
         &coordinates_id(&record),
-        &source,
+        Some(&source),
     )
 }
 
@@ -123,21 +193,31 @@ mod tests {
     #[test]
     fn index_names_follow_the_template_formats() {
         let ms = 1_545_084_650_987; // 2018-12-17T22:10:50Z
-        assert_eq!(index_name("log", IndexTimeFormat::Day, ms), "log-2018-12-17");
-        assert_eq!(index_name("log", IndexTimeFormat::Hour, ms), "log-2018-12-17-22");
-        assert_eq!(index_name("log", IndexTimeFormat::None, ms), "log");
+        let utc = DateTime::from_epoch_ms(ms);
+        assert_eq!(index_name("log", IndexTimeFormat::Day, utc), "log-2018-12-17");
+        assert_eq!(index_name("log", IndexTimeFormat::Hour, utc), "log-2018-12-17-22");
+        assert_eq!(index_name("log", IndexTimeFormat::None, utc), "log");
+        let beijing = ckafka_dump_core::time::Zone::named("Asia/Shanghai")
+            .unwrap()
+            .date_time(ms);
+        assert_eq!(index_name("log", IndexTimeFormat::Hour, beijing), "log-2018-12-18-06");
+        assert_eq!(index_text("Pay Ops/EU"), "pay_ops_eu");
     }
 
     #[test]
     fn action_lines_escape_and_choose_the_op() {
-        let item = bulk_item(3, OpType::Create, "log", "a\"b", b"{}");
+        let item = bulk_item(3, Action::Create, "log", "a\"b", Some(b"{}"));
         assert_eq!(
             item.lines,
             b"{\"create\":{\"_index\":\"log\",\"_id\":\"a\\\"b\"}}\n{}\n"
         );
-        assert!(bulk_item(0, OpType::Index, "i", "x", b"{}")
+        assert!(bulk_item(0, Action::Index, "i", "x", Some(b"{}"))
             .lines
             .starts_with(b"{\"index\":"));
+        assert_eq!(
+            bulk_item(0, Action::Delete, "i", "k", None).lines,
+            b"{\"delete\":{\"_index\":\"i\",\"_id\":\"k\"}}\n"
+        );
     }
 
     #[test]
@@ -147,6 +227,7 @@ mod tests {
             .enumerate()
             .map(|(i, &n)| BulkItem {
                 record: i,
+                index: String::new(),
                 lines: vec![b'x'; n],
             })
             .collect();

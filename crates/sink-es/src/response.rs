@@ -27,8 +27,9 @@ struct BulkResponse {
 
 #[derive(Deserialize)]
 struct Item {
-    #[serde(alias = "index", alias = "create", alias = "update", alias = "delete")]
-    result: ItemResult,
+    #[serde(alias = "index", alias = "create", alias = "update")]
+    result: Option<ItemResult>,
+    delete: Option<ItemResult>,
 }
 
 #[derive(Deserialize)]
@@ -71,7 +72,13 @@ pub fn parse(body: &[u8], op: OpType, sent: usize) -> Result<Vec<ItemOutcome>, S
     Ok(response
         .items
         .into_iter()
-        .map(|item| classify(op, item.result))
+        .map(|item| match (item.result, item.delete) {
+            // Deleting a document that is not there (deleted by an earlier delivery, or never indexed).
+            (_, Some(deleted)) if deleted.status == 404 && deleted.error.is_none() => ItemOutcome::Written,
+            (_, Some(deleted)) => classify(op, deleted),
+            (Some(result), None) => classify(op, result),
+            (None, None) => ItemOutcome::Failed(Failure::new("bulk response item without a result", true)),
+        })
         .collect())
 }
 
@@ -150,6 +157,16 @@ mod tests {
         let body = br#"{"_index":"i","_id":"t-0","found":true,"_source":{"high":3,"stamps":[]}}"#;
         assert_eq!(source(body).unwrap(), br#"{"high":3,"stamps":[]}"#);
         assert!(source(b"{}").is_err());
+    }
+
+    #[test]
+    fn deleting_a_missing_document_is_done() {
+        let body = br#"{"errors":false,"items":[{"delete":{"status":404,"result":"not_found"}},
+            {"delete":{"status":200,"result":"deleted"}},
+            {"delete":{"status":404,"error":{"type":"index_not_found_exception","reason":"no such index"}}}]}"#;
+        let outcomes = parse(body, OpType::Index, 3).unwrap();
+        assert_eq!(outcomes[..2], [ItemOutcome::Written, ItemOutcome::Written]);
+        assert!(matches!(&outcomes[2], ItemOutcome::Failed(f) if !f.retryable));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_es::config::EsConfig;
@@ -31,7 +32,7 @@ fn sink(url: &str, keyword: &str, extra: &[(&str, &str)]) -> EsSink {
 }
 
 async fn run(sink: &EsSink, event: &str, limit: Duration) -> Result<Summary, Error> {
-    invoke(&Triggered(sink), event, Deadline::after(limit), "test").await
+    invoke(&Triggered::new(sink), event, Deadline::after(limit), "test").await
 }
 
 async fn get(url: &str) -> Value {
@@ -218,6 +219,143 @@ async fn a_poison_document_is_dead_lettered_not_retried_forever(url: String) {
     assert!(doc(&url, &format!("{keyword}-dead-letter"), "p-0-1").await["found"] == true);
 }
 
+/// An AWS Kafka event on topic `t`, partition 0, offsets from `first_offset`: (key, value or tombstone).
+fn aws_event(first_offset: i64, records: &[(&str, Option<&str>)]) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| {
+            serde_json::json!({"topic": "t", "partition": 0, "offset": first_offset + i as i64,
+                "timestamp": 1_709_310_600_000i64, "timestampType": "CREATE_TIME", "key": b64(key),
+                "value": value.map(b64), "headers": []})
+        })
+        .collect();
+    serde_json::json!({"eventSource": "aws:kafka", "records": {"t-0": records}}).to_string()
+}
+
+async fn run_staged(sink: &EsSink, stage: &[(&str, &str)], event: &str) -> Result<Summary, Error> {
+    let stage = Stage::from_env(&Env::from_pairs(stage)).unwrap();
+    let handler = Triggered::new(sink).with_stage(stage);
+    invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test").await
+}
+
+/// Filter, rename and metadata fields, an index per `app` field, dated by the record's own `ts` in Beijing
+/// time (16:30 UTC is already the next day there); records the stage or the index name cannot take are
+/// dead-lettered with the reason; a re-delivery changes nothing.
+async fn a_stage_routes_records_to_indices_by_field_and_beijing_date(url: String) {
+    let keyword = unique("routed");
+    let template = format!("{keyword}-{{field:app}}-{{date}}");
+    let sink = sink(
+        &url,
+        &keyword,
+        &[
+            ("ES_Index_Template", template.as_str()),
+            ("time_zone", "Asia/Shanghai"),
+            ("ES_Timestamp_Field", "@timestamp"),
+        ],
+    );
+    let stage = [
+        ("TRANSFORM_FILTER", r#"level != "debug""#),
+        ("TRANSFORM_RENAME", "msg:message"),
+        ("TRANSFORM_ADD", "kafka_offset:@offset, kafka_key:@key"),
+        ("TRANSFORM_TIME_FIELD", "ts"),
+        ("time_zone", "Asia/Shanghai"),
+    ];
+    let event = aws_event(
+        0,
+        &[
+            (
+                "a",
+                Some(r#"{"app":"Pay","level":"info","msg":"paid","ts":"2024-03-01T16:30:00Z"}"#),
+            ),
+            (
+                "b",
+                Some(r#"{"app":"auth","level":"warn","msg":"slow","ts":"2024-03-01T15:59:59Z"}"#),
+            ),
+            (
+                "c",
+                Some(r#"{"app":"pay","level":"debug","msg":"noise","ts":"2024-03-01T16:31:00Z"}"#),
+            ),
+            ("d", Some("not json")),
+            (
+                "e",
+                Some(r#"{"level":"info","msg":"no app","ts":"2024-03-01T16:30:00Z"}"#),
+            ),
+        ],
+    );
+    for delivery in ["first", "re-delivery"] {
+        let summary = run_staged(&sink, &stage, &event).await.unwrap();
+        assert_eq!(
+            (
+                summary.records,
+                summary.written,
+                summary.filtered,
+                summary.dead_lettered
+            ),
+            (5, 2, 1, 2),
+            "{delivery}: {summary:?}"
+        );
+    }
+    let pay = doc(&url, &format!("{keyword}-pay-2024-03-02"), "t-0-0").await;
+    assert_eq!(pay["_source"]["message"], "paid", "{pay}");
+    assert_eq!(pay["_source"]["kafka_offset"], 0);
+    assert_eq!(pay["_source"]["kafka_key"], "a");
+    assert_eq!(
+        pay["_source"]["@timestamp"], "2024-03-02T00:30:00.000+08:00",
+        "the record time, in Beijing time"
+    );
+    assert!(pay["_source"].get("msg").is_none());
+    assert_eq!(count(&url, &format!("{keyword}-auth-2024-03-01")).await, 1);
+    assert_eq!(
+        count(&url, &format!("{keyword}-pay-*")).await,
+        1,
+        "the debug record was filtered"
+    );
+    let not_json = doc(&url, &format!("{keyword}-dead-letter"), "t-0-3").await;
+    assert_eq!(not_json["_source"]["error"]["type"], "transform", "{not_json}");
+    assert_eq!(not_json["_source"]["raw"], "not json");
+    let no_app = doc(&url, &format!("{keyword}-dead-letter"), "t-0-4").await;
+    assert_eq!(no_app["_source"]["error"]["type"], "index_name", "{no_app}");
+    assert_eq!(no_app["_source"]["error"]["reason"], "field `app` is missing");
+    assert_eq!(count(&url, &format!("{keyword}-dead-letter")).await, 2);
+}
+
+/// `ES_Delete_On_Tombstone` with `ES_Id_Field=@key`: a null value deletes the key's document; deleting it
+/// again (a re-delivery) is done, not an error.
+async fn a_tombstone_deletes_the_document_of_its_key(url: String) {
+    let keyword = unique("tombstone");
+    let sink = sink(
+        &url,
+        &keyword,
+        &[
+            ("ES_Index_TimeFormat", "none"),
+            ("ES_Id_Field", "@key"),
+            ("ES_Delete_On_Tombstone", "true"),
+        ],
+    );
+    let puts = aws_event(
+        0,
+        &[
+            ("user-1", Some(r#"{"n":1}"#)),
+            ("user-2", Some(r#"{"n":2}"#)),
+            ("user-1", Some(r#"{"n":3}"#)),
+        ],
+    );
+    let summary = run(&sink, &puts, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(summary.written, 3);
+    assert_eq!(count(&url, &keyword).await, 2, "one document per key");
+    assert_eq!(doc(&url, &keyword, "user-1").await["_source"]["n"], 3);
+    let delete = aws_event(3, &[("user-1", None)]);
+    for delivery in ["first", "re-delivery"] {
+        let summary = run(&sink, &delete, Duration::from_secs(30)).await.unwrap();
+        assert_eq!((summary.written, summary.skipped), (1, 0), "{delivery}: {summary:?}");
+        assert_eq!(count(&url, &keyword).await, 1, "{delivery}");
+        assert_eq!(doc(&url, &keyword, "user-1").await["found"], false, "{delivery}");
+    }
+}
+
 macro_rules! on_both_servers {
     ($($name:ident),*) => {
         mod noida_db {
@@ -234,7 +372,9 @@ on_both_servers!(
     redelivered_batch_overwrites,
     a_redelivery_across_midnight_or_the_hour_lands_in_the_first_index,
     mapping_conflict_goes_to_the_dead_letter_index,
-    a_poison_document_is_dead_lettered_not_retried_forever
+    a_poison_document_is_dead_lettered_not_retried_forever,
+    a_stage_routes_records_to_indices_by_field_and_beijing_date,
+    a_tombstone_deletes_the_document_of_its_key
 );
 
 #[tokio::test]

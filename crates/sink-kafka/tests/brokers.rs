@@ -79,7 +79,7 @@ fn sink(broker: &str, topic: &str, extra: &[(&str, &str)]) -> KafkaSink {
 }
 
 async fn run(sink: &KafkaSink, event: &str, limit: Duration) -> Result<Summary, Error> {
-    invoke(&Triggered(sink), event, Deadline::after(limit), "test").await
+    invoke(&Triggered::new(sink), event, Deadline::after(limit), "test").await
 }
 
 #[tokio::test]

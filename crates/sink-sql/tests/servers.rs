@@ -126,7 +126,7 @@ fn msk_event(topic: &str, records: &[(i64, Option<&str>, Option<&str>)]) -> Stri
 
 async fn run(sink: &SqlSink, event: &str) -> Result<Summary, Error> {
     invoke(
-        &Triggered(sink),
+        &Triggered::new(sink),
         event,
         Deadline::after(Duration::from_secs(60)),
         "test",

@@ -1,13 +1,15 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_runtime::WithSchedule;
 use ckafka_dump_sink_cos::config::CosConfig;
 use ckafka_dump_sink_cos::CosSink;
 
 fn main() -> ExitCode {
     ckafka_dump_runtime::main("to-cos", || async {
-        let config = CosConfig::from_env(&Env::process())?;
-        Ok(WithSchedule(CosSink::new(config)?))
+        let env = Env::process();
+        let config = CosConfig::from_env(&env)?;
+        Ok(WithSchedule::new(CosSink::new(config)?).with_stage(Stage::from_env(&env)?))
     })
 }

@@ -1,13 +1,15 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_runtime::Triggered;
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
 
 fn main() -> ExitCode {
     ckafka_dump_runtime::main("to-es", || async {
-        let config = EsConfig::from_env(&Env::process())?;
-        Ok(Triggered(EsSink::new(config)?))
+        let env = Env::process();
+        let config = EsConfig::from_env(&env)?;
+        Ok(Triggered::new(EsSink::new(config)?).with_stage(Stage::from_env(&env)?))
     })
 }

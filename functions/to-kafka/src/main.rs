@@ -1,13 +1,15 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_runtime::Triggered;
 use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::KafkaSink;
 
 fn main() -> ExitCode {
     ckafka_dump_runtime::main("to-kafka", || async {
-        let config = KafkaConfig::from_env(&Env::process())?;
-        Ok(Triggered(KafkaSink::new(config)?))
+        let env = Env::process();
+        let config = KafkaConfig::from_env(&env)?;
+        Ok(Triggered::new(KafkaSink::new(config)?).with_stage(Stage::from_env(&env)?))
     })
 }

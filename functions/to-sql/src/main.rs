@@ -1,13 +1,15 @@
 use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_runtime::Triggered;
 use ckafka_dump_sink_sql::config::SqlConfig;
 use ckafka_dump_sink_sql::SqlSink;
 
 fn main() -> ExitCode {
     ckafka_dump_runtime::main("to-sql", || async {
-        let config = SqlConfig::from_env(&Env::process())?;
-        Ok(Triggered(SqlSink::new(config)))
+        let env = Env::process();
+        let config = SqlConfig::from_env(&env)?;
+        Ok(Triggered::new(SqlSink::new(config)).with_stage(Stage::from_env(&env)?))
     })
 }

@@ -11,7 +11,10 @@ use crate::time::Zone;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Path {
     /// `a.b.c`: the top-level field named `a.b.c` if there is one (a flattened name), else `c` in `b` in `a`.
-    Field { name: String, segments: Vec<String> },
+    Field {
+        name: String,
+        segments: Vec<String>,
+    },
     Meta(Meta),
 }
 
@@ -148,7 +151,10 @@ mod tests {
         assert_eq!(Path::parse("a.b").unwrap().find(&fields), Some(&json!(1)));
         assert_eq!(Path::parse("a.c.d").unwrap().find(&fields), Some(&json!(3)));
         assert_eq!(Path::parse("x.0").unwrap().find(&fields), None);
-        assert_eq!(Path::parse("@header.trace").unwrap(), Path::Meta(Meta::Header("trace".into())));
+        assert_eq!(
+            Path::parse("@header.trace").unwrap(),
+            Path::Meta(Meta::Header("trace".into()))
+        );
         assert!(Path::parse("@partitions").unwrap_err().contains("@partition,"));
     }
 

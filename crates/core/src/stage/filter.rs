@@ -132,7 +132,10 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, String> {
         if let Some(symbol) = ["==", "!=", ">=", "<="].into_iter().find(|s| *s == two) {
             tokens.push((Token::Symbol(symbol), at));
             i += 2;
-        } else if let Some(symbol) = ["(", ")", "[", "]", ",", ">", "<"].into_iter().find(|s| s.starts_with(c)) {
+        } else if let Some(symbol) = ["(", ")", "[", "]", ",", ">", "<"]
+            .into_iter()
+            .find(|s| s.starts_with(c))
+        {
             tokens.push((Token::Symbol(symbol), at));
             i += 1;
         } else if c == '"' {
@@ -237,7 +240,11 @@ impl Parser {
         while self.keyword("and") {
             all.push(self.unary()?);
         }
-        Ok(if all.len() == 1 { all.remove(0) } else { Filter::And(all) })
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Filter::And(all)
+        })
     }
 
     fn unary(&mut self) -> Result<Filter, String> {
@@ -285,7 +292,11 @@ impl Parser {
             let at = self.position();
             match self.value()? {
                 Value::Number(n) => Test::Compare(op, n.as_f64().unwrap_or(f64::NAN)),
-                _ => return Err(format!("at character {at}: a number must follow `<`, `<=`, `>` or `>=`")),
+                _ => {
+                    return Err(format!(
+                        "at character {at}: a number must follow `<`, `<=`, `>` or `>=`"
+                    ))
+                }
             }
         } else {
             return self.error(
@@ -370,15 +381,33 @@ mod tests {
         assert!(!passes(r#"level != "error""#, r.clone()));
         assert!(passes(r#"app in ["pay", "auth"]"#, r.clone()));
         assert!(!passes(r#"app in []"#, r.clone()));
-        assert!(passes(r#"msg prefix "time" and msg suffix "bank" and msg contains "calling""#, r.clone()));
+        assert!(passes(
+            r#"msg prefix "time" and msg suffix "bank" and msg contains "calling""#,
+            r.clone()
+        ));
         assert!(passes(r#"msg matches "^time\\w+ calling""#, r.clone()));
-        assert!(passes("latency >= 300 and latency > 299.5 and latency < 301 and latency <= 300", r.clone()));
+        assert!(passes(
+            "latency >= 300 and latency > 299.5 and latency < 301 and latency <= 300",
+            r.clone()
+        ));
         assert!(passes("code > 500", r.clone()), "numeric strings compare as numbers");
-        assert!(passes("user.id == 7 and user.id exists and not user.name exists", r.clone()));
+        assert!(passes(
+            "user.id == 7 and user.id exists and not user.name exists",
+            r.clone()
+        ));
         assert!(passes("`odd name` == 1", r.clone()));
-        assert!(passes(r#"level == "info" or (app == "pay" and not latency < 100)"#, r.clone()));
-        assert!(!passes(r#"level == "info" or app == "pay" and latency < 100"#, r.clone()), "and binds tighter");
-        assert!(!passes("missing == null or missing != 1", r.clone()), "a missing field fails every test");
+        assert!(passes(
+            r#"level == "info" or (app == "pay" and not latency < 100)"#,
+            r.clone()
+        ));
+        assert!(
+            !passes(r#"level == "info" or app == "pay" and latency < 100"#, r.clone()),
+            "and binds tighter"
+        );
+        assert!(
+            !passes("missing == null or missing != 1", r.clone()),
+            "a missing field fails every test"
+        );
         assert!(passes("user.id in [1, 7.0]", r));
     }
 
@@ -386,7 +415,11 @@ mod tests {
     fn mistakes_name_their_position() {
         let err = |f: &str| Filter::parse(f).unwrap_err();
         assert_eq!(err(r#"level = "x""#), "at character 7: unexpected `=`");
-        assert!(err(r#"level == "#).starts_with("at character 10: expected a value"), "{}", err("level == "));
+        assert!(
+            err(r#"level == "#).starts_with("at character 10: expected a value"),
+            "{}",
+            err("level == ")
+        );
         assert!(err(r#"(a == 1"#).starts_with("at character 8: expected `)`"));
         assert!(err(r#"a == 1 b == 2"#).starts_with("at character 8: expected `and`, `or` or the end, found `b`"));
         assert!(err(r#"a matches "(""#).starts_with("at character 11: bad regex"));

@@ -60,7 +60,10 @@ pub struct Staging {
 }
 
 enum Processed {
-    Kept { fields: Map<String, Value>, time_ms: Option<i64> },
+    Kept {
+        fields: Map<String, Value>,
+        time_ms: Option<i64>,
+    },
     Filtered,
     Rejected(String),
 }
@@ -198,7 +201,10 @@ impl Steps {
                 Ok(Path::Meta(meta)) => Ok((name, meta)),
                 _ => Err(ConfigError::new(
                     "TRANSFORM_ADD",
-                    format!("`{name}:{source}`: the source must be Kafka metadata ({})", fields::META_NAMES),
+                    format!(
+                        "`{name}:{source}`: the source must be Kafka metadata ({})",
+                        fields::META_NAMES
+                    ),
                 )),
             })
             .collect::<Result<_, _>>()?;

@@ -30,15 +30,27 @@ fn event(values: &[Option<&str>]) -> String {
     json!({"eventSource": "aws:kafka", "records": {"logs-0": records}}).to_string()
 }
 
-fn run(stage: &Stage, values: &[Option<&str>], reads_fields: bool) -> (Staging, Vec<(i64, Option<Value>, Option<String>, Option<i64>)>) {
+/// Per record left in the batch: offset, value (as JSON, else as text), rejection, record time.
+type Seen = (i64, Option<Value>, Option<String>, Option<i64>);
+
+fn run(stage: &Stage, values: &[Option<&str>], reads_fields: bool) -> (Staging, Vec<Seen>) {
     let event = event(values);
-    let Ok(Event::Records(mut batch)) = decode(&event) else { panic!("decodes") };
+    let Ok(Event::Records(mut batch)) = decode(&event) else {
+        panic!("decodes")
+    };
     let staging = stage.apply(&mut batch, reads_fields);
     let out = batch
         .records()
         .map(|r| {
-            let value = r.value.map(|v| serde_json::from_slice(v).unwrap_or(Value::String(String::from_utf8_lossy(v).into())));
-            (r.offset, value, r.rejection.map(str::to_owned), r.timestamp.map(|t| t.millis))
+            let value = r
+                .value
+                .map(|v| serde_json::from_slice(v).unwrap_or(Value::String(String::from_utf8_lossy(v).into())));
+            (
+                r.offset,
+                value,
+                r.rejection.map(str::to_owned),
+                r.timestamp.map(|t| t.millis),
+            )
         })
         .collect();
     (staging, out)
@@ -56,21 +68,36 @@ fn unconfigured_stage_leaves_the_batch_alone() {
 #[test]
 fn routing_by_field_parses_without_rewriting() {
     let event = event(&[Some(r#"{"b":1,  "a":2}"#), Some("plain")]);
-    let Ok(Event::Records(mut batch)) = decode(&event) else { panic!() };
+    let Ok(Event::Records(mut batch)) = decode(&event) else {
+        panic!()
+    };
     let staging = stage(&[]).apply(&mut batch, true);
     assert_eq!(staging.rejected, 1);
     let first = batch.get(0).unwrap();
-    assert_eq!(first.value, Some(&br#"{"b":1,  "a":2}"#[..]), "the original bytes are written");
+    assert_eq!(
+        first.value,
+        Some(&br#"{"b":1,  "a":2}"#[..]),
+        "the original bytes are written"
+    );
     assert_eq!(first.fields, Some(&json!({"a": 2, "b": 1})));
-    assert_eq!(batch.get(1).unwrap().rejection, Some("the value is not JSON: expected value at line 1 column 1"));
+    assert_eq!(
+        batch.get(1).unwrap().rejection,
+        Some("the value is not JSON: expected value at line 1 column 1")
+    );
 }
 
 #[test]
 fn filter_rename_drop_keep_flatten_and_metadata() {
     let s = stage(&[
-        ("TRANSFORM_FILTER", r#"level == "error" and @topic == "logs" and @header.trace == "t1""#),
+        (
+            "TRANSFORM_FILTER",
+            r#"level == "error" and @topic == "logs" and @header.trace == "t1""#,
+        ),
         ("TRANSFORM_FLATTEN", "."),
-        ("TRANSFORM_ADD", "kafka_topic:@topic, kafka_offset:@offset, kafka_key:@key, kafka_time:@timestamp, trace:@header.trace"),
+        (
+            "TRANSFORM_ADD",
+            "kafka_topic:@topic, kafka_offset:@offset, kafka_key:@key, kafka_time:@timestamp, trace:@header.trace",
+        ),
         ("TRANSFORM_RENAME", "msg:message, user.id:uid"),
         ("TRANSFORM_DROP", "secret"),
         ("time_zone", "Asia/Shanghai"),
@@ -84,12 +111,20 @@ fn filter_rename_drop_keep_flatten_and_metadata() {
         ],
         false,
     );
-    assert_eq!(staging, Staging { filtered: 1, rejected: 0 });
+    assert_eq!(
+        staging,
+        Staging {
+            filtered: 1,
+            rejected: 0
+        }
+    );
     assert_eq!(out.len(), 2, "the filtered record left the batch; the tombstone stays");
     assert_eq!(
         out[0].1,
-        Some(json!({"level": "error", "message": "boom", "uid": 7, "kafka_topic": "logs", "kafka_offset": 0,
-                    "kafka_key": "k0", "kafka_time": "2024-03-02T00:30:00.000+08:00", "trace": "t1"}))
+        Some(
+            json!({"level": "error", "message": "boom", "uid": 7, "kafka_topic": "logs", "kafka_offset": 0,
+                    "kafka_key": "k0", "kafka_time": "2024-03-02T00:30:00.000+08:00", "trace": "t1"})
+        )
     );
     assert_eq!((out[1].0, &out[1].1), (2, &None));
 
@@ -105,19 +140,40 @@ fn delimited_and_regex_values_become_fields() {
         ("TRANSFORM_DELIMITER", "|"),
         ("TRANSFORM_FIELDS", "time, level, msg"),
     ]);
-    let (staging, out) = run(&delimited, &[Some("2024-03-01|warn|disk | 91%"), Some("just text")], false);
-    assert_eq!(out[0].1, Some(json!({"time": "2024-03-01", "level": "warn", "msg": "disk | 91%"})));
+    let (staging, out) = run(
+        &delimited,
+        &[Some("2024-03-01|warn|disk | 91%"), Some("just text")],
+        false,
+    );
+    assert_eq!(
+        out[0].1,
+        Some(json!({"time": "2024-03-01", "level": "warn", "msg": "disk | 91%"}))
+    );
     assert_eq!(staging.rejected, 1);
     assert_eq!(out[1].2.as_deref(), Some("3 fields expected, 1 found between `|`"));
-    assert_eq!(out[1].1, Some(json!("just text")), "a rejected record keeps its original bytes");
+    assert_eq!(
+        out[1].1,
+        Some(json!("just text")),
+        "a rejected record keeps its original bytes"
+    );
 
     let regex = stage(&[
         ("TRANSFORM_PARSE", "regex"),
         ("TRANSFORM_REGEX", r"^(?P<ip>\S+) (?P<method>[A-Z]+) (?P<path>\S+)"),
         ("TRANSFORM_FILTER", r#"method in ["GET"]"#),
     ]);
-    let (staging, out) = run(&regex, &[Some("10.0.0.1 GET /a"), Some("10.0.0.2 POST /b"), Some("-")], false);
-    assert_eq!(staging, Staging { filtered: 1, rejected: 1 });
+    let (staging, out) = run(
+        &regex,
+        &[Some("10.0.0.1 GET /a"), Some("10.0.0.2 POST /b"), Some("-")],
+        false,
+    );
+    assert_eq!(
+        staging,
+        Staging {
+            filtered: 1,
+            rejected: 1
+        }
+    );
     assert_eq!(out[0].1, Some(json!({"ip": "10.0.0.1", "method": "GET", "path": "/a"})));
     assert!(out[1].2.as_deref().unwrap().contains("does not match the regex"));
 }
@@ -129,12 +185,32 @@ fn record_time_from_a_field_replaces_the_kafka_time() {
         ("TRANSFORM_TIME_FORMAT", "%Y-%m-%d %H:%M:%S"),
         ("time_zone", "Asia/Shanghai"),
     ]);
-    let (staging, out) = run(&s, &[Some(r#"{"ts":"2024-03-02 07:59:59"}"#), Some(r#"{"ts":"soon"}"#), Some("{}")], false);
-    assert_eq!(out[0].3, Some(1_709_337_599_000), "07:59:59 in Beijing is 23:59:59 UTC the day before");
+    let (staging, out) = run(
+        &s,
+        &[
+            Some(r#"{"ts":"2024-03-02 07:59:59"}"#),
+            Some(r#"{"ts":"soon"}"#),
+            Some("{}"),
+        ],
+        false,
+    );
+    assert_eq!(
+        out[0].3,
+        Some(1_709_337_599_000),
+        "07:59:59 in Beijing is 23:59:59 UTC the day before"
+    );
     assert_eq!(staging.rejected, 2);
-    assert!(out[1].2.as_deref().unwrap().starts_with("record time field `ts`: `soon` does not match"));
+    assert!(out[1]
+        .2
+        .as_deref()
+        .unwrap()
+        .starts_with("record time field `ts`: `soon` does not match"));
     assert_eq!(out[2].2.as_deref(), Some("record time field `ts` is missing"));
-    assert_eq!(out[2].3, Some(1_709_310_600_000), "a rejected record keeps its Kafka time");
+    assert_eq!(
+        out[2].3,
+        Some(1_709_310_600_000),
+        "a rejected record keeps its Kafka time"
+    );
 }
 
 #[test]
@@ -149,13 +225,22 @@ fn json_values_double_encoded_are_unwrapped_and_others_rejected() {
 #[test]
 fn configuration_errors_name_the_variable_and_the_mistake() {
     let e = config_error(&[("TRANSFORM_FILTER", r#"level == "error" and"#)]);
-    assert!(e.contains("TRANSFORM_FILTER: at character 21: expected a field name"), "{e}");
+    assert!(
+        e.contains("TRANSFORM_FILTER: at character 21: expected a field name"),
+        "{e}"
+    );
     let e = config_error(&[("TRANSFORM_RENAME", "a:b, c")]);
     assert!(e.contains("TRANSFORM_RENAME: item 2 `c` is not `name:name`"), "{e}");
     let e = config_error(&[("TRANSFORM_ADD", "t:topic")]);
-    assert!(e.contains("TRANSFORM_ADD") && e.contains("must be Kafka metadata"), "{e}");
+    assert!(
+        e.contains("TRANSFORM_ADD") && e.contains("must be Kafka metadata"),
+        "{e}"
+    );
     let e = config_error(&[("TRANSFORM_PARSE", "xml")]);
-    assert!(e.contains("TRANSFORM_PARSE: `xml` is not json, delimited or regex"), "{e}");
+    assert!(
+        e.contains("TRANSFORM_PARSE: `xml` is not json, delimited or regex"),
+        "{e}"
+    );
     let e = config_error(&[("TRANSFORM_PARSE", "delimited")]);
     assert!(e.contains("TRANSFORM_FIELDS"), "{e}");
     let e = config_error(&[("TRANSFORM_PARSE", "regex"), ("TRANSFORM_REGEX", "(a")]);

@@ -1,0 +1,168 @@
+//! Names that follow a record: `logs-{field:app}-{date}` for an index, `{field:region}` for a topic.
+//! Every placeholder is a function of the record (its fields, metadata and record time), so a re-delivered
+//! record gets the same name.
+
+use crate::record::Record;
+use crate::stage::fields::{routing_text, Path};
+use crate::time::Zone;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Field(Path),
+    /// `YYYY-MM-DD` of the record time in the zone.
+    Date,
+    /// `HH` of the record time in the zone.
+    Hour,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// `dated`: whether `{date}` and `{hour}` may appear.
+    pub fn parse(text: &str, dated: bool) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_owned()));
+            }
+            let close = rest[open..].find('}').ok_or_else(|| {
+                format!(
+                    "`{text}`: unclosed `{{` at character {}",
+                    text.len() - rest.len() + open + 1
+                )
+            })?;
+            let name = &rest[open + 1..open + close];
+            parts.push(match name {
+                "date" if dated => Part::Date,
+                "hour" if dated => Part::Hour,
+                _ => match name.strip_prefix("field:") {
+                    Some(path) if !path.is_empty() => Part::Field(Path::parse(path)?),
+                    _ => {
+                        let known = if dated {
+                            "{field:NAME}, {date}, {hour}"
+                        } else {
+                            "{field:NAME}"
+                        };
+                        return Err(format!("`{text}`: unknown placeholder `{{{name}}}` (known: {known})"));
+                    }
+                },
+            });
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn reads_fields(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Field(Path::Field { .. })))
+    }
+
+    pub fn is_dated(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Date | Part::Hour))
+    }
+
+    /// The literal text before the first placeholder.
+    pub fn prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Literal(text)) => text,
+            _ => "",
+        }
+    }
+
+    /// The name for `record` dated `time_ms`; field values pass through `clean` (what the target allows).
+    /// An error names the field that is missing or cannot name anything.
+    pub fn render(
+        &self,
+        record: &Record<'_>,
+        time_ms: i64,
+        zone: &Zone,
+        clean: fn(&str) -> String,
+    ) -> Result<String, String> {
+        let mut out = String::new();
+        let null = serde_json::Value::Null;
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Date => out.push_str(&zone.date_time(time_ms).date()),
+                Part::Hour => out.push_str(&format!("{:02}", zone.date_time(time_ms).hour)),
+                Part::Field(path) => {
+                    let value = path.resolve(record.fields.unwrap_or(&null), record, zone);
+                    let name = || match path {
+                        Path::Field { name, .. } => name.clone(),
+                        Path::Meta(meta) => format!("{meta:?}"),
+                    };
+                    let value = value.ok_or_else(|| format!("field `{}` is missing", name()))?;
+                    let text = routing_text(&value)
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| format!("field `{}` ({value}) cannot name a target", name()))?;
+                    out.push_str(&clean(&text));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keep(s: &str) -> String {
+        s.to_owned()
+    }
+
+    #[test]
+    fn renders_fields_metadata_and_zoned_dates() {
+        let t = Template::parse("logs-{field:app}-{field:@partition}-{date}-{hour}", true).unwrap();
+        assert!(t.reads_fields() && t.is_dated());
+        assert_eq!(t.prefix(), "logs-");
+        let fields = serde_json::json!({"app": "Pay", "n": 3, "o": {}, "e": ""});
+        let mut record = Record::new("t", 2, 0, None, None, Some(b"{}"));
+        record.fields = Some(&fields);
+        let shanghai = Zone::named("Asia/Shanghai").unwrap();
+        assert_eq!(
+            t.render(&record, 1_709_310_600_000, &shanghai, keep),
+            Ok("logs-Pay-2-2024-03-02-00".to_owned())
+        );
+        let lower: fn(&str) -> String = |s| s.to_lowercase();
+        assert_eq!(
+            Template::parse("{field:app}{field:n}", false)
+                .unwrap()
+                .render(&record, 0, &shanghai, lower),
+            Ok("pay3".to_owned())
+        );
+        for (field, error) in [
+            ("x", "field `x` is missing"),
+            ("o", "field `o` ({}) cannot name"),
+            ("e", "field `e` (\"\")"),
+        ] {
+            let t = Template::parse(&format!("{{field:{field}}}"), false).unwrap();
+            let e = t.render(&record, 0, &shanghai, keep).unwrap_err();
+            assert!(e.starts_with(error), "{e}");
+        }
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(Template::parse("a-{date", true)
+            .unwrap_err()
+            .contains("unclosed `{` at character 3"));
+        assert!(Template::parse("{date}", false)
+            .unwrap_err()
+            .contains("unknown placeholder `{date}`"));
+        assert!(Template::parse("{field:}", true)
+            .unwrap_err()
+            .contains("unknown placeholder"));
+        assert!(Template::parse("{field:@nope}", true)
+            .unwrap_err()
+            .contains("not Kafka metadata"));
+        assert!(!Template::parse("plain", true).unwrap().reads_fields());
+    }
+}
