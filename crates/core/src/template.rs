@@ -68,6 +68,17 @@ impl Template {
         self.parts.iter().any(|p| matches!(p, Part::Date | Part::Hour))
     }
 
+    /// The template's literal text, placeholders left out (to check the characters a target allows).
+    pub fn literals(&self) -> String {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Literal(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The literal text before the first placeholder.
     pub fn prefix(&self) -> &str {
         match self.parts.first() {
@@ -86,14 +97,13 @@ impl Template {
         clean: fn(&str) -> String,
     ) -> Result<String, String> {
         let mut out = String::new();
-        let null = serde_json::Value::Null;
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Date => out.push_str(&zone.date_time(time_ms).date()),
                 Part::Hour => out.push_str(&format!("{:02}", zone.date_time(time_ms).hour)),
                 Part::Field(path) => {
-                    let value = path.resolve(record.fields.unwrap_or(&null), record, zone);
+                    let value = path.of_record(record, zone);
                     let name = || match path {
                         Path::Field { name, .. } => name.clone(),
                         Path::Meta(meta) => format!("{meta:?}"),

@@ -3,7 +3,10 @@
 //! configuration names Kafka users know (`security_protocol`, `sasl_mechanism`, ...).
 
 use ckafka_dump_core::config::{Choice, Env};
-use ckafka_dump_core::ConfigError;
+use ckafka_dump_core::stage::fields::Path;
+use ckafka_dump_core::template::Template;
+use ckafka_dump_core::time::Zone;
+use ckafka_dump_core::{ConfigError, Record};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 use rskafka::client::partition::Compression;
 
@@ -39,13 +42,39 @@ impl Choice for PartitionStrategy {
     ];
 }
 
-/// Where records go: a fixed topic, or a template in which `{topic}` is the source topic.
+/// Where records go: a fixed topic, or a template in which `{topic}` is the source topic and
+/// `{field:NAME}` a field of the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicTemplate(String);
+pub struct TopicTemplate {
+    text: String,
+    template: Template,
+}
 
 impl TopicTemplate {
-    pub fn resolve(&self, source_topic: &str) -> String {
-        self.0.replace("{topic}", source_topic)
+    pub fn parse(var: &str, text: &str) -> Result<Self, ConfigError> {
+        let template = Template::parse(&text.replace("{topic}", "{field:@topic}"), false)
+            .map_err(|e| ConfigError::new(var, e.replace("{field:@topic}", "{topic}")))?;
+        Ok(TopicTemplate {
+            text: text.to_owned(),
+            template,
+        })
+    }
+
+    pub fn reads_fields(&self) -> bool {
+        self.template.reads_fields()
+    }
+
+    /// The topic of `record`, or why it has none (a missing field, a name Kafka refuses).
+    pub fn resolve(&self, record: &Record<'_>) -> Result<String, String> {
+        let topic = self.template.render(record, 0, &Zone::utc(), str::to_owned)?;
+        check_topic_name("kafka_topic_name", &topic).map_err(|e| e.reason)?;
+        Ok(topic)
+    }
+}
+
+impl std::fmt::Display for TopicTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -53,6 +82,8 @@ impl TopicTemplate {
 pub struct KafkaConfig {
     pub connection: ConnectionConfig,
     pub topic: TopicTemplate,
+    /// `kafka_key_field`: the produced key is this field of the record, not its source key.
+    pub key_field: Option<Path>,
     pub compression: Compression,
     pub partition_strategy: PartitionStrategy,
     pub provenance_headers: bool,
@@ -63,8 +94,13 @@ pub struct KafkaConfig {
 impl KafkaConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let connection = ConnectionConfig::from_env(env)?;
-        let topic = env.required("kafka_topic_name")?;
-        check_topic_name("kafka_topic_name", &topic.replace("{topic}", ""))?;
+        let topic_text = env.required("kafka_topic_name")?;
+        let topic = TopicTemplate::parse("kafka_topic_name", &topic_text)?;
+        check_topic_name("kafka_topic_name", &topic.template.literals())?;
+        let key_field = match env.get("kafka_key_field")? {
+            None => None,
+            Some(name) => Some(Path::parse(&name).map_err(|e| ConfigError::new("kafka_key_field", e))?),
+        };
         let compression = env
             .choice("compression_type", CompressionChoice(Compression::NoCompression))?
             .0;
@@ -74,7 +110,8 @@ impl KafkaConfig {
         let concurrency = env.size_within("produce_concurrency", 8, 1..=64)?;
         Ok(KafkaConfig {
             connection,
-            topic: TopicTemplate(topic),
+            topic,
+            key_field,
             compression,
             partition_strategy,
             provenance_headers: env.bool_or("provenance_headers", false)?,
@@ -101,7 +138,8 @@ mod tests {
     fn template_variables_and_defaults() {
         let c = config(&[]).unwrap();
         assert_eq!(c.connection.brokers, ["10.0.0.1:9092", "10.0.0.2:9092"]);
-        assert_eq!(c.topic.resolve("orders"), "mirror.orders");
+        let record = Record::new("orders", 0, 0, None, None, None);
+        assert_eq!(c.topic.resolve(&record), Ok("mirror.orders".to_owned()));
         assert_eq!(c.partition_strategy, PartitionStrategy::Key);
         assert_eq!(c.compression, Compression::NoCompression);
     }

@@ -84,11 +84,11 @@ impl Sink for KafkaSink {
     type Error = ProduceError;
 
     fn target(&self) -> String {
-        format!(
-            "kafka {} topic {}",
-            self.client.brokers(),
-            self.config.topic.resolve("{topic}")
-        )
+        format!("kafka {} topic {}", self.client.brokers(), self.config.topic)
+    }
+
+    fn reads_fields(&self) -> bool {
+        self.config.topic.reads_fields() || self.config.key_field.is_some()
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, ProduceError> {
@@ -96,8 +96,8 @@ impl Sink for KafkaSink {
         let mut ready = Vec::with_capacity(batch.len());
         let mut refused = Vec::new();
         for (i, record) in batch.records().enumerate() {
-            match request::outgoing(i, &record, self.config.provenance_headers) {
-                Ok(outgoing) => ready.push((record, outgoing)),
+            match request::outgoing(i, &record, &self.config) {
+                Ok(outgoing) => ready.push(outgoing),
                 Err(failure) => refused.push(Unwritten { record: i, failure }),
             }
         }
@@ -106,8 +106,7 @@ impl Sink for KafkaSink {
         }
         let mut groups: BTreeMap<(String, i32), Vec<Outgoing>> = BTreeMap::new();
         let mut counts: BTreeMap<String, i32> = BTreeMap::new();
-        for (record, outgoing) in ready {
-            let topic = self.config.topic.resolve(record.topic);
+        for (topic, outgoing) in ready {
             let partitions = match counts.get(&topic) {
                 Some(&n) => n,
                 None => {
@@ -116,9 +115,11 @@ impl Sink for KafkaSink {
                     n
                 }
             };
-            let partition =
-                self.partitioner
-                    .choose(self.config.partition_strategy, record.key, record.partition, partitions);
+            let source_partition = batch.get(outgoing.source).expect("sources index the batch").partition;
+            let key = outgoing.record.key.as_deref();
+            let partition = self
+                .partitioner
+                .choose(self.config.partition_strategy, key, source_partition, partitions);
             groups.entry((topic, partition)).or_default().push(outgoing);
         }
         let outcomes: Vec<(Vec<usize>, PartitionOutcome)> = stream::iter(groups)

@@ -3,8 +3,12 @@
 use std::collections::BTreeMap;
 
 use ckafka_dump_core::sink::split_by_size;
+use ckafka_dump_core::stage::fields::routing_text;
 use ckafka_dump_core::time::now_epoch_ms;
+use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{Failure, Record};
+
+use crate::config::KafkaConfig;
 use rskafka::chrono::{DateTime, Utc};
 
 /// Header names of the optional provenance headers (`provenance_headers=true`): with them a consumer can
@@ -23,10 +27,38 @@ pub struct Outgoing {
     pub record: rskafka::record::Record,
 }
 
-/// Value, key, headers and timestamp kept as the source had them. rskafka keeps headers in a map, so of
-/// repeated header names the last wins. SCF events carry no timestamp: the record is stamped now. A timestamp
-/// the producer cannot carry (beyond ±262,000 years) is refused, never rewritten.
-pub fn outgoing(source: usize, record: &Record<'_>, provenance: bool) -> Result<Outgoing, Failure> {
+/// The target topic of a record and the record produced there: value, key, headers and timestamp kept as the
+/// source had them, unless the configuration takes the key from a field. rskafka keeps headers in a map, so
+/// of repeated header names the last wins. SCF events carry no timestamp: the record is stamped now. A
+/// timestamp the producer cannot carry (beyond ±262,000 years), a topic or key field a record lacks, and a
+/// record the transform stage rejected are refused, never rewritten.
+pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Result<(String, Outgoing), Failure> {
+    let refused = |reason: &str| {
+        Failure::new(
+            format!("{}/{}/{}: {reason}", record.topic, record.partition, record.offset),
+            false,
+        )
+    };
+    if let Some(reason) = record.rejection {
+        return Err(refused(&format!("transform: {reason}")));
+    }
+    let topic = config
+        .topic
+        .resolve(record)
+        .map_err(|e| refused(&format!("target topic: {e}")))?;
+    let key = match &config.key_field {
+        None => record.key.map(<[u8]>::to_vec),
+        Some(path) => {
+            let value = path.of_record(record, &Zone::utc());
+            let text = value.as_deref().and_then(routing_text);
+            Some(
+                text.ok_or_else(|| refused("key field is missing or not a string or number"))?
+                    .into_owned()
+                    .into_bytes(),
+            )
+        }
+    };
+    let provenance = config.provenance_headers;
     let mut headers: BTreeMap<String, Vec<u8>> =
         record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
     if provenance {
@@ -47,15 +79,18 @@ pub fn outgoing(source: usize, record: &Record<'_>, provenance: bool) -> Result<
             false,
         )
     })?;
-    Ok(Outgoing {
-        source,
-        record: rskafka::record::Record {
-            key: record.key.map(<[u8]>::to_vec),
-            value: record.value.map(<[u8]>::to_vec),
-            headers,
-            timestamp,
+    Ok((
+        topic,
+        Outgoing {
+            source,
+            record: rskafka::record::Record {
+                key,
+                value: record.value.map(<[u8]>::to_vec),
+                headers,
+                timestamp,
+            },
         },
-    })
+    ))
 }
 
 /// Splits one partition's records, in order, into requests of at most `max_bytes` (a record larger than
@@ -67,7 +102,64 @@ pub fn chunk(records: Vec<Outgoing>, max_bytes: usize) -> Vec<Vec<Outgoing>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ckafka_dump_core::config::Env;
     use ckafka_dump_core::decode;
+    use ckafka_dump_core::stage::Stage;
+
+    fn config(pairs: &[(&str, &str)]) -> KafkaConfig {
+        // The first pair of a name wins: the test's own come first.
+        let mut all = pairs.to_vec();
+        all.extend_from_slice(&[("kafka_address", "127.0.0.1:9092"), ("kafka_topic_name", "copy")]);
+        KafkaConfig::from_env(&Env::from_pairs(&all)).unwrap()
+    }
+
+    fn outgoing(source: usize, record: &Record<'_>, provenance: bool) -> Result<Outgoing, Failure> {
+        let config = config(&[("provenance_headers", if provenance { "true" } else { "false" })]);
+        super::outgoing(source, record, &config).map(|(topic, out)| {
+            assert_eq!(topic, "copy");
+            out
+        })
+    }
+
+    #[test]
+    fn topic_and_key_from_fields_and_refusals_named() {
+        let event = r#"{"Records":[
+            {"Ckafka":{"topic":"src","partition":0,"offset":1,"msgKey":"k","msgBody":"{\"region\":\"eu\",\"user\":42}"}},
+            {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"k","msgBody":"{\"region\":\"a b\",\"user\":1}"}},
+            {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"k","msgBody":"{\"user\":1}"}},
+            {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"k","msgBody":"{\"region\":\"us\"}"}},
+            {"Ckafka":{"topic":"src","partition":0,"offset":5,"msgKey":"k","msgBody":"text"}}]}"#;
+        let mut batch = decode(event).unwrap().into_batch().unwrap();
+        Stage::default().apply(&mut batch, true);
+        let config = config(&[
+            ("kafka_topic_name", "{topic}.{field:region}"),
+            ("kafka_key_field", "user"),
+        ]);
+        let (topic, out) = super::outgoing(0, &batch.get(0).unwrap(), &config).unwrap();
+        assert_eq!(
+            (topic.as_str(), out.record.key.as_deref()),
+            ("src.eu", Some(&b"42"[..]))
+        );
+        let reason = |i: usize| super::outgoing(i, &batch.get(i).unwrap(), &config).unwrap_err().reason;
+        assert!(
+            reason(1).starts_with("src/0/2: target topic: `src.a b`: ` ` is not allowed"),
+            "{}",
+            reason(1)
+        );
+        assert_eq!(reason(2), "src/0/3: target topic: field `region` is missing");
+        assert_eq!(reason(3), "src/0/4: key field is missing or not a string or number");
+        assert!(
+            reason(4).starts_with("src/0/5: transform: the value is not JSON"),
+            "{}",
+            reason(4)
+        );
+        let e = KafkaConfig::from_env(&Env::from_pairs(&[
+            ("kafka_address", "h:1"),
+            ("kafka_topic_name", "x/{field:a}"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("kafka_topic_name"), "{e}");
+    }
 
     #[test]
     fn records_keep_key_value_headers_and_timestamp() {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_kafka::config::KafkaConfig;
@@ -125,6 +126,58 @@ async fn records_are_forwarded_byte_exact_with_keys_headers_and_timestamps() {
         "binary values are byte-exact"
     );
     assert_eq!(orders[2].value, None, "a tombstone stays a tombstone");
+}
+
+/// The target topic from a field and the key from another, with the transform stage reshaping the value:
+/// records land in the topic of their `region`, keyed by `user`, holding the stage's JSON.
+#[tokio::test]
+async fn records_are_routed_to_topics_by_field_with_keys_from_a_field() {
+    let client = admin(&bootstrap(), None).await;
+    let prefix = unique("routed");
+    for region in ["eu", "us"] {
+        create_topic(&client, &format!("{prefix}.{region}"), 1).await;
+    }
+    let sink = sink(
+        &bootstrap(),
+        &format!("{prefix}.{{field:region}}"),
+        &[("kafka_key_field", "user")],
+    );
+    let stage = Stage::from_env(&Env::from_pairs(&[
+        ("TRANSFORM_DROP", "secret"),
+        ("TRANSFORM_FILTER", "user exists"),
+    ]))
+    .unwrap();
+    let event = r#"{"Records":[
+        {"Ckafka":{"topic":"src","partition":0,"offset":1,"msgKey":"None","msgBody":"{\"region\":\"eu\",\"user\":7,\"secret\":1}"}},
+        {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"None","msgBody":"{\"region\":\"us\",\"user\":\"u8\"}"}},
+        {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"None","msgBody":"{\"region\":\"eu\"}"}},
+        {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"None","msgBody":"{\"region\":\"eu\",\"user\":9}"}}]}"#;
+    let handler = Triggered::new(&sink).with_stage(stage);
+    let summary = invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test")
+        .await
+        .unwrap();
+    assert_eq!((summary.written, summary.filtered), (3, 1), "{summary:?}");
+    let eu = fetch_all(&client, &format!("{prefix}.eu"), 0).await;
+    let us = fetch_all(&client, &format!("{prefix}.us"), 0).await;
+    assert_eq!((eu.len(), us.len()), (2, 1));
+    assert_eq!(eu[0].key.as_deref(), Some(&b"7"[..]));
+    assert_eq!(
+        eu[0].value.as_deref(),
+        Some(&br#"{"region":"eu","user":7}"#[..]),
+        "the stage's value"
+    );
+    assert_eq!(eu[1].key.as_deref(), Some(&b"9"[..]));
+    assert_eq!(us[0].key.as_deref(), Some(&b"u8"[..]));
+
+    let untransformable =
+        r#"{"Records":[{"Ckafka":{"topic":"src","partition":0,"offset":5,"msgKey":"None","msgBody":"text"}}]}"#;
+    let error = run(&sink, untransformable, Duration::from_secs(30)).await.unwrap_err();
+    assert!(
+        !error.is_retryable(),
+        "a record that cannot be routed fails the same way again"
+    );
+    let text = error.to_string();
+    assert!(text.contains("src/0/5") && text.contains("not JSON"), "{text}");
 }
 
 #[tokio::test]

@@ -89,6 +89,15 @@ impl Path {
     }
 }
 
+impl Path {
+    /// The value in the fields the transform stage made of `record` (none when it did not run) or, for
+    /// metadata, from `record`.
+    pub fn of_record<'r>(&self, record: &Record<'r>, zone: &Zone) -> Option<Cow<'r, Value>> {
+        const NO_FIELDS: &Value = &Value::Null;
+        self.resolve(record.fields.unwrap_or(NO_FIELDS), record, zone)
+    }
+}
+
 impl Meta {
     pub fn value(&self, record: &Record<'_>, zone: &Zone) -> Option<Value> {
         let text = |bytes: &[u8]| Value::String(String::from_utf8_lossy(bytes).into_owned());
