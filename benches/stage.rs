@@ -1,0 +1,86 @@
+//! The transform stage's CPU cost in to-es, on the 10k-record MSK event (~6 MB): decode → ES bulk items
+//! without a stage, with a typical stage (filter + rename + metadata fields + index by a field), and the
+//! floor — decode, then serde_json parsing and re-serializing every value. Pure code, no server: the
+//! added CPU of the stage (stage − no-stage) is compared with the floor's (floor − decode).
+
+use std::path::Path;
+
+use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
+use ckafka_dump_sink_es::config::EsConfig;
+use ckafka_dump_sink_es::request;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+fn event() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-events/msk-10k.json");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; make bench generates it (python3 scripts/bench/gen_events.py msk > it)",
+            path.display()
+        )
+    })
+}
+
+fn es_config(pairs: &[(&str, &str)]) -> EsConfig {
+    let mut all = pairs.to_vec();
+    all.extend_from_slice(&[("ES_Address", "http://127.0.0.1:9200"), ("ES_Index_KeyWord", "bench")]);
+    EsConfig::from_env(&Env::from_pairs(&all)).unwrap()
+}
+
+/// Decodes, stages and plans the bulk items; returns their total size.
+fn to_es(event: &str, stage: &Stage, config: &EsConfig, reads_fields: bool) -> usize {
+    let mut batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+    stage.apply(&mut batch, reads_fields);
+    let routing: Vec<i64> = batch.records().map(|r| r.timestamp.map_or(0, |t| t.millis)).collect();
+    let plan = request::plan(&batch, config, &routing, 0);
+    plan.items.iter().map(|i| i.lines.len()).sum()
+}
+
+fn stage(c: &mut Criterion) {
+    let event = event();
+    let plain = es_config(&[]);
+    let routed = es_config(&[("ES_Index_Template", "bench-{field:level}-{date}")]);
+    let none = Stage::default();
+    let typical = Stage::from_env(&Env::from_pairs(&[
+        ("TRANSFORM_FILTER", r#"level != "DEBUG""#),
+        ("TRANSFORM_RENAME", "msg:message"),
+        ("TRANSFORM_ADD", "kafka_topic:@topic, kafka_offset:@offset"),
+    ]))
+    .unwrap();
+    let mut group = c.benchmark_group("stage");
+    group.throughput(Throughput::Bytes(event.len() as u64));
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            ckafka_dump_core::decode(std::hint::black_box(&event))
+                .unwrap()
+                .into_batch()
+                .unwrap()
+                .len()
+        })
+    });
+    group.bench_function("to-es-no-stage", |b| {
+        b.iter(|| to_es(std::hint::black_box(&event), &none, &plain, false))
+    });
+    group.bench_function("to-es-typical-stage", |b| {
+        b.iter(|| to_es(std::hint::black_box(&event), &typical, &routed, true))
+    });
+    group.bench_function("decode-serde-json-roundtrip-floor", |b| {
+        b.iter(|| {
+            let batch = ckafka_dump_core::decode(std::hint::black_box(&event))
+                .unwrap()
+                .into_batch()
+                .unwrap();
+            batch
+                .records()
+                .map(|r| {
+                    let value: serde_json::Value = serde_json::from_slice(r.value_bytes()).unwrap();
+                    serde_json::to_vec(&value).unwrap().len()
+                })
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, stage);
+criterion_main!(benches);
