@@ -64,6 +64,9 @@ fn stage(c: &mut Criterion) {
     group.bench_function("to-es-typical-stage", |b| {
         b.iter(|| to_es(std::hint::black_box(&event), &typical, &routed, true))
     });
+    group.bench_function("to-es-typical-stage-fixed-index", |b| {
+        b.iter(|| to_es(std::hint::black_box(&event), &typical, &plain, false))
+    });
     group.bench_function("decode-serde-json-roundtrip-floor", |b| {
         b.iter(|| {
             let batch = ckafka_dump_core::decode(std::hint::black_box(&event))

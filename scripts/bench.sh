@@ -29,6 +29,7 @@ cargo build -q --release -p to-cos -p to-es -p to-kafka -p to-sql -p ckafka-dump
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
+cargo bench -q -p ckafka-dump-sink-es --bench stage -- --warm-up-time 2 --measurement-time 5 >target/bench-stage.log 2>&1
 python3 -m bench.decode_baseline target/bench-events/msk-10k.json >target/bench-decode-py-msk.json
 python3 -m bench.decode_baseline target/bench-events/scf-10k.json >target/bench-decode-py-scf.json
 rss_kb=$( { /usr/bin/time -f %M "$out"/release/to-es invoke --dry-run --event target/bench-events/msk-10k.json >/dev/null; } 2>&1 | tail -1)

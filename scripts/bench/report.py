@@ -9,8 +9,8 @@ import sys
 rss_kb, noop_rss_kb = int(sys.argv[1]), int(sys.argv[2])
 
 
-def criterion(name):
-    with open(f"{os.environ.get('CRITERION_DIR', 'target/criterion')}/decode/{name}/new/estimates.json") as f:
+def criterion(name, group="decode"):
+    with open(f"{os.environ.get('CRITERION_DIR', 'target/criterion')}/{group}/{name}/new/estimates.json") as f:
         return json.load(f)["median"]["point_estimate"] / 1e9
 
 
@@ -55,6 +55,26 @@ w("")
 w(f"Peak RSS of `to-es invoke --dry-run` on the {event_mb:.1f} MB MSK event: **{rss_kb / 1024:.1f} MiB** "
   f"(the same binary on the 2-record sample: {noop_rss_kb / 1024:.1f} MiB; budget: 3 × event + 20 MB = "
   f"{3 * event_mb + 20:.0f} MB).")
+w("")
+w("## The transform stage in to-es (`benches/stage.rs`)")
+w("")
+w("The 10,000-record MSK event, decoded and planned into Elasticsearch bulk items (pure code, no server; criterion "
+  "medians): with no stage, with a typical stage (`TRANSFORM_FILTER` on a field, `TRANSFORM_RENAME`, two "
+  "`TRANSFORM_ADD` metadata fields, `ES_Index_Template` by a field and the date), and the floor: decoding, then "
+  "serde_json parsing every value into a `Value` and serializing it again. The stage's added CPU (typical − no "
+  "stage) is compared with the floor's (floor − decode).")
+w("")
+decode_only, no_stage, typical, floor = (criterion(n, "stage") for n in (
+    "decode", "to-es-no-stage", "to-es-typical-stage", "decode-serde-json-roundtrip-floor"))
+added, floor_added = typical - no_stage, floor - decode_only
+w("| decode | to-es, no stage | to-es, typical stage | decode + serde_json round trip (floor) | stage added | floor added | ratio |")
+w("|---|---|---|---|---|---|---|")
+w(f"| {decode_only * 1e3:.1f} ms | {no_stage * 1e3:.1f} ms | {typical * 1e3:.1f} ms | {floor * 1e3:.1f} ms | "
+  f"{added * 1e3:.1f} ms | {floor_added * 1e3:.1f} ms | {added / floor_added:.2f}× |")
+summary.append(("transform stage's added CPU vs the serde_json round trip", f"{added / floor_added:.2f}×", "≤ 1.5×"))
+w("")
+w("Unconfigured, the stage returns before touching the batch (no parse), so the no-stage column is the function "
+  "as it was.")
 w("")
 w("## to-es: 10,000 SCF records (≈6 MB) into an ES-API server")
 w("")
