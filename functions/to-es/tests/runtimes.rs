@@ -192,6 +192,56 @@ fn local_dry_run_summarises_every_sample_without_a_target() {
     assert_eq!(msk["bytes"], 65);
 }
 
+/// `--dry-run --show N`: the records after the transform stage, as a user checks a configuration; a
+/// mistake in it is a start-up error naming the variable and the position.
+#[test]
+fn dry_run_shows_records_after_the_stage() {
+    let output = Command::new(bin())
+        .env_clear()
+        .env("TRANSFORM_FILTER", r#"level != "INFO""#)
+        .env("time_zone", "Asia/Shanghai")
+        .args(["invoke", "--dry-run", "--show", "5", "--event", "events/aws-msk.json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let shown = json(&output);
+    assert_eq!(
+        (
+            shown["records"].as_u64(),
+            shown["filtered"].as_u64(),
+            shown["rejected"].as_u64()
+        ),
+        (Some(3), Some(1), Some(2))
+    );
+    let records = shown["shown"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{shown}");
+    assert_eq!(
+        records[0]["rejected"],
+        "the value is not JSON: expected value at line 1 column 1"
+    );
+    assert_eq!(records[0]["value"], "Hello, this is a test.");
+    assert_eq!(records[0]["time"], "2018-12-18T06:10:50.987+08:00");
+    assert_eq!(
+        (records[1]["offset"].as_i64(), records[1]["value"].as_str()),
+        (Some(3), Some("third")),
+        "offset 16 (level INFO) was filtered: {shown}"
+    );
+
+    let mistake = Command::new(bin())
+        .env_clear()
+        .env("TRANSFORM_FILTER", "level = 1")
+        .args(["invoke", "--dry-run", "--show", "1", "--event", "events/aws-msk.json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(!mistake.status.success());
+    let stderr = String::from_utf8_lossy(&mistake.stderr);
+    assert!(
+        stderr.contains("TRANSFORM_FILTER: at character 7: unexpected `=`"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn local_invoke_reads_stdin_and_bad_input_exits_non_zero_with_the_cause() {
     let run = |args: &[&str], stdin: &str, envs: &[(&str, String)]| {
