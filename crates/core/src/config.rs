@@ -44,7 +44,7 @@ impl Env {
 
     /// Taken as it is, untrimmed; its value never appears in an error.
     pub fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
-        Ok(self.raw(name)?.filter(|v| !v.is_empty()).map(Secret))
+        Ok(self.untrimmed(name)?.map(Secret))
     }
 
     /// Taken as it is (a delimiter may be a space or a tab); unset and empty are the same.

@@ -104,14 +104,10 @@ impl Template {
                 Part::Hour => out.push_str(&format!("{:02}", zone.date_time(time_ms).hour)),
                 Part::Field(path) => {
                     let value = path.of_record(record, zone);
-                    let name = || match path {
-                        Path::Field { name, .. } => name.clone(),
-                        Path::Meta(meta) => format!("{meta:?}"),
-                    };
-                    let value = value.ok_or_else(|| format!("field `{}` is missing", name()))?;
+                    let value = value.ok_or_else(|| format!("field `{path}` is missing"))?;
                     let text = routing_text(&value)
                         .filter(|t| !t.is_empty())
-                        .ok_or_else(|| format!("field `{}` ({value}) cannot name a target", name()))?;
+                        .ok_or_else(|| format!("field `{path}` ({value}) cannot name a target"))?;
                     out.push_str(&clean(&text));
                 }
             }

@@ -226,10 +226,12 @@ fn parse_nodes(raw: &str) -> Result<Vec<String>, ConfigError> {
 }
 
 /// Elasticsearch index names: lowercase, no `\ / * ? " < > | , # :` or spaces, not starting with `-_+`.
+pub(crate) const REFUSED_IN_INDEX_NAMES: &str = r#"\/*?"<>|,#: "#;
+
 fn validate_index_name(var: &str, name: &str) -> Result<(), ConfigError> {
     let bad = name
         .chars()
-        .find(|c| c.is_uppercase() || r#"\/*?"<>|,#: "#.contains(*c));
+        .find(|c| c.is_uppercase() || REFUSED_IN_INDEX_NAMES.contains(*c));
     if let Some(c) = bad {
         return Err(ConfigError::new(
             var,

@@ -4,7 +4,7 @@ use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::{Batch, Record};
 
-use crate::config::{EsConfig, IndexTimeFormat, OpType};
+use crate::config::{EsConfig, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
 use crate::document::{self, write_json_string};
 use crate::outcome::BadDocument;
 
@@ -78,7 +78,7 @@ fn index_text(value: &str) -> String {
     value
         .chars()
         .map(|c| match c {
-            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':' | ' ' => '_',
+            c if REFUSED_IN_INDEX_NAMES.contains(c) => '_',
             c => c.to_lowercase().next().unwrap_or(c),
         })
         .collect()

@@ -71,13 +71,9 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
     }
     let millis = record.timestamp.map_or_else(now_epoch_ms, |t| t.millis);
     let timestamp = DateTime::<Utc>::from_timestamp_millis(millis).ok_or_else(|| {
-        Failure::new(
-            format!(
-                "{}/{}/{}: timestamp {millis} ms is out of the range a produced record can carry",
-                record.topic, record.partition, record.offset
-            ),
-            false,
-        )
+        refused(&format!(
+            "timestamp {millis} ms is out of the range a produced record can carry"
+        ))
     })?;
     Ok((
         topic,

@@ -89,6 +89,33 @@ impl Path {
     }
 }
 
+/// As the user wrote it: `user.id`, `@topic`.
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Field { name, .. } => f.write_str(name),
+            Path::Meta(meta) => meta.fmt(f),
+        }
+    }
+}
+
+/// `@topic`, `@header.NAME`: as `TRANSFORM_ADD` and filters spell it.
+impl std::fmt::Display for Meta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Meta::Topic => "topic",
+            Meta::Partition => "partition",
+            Meta::Offset => "offset",
+            Meta::Key => "key",
+            Meta::Timestamp => "timestamp",
+            Meta::TimestampMs => "timestamp_ms",
+            Meta::Headers => "headers",
+            Meta::Header(name) => return write!(f, "@header.{name}"),
+        };
+        write!(f, "@{name}")
+    }
+}
+
 impl Path {
     /// The value in the fields the transform stage made of `record` (none when it did not run) or, for
     /// metadata, from `record`.
@@ -165,6 +192,13 @@ mod tests {
             Path::Meta(Meta::Header("trace".into()))
         );
         assert!(Path::parse("@partitions").unwrap_err().contains("@partition,"));
+        for spelling in ["user.id", "@topic", "@timestamp_ms", "@header.trace"] {
+            assert_eq!(
+                Path::parse(spelling).unwrap().to_string(),
+                spelling,
+                "errors name a path as written"
+            );
+        }
     }
 
     #[test]

@@ -253,12 +253,10 @@ impl Steps {
         let time_ms = match &self.time {
             None => None,
             Some((path, format)) => match path.resolve(&fields, record, zone) {
-                None => return Processed::Rejected(format!("record time field `{}` is missing", path_name(path))),
+                None => return Processed::Rejected(format!("record time field `{}` is missing", path)),
                 Some(value) => match format.read(&value, zone) {
                     Ok(ms) => Some(ms),
-                    Err(reason) => {
-                        return Processed::Rejected(format!("record time field `{}`: {reason}", path_name(path)))
-                    }
+                    Err(reason) => return Processed::Rejected(format!("record time field `{}`: {reason}", path)),
                 },
             },
         };
@@ -329,13 +327,6 @@ impl Steps {
                     .collect())
             }
         }
-    }
-}
-
-fn path_name(path: &Path) -> String {
-    match path {
-        Path::Field { name, .. } => name.clone(),
-        Path::Meta(meta) => format!("{meta:?}"),
     }
 }
 
