@@ -23,6 +23,18 @@ pub struct Plan {
 pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Plan {
     let mut plan = Plan::default();
     for (i, (record, &routing_ms)) in batch.records().zip(routing_ms).enumerate() {
+        let key_id = || record.key.map(|k| String::from_utf8_lossy(k).into_owned());
+        // A tombstone deletes its key's document, or is skipped before anything names its index.
+        let delete_id = match record.value {
+            Some(_) => None,
+            None => match key_id().filter(|_| config.delete_on_tombstone) {
+                Some(id) => Some(id),
+                None => {
+                    plan.skipped += 1;
+                    continue;
+                }
+            },
+        };
         let index = index_of(config, &record, routing_ms);
         let refusal = match (&index, record.rejection) {
             (_, Some(reason)) => Some(("transform", reason.to_owned())),
@@ -39,13 +51,9 @@ pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i6
             continue;
         }
         let index = index.expect("refused above");
-        let key_id = || record.key.map(|k| String::from_utf8_lossy(k).into_owned());
-        match record.value {
-            None => match key_id().filter(|_| config.delete_on_tombstone) {
-                Some(id) => plan.items.push(bulk_item(i, Action::Delete, &index, &id, None)),
-                None => plan.skipped += 1,
-            },
-            Some(_) => {
+        match delete_id {
+            Some(id) => plan.items.push(bulk_item(i, Action::Delete, &index, &id, None)),
+            None => {
                 let doc = document::build(&record, &config.documents, now_ms);
                 let id = match config.id_from_key {
                     true => key_id(),
@@ -202,6 +210,25 @@ mod tests {
             .date_time(ms);
         assert_eq!(index_name("log", IndexTimeFormat::Hour, beijing), "log-2018-12-18-06");
         assert_eq!(index_text("Pay Ops/EU"), "pay_ops_eu");
+    }
+
+    /// A tombstone has no fields: with deletes off it is skipped before its index is named, even by a
+    /// template that reads fields (it is not a record the index name could not be made for).
+    #[test]
+    fn tombstones_are_skipped_before_a_field_template_names_their_index() {
+        let event = r#"{"records":{"t-0":[
+            {"topic":"t","partition":0,"offset":1,"timestamp":0,"key":"aw==","value":"eyJhcHAiOiJwYXkifQ=="},
+            {"topic":"t","partition":0,"offset":2,"timestamp":0,"key":"aw=="}]}}"#;
+        let mut batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+        ckafka_dump_core::stage::Stage::default().apply(&mut batch, true);
+        let config = EsConfig::from_env(&ckafka_dump_core::config::Env::from_pairs(&[
+            ("ES_Address", "http://127.0.0.1:9200"),
+            ("ES_Index_Template", "logs-{field:app}"),
+        ]))
+        .unwrap();
+        let plan = plan(&batch, &config, &[0, 0], 0);
+        assert_eq!((plan.items.len(), plan.rejected.len(), plan.skipped), (1, 0, 1));
+        assert_eq!(plan.items[0].index, "logs-pay");
     }
 
     #[test]
