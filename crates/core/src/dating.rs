@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::record::Batch;
+use crate::time::Zone;
 
 /// The finest time unit a sink's routing renders (an index per day or hour, a key with `{timestamp}`):
 /// a new stamp is needed only when "now" falls into a new unit.
@@ -26,10 +27,12 @@ pub enum Granularity {
 }
 
 impl Granularity {
-    fn unit(self, epoch_ms: i64) -> i64 {
+    /// The unit `epoch_ms` falls in, as the clocks of `zone` count days and hours.
+    fn unit(self, epoch_ms: i64, zone: &Zone) -> i64 {
+        let local_ms = epoch_ms.saturating_add(i64::from(zone.date_time(epoch_ms).offset_seconds) * 1000);
         match self {
-            Granularity::Day => epoch_ms.div_euclid(86_400_000),
-            Granularity::Hour => epoch_ms.div_euclid(3_600_000),
+            Granularity::Day => local_ms.div_euclid(86_400_000),
+            Granularity::Hour => local_ms.div_euclid(3_600_000),
             Granularity::Millisecond => epoch_ms,
         }
     }
@@ -54,16 +57,17 @@ impl Ledger {
     /// Stamps kept; older ones go first (a re-delivery that old is dated anew).
     pub const MAX_STAMPS: usize = 2000;
 
-    /// The routing time of each of `offsets`, dating the ones never seen with `now_ms`; `true` when the
-    /// ledger changed and must be saved before the records are written.
-    pub fn date(&mut self, offsets: &[i64], now_ms: i64, granularity: Granularity) -> (Vec<i64>, bool) {
+    /// The routing time of each of `offsets`, dating the ones never seen with `now_ms` (a new stamp when
+    /// `now_ms` is in a new unit of `zone`'s days or hours); `true` when the ledger changed and must be
+    /// saved before the records are written.
+    pub fn date(&mut self, offsets: &[i64], now_ms: i64, granularity: Granularity, zone: &Zone) -> (Vec<i64>, bool) {
         let first_new = offsets.iter().copied().filter(|&o| !self.has_seen(o)).min();
         let changed = first_new.is_some();
         if let Some(first_new) = first_new {
             let same_unit = self
                 .stamps
                 .last()
-                .is_some_and(|s| granularity.unit(s.epoch_ms) == granularity.unit(now_ms));
+                .is_some_and(|s| granularity.unit(s.epoch_ms, zone) == granularity.unit(now_ms, zone));
             if !same_unit {
                 self.stamps.push(Stamp {
                     from: first_new,
@@ -128,13 +132,14 @@ impl LedgerCache {
 }
 
 /// The routing time of every record of `batch`: its own timestamp, or for an undated record the time its
-/// offset was first seen (by `granularity`). Without a granularity (the sink renders no time) or without
+/// offset was first seen (by `granularity` in `zone`). Without a granularity (the sink renders no time) or without
 /// undated records, no ledger is read or written.
 pub async fn routing_times<S: LedgerStore>(
     store: &S,
     cache: &LedgerCache,
     batch: &Batch<'_>,
     granularity: Option<Granularity>,
+    zone: &Zone,
     now_ms: i64,
 ) -> Result<Vec<i64>, S::Error> {
     let mut times: Vec<i64> = batch
@@ -158,7 +163,7 @@ pub async fn routing_times<S: LedgerStore>(
             Some(cached) if offsets.iter().all(|&o| cached.has_seen(o)) => cached,
             _ => store.load(topic, partition).await?.unwrap_or_default(),
         };
-        let (dated, changed) = ledger.date(&offsets, now_ms, granularity);
+        let (dated, changed) = ledger.date(&offsets, now_ms, granularity, zone);
         if changed {
             store.save(topic, partition, &ledger).await?;
         }
@@ -184,41 +189,55 @@ mod tests {
     #[test]
     fn a_redelivery_after_midnight_keeps_the_first_date_and_new_offsets_get_the_new_one() {
         let mut ledger = Ledger::default();
-        let (first, changed) = ledger.date(&[10, 11, 12], BEFORE_MIDNIGHT, Granularity::Day);
+        let (first, changed) = ledger.date(&[10, 11, 12], BEFORE_MIDNIGHT, Granularity::Day, &Zone::utc());
         assert_eq!((first, changed), (vec![BEFORE_MIDNIGHT; 3], true));
-        let (again, changed) = ledger.date(&[10, 11, 12], AFTER_MIDNIGHT, Granularity::Day);
+        let (again, changed) = ledger.date(&[10, 11, 12], AFTER_MIDNIGHT, Granularity::Day, &Zone::utc());
         assert_eq!((again, changed), (vec![BEFORE_MIDNIGHT; 3], false));
-        let (mixed, changed) = ledger.date(&[12, 13], AFTER_MIDNIGHT, Granularity::Day);
+        let (mixed, changed) = ledger.date(&[12, 13], AFTER_MIDNIGHT, Granularity::Day, &Zone::utc());
         assert_eq!((mixed, changed), (vec![BEFORE_MIDNIGHT, AFTER_MIDNIGHT], true));
         assert_eq!(ledger.stamps.len(), 2);
         assert_eq!(ledger.high, Some(13));
-        let (old, _) = ledger.date(&[11, 13], AFTER_MIDNIGHT + DAY, Granularity::Day);
+        let (old, _) = ledger.date(&[11, 13], AFTER_MIDNIGHT + DAY, Granularity::Day, &Zone::utc());
         assert_eq!(old, [BEFORE_MIDNIGHT, AFTER_MIDNIGHT]);
     }
 
     #[test]
     fn stamps_are_added_only_when_now_is_in_a_new_unit() {
         let mut ledger = Ledger::default();
-        ledger.date(&[1], 1_000, Granularity::Hour);
-        ledger.date(&[2], 2_000, Granularity::Hour);
+        ledger.date(&[1], 1_000, Granularity::Hour, &Zone::utc());
+        ledger.date(&[2], 2_000, Granularity::Hour, &Zone::utc());
         assert_eq!(ledger.stamps.len(), 1, "the same hour needs no new stamp");
-        ledger.date(&[3], 3_600_000, Granularity::Hour);
+        ledger.date(&[3], 3_600_000, Granularity::Hour, &Zone::utc());
         assert_eq!(ledger.stamps.len(), 2);
         let mut exact = Ledger::default();
-        exact.date(&[1], 1_000, Granularity::Millisecond);
-        exact.date(&[2], 1_001, Granularity::Millisecond);
+        exact.date(&[1], 1_000, Granularity::Millisecond, &Zone::utc());
+        exact.date(&[2], 1_001, Granularity::Millisecond, &Zone::utc());
         assert_eq!(exact.stamps.len(), 2);
         for o in 0..(Ledger::MAX_STAMPS as i64 + 5) {
-            exact.date(&[o + 3], 2_000 + o, Granularity::Millisecond);
+            exact.date(&[o + 3], 2_000 + o, Granularity::Millisecond, &Zone::utc());
         }
         assert_eq!(exact.stamps.len(), Ledger::MAX_STAMPS);
     }
 
     #[test]
+    fn days_are_counted_by_the_zones_clocks() {
+        // 16:30 UTC is 00:30 the next day in Beijing: a new stamp there, none in UTC.
+        let (evening, late) = (20_000 * DAY + 15 * 3_600_000, 20_000 * DAY + 16 * 3_600_000 + 1_800_000);
+        let shanghai = Zone::named("Asia/Shanghai").unwrap();
+        for (zone, stamps) in [(Zone::utc(), 1), (shanghai, 2)] {
+            let mut ledger = Ledger::default();
+            ledger.date(&[1], evening, Granularity::Day, &zone);
+            let (times, _) = ledger.date(&[2], late, Granularity::Day, &zone);
+            assert_eq!(ledger.stamps.len(), stamps, "{}", zone.name());
+            assert_eq!(times[0], if stamps == 1 { evening } else { late });
+        }
+    }
+
+    #[test]
     fn offsets_older_than_the_ledger_are_dated_now() {
         let mut ledger = Ledger::default();
-        ledger.date(&[100], BEFORE_MIDNIGHT, Granularity::Day);
-        let (times, _) = ledger.date(&[50], AFTER_MIDNIGHT, Granularity::Day);
+        ledger.date(&[100], BEFORE_MIDNIGHT, Granularity::Day, &Zone::utc());
+        let (times, _) = ledger.date(&[50], AFTER_MIDNIGHT, Granularity::Day, &Zone::utc());
         assert_eq!(times, [AFTER_MIDNIGHT]);
     }
 
@@ -252,6 +271,7 @@ mod tests {
             &LedgerCache::default(),
             &batch,
             Some(Granularity::Day),
+            &Zone::utc(),
             BEFORE_MIDNIGHT,
         )
         .await
@@ -261,15 +281,29 @@ mod tests {
         assert_eq!(saves, batch.partitions().len(), "one ledger per partition, saved once");
         // Another instance (a cache of its own) after midnight reads the ledgers and dates as the first did.
         let other = LedgerCache::default();
-        let again = routing_times(&store, &other, &batch, Some(Granularity::Day), AFTER_MIDNIGHT)
-            .await
-            .unwrap();
+        let again = routing_times(
+            &store,
+            &other,
+            &batch,
+            Some(Granularity::Day),
+            &Zone::utc(),
+            AFTER_MIDNIGHT,
+        )
+        .await
+        .unwrap();
         assert_eq!(again, first);
         assert_eq!(*store.1.lock().unwrap(), saves, "nothing new: no save");
         let loads = *store.2.lock().unwrap();
-        let warm = routing_times(&store, &other, &batch, Some(Granularity::Day), AFTER_MIDNIGHT)
-            .await
-            .unwrap();
+        let warm = routing_times(
+            &store,
+            &other,
+            &batch,
+            Some(Granularity::Day),
+            &Zone::utc(),
+            AFTER_MIDNIGHT,
+        )
+        .await
+        .unwrap();
         assert_eq!(warm, first);
         assert_eq!(*store.2.lock().unwrap(), loads, "a warm re-delivery needs no load");
         // The same day, a third instance dates offset 1300 of partition 0; then the warm instance above gets
@@ -284,21 +318,21 @@ mod tests {
         let earlier = crate::decode(&earlier).unwrap().into_batch().unwrap();
         let day = Some(Granularity::Day);
         let third = LedgerCache::default();
-        routing_times(&store, &third, &later, day, BEFORE_MIDNIGHT + 100)
+        routing_times(&store, &third, &later, day, &Zone::utc(), BEFORE_MIDNIGHT + 100)
             .await
             .unwrap();
-        routing_times(&store, &other, &earlier, day, BEFORE_MIDNIGHT + 200)
+        routing_times(&store, &other, &earlier, day, &Zone::utc(), BEFORE_MIDNIGHT + 200)
             .await
             .unwrap();
         let mut saved = store.0.lock().unwrap()[&("app-log".to_owned(), 0)].clone();
         assert_eq!(saved.high, Some(1300));
-        let (redelivered, _) = saved.date(&[1300], AFTER_MIDNIGHT, Granularity::Day);
+        let (redelivered, _) = saved.date(&[1300], AFTER_MIDNIGHT, Granularity::Day, &Zone::utc());
         assert_eq!(
             redelivered,
             [BEFORE_MIDNIGHT],
             "1300 keeps its first date after the warm instance's save"
         );
-        let unrouted = routing_times(&store, &other, &batch, None, AFTER_MIDNIGHT)
+        let unrouted = routing_times(&store, &other, &batch, None, &Zone::utc(), AFTER_MIDNIGHT)
             .await
             .unwrap();
         assert_eq!(unrouted, vec![AFTER_MIDNIGHT; batch.len()]);
@@ -311,6 +345,7 @@ mod tests {
             &LedgerCache::default(),
             &dated,
             Some(Granularity::Day),
+            &Zone::utc(),
             AFTER_MIDNIGHT,
         )
         .await

@@ -102,18 +102,23 @@ impl Template {
                 Part::Literal(text) => out.push_str(text),
                 Part::Date => out.push_str(&zone.date_time(time_ms).date()),
                 Part::Hour => out.push_str(&format!("{:02}", zone.date_time(time_ms).hour)),
-                Part::Field(path) => {
-                    let value = path.of_record(record, zone);
-                    let value = value.ok_or_else(|| format!("field `{path}` is missing"))?;
-                    let text = routing_text(&value)
-                        .filter(|t| !t.is_empty())
-                        .ok_or_else(|| format!("field `{path}` ({value}) cannot name a target"))?;
-                    out.push_str(&clean(&text));
-                }
+                Part::Field(path) => out.push_str(&clean(&field_text(path, record, zone)?)),
             }
         }
         Ok(out)
     }
+}
+
+/// The text of `path` in `record` for a name (an index, a topic, an object key); an error names the field
+/// that is missing or holds no text (an object, an array, null, "").
+pub fn field_text(path: &Path, record: &Record<'_>, zone: &Zone) -> Result<String, String> {
+    let value = path
+        .of_record(record, zone)
+        .ok_or_else(|| format!("field `{path}` is missing"))?;
+    routing_text(&value)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.into_owned())
+        .ok_or_else(|| format!("field `{path}` ({value}) cannot name a target"))
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ckafka_dump_core::config::{Env, Secret};
+use ckafka_dump_core::stage::fields::Path;
+use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
-use crate::encode::{Compression, ContentFormat};
+use crate::encode::{Compression, ContentFormat, Csv, Lines};
 use crate::key::{KeyFields, KeyTemplate};
 
 /// The console's limit for one file ("单个文件最大500MB").
@@ -63,7 +65,12 @@ pub struct CosConfig {
     pub instance: String,
     /// `{topic_id}` in keys; the record's topic when unset.
     pub topic_id: Option<String>,
-    pub content: ContentFormat,
+    /// Where `{date}` and `{hour}` in keys (and `@timestamp` CSV columns) are read.
+    pub zone: Zone,
+    pub content: Lines,
+    /// Where records the transform stage rejected, or whose key fields are missing, are written (their
+    /// original bytes, headers and the error as JSON lines); unset, such a record fails the invocation.
+    pub dead_letter_prefix: Option<String>,
     pub compression: Compression,
     /// Content bytes (before compression) per object; the next record starts a new object.
     pub max_object_bytes: usize,
@@ -119,7 +126,8 @@ impl CosConfig {
                 .unwrap_or(KeyTemplate::DEFAULT.to_owned()),
         )
         .map_err(|reason| ConfigError::new("object_key_template", reason))?;
-        let content = env.choice("content_format", ContentFormat::Text)?;
+        let zone = Zone::from_env(env)?;
+        let content = lines(env, &zone)?;
         let compression = env.choice("compression_type", Compression::None)?;
         // The console's limit per object ("单个文件最大500MB").
         let max_object_bytes = env.size_within("partition_max_to_cos_bytes", MAX_OBJECT_BYTES, 1..=MAX_OBJECT_BYTES)?;
@@ -127,13 +135,42 @@ impl CosConfig {
             Some(_) => Some(ScheduleConfig::from_env(env)?),
             None => None,
         };
+        if schedule.is_some() && (key_template.routes_by_field() || content.reads_fields()) {
+            return Err(ConfigError::new(
+                "object_key_template",
+                "{field:NAME} keys and csv columns of value fields follow trigger batches (the transform stage); the scheduled dump (kafka_address) writes partitions as they are fetched",
+            ));
+        }
+        let dead_letter_prefix = env
+            .get("dead_letter_prefix")?
+            .map(|p| p.trim_start_matches('/').to_owned());
+        if let Some(dead) = &dead_letter_prefix {
+            if !dead.ends_with('/') || dead.as_str() == prefix {
+                return Err(ConfigError::new(
+                    "dead_letter_prefix",
+                    format!("`{dead}` must end with `/` and differ from the data's prefix (e.g. `dead-letter/`)"),
+                ));
+            }
+            // Room for the longest topic (249 bytes), a partition and a 19-digit offset.
+            if dead.len() > MAX_KEY_BYTES - 300 {
+                return Err(ConfigError::new(
+                    "dead_letter_prefix",
+                    format!(
+                        "is {} bytes; keys under it would pass the store's {MAX_KEY_BYTES}",
+                        dead.len()
+                    ),
+                ));
+            }
+        }
         let config = CosConfig {
             destination,
             prefix,
             key_template,
             instance: env.get("kafka_instance_id")?.unwrap_or_else(|| "kafka".to_owned()),
             topic_id: env.get("topic_id")?,
+            zone,
             content,
+            dead_letter_prefix,
             compression,
             max_object_bytes,
             // A part is held in memory: no larger than an object may be.
@@ -155,8 +192,13 @@ impl CosConfig {
             partition: 0,
             start_offset: 0,
             timestamp_ms: 0,
+            zone: &self.zone,
         };
-        let shortest = self.key_template.render(&self.prefix, &fields, "").len();
+        let one_letter_route = vec!["x".to_owned(); self.key_template.route_len()];
+        let shortest = self
+            .key_template
+            .render(&self.prefix, &fields, &one_letter_route, "")
+            .len();
         if shortest > MAX_KEY_BYTES {
             return Err(ConfigError::new(
                 "kafka_instance_id",
@@ -167,6 +209,32 @@ impl CosConfig {
         }
         Ok(())
     }
+}
+
+/// `content_format`, with `csv_columns` and `csv_header` for CSV.
+fn lines(env: &Env, zone: &Zone) -> Result<Lines, ConfigError> {
+    Ok(match env.choice("content_format", ContentFormat::Text)? {
+        ContentFormat::Text => Lines::Text,
+        ContentFormat::JsonLines => Lines::JsonLines,
+        ContentFormat::Csv => {
+            let columns = env
+                .list("csv_columns")?
+                .iter()
+                .map(|column| Path::parse(column).map_err(|e| ConfigError::new("csv_columns", e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            if columns.is_empty() {
+                return Err(ConfigError::new(
+                    "csv_columns",
+                    "is required with content_format=csv: the columns in order, fields of the value or metadata (e.g. `id,user.name,@topic,@offset`)",
+                ));
+            }
+            Lines::Csv(Csv {
+                columns,
+                header: env.bool_or("csv_header", true)?,
+                zone: zone.clone(),
+            })
+        }
+    })
 }
 
 impl ScheduleConfig {
@@ -460,6 +528,21 @@ mod tests {
             .concat())
         };
         assert!(schedule(&[("offset_type", "yesterday")]).contains("offset_type"));
+        let routed = "{field:app}/{topic}+{partition}+{start_offset}";
+        assert!(schedule(&[("object_key_template", routed)]).contains("object_key_template: {field:NAME} keys"));
+        let csv = |extra: &[(&str, &str)]| {
+            err(&[&[("bucket_address", "s3://b"), ("content_format", "csv")][..], extra].concat())
+        };
+        assert!(csv(&[]).contains("csv_columns: is required with content_format=csv"));
+        assert!(csv(&[("csv_columns", "id,@nope")]).contains("csv_columns"));
+        assert!(csv(&[("csv_columns", "id"), ("csv_header", "maybe")]).contains("csv_header"));
+        for prefix in ["dead", "dump/"] {
+            let e = err(&[("bucket_address", "s3://b/dump/"), ("dead_letter_prefix", prefix)]);
+            assert!(
+                e.contains("dead_letter_prefix") && e.contains("must end with `/` and differ"),
+                "{e}"
+            );
+        }
         assert!(schedule(&[("consumer_timeout_ms", "0")]).contains("consumer_timeout_ms"));
         assert!(schedule(&[("fetch_max_bytes", "40000000000")]).contains("fetch_max_bytes"));
         let long_topic = "t".repeat(70_000);

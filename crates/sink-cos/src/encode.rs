@@ -1,25 +1,51 @@
-//! Object contents: one line per record (the value as the template wrote it, or a JSON line), optionally
-//! compressed as it is written.
+//! Object contents: one line per record (the value as the template wrote it, a JSON line, or a CSV row),
+//! optionally compressed as it is written.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use ckafka_dump_core::config::Choice;
+use ckafka_dump_core::stage::fields::Path;
+use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::Record;
+use serde_json::Value;
 
+/// `content_format` as spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentFormat {
-    /// The values, each followed by `\n`, as the templates wrote them (bytes as they are).
     Text,
-    /// One JSON object per record: topic, partition, offset, timestamp, key, value; a key or value that is
-    /// not UTF-8 is base64 with `"key_encoding"` / `"value_encoding": "base64"` beside it.
     JsonLines,
+    Csv,
 }
 
 impl Choice for ContentFormat {
-    const CHOICES: &'static [(&'static str, Self)] =
-        &[("text", ContentFormat::Text), ("json", ContentFormat::JsonLines)];
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("text", ContentFormat::Text),
+        ("json", ContentFormat::JsonLines),
+        ("csv", ContentFormat::Csv),
+    ];
 }
 
+/// How records become lines of an object.
+#[derive(Debug, Clone)]
+pub enum Lines {
+    /// The values, each followed by `\n`, as the templates wrote them (bytes as they are).
+    Text,
+    /// One JSON object per record: topic, partition, offset, timestamp, key, value, and headers when it has
+    /// any; a key or value that is not UTF-8 is base64 with `"key_encoding"` / `"value_encoding": "base64"`.
+    JsonLines,
+    /// RFC 4180 rows of the chosen columns, each object starting with a header row when asked.
+    Csv(Csv),
+}
+
+#[derive(Debug, Clone)]
+pub struct Csv {
+    /// Fields of the value (after the transform stage) or metadata (`@topic` ...), in column order.
+    pub columns: Vec<Path>,
+    pub header: bool,
+    /// Where `@timestamp` columns are rendered.
+    pub zone: Zone,
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     None,
@@ -35,20 +61,85 @@ impl Choice for Compression {
     ];
 }
 
-impl ContentFormat {
-    pub fn extension(self) -> &'static str {
+impl Lines {
+    pub fn extension(&self) -> &'static str {
         match self {
-            ContentFormat::Text => ".txt",
-            ContentFormat::JsonLines => ".jsonl",
+            Lines::Text => ".txt",
+            Lines::JsonLines => ".jsonl",
+            Lines::Csv(_) => ".csv",
         }
     }
 
-    pub fn content_type(self) -> &'static str {
+    pub fn content_type(&self) -> &'static str {
         match self {
-            ContentFormat::Text => "text/plain; charset=utf-8",
-            ContentFormat::JsonLines => "application/x-ndjson",
+            Lines::Text => "text/plain; charset=utf-8",
+            Lines::JsonLines => "application/x-ndjson",
+            Lines::Csv(_) => "text/csv; charset=utf-8",
         }
     }
+
+    /// Whether lines read fields of the records' values (the transform stage must parse them).
+    pub fn reads_fields(&self) -> bool {
+        match self {
+            Lines::Csv(csv) => csv.columns.iter().any(|c| matches!(c, Path::Field { .. })),
+            Lines::Text | Lines::JsonLines => false,
+        }
+    }
+
+    /// What every object starts with: the CSV header row.
+    pub fn header(&self) -> Option<Vec<u8>> {
+        match self {
+            Lines::Csv(csv) if csv.header => {
+                let mut row = Vec::new();
+                let names: Vec<String> = csv.columns.iter().map(Path::to_string).collect();
+                write_csv_row(&mut row, names.iter().map(|n| n.as_str()));
+                Some(row)
+            }
+            _ => None,
+        }
+    }
+
+    /// `record` as a line; a JSON line or CSV row is built in `scratch`.
+    pub fn line<'a>(&self, record: &Record<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
+        match self {
+            Lines::Text => Line::Value(record.value_bytes()),
+            Lines::JsonLines => {
+                json_line(record, None, scratch);
+                Line::Built(scratch)
+            }
+            Lines::Csv(csv) => {
+                scratch.clear();
+                let cells: Vec<Cow<'_, str>> = csv
+                    .columns
+                    .iter()
+                    .map(|column| match column.of_record(record, &csv.zone).as_deref() {
+                        None | Some(Value::Null) => Cow::Borrowed(""),
+                        Some(Value::String(text)) => Cow::Owned(text.clone()),
+                        Some(other) => Cow::Owned(other.to_string()),
+                    })
+                    .collect();
+                write_csv_row(scratch, cells.iter().map(|c| c.as_ref()));
+                Line::Built(scratch)
+            }
+        }
+    }
+}
+
+/// One RFC 4180 row ending in CRLF: a cell holding `,`, `"`, CR or LF is quoted, its quotes doubled.
+fn write_csv_row<'c>(row: &mut Vec<u8>, cells: impl Iterator<Item = &'c str>) {
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            row.push(b',');
+        }
+        if cell.contains([',', '"', '\r', '\n']) {
+            row.push(b'"');
+            row.extend_from_slice(cell.replace('"', "\"\"").as_bytes());
+            row.push(b'"');
+        } else {
+            row.extend_from_slice(cell.as_bytes());
+        }
+    }
+    row.extend_from_slice(b"\r\n");
 }
 
 impl Compression {
@@ -94,19 +185,9 @@ impl Line<'_> {
     }
 }
 
-/// `record` as a line; a JSON line is built in `scratch`.
-pub fn line<'a>(format: ContentFormat, record: &Record<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
-    match format {
-        ContentFormat::Text => Line::Value(record.value_bytes()),
-        ContentFormat::JsonLines => {
-            encode_json_line(record, scratch);
-            Line::Built(scratch)
-        }
-    }
-}
-
-/// Writes `record` as one JSON line (with its `\n`) into `line`, replacing what was there.
-fn encode_json_line(record: &Record<'_>, line: &mut Vec<u8>) {
+/// Writes `record` as one JSON line (with its `\n`) into `line`, replacing what was there; a dead letter
+/// carries the `error` that kept it out of the data objects.
+pub fn json_line(record: &Record<'_>, error: Option<&str>, line: &mut Vec<u8>) {
     line.clear();
     line.extend_from_slice(b"{\"topic\":");
     json_string(line, record.topic);
@@ -119,6 +200,20 @@ fn encode_json_line(record: &Record<'_>, line: &mut Vec<u8>) {
     }
     json_bytes(line, "key", record.key);
     json_bytes(line, "value", record.value);
+    if record.headers().len() > 0 {
+        line.extend_from_slice(b",\"headers\":[");
+        for (i, header) in record.headers().enumerate() {
+            line.extend_from_slice(if i == 0 { b"{\"key\":" } else { b",{\"key\":" });
+            json_string(line, header.key);
+            json_bytes(line, "value", Some(header.value));
+            line.push(b'}');
+        }
+        line.push(b']');
+    }
+    if let Some(error) = error {
+        line.extend_from_slice(b",\"error\":");
+        json_string(line, error);
+    }
     line.extend_from_slice(b"}\n");
 }
 
@@ -204,10 +299,10 @@ mod tests {
         record(Some(1_700_000_000_000), Some(b"k\"1"), Some("值\n".as_bytes()))
     }
 
-    fn line(format: ContentFormat, entry: &Record<'_>) -> String {
+    fn line(format: &Lines, entry: &Record<'_>) -> String {
         let mut scratch = Vec::new();
         let mut body = ObjectBody::new(Compression::None, 0).unwrap();
-        let line = super::line(format, entry, &mut scratch);
+        let line = format.line(entry, &mut scratch);
         let len = line.size();
         line.write_to(&mut body).unwrap();
         let out = body.finish().unwrap();
@@ -217,22 +312,66 @@ mod tests {
 
     #[test]
     fn text_lines_are_the_values_as_the_template_wrote_them() {
-        assert_eq!(line(ContentFormat::Text, &sample()), "值\n\n");
-        assert_eq!(line(ContentFormat::Text, &record(None, None, None)), "\n");
+        assert_eq!(line(&Lines::Text, &sample()), "值\n\n");
+        assert_eq!(line(&Lines::Text, &record(None, None, None)), "\n");
     }
 
     #[test]
     fn json_lines_carry_coordinates_and_mark_binary_as_base64() {
-        let text = line(ContentFormat::JsonLines, &sample());
+        let text = line(&Lines::JsonLines, &sample());
         assert_eq!(
             text,
             "{\"topic\":\"t\",\"partition\":1,\"offset\":7,\"timestamp\":1700000000000,\"key\":\"k\\\"1\",\"value\":\"值\\n\"}\n"
         );
-        let binary = line(ContentFormat::JsonLines, &record(None, None, Some(&[0xff, 0x00])));
+        let binary = line(&Lines::JsonLines, &record(None, None, Some(&[0xff, 0x00])));
         let parsed: serde_json::Value = serde_json::from_str(&binary).unwrap();
         assert_eq!(parsed["value"], "/wA=");
         assert_eq!(parsed["value_encoding"], "base64");
         assert!(parsed["key"].is_null() && parsed["timestamp"].is_null());
+    }
+
+    #[test]
+    fn json_lines_keep_headers_and_dead_letters_their_error() {
+        let event = r#"{"eventSource":"aws:kafka","records":{"t-0":[{"topic":"t","partition":0,"offset":3,
+            "timestamp":1,"timestampType":"CREATE_TIME","value":"/w==",
+            "headers":[{"trace":[97,98]},{"bin":[-1]}]}]}}"#;
+        let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+        let mut out = Vec::new();
+        json_line(&batch.get(0).unwrap(), Some("transform: not JSON"), &mut out);
+        let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed["value"], "/w==");
+        assert_eq!(parsed["value_encoding"], "base64");
+        assert_eq!(
+            parsed["headers"],
+            serde_json::json!([{"key": "trace", "value": "ab"}, {"key": "bin", "value": "/w==", "value_encoding": "base64"}])
+        );
+        assert_eq!(parsed["error"], "transform: not JSON");
+    }
+
+    #[test]
+    fn csv_rows_quote_as_rfc_4180_says_and_leave_missing_cells_empty() {
+        let columns = ["id", "name", "@offset", "tags", "missing", "@timestamp"];
+        let csv = Lines::Csv(Csv {
+            columns: columns.iter().map(|c| Path::parse(c).unwrap()).collect(),
+            header: true,
+            zone: Zone::named("Asia/Shanghai").unwrap(),
+        });
+        assert_eq!(
+            String::from_utf8(csv.header().unwrap()).unwrap(),
+            "id,name,@offset,tags,missing,@timestamp\r\n"
+        );
+        let fields = serde_json::json!({"id": 7, "name": "a \"b\", c\nd", "tags": ["x", "y"]});
+        let mut entry = sample();
+        entry.fields = Some(&fields);
+        assert_eq!(
+            line(&csv, &entry),
+            "7,\"a \"\"b\"\", c\nd\",7,\"[\"\"x\"\",\"\"y\"\"]\",,2023-11-15T06:13:20.000+08:00\r\n"
+        );
+        assert!(csv.reads_fields() && !Lines::JsonLines.reads_fields());
+        assert_eq!(
+            (csv.extension(), csv.content_type()),
+            (".csv", "text/csv; charset=utf-8")
+        );
     }
 
     #[test]

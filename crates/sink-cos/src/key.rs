@@ -1,8 +1,13 @@
 //! Object keys from a template. Every placeholder is a function of the object's first record, so the same
 //! records always get the same key and a re-delivered batch or a re-run overwrites instead of duplicating.
+//! `{field:NAME}` routes records: those of one topic-partition with different values go to different
+//! objects, each still keyed by its own first offset.
 
 use ckafka_dump_core::dating::Granularity;
-use ckafka_dump_core::time::DateTime;
+use ckafka_dump_core::stage::fields::Path;
+use ckafka_dump_core::template::field_text;
+use ckafka_dump_core::time::Zone;
+use ckafka_dump_core::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -38,7 +43,13 @@ impl Field {
 enum Part {
     Literal(String),
     Field(Field),
+    /// `{field:NAME}`: a field of the record's value, or its metadata.
+    Record(Path),
 }
+
+/// The texts a record's `{field:NAME}` placeholders render, in template order: records of one
+/// topic-partition with the same route share objects.
+pub type Route = Vec<String>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyTemplate(Vec<Part>);
@@ -53,6 +64,8 @@ pub struct KeyFields<'a> {
     pub start_offset: i64,
     /// The first record's timestamp (epoch ms).
     pub timestamp_ms: i64,
+    /// Where `{date}` and `{hour}` are read.
+    pub zone: &'a Zone,
 }
 
 impl KeyTemplate {
@@ -70,18 +83,20 @@ impl KeyTemplate {
                 .find('}')
                 .ok_or_else(|| format!("`{template}`: unclosed `{{`"))?;
             let name = &rest[open + 1..open + close];
-            let field = FIELDS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| {
+            let part = match (FIELDS.iter().find(|(n, _)| *n == name), name.strip_prefix("field:")) {
+                (Some((_, field)), _) => Part::Field(*field),
+                (None, Some(path)) if !path.is_empty() => {
+                    Part::Record(Path::parse(path).map_err(|e| format!("`{template}`: {e}"))?)
+                }
+                _ => {
                     let known: Vec<_> = FIELDS.iter().map(|(n, _)| format!("{{{n}}}")).collect();
-                    format!(
-                        "`{template}`: unknown placeholder `{{{name}}}` (known: {})",
+                    return Err(format!(
+                        "`{template}`: unknown placeholder `{{{name}}}` (known: {} {{field:NAME}})",
                         known.join(" ")
-                    )
-                })?;
-            parts.push(Part::Field(field));
+                    ));
+                }
+            };
+            parts.push(part);
             rest = &rest[open + close + 1..];
         }
         if !rest.is_empty() {
@@ -99,18 +114,42 @@ impl KeyTemplate {
         // `{topic}{partition}` renders `t1`+`23` and `t12`+`3` alike: a placeholder whose width varies needs
         // a literal after it (or the end) so that keys of different records cannot collide.
         for pair in parts.windows(2) {
-            if let [Part::Field(left), Part::Field(right)] = pair {
-                if !left.fixed_width() {
-                    let name = |f: &Field| FIELDS.iter().find(|(_, x)| x == f).map_or("?", |(n, _)| n);
+            if let [left, right] = pair {
+                let left_fixed = matches!(left, Part::Literal(_)) || matches!(left, Part::Field(f) if f.fixed_width());
+                if !left_fixed && !matches!(right, Part::Literal(_)) {
                     return Err(format!(
-                        "`{template}`: {{{}}}{{{}}} needs a separator between them (e.g. `/`, `+` or `-`), or keys of different records could be the same",
-                        name(left),
-                        name(right)
+                        "`{template}`: {left}{right} needs a separator between them (e.g. `/`, `+` or `-`), or keys of different records could be the same"
                     ));
                 }
             }
         }
         Ok(KeyTemplate(parts))
+    }
+
+    /// Whether keys follow fields of the records' values (the transform stage must parse them).
+    pub fn reads_fields(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Record(Path::Field { .. })))
+    }
+
+    pub fn routes_by_field(&self) -> bool {
+        self.route_len() > 0
+    }
+
+    /// How many `{field:NAME}` placeholders there are.
+    pub fn route_len(&self) -> usize {
+        self.0.iter().filter(|p| matches!(p, Part::Record(_))).count()
+    }
+
+    /// What `record`'s `{field:NAME}` placeholders render, made safe for a key (characters other than
+    /// letters, digits and `-_.=@` become `_`); an error names the field that is missing or holds no text.
+    pub fn route(&self, record: &Record<'_>, zone: &Zone) -> Result<Route, String> {
+        self.0
+            .iter()
+            .filter_map(|part| match part {
+                Part::Record(path) => Some(field_text(path, record, zone).map(|text| key_safe(&text))),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The finest time the keys render (none: keys do not depend on time).
@@ -127,12 +166,13 @@ impl KeyTemplate {
         }
     }
 
-    /// `prefix` + the rendered template + `extension`.
-    pub fn render(&self, prefix: &str, fields: &KeyFields<'_>, extension: &str) -> String {
+    /// `prefix` + the rendered template + `extension`; `route` is the first record's.
+    pub fn render(&self, prefix: &str, fields: &KeyFields<'_>, route: &[String], extension: &str) -> String {
         use std::fmt::Write;
-        let time = DateTime::from_epoch_ms(fields.timestamp_ms);
+        let time = fields.zone.date_time(fields.timestamp_ms);
         let mut key = String::with_capacity(prefix.len() + 96);
         key.push_str(prefix);
+        let mut route = route.iter();
         for part in &self.0 {
             let _ = match part {
                 Part::Literal(text) => write!(key, "{text}"),
@@ -145,6 +185,7 @@ impl KeyTemplate {
                 Part::Field(Field::Date) => write!(key, "{}", time.date()),
                 Part::Field(Field::Hour) => write!(key, "{:02}", time.hour),
                 Part::Field(Field::Timestamp) => write!(key, "{}", fields.timestamp_ms),
+                Part::Record(_) => write!(key, "{}", route.next().map_or("", String::as_str)),
             };
         }
         key.push_str(extension);
@@ -152,24 +193,59 @@ impl KeyTemplate {
     }
 }
 
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Part::Literal(text) => write!(f, "{text}"),
+            Part::Field(field) => {
+                let name = FIELDS.iter().find(|(_, x)| x == field).map_or("?", |(n, _)| n);
+                write!(f, "{{{name}}}")
+            }
+            Part::Record(path) => write!(f, "{{field:{path}}}"),
+        }
+    }
+}
+
+/// The key of the dead letters of one batch's topic-partition: `{dead_letter_prefix}{topic}+{partition}+{first
+/// offset}.jsonl`, so a re-delivered batch overwrites them.
+pub fn dead_letter_key(prefix: &str, first: &Record<'_>) -> String {
+    format!("{prefix}{}+{}+{:019}.jsonl", first.topic, first.partition, first.offset)
+}
+
+/// A field's text as a piece of an object key: no `/` (a new folder), no characters COS and S3 advise
+/// against. Keys stay unique whatever two values clean to, as each object's key holds its first offset.
+fn key_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_alphanumeric() => c,
+            '-' | '_' | '.' | '=' | '@' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const FIELDS_2018: KeyFields<'static> = KeyFields {
-        instance: "ckafka-80o10xxx",
-        topic: "orders",
-        topic_id: "topic-abc",
-        partition: 3,
-        start_offset: 42,
-        timestamp_ms: 1_545_084_000_000, // 2018-12-17T22:00:00Z
-    };
+    fn at_2018(zone: &Zone) -> KeyFields<'_> {
+        KeyFields {
+            instance: "ckafka-80o10xxx",
+            topic: "orders",
+            topic_id: "topic-abc",
+            partition: 3,
+            start_offset: 42,
+            timestamp_ms: 1_545_084_000_000, // 2018-12-17T22:00:00Z
+            zone,
+        }
+    }
 
     #[test]
     fn default_template_keeps_the_console_shape_and_ends_in_partition_and_offset() {
-        let key = KeyTemplate::parse(KeyTemplate::DEFAULT)
-            .unwrap()
-            .render("dump/", &FIELDS_2018, ".txt");
+        let key =
+            KeyTemplate::parse(KeyTemplate::DEFAULT)
+                .unwrap()
+                .render("dump/", &at_2018(&Zone::utc()), &[], ".txt");
         assert_eq!(
             key,
             "dump/ckafka-80o10xxx/topic-abc/2018-12-17/orders+3+0000000000000000042.txt"
@@ -180,9 +256,43 @@ mod tests {
     fn every_placeholder_renders() {
         let t = KeyTemplate::parse("{topic}/{date}/{hour}/{timestamp}-{partition}-{start_offset}").unwrap();
         assert_eq!(
-            t.render("", &FIELDS_2018, ".jsonl.gz"),
+            t.render("", &at_2018(&Zone::utc()), &[], ".jsonl.gz"),
             "orders/2018-12-17/22/1545084000000-3-0000000000000000042.jsonl.gz"
         );
+    }
+
+    #[test]
+    fn dates_and_hours_are_the_zones() {
+        let t = KeyTemplate::parse("{date}/{hour}/{topic}+{partition}+{start_offset}").unwrap();
+        let shanghai = Zone::named("Asia/Shanghai").unwrap();
+        assert_eq!(
+            t.render("", &at_2018(&shanghai), &[], ""),
+            "2018-12-18/06/orders+3+0000000000000000042"
+        );
+    }
+
+    #[test]
+    fn fields_route_records_and_are_made_safe_for_keys() {
+        let t = KeyTemplate::parse("app={field:app}/{field:@header.region}-{date}/{topic}+{partition}+{start_offset}")
+            .unwrap();
+        assert!(t.reads_fields() && t.routes_by_field());
+        let fields = serde_json::json!({"app": "Pay/EU v2", "n": 1});
+        let mut record = Record::new("orders", 3, 42, None, None, Some(b"{}"));
+        record.fields = Some(&fields);
+        let zone = Zone::utc();
+        assert_eq!(
+            t.route(&record, &zone).unwrap_err(),
+            "field `@header.region` is missing"
+        );
+        let t = KeyTemplate::parse("app={field:app}/{field:n}/{topic}+{partition}+{start_offset}").unwrap();
+        let route = t.route(&record, &zone).unwrap();
+        assert_eq!(route, ["Pay_EU_v2", "1"]);
+        assert_eq!(
+            t.render("", &at_2018(&zone), &route, ".csv"),
+            "app=Pay_EU_v2/1/orders+3+0000000000000000042.csv"
+        );
+        let by_meta = KeyTemplate::parse("{field:@partition}/{topic}+{partition}+{start_offset}").unwrap();
+        assert!(!by_meta.reads_fields() && by_meta.routes_by_field());
     }
 
     #[test]
@@ -210,6 +320,8 @@ mod tests {
         }
         let bad = KeyTemplate::parse("{topic}{partition}{start_offset}").unwrap_err();
         assert!(bad.contains("{topic}{partition} needs a separator"), "{bad}");
+        let bad = KeyTemplate::parse("{field:app}{topic}/{partition}/{start_offset}").unwrap_err();
+        assert!(bad.contains("{field:app}{topic} needs a separator"), "{bad}");
     }
 
     #[test]
@@ -224,6 +336,8 @@ mod tests {
             "{topic}{partition}{start_offset}",
             "{topic}/{partition}{start_offset}",
             "{instance}{topic}/{partition}/{start_offset}",
+            "{field:}/{topic}/{partition}/{start_offset}",
+            "{field:@nope}/{topic}/{partition}/{start_offset}",
         ] {
             assert!(KeyTemplate::parse(bad).is_err(), "{bad}");
         }

@@ -64,6 +64,15 @@ impl Sink for CosSink {
         self.objects.store.describe()
     }
 
+    fn reads_fields(&self) -> bool {
+        let config = &self.objects.config;
+        config.key_template.reads_fields() || config.content.reads_fields()
+    }
+
+    fn dead_letters_rejected(&self) -> bool {
+        self.objects.config.dead_letter_prefix.is_some()
+    }
+
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
         trigger::write_batch(&self.objects, batch, (self.clock)(), deadline).await
     }

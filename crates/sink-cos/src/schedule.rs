@@ -196,6 +196,7 @@ impl Scheduler {
         let mut writer = PartitionWriter::new(
             Arc::clone(objects),
             Arc::clone(claims),
+            Vec::new(),
             objects.config.part_bytes,
             progress.deadline,
         );

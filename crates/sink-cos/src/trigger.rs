@@ -9,8 +9,10 @@ use ckafka_dump_core::{Batch, Deadline, Delivery};
 use futures_util::stream::{self, StreamExt};
 
 use crate::checkpoint::ledger_key;
+use crate::encode::json_line;
 use crate::error::CosError;
-use crate::writer::{KeyClaims, Objects, PartitionWriter};
+use crate::key::{dead_letter_key, KeyTemplate, Route};
+use crate::writer::{coordinates, KeyClaims, Objects, PartitionWriter};
 
 /// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.
 pub async fn write_batch(
@@ -19,49 +21,183 @@ pub async fn write_batch(
     now_ms: i64,
     deadline: Deadline,
 ) -> Result<Delivery, CosError> {
-    let groups = by_partition(batch);
+    let config = &objects.config;
+    let sorted = sort(batch, &config.key_template, &config.zone);
+    if config.dead_letter_prefix.is_none() {
+        let refused = sorted.dead_letters.iter().map(|(i, why)| CosError::Key {
+            record: coordinates(&batch.get(*i).expect("dead letters index the batch")),
+            reason: format!("{} (set dead_letter_prefix to write such records aside)", why.detail()),
+        });
+        CosError::first_of(refused.collect(), batch.len(), "records")?;
+    }
     // A key the store would refuse (too long) fails before anything is read or written, naming the record.
-    for group in &groups {
-        let first = batch.get(group[0]).expect("groups index the batch");
-        objects.key_for(&first, 0)?;
+    for group in &sorted.groups {
+        let first = batch.get(group.records[0]).expect("groups index the batch");
+        objects.key_for(&first, 0, &group.route)?;
     }
     let ledgers = Ledgers { objects, deadline };
-    let granularity = objects.config.key_template.granularity();
-    let routing = dating::routing_times(&ledgers, &objects.ledgers, batch, granularity, now_ms).await?;
-    let total = groups.len();
+    let granularity = config.key_template.granularity();
+    let routing = dating::routing_times(&ledgers, &objects.ledgers, batch, granularity, &config.zone, now_ms).await?;
     let claims = Arc::new(KeyClaims::default());
-    let errors: Vec<CosError> = stream::iter(groups)
-        .map(|records| write_partition(objects, &claims, batch, records, &routing, deadline))
-        .buffer_unordered(objects.config.concurrency)
+    let dead_letters = write_dead_letters(objects, &claims, batch, &sorted.dead_letters, deadline);
+    let total = sorted.groups.len();
+    let written = sorted.groups.iter().map(|g| g.records.len()).sum();
+    let data = stream::iter(sorted.groups)
+        .map(|group| write_group(objects, &claims, batch, group, &routing, deadline))
+        .buffer_unordered(config.concurrency)
         .filter_map(|result| async move { result.err() })
-        .collect()
-        .await;
-    CosError::first_of(errors, total, "topic-partitions")?;
+        .collect::<Vec<CosError>>();
+    let (dead_letters, errors) = futures_util::join!(dead_letters, data);
+    CosError::first_of(errors, total, "objects of topic-partitions")?;
+    dead_letters?;
     Ok(Delivery {
-        written: batch.len(),
-        ..Delivery::default()
+        written,
+        dead_lettered: sorted.dead_letters.len(),
+        skipped: sorted.skipped,
     })
 }
 
-async fn write_partition(
+/// Records of one topic-partition that share a route, in offset order: one object (more past the size cap).
+#[derive(Debug, PartialEq, Eq)]
+struct Group {
+    route: Route,
+    records: Vec<usize>,
+}
+
+/// Why a record goes to the dead letters.
+#[derive(Debug, PartialEq, Eq)]
+enum SetAside {
+    /// The transform stage rejected it.
+    Rejected(String),
+    /// A field its key needs is missing or holds no text.
+    Unroutable(String),
+}
+
+impl SetAside {
+    fn detail(&self) -> &str {
+        match self {
+            SetAside::Rejected(reason) | SetAside::Unroutable(reason) => reason,
+        }
+    }
+}
+
+impl std::fmt::Display for SetAside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetAside::Rejected(reason) => write!(f, "transform: {reason}"),
+            SetAside::Unroutable(reason) => write!(f, "object key: {reason}"),
+        }
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Sorted {
+    groups: Vec<Group>,
+    dead_letters: Vec<(usize, SetAside)>,
+    /// Tombstones, which have no fields to route by.
+    skipped: usize,
+}
+
+/// Record indices grouped by topic-partition and route, in batch order within each group and by first
+/// appearance; records that cannot be routed set aside.
+fn sort(batch: &Batch<'_>, template: &KeyTemplate, zone: &ckafka_dump_core::time::Zone) -> Sorted {
+    let mut sorted = Sorted::default();
+    let mut index: HashMap<(&str, i32, Route), usize> = HashMap::new();
+    for (i, record) in batch.records().enumerate() {
+        if let Some(reason) = record.rejection {
+            sorted.dead_letters.push((i, SetAside::Rejected(reason.to_owned())));
+            continue;
+        }
+        let route = match template.route(&record, zone) {
+            Ok(route) => route,
+            Err(_) if record.value.is_none() => {
+                sorted.skipped += 1;
+                continue;
+            }
+            Err(reason) => {
+                sorted.dead_letters.push((i, SetAside::Unroutable(reason)));
+                continue;
+            }
+        };
+        let groups = &mut sorted.groups;
+        let group = *index
+            .entry((record.topic, record.partition, route.clone()))
+            .or_insert_with(|| {
+                groups.push(Group {
+                    route,
+                    records: Vec::new(),
+                });
+                groups.len() - 1
+            });
+        groups[group].records.push(i);
+    }
+    sorted
+}
+
+async fn write_group(
     objects: &Arc<Objects>,
     claims: &Arc<KeyClaims>,
     batch: &Batch<'_>,
-    records: Vec<usize>,
+    group: Group,
     routing_ms: &[i64],
     deadline: Deadline,
 ) -> Result<(), CosError> {
-    let content_bytes = records
+    let content_bytes = group
+        .records
         .iter()
         .filter_map(|&i| batch.get(i))
         .map(|r| r.payload_len() + 1)
         .sum();
-    let mut writer = PartitionWriter::new(Arc::clone(objects), Arc::clone(claims), content_bytes, deadline);
-    for &i in &records {
+    let mut writer = PartitionWriter::new(
+        Arc::clone(objects),
+        Arc::clone(claims),
+        group.route,
+        content_bytes,
+        deadline,
+    );
+    for &i in &group.records {
         let record = batch.get(i).expect("groups index the batch");
         writer.push(&record, routing_ms[i]).await?;
     }
     writer.finish().await.map(drop)
+}
+
+/// One JSON-lines object per topic-partition under `dead_letter_prefix`, keyed by its first offset: the
+/// records' original bytes, headers and errors.
+async fn write_dead_letters(
+    objects: &Objects,
+    claims: &KeyClaims,
+    batch: &Batch<'_>,
+    dead_letters: &[(usize, SetAside)],
+    deadline: Deadline,
+) -> Result<(), CosError> {
+    let Some(prefix) = &objects.config.dead_letter_prefix else {
+        return Ok(());
+    };
+    let mut objects_by_partition: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut index: HashMap<(&str, i32), usize> = HashMap::new();
+    let mut line = Vec::new();
+    for (i, reason) in dead_letters {
+        let record = batch.get(*i).expect("dead letters index the batch");
+        let at = *index.entry((record.topic, record.partition)).or_insert_with(|| {
+            let key = dead_letter_key(prefix, &record);
+            objects_by_partition.push((key, Vec::new()));
+            objects_by_partition.len() - 1
+        });
+        if objects_by_partition[at].1.is_empty() {
+            claims.claim(&objects_by_partition[at].0, &record)?;
+        }
+        json_line(&record, Some(&reason.to_string()), &mut line);
+        objects_by_partition[at].1.extend_from_slice(&line);
+    }
+    let total = objects_by_partition.len();
+    let errors: Vec<CosError> = stream::iter(objects_by_partition)
+        .map(|(key, body)| async move { objects.write_dead_letters(&key, body, deadline).await })
+        .buffer_unordered(objects.config.concurrency)
+        .filter_map(|result| async move { result.err() })
+        .collect()
+        .await;
+    CosError::first_of(errors, total, "dead-letter objects")
 }
 
 /// The dating ledgers of undated records, one object per topic-partition beside the checkpoints.
@@ -98,23 +234,19 @@ impl LedgerStore for Ledgers<'_> {
     }
 }
 
-/// Record indices grouped by topic-partition, in batch order within each group and by first appearance.
-fn by_partition(batch: &Batch<'_>) -> Vec<Vec<usize>> {
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<(&str, i32), usize> = HashMap::new();
-    for (i, record) in batch.records().enumerate() {
-        let group = *index.entry((record.topic, record.partition)).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[group].push(i);
-    }
-    groups
-}
-
 #[cfg(test)]
 mod tests {
+    use ckafka_dump_core::stage::Stage;
+    use ckafka_dump_core::time::Zone;
+
     use super::*;
+
+    fn groups(sorted: &Sorted) -> Vec<(Vec<&str>, Vec<usize>)> {
+        let groups = sorted.groups.iter();
+        groups
+            .map(|g| (g.route.iter().map(String::as_str).collect(), g.records.clone()))
+            .collect()
+    }
 
     #[test]
     fn interleaved_partitions_group_in_order() {
@@ -124,6 +256,46 @@ mod tests {
             {"Ckafka":{"topic":"a","partition":0,"offset":2,"msgKey":"None","msgBody":"z"}},
             {"Ckafka":{"topic":"b","partition":0,"offset":9,"msgKey":"None","msgBody":"w"}}]}"#;
         let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
-        assert_eq!(by_partition(&batch), vec![vec![0, 2], vec![1], vec![3]]);
+        let template = KeyTemplate::parse(KeyTemplate::DEFAULT).unwrap();
+        let sorted = sort(&batch, &template, &Zone::utc());
+        assert_eq!(
+            groups(&sorted),
+            vec![(vec![], vec![0, 2]), (vec![], vec![1]), (vec![], vec![3])]
+        );
+    }
+
+    #[test]
+    fn fields_split_a_partition_and_unroutable_records_are_set_aside() {
+        let value = |v: &str| base64_simd::STANDARD.encode_to_string(v);
+        let record = |offset: i64, v: Option<&str>| {
+            let mut r = serde_json::json!({"topic": "t", "partition": 0, "offset": offset, "timestamp": 1});
+            if let Some(v) = v {
+                r["value"] = value(v).into();
+            }
+            r
+        };
+        let event = serde_json::json!({"eventSource": "aws:kafka", "records": {"t-0": [
+            record(1, Some(r#"{"app":"pay"}"#)),
+            record(2, Some(r#"{"app":"auth"}"#)),
+            record(3, Some("not json")),
+            record(4, None),
+            record(5, Some(r#"{"other":1}"#)),
+            record(6, Some(r#"{"app":"pay"}"#)),
+        ]}})
+        .to_string();
+        let mut batch = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
+        Stage::default().apply(&mut batch, true);
+        let template = KeyTemplate::parse("{field:app}/{topic}+{partition}+{start_offset}").unwrap();
+        let sorted = sort(&batch, &template, &Zone::utc());
+        assert_eq!(
+            groups(&sorted),
+            vec![(vec!["pay"], vec![0, 5]), (vec!["auth"], vec![1])]
+        );
+        assert_eq!(sorted.skipped, 1, "the tombstone has no fields to route by");
+        let reasons: Vec<(usize, String)> = sorted.dead_letters.iter().map(|(i, r)| (*i, r.to_string())).collect();
+        assert_eq!(reasons.len(), 2);
+        assert_eq!(reasons[0].0, 2);
+        assert!(reasons[0].1.starts_with("transform: "), "{reasons:?}");
+        assert_eq!(reasons[1], (4, "object key: field `app` is missing".to_owned()));
     }
 }

@@ -10,9 +10,9 @@ use ckafka_dump_core::error::shortened;
 use ckafka_dump_core::{Deadline, Record};
 
 use crate::config::{CosConfig, MAX_KEY_BYTES};
-use crate::encode::{line, ObjectBody};
+use crate::encode::ObjectBody;
 use crate::error::CosError;
-use crate::key::KeyFields;
+use crate::key::{KeyFields, Route};
 use crate::store::{self, by_cutoff, Created, ObjectMeta, ObjectStore, Upload};
 
 /// The bucket and how objects in it are named and encoded; shared by all writers of a function.
@@ -41,8 +41,8 @@ impl Objects {
     }
 
     /// The key of the object whose first record is `record`, routed by `routing_ms` (its timestamp, or when
-    /// its offset was first seen); refused when longer than the store accepts.
-    pub fn key_for(&self, record: &Record<'_>, routing_ms: i64) -> Result<String, CosError> {
+    /// its offset was first seen) and its `route`; refused when longer than the store accepts.
+    pub fn key_for(&self, record: &Record<'_>, routing_ms: i64, route: &[String]) -> Result<String, CosError> {
         let fields = KeyFields {
             instance: &self.config.instance,
             topic: record.topic,
@@ -50,11 +50,12 @@ impl Objects {
             partition: record.partition,
             start_offset: record.offset,
             timestamp_ms: routing_ms,
+            zone: &self.config.zone,
         };
         let key = self
             .config
             .key_template
-            .render(&self.config.prefix, &fields, &self.extension);
+            .render(&self.config.prefix, &fields, route, &self.extension);
         if key.len() > MAX_KEY_BYTES {
             return Err(CosError::Key {
                 record: coordinates(record),
@@ -88,6 +89,16 @@ impl Objects {
         .await
     }
 
+    /// Writes an object of dead letters (JSON lines, uncompressed so they can be read as they are).
+    pub async fn write_dead_letters(&self, key: &str, body: Vec<u8>, deadline: Deadline) -> Result<(), CosError> {
+        let meta = ObjectMeta {
+            content_type: "application/x-ndjson",
+            content_encoding: None,
+            storage_class: self.meta.storage_class.clone(),
+        };
+        by_cutoff(deadline, "PutObject", key, self.store.put(key, body, &meta)).await
+    }
+
     pub async fn delete_bookkeeping(&self, key: &str, deadline: Deadline) -> Result<(), CosError> {
         by_cutoff(deadline, "DeleteObject", key, self.store.delete(key)).await
     }
@@ -100,7 +111,7 @@ const JSON: ObjectMeta = ObjectMeta {
 };
 
 /// `topic/partition/offset` for errors, a topic longer than 100 bytes cut short.
-fn coordinates(record: &Record<'_>) -> String {
+pub(crate) fn coordinates(record: &Record<'_>) -> String {
     format!(
         "{}/{}/{}",
         shortened(record.topic, 100),
@@ -115,7 +126,7 @@ fn coordinates(record: &Record<'_>) -> String {
 pub struct KeyClaims(Mutex<HashMap<String, String>>);
 
 impl KeyClaims {
-    fn claim(&self, key: &str, record: &Record<'_>) -> Result<(), CosError> {
+    pub fn claim(&self, key: &str, record: &Record<'_>) -> Result<(), CosError> {
         let mut claims = self.0.lock().expect("not poisoned");
         let first = coordinates(record);
         match claims.get(key) {
@@ -154,6 +165,8 @@ struct ObjectInProgress {
 pub struct PartitionWriter {
     objects: Arc<Objects>,
     claims: Arc<KeyClaims>,
+    /// The `{field:NAME}` texts every record of this writer shares.
+    route: Route,
     /// Every store operation ends by its cut-off.
     deadline: Deadline,
     /// Content bytes expected (trigger batches know theirs): sizes the first buffer so it does not regrow.
@@ -163,10 +176,17 @@ pub struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    pub fn new(objects: Arc<Objects>, claims: Arc<KeyClaims>, expected_bytes: usize, deadline: Deadline) -> Self {
+    pub fn new(
+        objects: Arc<Objects>,
+        claims: Arc<KeyClaims>,
+        route: Route,
+        expected_bytes: usize,
+        deadline: Deadline,
+    ) -> Self {
         PartitionWriter {
             objects,
             claims,
+            route,
             deadline,
             expected_bytes,
             scratch: Vec::new(),
@@ -180,7 +200,7 @@ impl PartitionWriter {
         let objects = Arc::clone(&self.objects);
         let config = &objects.config;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let line = line(config.content, record, &mut scratch);
+        let line = config.content.line(record, &mut scratch);
         let closed = match &self.current {
             Some(current) if current.written.content_bytes + line.size() > config.max_object_bytes => {
                 self.finish_current().await?
@@ -190,13 +210,16 @@ impl PartitionWriter {
         let current = match &mut self.current {
             Some(current) => current,
             None => {
-                let key = self.objects.key_for(record, routing_ms)?;
+                let key = self.objects.key_for(record, routing_ms, &self.route)?;
                 self.claims.claim(&key, record)?;
                 let capacity = self.expected_bytes.clamp(1 << 16, config.part_bytes);
-                let body = ObjectBody::new(config.compression, capacity).map_err(|source| CosError::Encode {
+                let encode_error = |source| CosError::Encode {
                     key: key.clone(),
                     source,
-                })?;
+                };
+                let mut body = ObjectBody::new(config.compression, capacity).map_err(encode_error)?;
+                let header = config.content.header().unwrap_or_default();
+                body.write(&header).map_err(encode_error)?;
                 self.current.insert(ObjectInProgress {
                     body,
                     upload: None,
@@ -205,7 +228,7 @@ impl PartitionWriter {
                         records: 0,
                         first_offset: record.offset,
                         last_offset: record.offset,
-                        content_bytes: 0,
+                        content_bytes: header.len(),
                         stored_bytes: 0,
                     },
                 })

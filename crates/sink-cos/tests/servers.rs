@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client as S3;
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Summary, WithSchedule};
 use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
@@ -16,7 +17,7 @@ use ckafka_dump_sink_cos::key::KeyTemplate;
 use ckafka_dump_sink_cos::lease::{lease_key, Lease};
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
-use ckafka_dump_testkit::{free_port, repo_root, setting, unique, var, FaultProxy};
+use ckafka_dump_testkit::{aws_event, free_port, repo_root, setting, unique, var, AwsRecord, FaultProxy};
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
@@ -110,6 +111,10 @@ async fn bookkeeping(s3: &S3, bucket: &str) -> Vec<String> {
 async fn leases(sink: &CosSink, bucket: &str) -> Vec<String> {
     let keys = bookkeeping(&s3(sink), bucket).await;
     keys.into_iter().filter(|k| k.contains(".leases/")).collect()
+}
+
+fn base64_of(text: &str) -> String {
+    base64_simd::STANDARD.encode_to_string(text)
 }
 
 fn text(bytes: &[u8]) -> &str {
@@ -281,6 +286,173 @@ async fn a_batch_redelivered_after_midnight_or_the_hour_overwrites_its_first_obj
         assert_eq!(new.len(), 1, "{template}: {new:?}");
         assert!(new[0].contains(next), "{template}: a new offset is dated now: {new:?}");
     }
+}
+
+/// Orders of two apps, a debug record, a value that is not JSON and one without `app`, with record times
+/// around Beijing midnight: 16:30Z is 00:30 on 2 March in Beijing, 15:59:59Z still 1 March.
+fn orders_event() -> String {
+    let at = 1_700_000_000_000;
+    let records: [AwsRecord; 6] = [
+        (
+            10,
+            at,
+            Some("k1"),
+            Some(r#"{"app":"pay","id":1,"note":"a, \"quoted\"\nline","time":"2024-03-01T16:30:00Z"}"#),
+        ),
+        (
+            11,
+            at,
+            Some("k2"),
+            Some(r#"{"app":"auth","id":2,"note":"plain","time":"2024-03-01T15:59:59Z"}"#),
+        ),
+        (
+            12,
+            at,
+            None,
+            Some(r#"{"app":"pay","id":3,"time":"2024-03-01T23:00:00Z"}"#),
+        ),
+        (13, at, None, Some("not json")),
+        (14, at, None, Some(r#"{"id":5,"time":"2024-03-01T16:00:00Z"}"#)),
+        (
+            15,
+            at,
+            None,
+            Some(r#"{"app":"debug","id":6,"time":"2024-03-01T16:00:00Z"}"#),
+        ),
+    ];
+    aws_event("orders", 0, &records, &[("trace", "t-1")])
+}
+
+const ORDERS_ROUTING: [(&str, &str); 5] = [
+    (
+        "object_key_template",
+        "{field:app}/{date}/{topic}+{partition}+{start_offset}",
+    ),
+    ("time_zone", "Asia/Shanghai"),
+    ("TRANSFORM_TIME_FIELD", "time"),
+    ("TRANSFORM_FILTER", "not app == \"debug\""),
+    ("content_format", "csv"),
+];
+
+async fn run_staged(sink: &CosSink, env: &[(&str, &str)], event: &str) -> Result<Summary, Error> {
+    let handler = WithSchedule::new(sink).with_stage(Stage::from_env(&Env::from_pairs(env)).unwrap());
+    invoke(&handler, event, Deadline::after(LIMIT), "test").await
+}
+
+#[tokio::test]
+async fn records_route_by_field_to_beijing_dated_csv_objects_and_unroutable_ones_to_dead_letters() {
+    let env = [
+        &ORDERS_ROUTING[..],
+        &[
+            ("csv_columns", "id,app,note,@offset,@timestamp"),
+            ("dead_letter_prefix", "dead/"),
+        ],
+    ]
+    .concat();
+    let (sink, bucket) = s3_sink(&env).await;
+    let mut first = None;
+    for delivery in ["first", "re-delivery"] {
+        let summary = run_staged(&sink, &env, &orders_event()).await.unwrap();
+        assert_eq!(
+            (
+                summary.records,
+                summary.written,
+                summary.filtered,
+                summary.dead_lettered
+            ),
+            (6, 3, 1, 2),
+            "{delivery}"
+        );
+        let got = objects(&s3(&sink), &bucket, "").await;
+        let keys: Vec<&str> = got.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "dead/orders+0+0000000000000000013.jsonl",
+                "dump/auth/2024-03-01/orders+0+0000000000000000011.csv",
+                "dump/pay/2024-03-02/orders+0+0000000000000000010.csv",
+            ],
+            "{delivery}: re-delivered records overwrite the same keys"
+        );
+        match &first {
+            None => first = Some(got),
+            Some(first) => assert_eq!(first, &got, "{delivery}: the same bytes"),
+        }
+    }
+    let got = first.unwrap();
+    let rows = |key: &str| -> Vec<Vec<String>> {
+        let mut reader = csv::Reader::from_reader(&got[key][..]);
+        assert_eq!(
+            reader.headers().unwrap(),
+            vec!["id", "app", "note", "@offset", "@timestamp"]
+        );
+        reader
+            .records()
+            .map(|row| row.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    };
+    assert_eq!(
+        rows("dump/pay/2024-03-02/orders+0+0000000000000000010.csv"),
+        [
+            ["1", "pay", "a, \"quoted\"\nline", "10", "2024-03-02T00:30:00.000+08:00"],
+            ["3", "pay", "", "12", "2024-03-02T07:00:00.000+08:00"],
+        ],
+        "a CSV parser reads back the quoted comma, quote and newline"
+    );
+    assert_eq!(
+        rows("dump/auth/2024-03-01/orders+0+0000000000000000011.csv"),
+        [["2", "auth", "plain", "11", "2024-03-01T23:59:59.000+08:00"]]
+    );
+    let letters: Vec<Value> = text(&got["dead/orders+0+0000000000000000013.jsonl"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(
+        (letters[0]["offset"].as_i64(), letters[0]["value"].as_str()),
+        (Some(13), Some("not json"))
+    );
+    assert!(
+        letters[0]["error"].as_str().unwrap().starts_with("transform: "),
+        "{}",
+        letters[0]
+    );
+    assert_eq!(
+        letters[0]["headers"],
+        serde_json::json!([{"key": "trace", "value": "t-1"}])
+    );
+    assert_eq!(letters[1]["offset"], 14);
+    assert_eq!(letters[1]["error"], "object key: field `app` is missing");
+    assert_eq!(
+        letters[1]["value"], r#"{"id":5,"time":"2024-03-01T16:00:00Z"}"#,
+        "the original bytes"
+    );
+}
+
+#[tokio::test]
+async fn without_a_dead_letter_prefix_an_unroutable_record_fails_the_invocation_naming_it() {
+    let env = [&ORDERS_ROUTING[..], &[("csv_columns", "id")]].concat();
+    let (sink, bucket) = s3_sink(&env).await;
+    let event = orders_event();
+    let e = run_staged(&sink, &env, &event).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(
+        e.to_string().contains("orders/0/13") && e.to_string().contains("transform:"),
+        "{e}"
+    );
+    // Without the record the stage rejects, the record missing `app` is what stops the batch.
+    let staged_ok = event.replace(
+        &base64_of("not json"),
+        &base64_of(r#"{"app":"pay","time":"2024-03-01T16:00:00Z"}"#),
+    );
+    let e = run_staged(&sink, &env, &staged_ok).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("object key for orders/0/14: field `app` is missing"),
+        "{e}"
+    );
+    assert!(objects(&s3(&sink), &bucket, "").await.is_empty(), "nothing is written");
 }
 
 #[tokio::test]

@@ -114,9 +114,16 @@ impl Sink for EsSink {
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
         let now_ms = (self.clock)();
         let ledgers = Ledgers { sink: self, deadline };
-        let routing = dating::routing_times(&ledgers, &self.ledgers, batch, self.config.granularity(), now_ms)
-            .await
-            .map_err(|failure| NotWritten::all(batch, failure.context("dating ledger")))?;
+        let routing = dating::routing_times(
+            &ledgers,
+            &self.ledgers,
+            batch,
+            self.config.granularity(),
+            &self.config.zone,
+            now_ms,
+        )
+        .await
+        .map_err(|failure| NotWritten::all(batch, failure.context("dating ledger")))?;
         let plan = request::plan(batch, &self.config, &routing, now_ms);
         let outcomes = self.send_all(&plan.items, self.config.op_type, deadline).await;
         let sorted = outcome::sort(&plan.items, outcomes);

@@ -10,7 +10,7 @@ use ckafka_dump_core::{Deadline, Error};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
-use ckafka_dump_testkit::{free_port, setting, site_package, unique, FaultProxy, Owned};
+use ckafka_dump_testkit::{self as testkit, free_port, setting, site_package, unique, AwsRecord, FaultProxy, Owned};
 use serde_json::Value;
 
 const SCF_MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
@@ -221,18 +221,11 @@ async fn a_poison_document_is_dead_lettered_not_retried_forever(url: String) {
 
 /// An AWS Kafka event on topic `t`, partition 0, offsets from `first_offset`: (key, value or tombstone).
 fn aws_event(first_offset: i64, records: &[(&str, Option<&str>)]) -> String {
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let records: Vec<Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (key, value))| {
-            serde_json::json!({"topic": "t", "partition": 0, "offset": first_offset + i as i64,
-                "timestamp": 1_709_310_600_000i64, "timestampType": "CREATE_TIME", "key": b64(key),
-                "value": value.map(b64), "headers": []})
-        })
+    let records: Vec<AwsRecord> = (first_offset..)
+        .zip(records)
+        .map(|(offset, (key, value))| (offset, 1_709_310_600_000, Some(*key), *value))
         .collect();
-    serde_json::json!({"eventSource": "aws:kafka", "records": {"t-0": records}}).to_string()
+    testkit::aws_event("t", 0, &records, &[])
 }
 
 async fn run_staged(sink: &EsSink, stage: &[(&str, &str)], event: &str) -> Result<Summary, Error> {

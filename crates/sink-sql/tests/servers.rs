@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_sql::config::SqlConfig;
 use ckafka_dump_sink_sql::db::Connection;
 use ckafka_dump_sink_sql::SqlSink;
-use ckafka_dump_testkit::{repo_root, setting, unique, url_address, var, Cut, TcpCut};
+use ckafka_dump_testkit::{aws_event, repo_root, setting, unique, url_address, var, AwsRecord, Cut, TcpCut};
 use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,22 +105,11 @@ fn scf_event(topic: &str, first: i64, values: &[String]) -> String {
 
 /// An AWS MSK event: (offset, key, value) on `topic`/3 with a timestamp and a header.
 fn msk_event(topic: &str, records: &[(i64, Option<&str>, Option<&str>)]) -> String {
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let records: Vec<_> = records
+    let records: Vec<AwsRecord> = records
         .iter()
-        .map(|(offset, key, value)| {
-            let mut r = json!({
-                "topic": topic, "partition": 3, "offset": offset, "timestamp": 1_700_000_000_000i64 + offset,
-                "timestampType": "CREATE_TIME", "headers": [{"source": [97, 112, 112]}]
-            });
-            if let Some(key) = key {
-                r["key"] = b64(key).into();
-            }
-            r["value"] = value.map_or(serde_json::Value::Null, |v| b64(v).into());
-            r
-        })
+        .map(|&(offset, key, value)| (offset, 1_700_000_000_000 + offset, key, value))
         .collect();
-    json!({"eventSource": "aws:kafka", "records": {format!("{topic}-3"): records}}).to_string()
+    aws_event(topic, 3, &records, &[("source", "app")])
 }
 
 async fn run(sink: &SqlSink, event: &str) -> Result<Summary, Error> {

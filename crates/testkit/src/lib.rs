@@ -37,6 +37,36 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
+/// One record of [`aws_event`]: offset, timestamp (epoch ms), key, value (`None`: a tombstone).
+pub type AwsRecord<'a> = (i64, i64, Option<&'a str>, Option<&'a str>);
+
+/// An AWS Lambda Kafka event (MSK / self-managed) of `records` on `topic`/`partition`, every record carrying
+/// `headers` (as the event writes them: signed bytes).
+pub fn aws_event(topic: &str, partition: i32, records: &[AwsRecord<'_>], headers: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let headers: Vec<serde_json::Value> = headers
+        .iter()
+        .map(|(name, value)| {
+            let bytes: Vec<i8> = value.bytes().map(|b| b as i8).collect();
+            serde_json::json!({ *name: bytes })
+        })
+        .collect();
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(offset, timestamp, key, value)| {
+            let mut record = serde_json::json!({"topic": topic, "partition": partition, "offset": offset,
+                "timestamp": timestamp, "timestampType": "CREATE_TIME", "headers": headers,
+                "value": value.map(b64)});
+            if let Some(key) = key {
+                record["key"] = b64(key).into();
+            }
+            record
+        })
+        .collect();
+    serde_json::json!({"eventSource": "aws:kafka", "records": {format!("{topic}-{partition}"): records}}).to_string()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
