@@ -87,6 +87,9 @@ pub struct KafkaConfig {
     pub compression: Compression,
     pub partition_strategy: PartitionStrategy,
     pub provenance_headers: bool,
+    /// Where records that cannot be produced as they are go (the stage rejected them, a topic or key field
+    /// is missing); unset, such a record fails the invocation.
+    pub dead_letter_topic: Option<String>,
     pub max_request_bytes: usize,
     pub concurrency: usize,
 }
@@ -108,6 +111,16 @@ impl KafkaConfig {
         // Kafka brokers refuse requests above `socket.request.max.bytes` (100 MiB by default).
         let max_request_bytes = env.size_within("max_request_bytes", 1_000_000, 1024..=100 * 1024 * 1024)?;
         let concurrency = env.size_within("produce_concurrency", 8, 1..=64)?;
+        let dead_letter_topic = env.get("kafka_dead_letter_topic")?;
+        if let Some(dead) = &dead_letter_topic {
+            check_topic_name("kafka_dead_letter_topic", dead)?;
+            if *dead == topic_text {
+                return Err(ConfigError::new(
+                    "kafka_dead_letter_topic",
+                    format!("`{dead}` is kafka_topic_name too; dead letters need a topic of their own"),
+                ));
+            }
+        }
         Ok(KafkaConfig {
             connection,
             topic,
@@ -115,6 +128,7 @@ impl KafkaConfig {
             compression,
             partition_strategy,
             provenance_headers: env.bool_or("provenance_headers", false)?,
+            dead_letter_topic,
             max_request_bytes,
             concurrency,
         })
@@ -156,6 +170,13 @@ mod tests {
         assert!(err(&[("security_protocol", "TLS")]).contains("security_protocol"));
         assert!(err(&[("compression_type", "brotli")]).contains("compression_type"));
         assert!(err(&[("partition_strategy", "random")]).contains("partition_strategy"));
+        assert!(err(&[("kafka_dead_letter_topic", "dead letters")]).contains("kafka_dead_letter_topic"));
+        let same = KafkaConfig::from_env(&Env::from_pairs(&[
+            ("kafka_address", "b:1"),
+            ("kafka_topic_name", "copy"),
+            ("kafka_dead_letter_topic", "copy"),
+        ]));
+        assert!(same.unwrap_err().to_string().contains("a topic of their own"));
         let missing = err(&[("security_protocol", "SASL_SSL"), ("sasl_plain_password", "hunter2")]);
         assert!(
             missing.contains("sasl_plain_username") && !missing.contains("hunter2"),

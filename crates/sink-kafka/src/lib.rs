@@ -5,7 +5,7 @@ pub mod error;
 pub mod partition;
 pub mod request;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use ckafka_dump_core::error::Unwritten;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
@@ -91,14 +91,27 @@ impl Sink for KafkaSink {
         self.config.topic.reads_fields() || self.config.key_field.is_some()
     }
 
+    fn dead_letters_rejected(&self) -> bool {
+        self.config.dead_letter_topic.is_some()
+    }
+
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, ProduceError> {
-        // Records that cannot be produced as they are fail the batch before anything is sent.
+        // Records that cannot be produced as they are go to the dead-letter topic, or fail the batch before
+        // anything is sent.
         let mut ready = Vec::with_capacity(batch.len());
         let mut refused = Vec::new();
+        let mut dead_letters = HashSet::new();
         for (i, record) in batch.records().enumerate() {
-            match request::outgoing(i, &record, &self.config) {
-                Ok(outgoing) => ready.push(outgoing),
-                Err(failure) => refused.push(Unwritten { record: i, failure }),
+            match (
+                request::outgoing(i, &record, &self.config),
+                &self.config.dead_letter_topic,
+            ) {
+                (Ok(outgoing), _) => ready.push(outgoing),
+                (Err(failure), Some(topic)) => {
+                    dead_letters.insert(i);
+                    ready.push((topic.clone(), request::dead_letter(i, &record, &failure)));
+                }
+                (Err(failure), None) => refused.push(Unwritten { record: i, failure }),
             }
         }
         if let Some(not_written) = NotWritten::of(batch, refused) {
@@ -134,10 +147,15 @@ impl Sink for KafkaSink {
             .collect()
             .await;
 
-        let mut written = 0;
+        let (mut written, mut dead_lettered) = (0, 0);
         let mut unwritten = Vec::new();
         for (sources, outcome) in outcomes {
-            written += outcome.acknowledged;
+            let letters = sources[..outcome.acknowledged]
+                .iter()
+                .filter(|i| dead_letters.contains(*i))
+                .count();
+            dead_lettered += letters;
+            written += outcome.acknowledged - letters;
             if let Some(failure) = outcome.failure {
                 unwritten.extend(sources.into_iter().skip(outcome.acknowledged).map(|record| Unwritten {
                     record,
@@ -148,6 +166,7 @@ impl Sink for KafkaSink {
         match NotWritten::of(batch, unwritten) {
             None => Ok(Delivery {
                 written,
+                dead_lettered,
                 ..Delivery::default()
             }),
             Some(not_written) => Err(not_written.into()),

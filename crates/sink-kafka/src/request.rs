@@ -16,6 +16,8 @@ use rskafka::chrono::{DateTime, Utc};
 pub const SOURCE_TOPIC_HEADER: &str = "ckafka-dump-source-topic";
 pub const SOURCE_PARTITION_HEADER: &str = "ckafka-dump-source-partition";
 pub const SOURCE_OFFSET_HEADER: &str = "ckafka-dump-source-offset";
+/// Why a dead letter could not be produced as it was (`kafka_dead_letter_topic`).
+pub const ERROR_HEADER: &str = "ckafka-dump-error";
 
 /// Per-record framing a produce request adds on top of key, value and headers (a generous bound).
 const RECORD_OVERHEAD: usize = 64;
@@ -58,16 +60,10 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
             )
         }
     };
-    let provenance = config.provenance_headers;
     let mut headers: BTreeMap<String, Vec<u8>> =
         record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
-    if provenance {
-        headers.insert(SOURCE_TOPIC_HEADER.to_owned(), record.topic.as_bytes().to_vec());
-        headers.insert(
-            SOURCE_PARTITION_HEADER.to_owned(),
-            record.partition.to_string().into_bytes(),
-        );
-        headers.insert(SOURCE_OFFSET_HEADER.to_owned(), record.offset.to_string().into_bytes());
+    if config.provenance_headers {
+        headers.extend(provenance(record));
     }
     let millis = record.timestamp.map_or_else(now_epoch_ms, |t| t.millis);
     let timestamp = DateTime::<Utc>::from_timestamp_millis(millis).ok_or_else(|| {
@@ -87,6 +83,43 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
             },
         },
     ))
+}
+
+/// A record that could not be produced as it is (`refusal`), as the dead letter for `kafka_dead_letter_topic`:
+/// its key, value and headers, the provenance headers, and the refusal in `ckafka-dump-error`. Its timestamp
+/// is kept when a produced record can carry it, else it is stamped now.
+pub fn dead_letter(source: usize, record: &Record<'_>, refusal: &Failure) -> Outgoing {
+    let mut headers: BTreeMap<String, Vec<u8>> =
+        record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
+    headers.extend(provenance(record));
+    headers.insert(ERROR_HEADER.to_owned(), refusal.reason.clone().into_bytes());
+    let in_range = |millis| DateTime::<Utc>::from_timestamp_millis(millis);
+    let timestamp = record
+        .timestamp
+        .and_then(|t| in_range(t.millis))
+        .or_else(|| in_range(now_epoch_ms()))
+        .expect("now is in range");
+    Outgoing {
+        source,
+        record: rskafka::record::Record {
+            key: record.key.map(<[u8]>::to_vec),
+            value: record.value.map(<[u8]>::to_vec),
+            headers,
+            timestamp,
+        },
+    }
+}
+
+/// The provenance headers of `record`: where it was read.
+fn provenance(record: &Record<'_>) -> [(String, Vec<u8>); 3] {
+    [
+        (SOURCE_TOPIC_HEADER.to_owned(), record.topic.as_bytes().to_vec()),
+        (
+            SOURCE_PARTITION_HEADER.to_owned(),
+            record.partition.to_string().into_bytes(),
+        ),
+        (SOURCE_OFFSET_HEADER.to_owned(), record.offset.to_string().into_bytes()),
+    ]
 }
 
 /// Splits one partition's records, in order, into requests of at most `max_bytes` (a record larger than
@@ -189,6 +222,21 @@ mod tests {
                 format!("t/0/7: timestamp {millis} ms is out of the range a produced record can carry")
             );
         }
+    }
+
+    #[test]
+    fn dead_letters_keep_the_record_and_say_where_it_came_from_and_why() {
+        let event = include_str!("../../../events/aws-self-managed-headers.json");
+        let batch = decode(event).unwrap().into_batch().unwrap();
+        let record = batch.get(0).unwrap();
+        let refusal = Failure::new("orders.v1/0/1000: transform: the value is not JSON", false);
+        let letter = dead_letter(0, &record, &refusal);
+        assert_eq!(letter.record.key.as_deref(), record.key);
+        assert_eq!(letter.record.value.as_deref(), record.value);
+        assert_eq!(letter.record.headers["name"], "Zoë".as_bytes());
+        assert_eq!(letter.record.headers[SOURCE_OFFSET_HEADER], b"1000");
+        assert_eq!(letter.record.headers[ERROR_HEADER], refusal.reason.as_bytes());
+        assert_eq!(letter.record.timestamp.timestamp_millis(), 1763712000000);
     }
 
     #[test]

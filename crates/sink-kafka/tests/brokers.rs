@@ -12,7 +12,7 @@ use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::partition::murmur2;
-use ckafka_dump_sink_kafka::request::{SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
+use ckafka_dump_sink_kafka::request::{ERROR_HEADER, SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
 use ckafka_dump_sink_kafka::KafkaSink;
 use ckafka_dump_testkit::{cache_dir, free_port, setting, site_package, unique, Owned};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
@@ -178,6 +178,45 @@ async fn records_are_routed_to_topics_by_field_with_keys_from_a_field() {
     );
     let text = error.to_string();
     assert!(text.contains("src/0/5") && text.contains("not JSON"), "{text}");
+}
+
+/// Records the stage rejects or that lack the routing field go to the dead-letter topic with their bytes,
+/// headers, provenance and the reason; the rest are produced as usual.
+#[tokio::test]
+async fn unroutable_records_go_to_the_dead_letter_topic_with_the_reason() {
+    let client = admin(&bootstrap(), None).await;
+    let prefix = unique("lettered");
+    let dead = format!("{prefix}.dead");
+    for topic in [format!("{prefix}.eu"), dead.clone()] {
+        create_topic(&client, &topic, 1).await;
+    }
+    let sink = sink(
+        &bootstrap(),
+        &format!("{prefix}.{{field:region}}"),
+        &[("kafka_dead_letter_topic", &dead)],
+    );
+    let event = r#"{"Records":[
+        {"Ckafka":{"topic":"src","partition":0,"offset":1,"msgKey":"k1","msgBody":"{\"region\":\"eu\"}"}},
+        {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"k2","msgBody":"text"}},
+        {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"k3","msgBody":"{\"user\":1}"}}]}"#;
+    let handler = Triggered::new(&sink).with_stage(Stage::default());
+    let summary = invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test")
+        .await
+        .unwrap();
+    assert_eq!((summary.written, summary.dead_lettered), (1, 2), "{summary:?}");
+    assert_eq!(fetch_all(&client, &format!("{prefix}.eu"), 0).await.len(), 1);
+    let letters = fetch_all(&client, &dead, 0).await;
+    assert_eq!(letters.len(), 2);
+    assert_eq!(letters[0].value.as_deref(), Some(&b"text"[..]), "the original bytes");
+    assert_eq!(letters[0].key.as_deref(), Some(&b"k2"[..]));
+    assert_eq!(letters[0].headers[SOURCE_OFFSET_HEADER], b"2");
+    let why = |r: &Record| String::from_utf8(r.headers[ERROR_HEADER].clone()).unwrap();
+    assert!(
+        why(&letters[0]).starts_with("src/0/2: transform: the value is not JSON"),
+        "{}",
+        why(&letters[0])
+    );
+    assert_eq!(why(&letters[1]), "src/0/3: target topic: field `region` is missing");
 }
 
 #[tokio::test]
