@@ -397,6 +397,10 @@ impl Sink for SqlSink {
         format!("{} table {}", self.config.target.describe(), self.config.table)
     }
 
+    fn dead_letters_rejected(&self) -> bool {
+        self.config.dead_letter_table.is_some()
+    }
+
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
         let mut backoff = RetryPolicy::DEFAULT.backoff();
         loop {

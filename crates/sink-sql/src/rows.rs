@@ -149,6 +149,10 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
     let mut kept: Vec<(usize, Pending<'b>)> = Vec::new();
     let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
     for (index, record) in records {
+        if let Some(reason) = record.rejection {
+            planned.malformed.push((index, format!("transform: {reason}")));
+            continue;
+        }
         let outcome = match (record.value, &shape.mode) {
             (
                 None,

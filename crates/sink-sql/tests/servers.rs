@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ckafka_dump_core::config::Env;
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Summary, Triggered};
 use ckafka_dump_sink_sql::config::SqlConfig;
@@ -142,6 +143,7 @@ on_both!(
     json_fields_and_metadata_fill_columns_by_name,
     a_poison_row_among_1000_is_dead_lettered_alone,
     without_a_dead_letter_table_a_malformed_record_fails_the_batch,
+    records_the_stage_rejects_go_to_the_dead_letter_table,
     upserts_keep_the_final_state_and_tombstones_delete,
     delimited_lines_split_into_columns,
     auto_create_table_makes_a_raw_table,
@@ -279,6 +281,49 @@ async fn a_poison_row_among_1000_is_dead_lettered_alone(db: Db) {
     let again = run(&sink, &event).await.unwrap();
     assert_eq!((again.written, again.dead_lettered, again.skipped), (0, 0, 1000));
     assert_eq!((count(db, &table).await, count(db, &dead).await), (998, 2));
+}
+
+async fn records_the_stage_rejects_go_to_the_dead_letter_table(db: Db) {
+    let table = table_name("staged");
+    let dead = format!("{table}_dead");
+    exec(db, &format!("CREATE TABLE {table} (n integer, msg text, source text)")).await;
+    let sink = SqlSink::new(config(db, &table, &[("dead_letter_table", &dead)]));
+    let stage = Stage::from_env(&Env::from_pairs(&[
+        ("TRANSFORM_FILTER", "not msg == \"debug\""),
+        ("TRANSFORM_RENAME", "num:n"),
+        ("TRANSFORM_ADD", "source:@topic"),
+    ]))
+    .unwrap();
+    let handler = Triggered::new(&sink).with_stage(stage);
+    let values = [r#"{"num":1,"msg":"a"}"#, "not json", r#"{"num":2,"msg":"debug"}"#].map(str::to_owned);
+    let event = scf_event("st", 0, &values);
+    let deadline = || Deadline::after(Duration::from_secs(60));
+    let summary = invoke(&handler, &event, deadline(), "test").await.unwrap();
+    assert_eq!(
+        (summary.written, summary.filtered, summary.dead_lettered),
+        (1, 1, 1),
+        "{summary:?}"
+    );
+    let got = rows(db, &format!("SELECT n, msg, source FROM {table}")).await;
+    assert_eq!(
+        got,
+        [[Some("1".to_owned()), Some("a".to_owned()), Some("st".to_owned())]]
+    );
+    let value = match db {
+        Db::Postgres => "convert_from(value, 'UTF8')",
+        Db::Mysql => "value",
+    };
+    let letters = rows(db, &format!("SELECT {}, error, {value} FROM {dead}", db.q("offset"))).await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0][0].as_deref(), Some("1"));
+    assert!(
+        letters[0][1].as_deref().unwrap().starts_with("transform: "),
+        "{letters:?}"
+    );
+    assert_eq!(letters[0][2].as_deref(), Some("not json"), "the original bytes");
+    let again = invoke(&handler, &event, deadline(), "test").await.unwrap();
+    assert_eq!((again.written, again.dead_lettered, again.skipped), (0, 0, 2));
+    assert_eq!((count(db, &table).await, count(db, &dead).await), (1, 1));
 }
 
 async fn without_a_dead_letter_table_a_malformed_record_fails_the_batch(db: Db) {
