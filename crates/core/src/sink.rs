@@ -3,6 +3,7 @@ use std::future::Future;
 use crate::deadline::Deadline;
 use crate::error::Retryable;
 use crate::record::Batch;
+use crate::stage::fields::Path;
 
 /// What a sink did with a batch. Every record is counted once; anything not written must be an error
 /// instead, so the trigger re-delivers the batch.
@@ -36,10 +37,11 @@ pub trait Sink: Send + Sync {
     /// Where the records go, for logs and the invocation result. Never holds a secret.
     fn target(&self) -> String;
 
-    /// Whether the sink routes records by their fields (`{field:...}` in an index, key or topic template):
-    /// the transform stage then parses values even when nothing else is configured.
-    fn reads_fields(&self) -> bool {
-        false
+    /// The fields of the value the sink reads (`{field:...}` in an index, key or topic template, CSV
+    /// columns): the transform stage parses values for them even when nothing else is configured, and keeps
+    /// just these for the sink.
+    fn fields_read(&self) -> Vec<Path> {
+        Vec::new()
     }
 
     /// Whether the sink writes records the transform stage rejected to its dead letters; if not, a rejected
@@ -70,8 +72,8 @@ impl<S: Sink> Sink for &S {
         (**self).target()
     }
 
-    fn reads_fields(&self) -> bool {
-        (**self).reads_fields()
+    fn fields_read(&self) -> Vec<Path> {
+        (**self).fields_read()
     }
 
     fn dead_letters_rejected(&self) -> bool {

@@ -2,6 +2,8 @@
 //! Every placeholder is a function of the record (its fields, metadata and record time), so a re-delivered
 //! record gets the same name.
 
+use std::borrow::Cow;
+
 use crate::record::Record;
 use crate::stage::fields::{routing_text, Path};
 use crate::time::Zone;
@@ -60,8 +62,13 @@ impl Template {
         Ok(Template { parts })
     }
 
-    pub fn reads_fields(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Field(Path::Field { .. })))
+    /// The value fields the template reads (metadata left out).
+    pub fn fields_read(&self) -> Vec<Path> {
+        let fields = self.parts.iter().filter_map(|p| match p {
+            Part::Field(path @ Path::Field { .. }) => Some(path.clone()),
+            _ => None,
+        });
+        fields.collect()
     }
 
     pub fn is_dated(&self) -> bool {
@@ -96,13 +103,20 @@ impl Template {
         zone: &Zone,
         clean: fn(&str) -> String,
     ) -> Result<String, String> {
-        let mut out = String::new();
+        use std::fmt::Write;
+        let mut out = String::with_capacity(64);
+        let time = self.is_dated().then(|| zone.date_time(time_ms));
         for part in &self.parts {
-            match part {
-                Part::Literal(text) => out.push_str(text),
-                Part::Date => out.push_str(&zone.date_time(time_ms).date()),
-                Part::Hour => out.push_str(&format!("{:02}", zone.date_time(time_ms).hour)),
-                Part::Field(path) => out.push_str(&clean(&field_text(path, record, zone)?)),
+            match (part, &time) {
+                (Part::Literal(text), _) => out.push_str(text),
+                (Part::Date, Some(t)) => {
+                    let _ = write!(out, "{:04}-{:02}-{:02}", t.year, t.month, t.day);
+                }
+                (Part::Hour, Some(t)) => {
+                    let _ = write!(out, "{:02}", t.hour);
+                }
+                (Part::Date | Part::Hour, None) => unreachable!("a dated template has a time"),
+                (Part::Field(path), _) => out.push_str(&clean(&field_text(path, record, zone)?)),
             }
         }
         Ok(out)
@@ -111,13 +125,15 @@ impl Template {
 
 /// The text of `path` in `record` for a name (an index, a topic, an object key); an error names the field
 /// that is missing or holds no text (an object, an array, null, "").
-pub fn field_text(path: &Path, record: &Record<'_>, zone: &Zone) -> Result<String, String> {
+pub fn field_text<'r>(path: &Path, record: &Record<'r>, zone: &Zone) -> Result<Cow<'r, str>, String> {
     let value = path
         .of_record(record, zone)
         .ok_or_else(|| format!("field `{path}` is missing"))?;
-    routing_text(&value)
-        .filter(|t| !t.is_empty())
-        .map(|t| t.into_owned())
+    let text = match &value {
+        Cow::Borrowed(value) => routing_text(value),
+        Cow::Owned(value) => routing_text(value).map(|t| Cow::Owned(t.into_owned())),
+    };
+    text.filter(|t| !t.is_empty())
         .ok_or_else(|| format!("field `{path}` ({value}) cannot name a target"))
 }
 
@@ -132,7 +148,7 @@ mod tests {
     #[test]
     fn renders_fields_metadata_and_zoned_dates() {
         let t = Template::parse("logs-{field:app}-{field:@partition}-{date}-{hour}", true).unwrap();
-        assert!(t.reads_fields() && t.is_dated());
+        assert!(t.fields_read() == [Path::parse("app").unwrap()] && t.is_dated());
         assert_eq!(t.prefix(), "logs-");
         let fields = serde_json::json!({"app": "Pay", "n": 3, "o": {}, "e": ""});
         let mut record = Record::new("t", 2, 0, None, None, Some(b"{}"));
@@ -174,6 +190,6 @@ mod tests {
         assert!(Template::parse("{field:@nope}", true)
             .unwrap_err()
             .contains("not Kafka metadata"));
-        assert!(!Template::parse("plain", true).unwrap().reads_fields());
+        assert!(Template::parse("plain", true).unwrap().fields_read().is_empty());
     }
 }

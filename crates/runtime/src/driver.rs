@@ -64,7 +64,7 @@ pub fn dry_run(event: &str, stage: &Stage, show: usize) -> Result<DryRun, Error>
     Ok(match decode(event)? {
         Event::Records(mut batch) => {
             let (records, bytes, partitions) = (batch.len(), batch.payload_len(), batch.partitions());
-            let staging = stage.apply(&mut batch, false);
+            let staging = stage.apply(&mut batch, &[]);
             DryRun {
                 format: EventKind::Records(batch.format),
                 records,

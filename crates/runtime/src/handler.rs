@@ -101,7 +101,7 @@ impl<S: Scheduled> Handler for WithSchedule<S> {
 }
 
 fn stage<S: Sink>(stage: &Stage, sink: &S, batch: &mut Batch<'_>) -> Result<Staging, Error> {
-    let staging = stage.apply(batch, sink.reads_fields());
+    let staging = stage.apply(batch, &sink.fields_read());
     if staging.rejected > 0 && !sink.dead_letters_rejected() {
         let rejected = batch
             .records()

@@ -135,7 +135,7 @@ impl CosConfig {
             Some(_) => Some(ScheduleConfig::from_env(env)?),
             None => None,
         };
-        if schedule.is_some() && (key_template.routes_by_field() || content.reads_fields()) {
+        if schedule.is_some() && (key_template.routes_by_field() || !content.fields_read().is_empty()) {
             return Err(ConfigError::new(
                 "object_key_template",
                 "{field:NAME} keys and csv columns of value fields follow trigger batches (the transform stage); the scheduled dump (kafka_address) writes partitions as they are fetched",

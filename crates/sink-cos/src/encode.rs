@@ -78,11 +78,16 @@ impl Lines {
         }
     }
 
-    /// Whether lines read fields of the records' values (the transform stage must parse them).
-    pub fn reads_fields(&self) -> bool {
+    /// The value fields lines read (the transform stage must parse them).
+    pub fn fields_read(&self) -> Vec<Path> {
         match self {
-            Lines::Csv(csv) => csv.columns.iter().any(|c| matches!(c, Path::Field { .. })),
-            Lines::Text | Lines::JsonLines => false,
+            Lines::Csv(csv) => csv
+                .columns
+                .iter()
+                .filter(|c| matches!(c, Path::Field { .. }))
+                .cloned()
+                .collect(),
+            Lines::Text | Lines::JsonLines => Vec::new(),
         }
     }
 
@@ -367,7 +372,7 @@ mod tests {
             line(&csv, &entry),
             "7,\"a \"\"b\"\", c\nd\",7,\"[\"\"x\"\",\"\"y\"\"]\",,2023-11-15T06:13:20.000+08:00\r\n"
         );
-        assert!(csv.reads_fields() && !Lines::JsonLines.reads_fields());
+        assert!(csv.fields_read().len() == 4 && Lines::JsonLines.fields_read().is_empty());
         assert_eq!(
             (csv.extension(), csv.content_type()),
             (".csv", "text/csv; charset=utf-8")

@@ -126,9 +126,13 @@ impl KeyTemplate {
         Ok(KeyTemplate(parts))
     }
 
-    /// Whether keys follow fields of the records' values (the transform stage must parse them).
-    pub fn reads_fields(&self) -> bool {
-        self.0.iter().any(|p| matches!(p, Part::Record(Path::Field { .. })))
+    /// The value fields keys follow (the transform stage must parse them).
+    pub fn fields_read(&self) -> Vec<Path> {
+        let fields = self.0.iter().filter_map(|p| match p {
+            Part::Record(path @ Path::Field { .. }) => Some(path.clone()),
+            _ => None,
+        });
+        fields.collect()
     }
 
     pub fn routes_by_field(&self) -> bool {
@@ -275,7 +279,7 @@ mod tests {
     fn fields_route_records_and_are_made_safe_for_keys() {
         let t = KeyTemplate::parse("app={field:app}/{field:@header.region}-{date}/{topic}+{partition}+{start_offset}")
             .unwrap();
-        assert!(t.reads_fields() && t.routes_by_field());
+        assert!(t.fields_read().len() == 1 && t.routes_by_field());
         let fields = serde_json::json!({"app": "Pay/EU v2", "n": 1});
         let mut record = Record::new("orders", 3, 42, None, None, Some(b"{}"));
         record.fields = Some(&fields);
@@ -292,7 +296,7 @@ mod tests {
             "app=Pay_EU_v2/1/orders+3+0000000000000000042.csv"
         );
         let by_meta = KeyTemplate::parse("{field:@partition}/{topic}+{partition}+{start_offset}").unwrap();
-        assert!(!by_meta.reads_fields() && by_meta.routes_by_field());
+        assert!(by_meta.fields_read().is_empty() && by_meta.routes_by_field());
     }
 
     #[test]

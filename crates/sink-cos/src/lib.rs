@@ -14,6 +14,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
+use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Scheduled, Sink};
 use ckafka_dump_kafka::KafkaClient;
 
@@ -64,9 +65,11 @@ impl Sink for CosSink {
         self.objects.store.describe()
     }
 
-    fn reads_fields(&self) -> bool {
+    fn fields_read(&self) -> Vec<Path> {
         let config = &self.objects.config;
-        config.key_template.reads_fields() || config.content.reads_fields()
+        let mut fields = config.key_template.fields_read();
+        fields.extend(config.content.fields_read());
+        fields
     }
 
     fn dead_letters_rejected(&self) -> bool {

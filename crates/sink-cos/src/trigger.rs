@@ -284,8 +284,8 @@ mod tests {
         ]}})
         .to_string();
         let mut batch = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
-        Stage::default().apply(&mut batch, true);
         let template = KeyTemplate::parse("{field:app}/{topic}+{partition}+{start_offset}").unwrap();
+        Stage::default().apply(&mut batch, &template.fields_read());
         let sorted = sort(&batch, &template, &Zone::utc());
         assert_eq!(
             groups(&sorted),

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerCache, LedgerStore};
 use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::stage::fields::Path;
+use ckafka_dump_core::template::Template;
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
 use futures_util::stream::{self, StreamExt};
@@ -103,8 +105,11 @@ impl Sink for EsSink {
         )
     }
 
-    fn reads_fields(&self) -> bool {
-        self.config.index_template.as_ref().is_some_and(|t| t.reads_fields())
+    fn fields_read(&self) -> Vec<Path> {
+        self.config
+            .index_template
+            .as_ref()
+            .map_or_else(Vec::new, Template::fields_read)
     }
 
     fn dead_letters_rejected(&self) -> bool {

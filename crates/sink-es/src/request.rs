@@ -220,12 +220,13 @@ mod tests {
             {"topic":"t","partition":0,"offset":1,"timestamp":0,"key":"aw==","value":"eyJhcHAiOiJwYXkifQ=="},
             {"topic":"t","partition":0,"offset":2,"timestamp":0,"key":"aw=="}]}}"#;
         let mut batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
-        ckafka_dump_core::stage::Stage::default().apply(&mut batch, true);
         let config = EsConfig::from_env(&ckafka_dump_core::config::Env::from_pairs(&[
             ("ES_Address", "http://127.0.0.1:9200"),
             ("ES_Index_Template", "logs-{field:app}"),
         ]))
         .unwrap();
+        let fields = config.index_template.as_ref().unwrap().fields_read();
+        ckafka_dump_core::stage::Stage::default().apply(&mut batch, &fields);
         let plan = plan(&batch, &config, &[0, 0], 0);
         assert_eq!((plan.items.len(), plan.rejected.len(), plan.skipped), (1, 0, 1));
         assert_eq!(plan.items[0].index, "logs-pay");

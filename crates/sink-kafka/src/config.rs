@@ -60,8 +60,8 @@ impl TopicTemplate {
         })
     }
 
-    pub fn reads_fields(&self) -> bool {
-        self.template.reads_fields()
+    pub fn fields_read(&self) -> Vec<Path> {
+        self.template.fields_read()
     }
 
     /// The topic of `record`, or why it has none (a missing field, a name Kafka refuses).

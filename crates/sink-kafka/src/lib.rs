@@ -8,6 +8,7 @@ pub mod request;
 use std::collections::{BTreeMap, HashSet};
 
 use ckafka_dump_core::error::Unwritten;
+use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
@@ -87,8 +88,15 @@ impl Sink for KafkaSink {
         format!("kafka {} topic {}", self.client.brokers(), self.config.topic)
     }
 
-    fn reads_fields(&self) -> bool {
-        self.config.topic.reads_fields() || self.config.key_field.is_some()
+    fn fields_read(&self) -> Vec<Path> {
+        let mut fields = self.config.topic.fields_read();
+        fields.extend(
+            self.config
+                .key_field
+                .clone()
+                .filter(|p| matches!(p, Path::Field { .. })),
+        );
+        fields
     }
 
     fn dead_letters_rejected(&self) -> bool {

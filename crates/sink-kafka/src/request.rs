@@ -133,6 +133,7 @@ mod tests {
     use super::*;
     use ckafka_dump_core::config::Env;
     use ckafka_dump_core::decode;
+    use ckafka_dump_core::stage::fields::Path;
     use ckafka_dump_core::stage::Stage;
 
     fn config(pairs: &[(&str, &str)]) -> KafkaConfig {
@@ -159,7 +160,10 @@ mod tests {
             {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"k","msgBody":"{\"region\":\"us\"}"}},
             {"Ckafka":{"topic":"src","partition":0,"offset":5,"msgKey":"k","msgBody":"text"}}]}"#;
         let mut batch = decode(event).unwrap().into_batch().unwrap();
-        Stage::default().apply(&mut batch, true);
+        Stage::default().apply(
+            &mut batch,
+            &[Path::parse("region").unwrap(), Path::parse("user").unwrap()],
+        );
         let config = config(&[
             ("kafka_topic_name", "{topic}.{field:region}"),
             ("kafka_key_field", "user"),

@@ -150,7 +150,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
         let first_header = batch.headers.len() as u32;
         while let Some(Text(field)) = map.next_key::<Text<'de>>()? {
             match field.as_ref() {
-                "topic" => topic = map.next_value::<Option<Text<'de>>>()?.map(|Text(t)| batch.text(&t)),
+                "topic" => topic = map.next_value::<Option<Text<'de>>>()?.map(|Text(t)| batch.topic(&t)),
                 "partition" => partition = map.next_value_seed(IntSeed::<i32>::new("partition"))?,
                 "offset" => offset = map.next_value_seed(IntSeed::<i64>::new("offset"))?,
                 "timestamp" => timestamp = map.next_value_seed(IntSeed::<i64>::new("timestamp"))?,

@@ -180,6 +180,9 @@ struct BatchBuilder<'a> {
     records: Vec<RecordMeta>,
     headers: Vec<HeaderMeta>,
     error: Option<DecodeError>,
+    /// The span of the last topic seen: records of a batch share a few topics, and one span for each keeps
+    /// the later passes over the records from touching every record's copy in the event.
+    last_topic: Option<Span>,
 }
 
 impl<'a> BatchBuilder<'a> {
@@ -191,6 +194,7 @@ impl<'a> BatchBuilder<'a> {
             records: Vec::new(),
             headers: Vec::new(),
             error: None,
+            last_topic: None,
         }
     }
 
@@ -213,6 +217,18 @@ impl<'a> BatchBuilder<'a> {
                 len: text.len() as u32,
             }
         }
+    }
+
+    /// A topic's span: the last topic's when it is the same text.
+    fn topic(&mut self, topic: &str) -> Span {
+        if let Some(last) = self.last_topic {
+            if last.str(self.event, &self.text) == Some(topic) {
+                return last;
+            }
+        }
+        let span = self.text(topic);
+        self.last_topic = Some(span);
+        span
     }
 
     fn span_text(&self, span: Span) -> String {

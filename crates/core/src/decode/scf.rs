@@ -63,7 +63,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordsSeed<'_, 'a> {
                 .filter(|Text(k)| !k.is_empty() && k != "None")
                 .map(|Text(k)| batch.text(&k));
             let meta = RecordMeta {
-                topic: batch.text(&c.topic),
+                topic: batch.topic(&c.topic),
                 partition: c.partition,
                 offset: c.offset,
                 timestamp: None,

@@ -11,6 +11,8 @@
 pub mod fields;
 pub mod filter;
 
+use std::ops::Range;
+
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -102,52 +104,77 @@ impl Stage {
         self.steps.is_some()
     }
 
-    /// Runs the stage over `batch`: filtered records leave it, kept ones carry their fields (and, when
-    /// configured, their transformed value), rejected ones their reason. `sink_reads_fields`: the sink
-    /// routes by a field, so values are parsed even when nothing else is configured.
-    pub fn apply(&self, batch: &mut Batch<'_>, sink_reads_fields: bool) -> Staging {
+    /// Runs the stage over `batch`: filtered records leave it, kept ones carry their transformed value (when
+    /// configured) and the `fields_read` by the sink, rejected ones their reason. When the sink reads fields,
+    /// values are parsed even when nothing else is configured.
+    pub fn apply(&self, batch: &mut Batch<'_>, fields_read: &[Path]) -> Staging {
         let parse_only = Steps::parse_only();
         let steps = match &self.steps {
             Some(steps) => steps,
-            None if sink_reads_fields => &parse_only,
+            None if !fields_read.is_empty() => &parse_only,
             None => return Staging::default(),
         };
-        let processed: Vec<Option<Processed>> = batch
+        // Each parsed value is written out and dropped while it is still in the cache; the sink keeps only
+        // the few fields it reads.
+        let mut written = Vec::with_capacity(if self.steps.is_some() {
+            batch.payload_len() + batch.len() * 64
+        } else {
+            0
+        });
+        let staged: Vec<Option<Staged>> = batch
             .records()
-            .map(|record| record.value.map(|_| steps.process(&record, &self.zone)))
+            .map(|record| {
+                record.value.map(|_| match steps.process(&record, &self.zone) {
+                    Processed::Filtered => Staged::Filtered,
+                    Processed::Rejected(reason) => Staged::Rejected(reason),
+                    Processed::Kept { fields, time_ms } => {
+                        let fields = Value::Object(fields);
+                        let value = self.steps.is_some().then(|| {
+                            let start = written.len();
+                            serde_json::to_writer(&mut written, &fields).expect("a JSON value always serializes");
+                            start..written.len()
+                        });
+                        let picked = (!fields_read.is_empty()).then(|| pick(&fields, fields_read));
+                        Staged::Kept { value, picked, time_ms }
+                    }
+                })
+            })
             .collect();
+        // Kept as text, so that sinks read the values as text without checking them again.
+        let written = String::from_utf8(written).expect("serde_json writes UTF-8");
+        let base = batch.text.len();
+        if base == 0 {
+            batch.text = written;
+        } else {
+            batch.text.push_str(&written);
+        }
         let mut staging = Staging::default();
         let metas = std::mem::take(&mut batch.records);
-        for (mut meta, processed) in metas.into_iter().zip(processed) {
-            match processed {
+        for (mut meta, staged) in metas.into_iter().zip(staged) {
+            match staged {
                 None => {}
-                Some(Processed::Filtered) => {
+                Some(Staged::Filtered) => {
                     staging.filtered += 1;
                     continue;
                 }
-                Some(Processed::Rejected(reason)) => {
+                Some(Staged::Rejected(reason)) => {
                     staging.rejected += 1;
                     meta.rejection = Some(batch.rejections.len() as u32);
                     batch.rejections.push(reason);
                 }
-                Some(Processed::Kept { fields, time_ms }) => {
-                    let fields = Value::Object(fields);
-                    if self.steps.is_some() {
-                        let start = batch.bytes.len() as u32;
-                        serde_json::to_writer(&mut batch.bytes, &fields).expect("a JSON value always serializes");
-                        meta.value = Some(Span::Bytes {
-                            start,
-                            len: batch.bytes.len() as u32 - start,
+                Some(Staged::Kept { value, picked, time_ms }) => {
+                    if let Some(range) = value {
+                        meta.value = Some(Span::Text {
+                            start: (base + range.start) as u32,
+                            len: range.len() as u32,
                         });
                     }
                     if let Some(millis) = time_ms {
                         meta.timestamp = Some(Timestamp { millis, kind: None });
                     }
-                    // Kept only for a sink that routes by them: 10,000 parsed values held to the end of
-                    // the batch cost more than parsing them did.
-                    if sink_reads_fields {
+                    if let Some(picked) = picked {
                         meta.fields = Some(batch.fields.len() as u32);
-                        batch.fields.push(fields);
+                        batch.fields.push(picked);
                     }
                 }
             }
@@ -155,6 +182,29 @@ impl Stage {
         }
         staging
     }
+}
+
+/// A record after the stage, before its batch is rewritten.
+enum Staged {
+    Filtered,
+    Rejected(String),
+    Kept {
+        /// Where its transformed value is among the values written.
+        value: Option<Range<usize>>,
+        picked: Option<Value>,
+        time_ms: Option<i64>,
+    },
+}
+
+/// The fields `paths` finds in `fields`, under the paths' names (which `Path::find` looks up first).
+fn pick(fields: &Value, paths: &[Path]) -> Value {
+    let mut picked = Map::new();
+    for path in paths {
+        if let (Path::Field { name, .. }, Some(value)) = (path, path.find(fields)) {
+            picked.insert(name.clone(), value.clone());
+        }
+    }
+    Value::Object(picked)
 }
 
 impl Steps {

@@ -33,12 +33,12 @@ fn event(values: &[Option<&str>]) -> String {
 /// Per record left in the batch: offset, value (as JSON, else as text), rejection, record time.
 type Seen = (i64, Option<Value>, Option<String>, Option<i64>);
 
-fn run(stage: &Stage, values: &[Option<&str>], reads_fields: bool) -> (Staging, Vec<Seen>) {
+fn run(stage: &Stage, values: &[Option<&str>], fields_read: &[Path]) -> (Staging, Vec<Seen>) {
     let event = event(values);
     let Ok(Event::Records(mut batch)) = decode(&event) else {
         panic!("decodes")
     };
-    let staging = stage.apply(&mut batch, reads_fields);
+    let staging = stage.apply(&mut batch, fields_read);
     let out = batch
         .records()
         .map(|r| {
@@ -60,7 +60,7 @@ fn run(stage: &Stage, values: &[Option<&str>], reads_fields: bool) -> (Staging, 
 fn unconfigured_stage_leaves_the_batch_alone() {
     let s = stage(&[]);
     assert!(!s.is_configured());
-    let (staging, out) = run(&s, &[Some("not json"), None], false);
+    let (staging, out) = run(&s, &[Some("not json"), None], &[]);
     assert_eq!(staging, Staging::default());
     assert_eq!(out[0].1, Some(json!("not json")));
 }
@@ -71,7 +71,8 @@ fn routing_by_field_parses_without_rewriting() {
     let Ok(Event::Records(mut batch)) = decode(&event) else {
         panic!()
     };
-    let staging = stage(&[]).apply(&mut batch, true);
+    let read = [Path::parse("a").unwrap(), Path::parse("missing").unwrap()];
+    let staging = stage(&[]).apply(&mut batch, &read);
     assert_eq!(staging.rejected, 1);
     let first = batch.get(0).unwrap();
     assert_eq!(
@@ -79,7 +80,11 @@ fn routing_by_field_parses_without_rewriting() {
         Some(&br#"{"b":1,  "a":2}"#[..]),
         "the original bytes are written"
     );
-    assert_eq!(first.fields, Some(&json!({"a": 2, "b": 1})));
+    assert_eq!(
+        first.fields,
+        Some(&json!({"a": 2})),
+        "only the fields the sink reads are kept"
+    );
     assert_eq!(
         batch.get(1).unwrap().rejection,
         Some("the value is not JSON: expected value at line 1 column 1")
@@ -109,7 +114,7 @@ fn filter_rename_drop_keep_flatten_and_metadata() {
             Some(r#"{"level":"info","msg":"fine"}"#),
             None,
         ],
-        false,
+        &[],
     );
     assert_eq!(
         staging,
@@ -129,7 +134,7 @@ fn filter_rename_drop_keep_flatten_and_metadata() {
     assert_eq!((out[1].0, &out[1].1), (2, &None));
 
     let keep = stage(&[("TRANSFORM_KEEP", "a, c")]);
-    let (_, out) = run(&keep, &[Some(r#"{"a":1,"b":2,"c":{"d":3}}"#)], false);
+    let (_, out) = run(&keep, &[Some(r#"{"a":1,"b":2,"c":{"d":3}}"#)], &[]);
     assert_eq!(out[0].1, Some(json!({"a": 1, "c": {"d": 3}})));
 }
 
@@ -143,7 +148,7 @@ fn delimited_and_regex_values_become_fields() {
     let (staging, out) = run(
         &delimited,
         &[Some("2024-03-01|warn|disk | 91%"), Some("just text")],
-        false,
+        &[],
     );
     assert_eq!(
         out[0].1,
@@ -165,7 +170,7 @@ fn delimited_and_regex_values_become_fields() {
     let (staging, out) = run(
         &regex,
         &[Some("10.0.0.1 GET /a"), Some("10.0.0.2 POST /b"), Some("-")],
-        false,
+        &[],
     );
     assert_eq!(
         staging,
@@ -192,7 +197,7 @@ fn record_time_from_a_field_replaces_the_kafka_time() {
             Some(r#"{"ts":"soon"}"#),
             Some("{}"),
         ],
-        false,
+        &[],
     );
     assert_eq!(
         out[0].3,
@@ -216,7 +221,7 @@ fn record_time_from_a_field_replaces_the_kafka_time() {
 #[test]
 fn json_values_double_encoded_are_unwrapped_and_others_rejected() {
     let s = stage(&[("TRANSFORM_DROP", "x")]);
-    let (_, out) = run(&s, &[Some(r#""{\"a\":1,\"x\":2}""#), Some("[1]"), Some("{bad")], false);
+    let (_, out) = run(&s, &[Some(r#""{\"a\":1,\"x\":2}""#), Some("[1]"), Some("{bad")], &[]);
     assert_eq!(out[0].1, Some(json!({"a": 1})));
     assert_eq!(out[1].2.as_deref(), Some("the value is not a JSON object"));
     assert!(out[2].2.as_deref().unwrap().starts_with("the value is not JSON"));
