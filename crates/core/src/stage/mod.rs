@@ -341,7 +341,12 @@ impl Steps {
         match &self.parse {
             Parse::Json => {
                 let not_object = || "the value is not a JSON object".to_owned();
-                match serde_json::from_slice::<Value>(record.value_bytes()) {
+                // Text already known to be UTF-8 is parsed without checking each string again.
+                let parsed = match record.value_str() {
+                    Some(text) => serde_json::from_str::<Value>(text),
+                    None => serde_json::from_slice::<Value>(record.value_bytes()),
+                };
+                match parsed {
                     Ok(Value::Object(fields)) => Ok(fields),
                     Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
                         Ok(Value::Object(fields)) => Ok(fields),
