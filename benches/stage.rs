@@ -9,7 +9,7 @@ use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::request;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 
 fn event() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-events/msk-10k.json");
@@ -40,54 +40,84 @@ fn to_es(event: &str, stage: &Stage, config: &EsConfig) -> usize {
     plan.items.iter().map(|i| i.lines.len()).sum()
 }
 
-fn stage(c: &mut Criterion) {
-    let event = event();
-    let plain = es_config(&[]);
-    let routed = es_config(&[("ES_Index_Template", "bench-{field:level}-{date}")]);
-    let none = Stage::default();
-    let typical = Stage::from_env(&Env::from_pairs(&[
-        ("TRANSFORM_FILTER", r#"level != "DEBUG""#),
-        ("TRANSFORM_RENAME", "msg:message"),
-        ("TRANSFORM_ADD", "kafka_topic:@topic, kafka_offset:@offset"),
-    ]))
-    .unwrap();
-    let mut group = c.benchmark_group("stage");
-    group.throughput(Throughput::Bytes(event.len() as u64));
-    group.bench_function("decode", |b| {
-        b.iter(|| {
-            ckafka_dump_core::decode(std::hint::black_box(&event))
-                .unwrap()
-                .into_batch()
-                .unwrap()
-                .len()
-        })
-    });
-    group.bench_function("to-es-no-stage", |b| {
-        b.iter(|| to_es(std::hint::black_box(&event), &none, &plain))
-    });
-    group.bench_function("to-es-typical-stage", |b| {
-        b.iter(|| to_es(std::hint::black_box(&event), &typical, &routed))
-    });
-    group.bench_function("to-es-typical-stage-fixed-index", |b| {
-        b.iter(|| to_es(std::hint::black_box(&event), &typical, &plain))
-    });
-    group.bench_function("decode-serde-json-roundtrip-floor", |b| {
-        b.iter(|| {
-            let batch = ckafka_dump_core::decode(std::hint::black_box(&event))
-                .unwrap()
-                .into_batch()
-                .unwrap();
-            batch
-                .records()
-                .map(|r| {
-                    let value: serde_json::Value = serde_json::from_slice(r.value_bytes()).unwrap();
-                    serde_json::to_vec(&value).unwrap().len()
-                })
-                .sum::<usize>()
-        })
-    });
-    group.finish();
+/// What every case runs on, built once.
+struct Setup {
+    event: String,
+    plain: EsConfig,
+    routed: EsConfig,
+    none: Stage,
+    typical: Stage,
 }
 
-criterion_group!(benches, stage);
-criterion_main!(benches);
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            event: event(),
+            plain: es_config(&[]),
+            routed: es_config(&[("ES_Index_Template", "bench-{field:level}-{date}")]),
+            none: Stage::default(),
+            typical: Stage::from_env(&Env::from_pairs(&[
+                ("TRANSFORM_FILTER", r#"level != "DEBUG""#),
+                ("TRANSFORM_RENAME", "msg:message"),
+                ("TRANSFORM_ADD", "kafka_topic:@topic, kafka_offset:@offset"),
+            ]))
+            .unwrap(),
+        }
+    }
+}
+
+type Case = (&'static str, fn(&Setup) -> usize);
+
+const CASES: [Case; 5] = [
+    ("decode", |s| {
+        ckafka_dump_core::decode(std::hint::black_box(&s.event))
+            .unwrap()
+            .into_batch()
+            .unwrap()
+            .len()
+    }),
+    ("to-es-no-stage", |s| {
+        to_es(std::hint::black_box(&s.event), &s.none, &s.plain)
+    }),
+    ("to-es-typical-stage", |s| {
+        to_es(std::hint::black_box(&s.event), &s.typical, &s.routed)
+    }),
+    ("to-es-typical-stage-fixed-index", |s| {
+        to_es(std::hint::black_box(&s.event), &s.typical, &s.plain)
+    }),
+    ("decode-serde-json-roundtrip-floor", |s| {
+        let batch = ckafka_dump_core::decode(std::hint::black_box(&s.event))
+            .unwrap()
+            .into_batch()
+            .unwrap();
+        batch
+            .records()
+            .map(|r| {
+                let value: serde_json::Value = serde_json::from_slice(r.value_bytes()).unwrap();
+                serde_json::to_vec(&value).unwrap().len()
+            })
+            .sum::<usize>()
+    }),
+];
+
+fn main() {
+    let setup = Setup::new();
+    // `CKD_BENCH_ONCE=<case>` runs one case once and exits: `make bench` counts its instructions under
+    // callgrind, which a busy machine does not disturb.
+    if let Ok(name) = std::env::var("CKD_BENCH_ONCE") {
+        let (_, run) = CASES
+            .iter()
+            .find(|(case, _)| *case == name)
+            .unwrap_or_else(|| panic!("CKD_BENCH_ONCE={name}: no such case"));
+        println!("{}", run(&setup));
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut group = criterion.benchmark_group("stage");
+    group.throughput(Throughput::Bytes(setup.event.len() as u64));
+    for (name, run) in CASES {
+        group.bench_function(name, |b| b.iter(|| run(&setup)));
+    }
+    group.finish();
+    criterion.final_summary();
+}

@@ -5,14 +5,14 @@
 //! bulk metadata.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::io::Write;
 
 use base64::Engine;
+use ckafka_dump_core::stage::fields::routing_text;
+use ckafka_dump_core::stage::object::{Object, Slot};
 use ckafka_dump_core::time::{DateTime, Zone};
 use ckafka_dump_core::Record;
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// What the document builder needs from the configuration.
 #[derive(Debug, Clone, Default)]
@@ -32,68 +32,42 @@ pub struct Document {
     pub id: Option<String>,
 }
 
-type Fields<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
-
 /// Builds the document of `record`. `fallback_ms` stamps records without a timestamp (SCF events).
 pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64) -> Document {
     let body = record.value_bytes();
     let timestamp_ms = record.timestamp.map_or(fallback_ms, |t| t.millis);
     let mut source = Vec::with_capacity(body.len() + 96);
     let text = record.value_str();
-    let decoded;
-    let object_text = match text {
-        Some(t) => match object_or_encoded_object(t) {
-            Some(Cow::Borrowed(t)) => Some(t),
-            Some(Cow::Owned(inner)) => {
-                decoded = inner;
-                Some(decoded.as_str())
-            }
-            None => None,
-        },
-        None => None,
-    };
     let message_text;
-    let mut fields: Fields<'_> = match object_text.and_then(parse_object) {
-        Some(fields) => fields,
-        None => {
+    let mut fields = match text.map(Object::parse_json) {
+        Some(Ok(fields)) => fields,
+        _ => {
             write_fallback(&mut source, text, body, record, settings, timestamp_ms);
             return Document { source, id: None };
         }
     };
-    if let Some(pos) = fields.iter().position(|(k, _)| k == "message") {
-        if let Ok(inner) = serde_json::from_str::<String>(fields[pos].1.get()) {
-            message_text = inner;
-            if let Some(merged) = parse_object(&message_text) {
-                fields.remove(pos);
-                for (key, value) in merged {
-                    match fields.iter_mut().find(|(k, _)| *k == key) {
-                        Some(slot) => slot.1 = value,
-                        None => fields.push((key, value)),
-                    }
-                }
-            }
+    let message = match fields.get("message") {
+        Some(Slot::Raw(raw)) if raw.get().starts_with('"') => serde_json::from_str::<String>(raw.get()).ok(),
+        Some(Slot::Made(Value::String(text))) => Some(text.clone()),
+        _ => None,
+    };
+    if let Some(inner) = message {
+        message_text = inner;
+        if let Ok(merged) = Object::parse_json(&message_text) {
+            fields.remove("message");
+            fields.extend(merged);
         }
     }
-    fields.retain(|(k, _)| !settings.ignore_fields.iter().any(|f| f == k));
+    fields.retain(|name| !settings.ignore_fields.iter().any(|f| f == name));
     let id = settings
         .id_field
         .as_deref()
-        .and_then(|f| fields.iter().find(|(k, _)| k == f))
-        .and_then(|(_, v)| id_text(v));
-
-    source.push(b'{');
-    for (i, (key, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            source.push(b',');
-        }
-        write_json_string(&mut source, key);
-        source.push(b':');
-        source.extend_from_slice(value.get().as_bytes());
-    }
-    let has = |name: &str| fields.iter().any(|(k, _)| k == name);
-    let mut first = fields.is_empty();
-    write_added_fields(&mut source, &mut first, &has, record, settings, timestamp_ms);
-    source.push(b'}');
+        .and_then(|f| fields.get(f))
+        .and_then(id_text);
+    let has = |name: &str| fields.get(name).is_some();
+    let mut added = Vec::new();
+    write_added_fields(&mut added, &mut true, &has, record, settings, timestamp_ms);
+    fields.write_with(&mut source, &added);
     Document { source, id }
 }
 
@@ -166,50 +140,18 @@ fn write_added_fields(
     }
 }
 
-/// The text of a JSON object, unwrapping one level of string encoding (`"{\"a\":1}"`).
-fn object_or_encoded_object(text: &str) -> Option<Cow<'_, str>> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') {
-        Some(Cow::Borrowed(text))
-    } else if trimmed.starts_with('"') {
-        let inner: String = serde_json::from_str(text).ok()?;
-        inner.trim_start().starts_with('{').then_some(Cow::Owned(inner))
-    } else {
-        None
-    }
-}
-
-/// Top-level fields of a JSON object, values left as raw JSON text.
-fn parse_object(text: &str) -> Option<Fields<'_>> {
-    struct FieldsVisitor;
-    impl<'de> Visitor<'de> for FieldsVisitor {
-        type Value = Fields<'de>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-            let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
-            while let Some(key) = map.next_key::<Key<'de>>()? {
-                fields.push((key.0, map.next_value::<&'de RawValue>()?));
-            }
-            Ok(fields)
-        }
-    }
-    #[derive(serde::Deserialize)]
-    struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let fields = de.deserialize_map(FieldsVisitor).ok()?;
-    de.end().ok()?;
-    Some(fields)
-}
-
 /// An `_id` from the id field: strings as they are, numbers as written; anything else is ignored.
-fn id_text(value: &RawValue) -> Option<String> {
-    let raw = value.get();
-    match raw.as_bytes().first()? {
-        b'"' => serde_json::from_str::<String>(raw).ok().filter(|s| !s.is_empty()),
-        b'-' | b'0'..=b'9' => Some(raw.to_owned()),
-        _ => None,
+fn id_text(value: &Slot<'_>) -> Option<String> {
+    match value {
+        Slot::Raw(raw) => {
+            let raw = raw.get();
+            match raw.as_bytes().first()? {
+                b'"' => serde_json::from_str::<String>(raw).ok().filter(|s| !s.is_empty()),
+                b'-' | b'0'..=b'9' => Some(raw.to_owned()),
+                _ => None,
+            }
+        }
+        Slot::Made(value) => routing_text(value).filter(|s| !s.is_empty()).map(Cow::into_owned),
     }
 }
 

@@ -349,6 +349,64 @@ async fn a_tombstone_deletes_the_document_of_its_key(url: String) {
     }
 }
 
+/// A data stream per `app` field: `create` actions, `@timestamp` from the record's own `ts`; a re-delivery
+/// meets its own documents (409) and counts them written, adding nothing. Only noida-db: osmem-server
+/// refuses data streams. noida-db accepts the data-stream index template and `create` into its name but
+/// keeps the documents in a plain index of that name (it has no `_data_stream` API), so this proves what
+/// to-es sends and how it reads the answers, not Elasticsearch's backing indices.
+#[tokio::test]
+async fn records_go_to_data_streams_by_field_with_their_own_timestamp() {
+    let url = es_url();
+    let keyword = unique("stream");
+    let template = serde_json::json!({
+        "index_patterns": [format!("{keyword}-*")],
+        "data_stream": {},
+        "template": {"mappings": {"properties": {"@timestamp": {"type": "date"}}}},
+    });
+    let answer = reqwest::Client::new()
+        .put(format!("{url}/_index_template/{keyword}"))
+        .header("content-type", "application/json")
+        .body(template.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("server at {url} unreachable: {e}"));
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    let index_template = format!("{keyword}-{{field:app}}");
+    let sink = sink(
+        &url,
+        &keyword,
+        &[
+            ("ES_Index_Template", index_template.as_str()),
+            ("ES_Op_Type", "create"),
+            ("ES_Timestamp_Field", "@timestamp"),
+        ],
+    );
+    let stage = [("TRANSFORM_TIME_FIELD", "ts"), ("TRANSFORM_TIME_FORMAT", "epoch_ms")];
+    let event = aws_event(
+        0,
+        &[
+            ("a", Some(r#"{"app":"pay","ts":1709310600123,"n":1}"#)),
+            ("b", Some(r#"{"app":"auth","ts":1709251199000,"n":2}"#)),
+            ("c", Some(r#"{"app":"pay","ts":1709310601000,"n":3}"#)),
+        ],
+    );
+    for delivery in ["first", "re-delivery"] {
+        let summary = run_staged(&sink, &stage, &event).await.unwrap();
+        assert_eq!(
+            (summary.written, summary.dead_lettered),
+            (3, 0),
+            "{delivery}: {summary:?}"
+        );
+        assert_eq!(count(&url, &format!("{keyword}-pay")).await, 2, "{delivery}");
+        assert_eq!(count(&url, &format!("{keyword}-auth")).await, 1, "{delivery}");
+    }
+    let first = doc(&url, &format!("{keyword}-pay"), "t-0-0").await;
+    assert_eq!(first["_source"]["@timestamp"], "2024-03-01T16:30:00.123Z", "{first}");
+    assert_eq!(first["_source"]["n"], 1);
+    let auth = doc(&url, &format!("{keyword}-auth"), "t-0-1").await;
+    assert_eq!(auth["_source"]["@timestamp"], "2024-02-29T23:59:59.000Z", "{auth}");
+}
+
 macro_rules! on_both_servers {
     ($($name:ident),*) => {
         mod noida_db {

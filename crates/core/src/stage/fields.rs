@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::record::Record;
 use crate::time::Zone;
@@ -68,25 +68,21 @@ impl Path {
         let Path::Field { name, segments } = self else {
             return None;
         };
-        let object = fields.as_object()?;
-        if let Some(value) = object.get(name) {
+        if let Some(value) = fields.as_object()?.get(name) {
             return Some(value);
         }
         if segments.len() < 2 {
             return None;
         }
-        segments
-            .iter()
-            .try_fold(fields, |value, segment| value.as_object()?.get(segment))
+        walk(fields, segments)
     }
+}
 
-    /// The value in `fields` or, for metadata, from `record`.
-    pub fn resolve<'v>(&self, fields: &'v Value, record: &Record<'_>, zone: &Zone) -> Option<Cow<'v, Value>> {
-        match self {
-            Path::Field { .. } => self.find(fields).map(Cow::Borrowed),
-            Path::Meta(meta) => meta.value(record, zone).map(Cow::Owned),
-        }
-    }
+/// The value `segments` lead to, object by object.
+pub(crate) fn walk<'v>(value: &'v Value, segments: &[String]) -> Option<&'v Value> {
+    segments
+        .iter()
+        .try_fold(value, |value, segment| value.as_object()?.get(segment))
 }
 
 /// As the user wrote it: `user.id`, `@topic`.
@@ -120,8 +116,10 @@ impl Path {
     /// The value in the fields the transform stage made of `record` (none when it did not run) or, for
     /// metadata, from `record`.
     pub fn of_record<'r>(&self, record: &Record<'r>, zone: &Zone) -> Option<Cow<'r, Value>> {
-        const NO_FIELDS: &Value = &Value::Null;
-        self.resolve(record.fields.unwrap_or(NO_FIELDS), record, zone)
+        match self {
+            Path::Field { .. } => self.find(record.fields?).map(Cow::Borrowed),
+            Path::Meta(meta) => meta.value(record, zone).map(Cow::Owned),
+        }
     }
 }
 
@@ -141,27 +139,6 @@ impl Meta {
             Meta::Header(name) => return record.headers().find(|h| h.key == name).map(|h| text(h.value)),
         })
     }
-}
-
-/// Nested objects' fields raised to the top level, their names joined by `separator`; arrays stay.
-pub fn flatten(object: Map<String, Value>, separator: &str) -> Map<String, Value> {
-    fn raise(prefix: &str, value: Value, separator: &str, out: &mut Map<String, Value>) {
-        match value {
-            Value::Object(inner) if !inner.is_empty() => {
-                for (name, value) in inner {
-                    raise(&format!("{prefix}{separator}{name}"), value, separator, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_owned(), other);
-            }
-        }
-    }
-    let mut out = Map::new();
-    for (name, value) in object {
-        raise(&name, value, separator, &mut out);
-    }
-    out
 }
 
 /// A value as routing text (an index name, a key, a topic): strings as they are, numbers and booleans as
@@ -229,15 +206,5 @@ mod tests {
             Some(json!("2024-03-02T00:30:00.000+08:00"))
         );
         assert_eq!(Meta::Key.value(&timed, &utc), Some(Value::Null));
-    }
-
-    #[test]
-    fn flatten_joins_nested_names_and_keeps_arrays() {
-        let object = json!({"a": {"b": 1, "c": {"d": [1, {"e": 2}]}, "empty": {}}, "z": null});
-        let Value::Object(object) = object else { unreachable!() };
-        assert_eq!(
-            Value::Object(flatten(object, "_")),
-            json!({"a_b": 1, "a_c_d": [1, {"e": 2}], "a_empty": {}, "z": null})
-        );
     }
 }

@@ -10,19 +10,22 @@
 
 pub mod fields;
 pub mod filter;
+pub mod object;
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use regex::Regex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::{split_list, Env};
 use crate::error::ConfigError;
 use crate::record::{Batch, Record, Span, Timestamp};
 use crate::time::{TimeFormat, Zone};
 
-use self::fields::{flatten, Meta, Path};
+use self::fields::{Meta, Path};
 use self::filter::Filter;
+use self::object::{Object, Slot};
 
 /// How a value becomes fields.
 #[derive(Debug, Clone)]
@@ -61,11 +64,8 @@ pub struct Staging {
     pub rejected: usize,
 }
 
-enum Processed {
-    Kept {
-        fields: Map<String, Value>,
-        time_ms: Option<i64>,
-    },
+enum Processed<'r> {
+    Kept { fields: Object<'r>, time_ms: Option<i64> },
     Filtered,
     Rejected(String),
 }
@@ -128,13 +128,12 @@ impl Stage {
                     Processed::Filtered => Staged::Filtered,
                     Processed::Rejected(reason) => Staged::Rejected(reason),
                     Processed::Kept { fields, time_ms } => {
-                        let fields = Value::Object(fields);
                         let value = self.steps.is_some().then(|| {
                             let start = written.len();
-                            serde_json::to_writer(&mut written, &fields).expect("a JSON value always serializes");
+                            fields.write(&mut written);
                             start..written.len()
                         });
-                        let picked = (!fields_read.is_empty()).then(|| pick(&fields, fields_read));
+                        let picked = (!fields_read.is_empty()).then(|| fields.pick(fields_read));
                         Staged::Kept { value, picked, time_ms }
                     }
                 })
@@ -194,17 +193,6 @@ enum Staged {
         picked: Option<Value>,
         time_ms: Option<i64>,
     },
-}
-
-/// The fields `paths` finds in `fields`, under the paths' names (which `Path::find` looks up first).
-fn pick(fields: &Value, paths: &[Path]) -> Value {
-    let mut picked = Map::new();
-    for path in paths {
-        if let (Path::Field { name, .. }, Some(value)) = (path, path.find(fields)) {
-            picked.insert(name.clone(), value.clone());
-        }
-    }
-    Value::Object(picked)
 }
 
 impl Steps {
@@ -286,23 +274,22 @@ impl Steps {
         })
     }
 
-    fn process(&self, record: &Record<'_>, zone: &Zone) -> Processed {
+    fn process<'r>(&self, record: &Record<'r>, zone: &Zone) -> Processed<'r> {
         let mut fields = match self.fields_of(record) {
             Ok(fields) => fields,
             Err(reason) => return Processed::Rejected(reason),
         };
         if let Some(separator) = &self.flatten {
-            fields = flatten(fields, separator);
+            fields = fields.flatten(separator);
         }
         for (name, meta) in &self.add {
             if let Some(value) = meta.value(record, zone) {
-                fields.insert(name.clone(), value);
+                fields.insert(Cow::Owned(name.clone()), Slot::Made(value));
             }
         }
-        let fields = Value::Object(fields);
         let time_ms = match &self.time {
             None => None,
-            Some((path, format)) => match path.resolve(&fields, record, zone) {
+            Some((path, format)) => match fields.resolve(path, record, zone) {
                 None => return Processed::Rejected(format!("record time field `{}` is missing", path)),
                 Some(value) => match format.read(&value, zone) {
                     Ok(ms) => Some(ms),
@@ -311,51 +298,41 @@ impl Steps {
             },
         };
         if let Some(filter) = &self.filter {
-            if !filter.passes(&|path: &Path| path.resolve(&fields, record, zone)) {
+            if !filter.passes(&|path: &Path| fields.resolve(path, record, zone)) {
                 return Processed::Filtered;
             }
         }
-        let Value::Object(mut fields) = fields else {
-            unreachable!("built as an object above")
-        };
         for (from, to) in &self.rename {
             if let Some(value) = fields.remove(from) {
-                fields.insert(to.clone(), value);
+                fields.insert(Cow::Owned(to.clone()), value);
             }
         }
         for name in &self.drop {
             fields.remove(name);
         }
         if !self.keep.is_empty() {
-            fields.retain(|name, _| self.keep.contains(name));
+            fields.retain(|name| self.keep.iter().any(|kept| kept == name));
         }
         Processed::Kept { fields, time_ms }
     }
 
-    fn fields_of(&self, record: &Record<'_>) -> Result<Map<String, Value>, String> {
+    fn fields_of<'r>(&self, record: &Record<'r>) -> Result<Object<'r>, String> {
         let text = || {
             record
                 .value_str()
                 .ok_or_else(|| "the value is not UTF-8 text".to_owned())
         };
         match &self.parse {
-            Parse::Json => {
-                let not_object = || "the value is not a JSON object".to_owned();
-                // Text already known to be UTF-8 is parsed without checking each string again.
-                let parsed = match record.value_str() {
-                    Some(text) => serde_json::from_str::<Value>(text),
-                    None => serde_json::from_slice::<Value>(record.value_bytes()),
-                };
-                match parsed {
-                    Ok(Value::Object(fields)) => Ok(fields),
-                    Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
-                        Ok(Value::Object(fields)) => Ok(fields),
-                        _ => Err(not_object()),
+            // JSON is UTF-8: bytes that are not fail to parse, and the error says where.
+            Parse::Json => match record.value_str() {
+                Some(text) => Object::parse_json(text),
+                None => Err(
+                    match serde_json::from_slice::<serde::de::IgnoredAny>(record.value_bytes()) {
+                        Err(e) => format!("the value is not JSON: {e}"),
+                        Ok(_) => "the value is not UTF-8 text".to_owned(),
                     },
-                    Ok(_) => Err(not_object()),
-                    Err(e) => Err(format!("the value is not JSON: {e}")),
-                }
-            }
+                ),
+            },
             Parse::Delimited { delimiter, names } => {
                 let parts: Vec<&str> = text()?.splitn(names.len(), delimiter.as_str()).collect();
                 if parts.len() != names.len() {
@@ -365,21 +342,18 @@ impl Steps {
                         parts.len()
                     ));
                 }
-                Ok(names
-                    .iter()
-                    .zip(parts)
-                    .map(|(name, part)| (name.clone(), Value::String(part.to_owned())))
-                    .collect())
+                Ok(Object::from_texts(names.iter().map(String::as_str).zip(parts)))
             }
             Parse::Regex(regex) => {
                 let captures = regex
                     .captures(text()?)
                     .ok_or_else(|| format!("the value does not match the regex `{}`", regex.as_str()))?;
-                Ok(regex
-                    .capture_names()
-                    .flatten()
-                    .filter_map(|name| Some((name.to_owned(), Value::String(captures.name(name)?.as_str().to_owned()))))
-                    .collect())
+                Ok(Object::from_texts(
+                    regex
+                        .capture_names()
+                        .flatten()
+                        .filter_map(|name| Some((name, captures.name(name)?.as_str()))),
+                ))
             }
         }
     }
