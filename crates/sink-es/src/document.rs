@@ -51,7 +51,7 @@ pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64)
         Some(Slot::Made(Value::String(text))) => Some(text.clone()),
         _ => None,
     };
-    if let Some(inner) = message {
+    if let Some(inner) = message.filter(|text| text.trim_start().starts_with('{')) {
         message_text = inner;
         if let Ok(merged) = Object::parse_json(&message_text) {
             fields.remove("message");

@@ -303,9 +303,7 @@ impl Steps {
             }
         }
         for (from, to) in &self.rename {
-            if let Some(value) = fields.remove(from) {
-                fields.insert(Cow::Owned(to.clone()), value);
-            }
+            fields.rename(from, Cow::Owned(to.clone()));
         }
         for name in &self.drop {
             fields.remove(name);

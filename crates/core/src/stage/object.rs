@@ -93,6 +93,16 @@ impl<'a> Object<'a> {
         }
     }
 
+    /// Renames a field in its place; a field already called `to` gives way.
+    pub fn rename(&mut self, from: &str, to: Cow<'a, str>) {
+        if from == to || self.position(from).is_none() {
+            return;
+        }
+        self.remove(&to);
+        let i = self.position(from).expect("still there: only `to` was removed");
+        self.fields[i].0 = to;
+    }
+
     pub fn remove(&mut self, name: &str) -> Option<Slot<'a>> {
         self.position(name).map(|i| self.fields.remove(i).1)
     }
@@ -177,7 +187,7 @@ impl<'a> Object<'a> {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, name.as_ref()).expect("a string always serializes");
+            write_name(out, name);
             out.push(b':');
             match slot {
                 Slot::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
@@ -191,6 +201,17 @@ impl<'a> Object<'a> {
             out.extend_from_slice(more);
         }
         out.push(b'}');
+    }
+}
+
+/// A field name as a JSON string; most need no escaping and are copied as they are.
+fn write_name(out: &mut Vec<u8>, name: &str) {
+    if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, name).expect("a string always serializes");
     }
 }
 
@@ -297,15 +318,25 @@ mod tests {
 
     #[test]
     fn values_are_written_as_they_came_in_their_order() {
-        let text = r#" {"b": [1, {"x" : 2}], "a\"q":"s", "n":1.50, "b":null} "#;
+        let text = r#" {"b": [1, {"x" : 2}], "a\"q":"s", "n":1.50, "b":null, "\u0001":0} "#;
         let object = Object::parse_json(text).unwrap();
         assert_eq!(
             written(&object),
-            r#"{"b":null,"a\"q":"s","n":1.50}"#,
+            r#"{"b":null,"a\"q":"s","n":1.50,"\u0001":0}"#,
             "a repeated name keeps its first place and its last value"
         );
         let json: Value = serde_json::from_str(&written(&object)).unwrap();
-        assert_eq!(json, json!({"b": null, "a\"q": "s", "n": 1.5}));
+        assert_eq!(json, json!({"b": null, "a\"q": "s", "n": 1.5, "\u{1}": 0}));
+    }
+
+    #[test]
+    fn renamed_fields_keep_their_place() {
+        let mut object = Object::parse_json(r#"{"a":1,"b":2,"c":3}"#).unwrap();
+        object.rename("b", Cow::Borrowed("x"));
+        object.rename("missing", Cow::Borrowed("y"));
+        assert_eq!(written(&object), r#"{"a":1,"x":2,"c":3}"#);
+        object.rename("c", Cow::Borrowed("a"));
+        assert_eq!(written(&object), r#"{"x":2,"a":3}"#, "the renamed value wins");
     }
 
     #[test]
