@@ -64,10 +64,10 @@ pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64)
         .as_deref()
         .and_then(|f| fields.get(f))
         .and_then(id_text);
+    let mut first = !fields.write_open(&mut source);
     let has = |name: &str| fields.get(name).is_some();
-    let mut added = Vec::new();
-    write_added_fields(&mut added, &mut true, &has, record, settings, timestamp_ms);
-    fields.write_with(&mut source, &added);
+    write_added_fields(&mut source, &mut first, &has, record, settings, timestamp_ms);
+    source.push(b'}');
     Document { source, id }
 }
 

@@ -114,13 +114,14 @@ impl Stage {
             None if !fields_read.is_empty() => &parse_only,
             None => return Staging::default(),
         };
-        // Each parsed value is written out and dropped while it is still in the cache; the sink keeps only
-        // the few fields it reads.
-        let mut written = Vec::with_capacity(if self.steps.is_some() {
-            batch.payload_len() + batch.len() * 64
-        } else {
-            0
-        });
+        // Each value is written out and dropped while it is still in the cache; the sink keeps only the few
+        // fields it reads. Staged values go after a copy of the batch's text, which then replaces it: sinks
+        // read them as text, and the spans already in the batch stay valid.
+        let mut text = String::new();
+        if self.steps.is_some() {
+            text.reserve(batch.text.len() + batch.payload_len() + batch.len() * 64);
+            text.push_str(&batch.text);
+        }
         let staged: Vec<Option<Staged>> = batch
             .records()
             .map(|record| {
@@ -129,9 +130,9 @@ impl Stage {
                     Processed::Rejected(reason) => Staged::Rejected(reason),
                     Processed::Kept { fields, time_ms } => {
                         let value = self.steps.is_some().then(|| {
-                            let start = written.len();
-                            fields.write(&mut written);
-                            start..written.len()
+                            let start = text.len();
+                            fields.write(&mut text);
+                            start..text.len()
                         });
                         let picked = (!fields_read.is_empty()).then(|| fields.pick(fields_read));
                         Staged::Kept { value, picked, time_ms }
@@ -139,13 +140,8 @@ impl Stage {
                 })
             })
             .collect();
-        // Kept as text, so that sinks read the values as text without checking them again.
-        let written = String::from_utf8(written).expect("serde_json writes UTF-8");
-        let base = batch.text.len();
-        if base == 0 {
-            batch.text = written;
-        } else {
-            batch.text.push_str(&written);
+        if self.steps.is_some() {
+            batch.text = text;
         }
         let mut staging = Staging::default();
         let metas = std::mem::take(&mut batch.records);
@@ -164,7 +160,7 @@ impl Stage {
                 Some(Staged::Kept { value, picked, time_ms }) => {
                     if let Some(range) = value {
                         meta.value = Some(Span::Text {
-                            start: (base + range.start) as u32,
+                            start: range.start as u32,
                             len: range.len() as u32,
                         });
                     }
@@ -188,7 +184,7 @@ enum Staged {
     Filtered,
     Rejected(String),
     Kept {
-        /// Where its transformed value is among the values written.
+        /// Where its transformed value is in the batch's new text.
         value: Option<Range<usize>>,
         picked: Option<Value>,
         time_ms: Option<i64>,

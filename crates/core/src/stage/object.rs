@@ -176,42 +176,63 @@ impl<'a> Object<'a> {
     }
 
     /// Writes the object as JSON: raw values byte for byte as they came.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        self.write_with(out, b"");
+    pub fn write(&self, out: &mut impl JsonOut) {
+        self.write_open(out);
+        out.push_text("}");
     }
 
-    /// Writes the object as JSON with `more` (`"name":value` pairs, comma-separated) after its fields.
-    pub fn write_with(&self, out: &mut Vec<u8>, more: &[u8]) {
-        out.push(b'{');
+    /// Writes `{` and the fields, leaving the object open for more; tells whether any field was written.
+    pub fn write_open(&self, out: &mut impl JsonOut) -> bool {
+        out.push_text("{");
         for (i, (name, slot)) in self.fields.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                out.push_text(",");
             }
             write_name(out, name);
-            out.push(b':');
+            out.push_text(":");
             match slot {
-                Slot::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
-                Slot::Made(value) => serde_json::to_writer(&mut *out, value).expect("a JSON value always serializes"),
+                Slot::Raw(raw) => out.push_text(raw.get()),
+                Slot::Made(value) => out.push_value(value),
             }
         }
-        if !more.is_empty() {
-            if !self.fields.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(more);
-        }
-        out.push(b'}');
+        !self.fields.is_empty()
+    }
+}
+
+/// Where an object is written: the stage's text, or a sink's bytes.
+pub trait JsonOut {
+    fn push_text(&mut self, text: &str);
+    fn push_value(&mut self, value: &Value);
+}
+
+impl JsonOut for Vec<u8> {
+    fn push_text(&mut self, text: &str) {
+        self.extend_from_slice(text.as_bytes());
+    }
+
+    fn push_value(&mut self, value: &Value) {
+        serde_json::to_writer(self, value).expect("a JSON value always serializes");
+    }
+}
+
+impl JsonOut for String {
+    fn push_text(&mut self, text: &str) {
+        self.push_str(text);
+    }
+
+    fn push_value(&mut self, value: &Value) {
+        self.push_str(&serde_json::to_string(value).expect("a JSON value always serializes"));
     }
 }
 
 /// A field name as a JSON string; most need no escaping and are copied as they are.
-fn write_name(out: &mut Vec<u8>, name: &str) {
+fn write_name(out: &mut impl JsonOut, name: &str) {
     if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'"');
+        out.push_text("\"");
+        out.push_text(name);
+        out.push_text("\"");
     } else {
-        serde_json::to_writer(out, name).expect("a string always serializes");
+        out.push_value(&Value::String(name.to_owned()));
     }
 }
 
@@ -311,9 +332,12 @@ mod tests {
     use super::*;
 
     fn written(object: &Object<'_>) -> String {
-        let mut out = Vec::new();
-        object.write(&mut out);
-        String::from_utf8(out).unwrap()
+        let mut text = String::new();
+        object.write(&mut text);
+        let mut bytes = Vec::new();
+        object.write(&mut bytes);
+        assert_eq!(text.as_bytes(), bytes, "both outputs write the same");
+        text
     }
 
     #[test]
