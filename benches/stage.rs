@@ -4,6 +4,7 @@
 //! added CPU of the stage (stage − no-stage) is compared with the floor's (floor − decode).
 
 use std::path::Path;
+use std::time::Instant;
 
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
@@ -110,6 +111,31 @@ fn main() {
             .find(|(case, _)| *case == name)
             .unwrap_or_else(|| panic!("CKD_BENCH_ONCE={name}: no such case"));
         println!("{}", run(&setup));
+        return;
+    }
+    // `CKD_BENCH_INTERLEAVED=<rounds>`: every case once per round, in turn, timed alone; the cases share
+    // whatever the machine is doing, so their minimums and medians compare where criterion's runs of
+    // seconds each do not on a busy VM.
+    if let Ok(rounds) = std::env::var("CKD_BENCH_INTERLEAVED") {
+        let rounds: usize = rounds
+            .parse()
+            .unwrap_or_else(|_| panic!("CKD_BENCH_INTERLEAVED={rounds}: a number of rounds"));
+        let mut times = vec![Vec::with_capacity(rounds); CASES.len()];
+        for _ in 0..rounds {
+            for ((_, run), times) in CASES.iter().zip(&mut times) {
+                let start = Instant::now();
+                std::hint::black_box(run(&setup));
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        for ((name, _), mut times) in CASES.iter().zip(times) {
+            times.sort_by(f64::total_cmp);
+            println!(
+                "{{\"case\": \"{name}\", \"min_ms\": {:.3}, \"median_ms\": {:.3}}}",
+                times[0],
+                times[times.len() / 2]
+            );
+        }
         return;
     }
     let mut criterion = Criterion::default().configure_from_args();

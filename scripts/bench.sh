@@ -29,11 +29,12 @@ cargo build -q --release -p to-cos -p to-es -p to-kafka -p to-sql -p ckafka-dump
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
-cargo bench -q -p ckafka-dump-sink-es --bench stage -- --warm-up-time 2 --measurement-time 5 >target/bench-stage.log 2>&1
-# The same cases once each under callgrind: instruction counts, which a busy machine does not move.
+# The transform stage: its cases interleaved (100 rounds, each case timed once per round), then once each under
+# callgrind: instruction counts, which a busy machine does not move.
 command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null)
 stage_bench=$(cargo bench -q -p ckafka-dump-sink-es --bench stage --no-run --message-format=json |
   python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "stage" and m.get("executable")][0])')
+CKD_BENCH_INTERLEAVED=100 "$stage_bench" >target/bench-stage-interleaved.jsonl
 for case in decode to-es-no-stage to-es-typical-stage to-es-typical-stage-fixed-index decode-serde-json-roundtrip-floor; do
   instructions=$(CKD_BENCH_ONCE=$case valgrind --tool=callgrind --callgrind-out-file=/dev/null "$stage_bench" 2>&1 >/dev/null |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
