@@ -8,6 +8,8 @@
 
 use serde::Serialize;
 
+use crate::stage::fields::Picked;
+
 /// Which trigger produced the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Format {
@@ -93,7 +95,7 @@ pub struct Batch<'a> {
     pub(crate) bytes: Vec<u8>,
     pub(crate) records: Vec<RecordMeta>,
     pub(crate) headers: Vec<HeaderMeta>,
-    pub(crate) fields: Vec<serde_json::Value>,
+    pub(crate) fields: Vec<Picked>,
     pub(crate) rejections: Vec<String>,
 }
 
@@ -113,7 +115,7 @@ pub struct Record<'b> {
     value_text: Option<&'b str>,
     headers: Headers<'b>,
     /// The value's fields (a JSON object) when the transform stage ran.
-    pub fields: Option<&'b serde_json::Value>,
+    pub fields: Option<&'b Picked>,
     /// Why the transform stage could not process the record; its value is then the original bytes.
     pub rejection: Option<&'b str>,
 }

@@ -140,6 +140,7 @@ pub fn field_text<'r>(path: &Path, record: &Record<'r>, zone: &Zone) -> Result<C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stage::fields::Picked;
 
     fn keep(s: &str) -> String {
         s.to_owned()
@@ -150,7 +151,7 @@ mod tests {
         let t = Template::parse("logs-{field:app}-{field:@partition}-{date}-{hour}", true).unwrap();
         assert!(t.fields_read() == [Path::parse("app").unwrap()] && t.is_dated());
         assert_eq!(t.prefix(), "logs-");
-        let fields = serde_json::json!({"app": "Pay", "n": 3, "o": {}, "e": ""});
+        let fields = Picked::from(serde_json::json!({"app": "Pay", "n": 3, "o": {}, "e": ""}));
         let mut record = Record::new("t", 2, 0, None, None, Some(b"{}"));
         record.fields = Some(&fields);
         let shanghai = Zone::named("Asia/Shanghai").unwrap();

@@ -292,6 +292,7 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+    use ckafka_dump_core::stage::fields::Picked;
 
     use ckafka_dump_core::Timestamp;
 
@@ -365,7 +366,7 @@ mod tests {
             String::from_utf8(csv.header().unwrap()).unwrap(),
             "id,name,@offset,tags,missing,@timestamp\r\n"
         );
-        let fields = serde_json::json!({"id": 7, "name": "a \"b\", c\nd", "tags": ["x", "y"]});
+        let fields = Picked::from(serde_json::json!({"id": 7, "name": "a \"b\", c\nd", "tags": ["x", "y"]}));
         let mut entry = sample();
         entry.fields = Some(&fields);
         assert_eq!(

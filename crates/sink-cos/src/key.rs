@@ -231,6 +231,7 @@ fn key_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ckafka_dump_core::stage::fields::Picked;
 
     fn at_2018(zone: &Zone) -> KeyFields<'_> {
         KeyFields {
@@ -280,7 +281,7 @@ mod tests {
         let t = KeyTemplate::parse("app={field:app}/{field:@header.region}-{date}/{topic}+{partition}+{start_offset}")
             .unwrap();
         assert!(t.fields_read().len() == 1 && t.routes_by_field());
-        let fields = serde_json::json!({"app": "Pay/EU v2", "n": 1});
+        let fields = Picked::from(serde_json::json!({"app": "Pay/EU v2", "n": 1}));
         let mut record = Record::new("orders", 3, 42, None, None, Some(b"{}"));
         record.fields = Some(&fields);
         let zone = Zone::utc();

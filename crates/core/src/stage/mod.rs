@@ -16,14 +16,13 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use regex::Regex;
-use serde_json::Value;
 
 use crate::config::{split_list, Env};
 use crate::error::ConfigError;
 use crate::record::{Batch, Record, Span, Timestamp};
 use crate::time::{TimeFormat, Zone};
 
-use self::fields::{Meta, Path};
+use self::fields::{Meta, Path, Picked};
 use self::filter::Filter;
 use self::object::{Object, Slot};
 
@@ -186,7 +185,7 @@ enum Staged {
     Kept {
         /// Where its transformed value is in the batch's new text.
         value: Option<Range<usize>>,
-        picked: Option<Value>,
+        picked: Option<Picked>,
         time_ms: Option<i64>,
     },
 }

@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::fields::{walk, Meta, Path};
+use super::fields::{walk, Meta, Path, Picked};
 use crate::record::Record;
 use crate::time::Zone;
 
@@ -164,15 +164,15 @@ impl<'a> Object<'a> {
         out
     }
 
-    /// The fields `paths` find, under the paths' names (which `find` looks up first).
-    pub fn pick(&self, paths: &[Path]) -> Value {
-        let mut picked = Map::new();
-        for path in paths {
-            if let (Path::Field { name, .. }, Some(value)) = (path, self.find(path)) {
-                picked.insert(name.clone(), value.into_owned());
-            }
-        }
-        Value::Object(picked)
+    /// The fields `paths` find, under the paths' names.
+    pub fn pick(&self, paths: &[Path]) -> Picked {
+        paths
+            .iter()
+            .filter_map(|path| match path {
+                Path::Field { name, .. } => Some((name.clone(), self.find(path)?.into_owned())),
+                Path::Meta(_) => None,
+            })
+            .collect()
     }
 
     /// Writes the object as JSON: raw values byte for byte as they came.

@@ -82,7 +82,7 @@ fn routing_by_field_parses_without_rewriting() {
     );
     assert_eq!(
         first.fields,
-        Some(&json!({"a": 2})),
+        Some(&Picked::from(json!({"a": 2}))),
         "only the fields the sink reads are kept"
     );
     assert_eq!(
