@@ -14,7 +14,7 @@ cargo_fuzz=$cache/cargo-fuzz/bin/cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 runs=${FUZZ_RUNS:-10000000}
 
-mkdir -p fuzz/corpus/decode_event fuzz/corpus/decode_differential fuzz/corpus/es_document target
+mkdir -p fuzz/corpus/decode_event fuzz/corpus/decode_differential fuzz/corpus/es_document fuzz/corpus/stage target
 cp events/*.json events/timer/*.json fuzz/corpus/decode_event/
 cp events/*.json fuzz/corpus/decode_differential/
 python3 - <<'PY'
@@ -24,11 +24,12 @@ for path in glob.glob("events/*.json"):
     bodies = [r["Ckafka"]["msgBody"] for r in event.get("Records", [])]
     for body in bodies:
         name = hashlib.sha1(body.encode()).hexdigest()
-        open(f"fuzz/corpus/es_document/seed-{name}", "w", encoding="utf-8").write(body)
+        for target in ("es_document", "stage"):
+            open(f"fuzz/corpus/{target}/seed-{name}", "w", encoding="utf-8").write(body)
 PY
 
 results=()
-for target in ${FUZZ_TARGETS:-decode_event decode_differential es_document}; do
+for target in ${FUZZ_TARGETS:-decode_event decode_differential es_document stage}; do
   log=target/fuzz-$target.log
   # No sanitizer: the code under test is safe Rust, so libFuzzer catches what matters (panics, aborts,
   # timeouts, memory blow-ups) at full speed. -max_len 8192 leaves room for multi-record events.

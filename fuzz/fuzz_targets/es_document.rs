@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         id_field: Some("log_id".to_owned()),
         timestamp_field: Some("time".to_owned()),
         kafka_meta_field: Some("kafka".to_owned()),
+        ..DocumentSettings::default()
     };
     let document = build(&batch.get(0).unwrap(), &settings, 1_700_000_000_000);
     // Syntax only: user numbers are copied as written and may lie beyond f64, which is still valid JSON.
