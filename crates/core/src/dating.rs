@@ -261,49 +261,29 @@ mod tests {
         }
     }
 
+    /// Routing times by day in UTC.
+    async fn by_day(store: &Memory, cache: &LedgerCache, batch: &Batch<'_>, now_ms: i64) -> Vec<i64> {
+        routing_times(store, cache, batch, Some(Granularity::Day), &Zone::utc(), now_ms)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn batches_route_dated_records_by_their_timestamp_and_undated_ones_by_the_ledger() {
         let scf = include_str!("../../../events/scf-ckafka-multi-partition.json");
         let batch = crate::decode(scf).unwrap().into_batch().unwrap();
         let store = Memory::default();
-        let first = routing_times(
-            &store,
-            &LedgerCache::default(),
-            &batch,
-            Some(Granularity::Day),
-            &Zone::utc(),
-            BEFORE_MIDNIGHT,
-        )
-        .await
-        .unwrap();
+        let first = by_day(&store, &LedgerCache::default(), &batch, BEFORE_MIDNIGHT).await;
         assert_eq!(first, vec![BEFORE_MIDNIGHT; batch.len()]);
         let saves = *store.1.lock().unwrap();
         assert_eq!(saves, batch.partitions().len(), "one ledger per partition, saved once");
         // Another instance (a cache of its own) after midnight reads the ledgers and dates as the first did.
         let other = LedgerCache::default();
-        let again = routing_times(
-            &store,
-            &other,
-            &batch,
-            Some(Granularity::Day),
-            &Zone::utc(),
-            AFTER_MIDNIGHT,
-        )
-        .await
-        .unwrap();
+        let again = by_day(&store, &other, &batch, AFTER_MIDNIGHT).await;
         assert_eq!(again, first);
         assert_eq!(*store.1.lock().unwrap(), saves, "nothing new: no save");
         let loads = *store.2.lock().unwrap();
-        let warm = routing_times(
-            &store,
-            &other,
-            &batch,
-            Some(Granularity::Day),
-            &Zone::utc(),
-            AFTER_MIDNIGHT,
-        )
-        .await
-        .unwrap();
+        let warm = by_day(&store, &other, &batch, AFTER_MIDNIGHT).await;
         assert_eq!(warm, first);
         assert_eq!(*store.2.lock().unwrap(), loads, "a warm re-delivery needs no load");
         // The same day, a third instance dates offset 1300 of partition 0; then the warm instance above gets
@@ -316,14 +296,9 @@ mod tests {
         let (later, earlier) = (one(1300), one(1250));
         let later = crate::decode(&later).unwrap().into_batch().unwrap();
         let earlier = crate::decode(&earlier).unwrap().into_batch().unwrap();
-        let day = Some(Granularity::Day);
         let third = LedgerCache::default();
-        routing_times(&store, &third, &later, day, &Zone::utc(), BEFORE_MIDNIGHT + 100)
-            .await
-            .unwrap();
-        routing_times(&store, &other, &earlier, day, &Zone::utc(), BEFORE_MIDNIGHT + 200)
-            .await
-            .unwrap();
+        by_day(&store, &third, &later, BEFORE_MIDNIGHT + 100).await;
+        by_day(&store, &other, &earlier, BEFORE_MIDNIGHT + 200).await;
         let mut saved = store.0.lock().unwrap()[&("app-log".to_owned(), 0)].clone();
         assert_eq!(saved.high, Some(1300));
         let (redelivered, _) = saved.date(&[1300], AFTER_MIDNIGHT, Granularity::Day, &Zone::utc());
@@ -340,16 +315,7 @@ mod tests {
         let msk = include_str!("../../../events/aws-msk.json");
         let dated = crate::decode(msk).unwrap().into_batch().unwrap();
         let empty = Memory::default();
-        let times = routing_times(
-            &empty,
-            &LedgerCache::default(),
-            &dated,
-            Some(Granularity::Day),
-            &Zone::utc(),
-            AFTER_MIDNIGHT,
-        )
-        .await
-        .unwrap();
+        let times = by_day(&empty, &LedgerCache::default(), &dated, AFTER_MIDNIGHT).await;
         let own: Vec<i64> = dated.records().map(|r| r.timestamp.unwrap().millis).collect();
         assert_eq!(times, own);
         assert_eq!(*empty.1.lock().unwrap(), 0, "dated records need no ledger");

@@ -114,7 +114,7 @@ pub struct Record<'b> {
     /// The value as text when it is known to be UTF-8 without checking (SCF bodies).
     value_text: Option<&'b str>,
     headers: Headers<'b>,
-    /// The value's fields (a JSON object) when the transform stage ran.
+    /// The fields of the value the sink reads, as the transform stage found them (when it ran).
     pub fields: Option<&'b Picked>,
     /// Why the transform stage could not process the record; its value is then the original bytes.
     pub rejection: Option<&'b str>,

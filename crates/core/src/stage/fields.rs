@@ -62,27 +62,6 @@ impl Path {
             segments: text.split('.').map(str::to_owned).collect(),
         }
     }
-
-    /// The value of a field path in `fields` (metadata is not in there).
-    pub fn find<'v>(&self, fields: &'v Value) -> Option<&'v Value> {
-        let Path::Field { name, segments } = self else {
-            return None;
-        };
-        if let Some(value) = fields.as_object()?.get(name) {
-            return Some(value);
-        }
-        if segments.len() < 2 {
-            return None;
-        }
-        walk(fields, segments)
-    }
-}
-
-/// The value `segments` lead to, object by object.
-pub(crate) fn walk<'v>(value: &'v Value, segments: &[String]) -> Option<&'v Value> {
-    segments
-        .iter()
-        .try_fold(value, |value, segment| value.as_object()?.get(segment))
 }
 
 /// As the user wrote it: `user.id`, `@topic`.
@@ -186,11 +165,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_find_flattened_names_first_then_nested_fields() {
-        let fields = json!({"a.b": 1, "a": {"b": 2, "c": {"d": 3}}, "x": [1]});
-        assert_eq!(Path::parse("a.b").unwrap().find(&fields), Some(&json!(1)));
-        assert_eq!(Path::parse("a.c.d").unwrap().find(&fields), Some(&json!(3)));
-        assert_eq!(Path::parse("x.0").unwrap().find(&fields), None);
+    fn paths_parse_as_written() {
         assert_eq!(
             Path::parse("@header.trace").unwrap(),
             Path::Meta(Meta::Header("trace".into()))

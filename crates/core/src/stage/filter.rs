@@ -362,15 +362,16 @@ impl Parser {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
     use serde_json::json;
 
     use super::*;
+    use crate::stage::object::Object;
 
     fn passes(filter: &str, record: Value) -> bool {
         let filter = Filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
-        filter.passes(&|path: &Path| path.find(&record).map(Cow::Borrowed))
+        let text = record.to_string();
+        let object = Object::parse_json(&text).unwrap();
+        filter.passes(&|path: &Path| object.find(path))
     }
 
     #[test]

@@ -116,8 +116,9 @@ impl Stage {
         // Each value is written out and dropped while it is still in the cache; the sink keeps only the few
         // fields it reads. Staged values go after a copy of the batch's text, which then replaces it: sinks
         // read them as text, and the spans already in the batch stay valid.
+        let rewrites_values = self.steps.is_some();
         let mut text = String::new();
-        if self.steps.is_some() {
+        if rewrites_values {
             text.reserve(batch.text.len() + batch.payload_len() + batch.len() * 64);
             text.push_str(&batch.text);
         }
@@ -128,7 +129,7 @@ impl Stage {
                     Processed::Filtered => Staged::Filtered,
                     Processed::Rejected(reason) => Staged::Rejected(reason),
                     Processed::Kept { fields, time_ms } => {
-                        let value = self.steps.is_some().then(|| {
+                        let value = rewrites_values.then(|| {
                             let start = text.len();
                             fields.write(&mut text);
                             start..text.len()
@@ -139,7 +140,7 @@ impl Stage {
                 })
             })
             .collect();
-        if self.steps.is_some() {
+        if rewrites_values {
             batch.text = text;
         }
         let mut staging = Staging::default();
@@ -269,7 +270,8 @@ impl Steps {
         })
     }
 
-    fn process<'r>(&self, record: &Record<'r>, zone: &Zone) -> Processed<'r> {
+    /// `'r` spans the record and these steps: added and renamed fields borrow their names from the steps.
+    fn process<'r>(&'r self, record: &Record<'r>, zone: &Zone) -> Processed<'r> {
         let mut fields = match self.fields_of(record) {
             Ok(fields) => fields,
             Err(reason) => return Processed::Rejected(reason),
@@ -279,7 +281,7 @@ impl Steps {
         }
         for (name, meta) in &self.add {
             if let Some(value) = meta.value(record, zone) {
-                fields.insert(Cow::Owned(name.clone()), Slot::Made(value));
+                fields.insert(Cow::Borrowed(name), Slot::Made(value));
             }
         }
         let time_ms = match &self.time {
@@ -298,7 +300,7 @@ impl Steps {
             }
         }
         for (from, to) in &self.rename {
-            fields.rename(from, Cow::Owned(to.clone()));
+            fields.rename(from, Cow::Borrowed(to));
         }
         for name in &self.drop {
             fields.remove(name);

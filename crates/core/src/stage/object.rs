@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::fields::{walk, Meta, Path, Picked};
+use super::fields::{Meta, Path, Picked};
 use crate::record::Record;
 use crate::time::Zone;
 
@@ -197,6 +197,13 @@ impl<'a> Object<'a> {
         }
         !self.fields.is_empty()
     }
+}
+
+/// The value `segments` lead to, object by object.
+fn walk<'v>(value: &'v Value, segments: &[String]) -> Option<&'v Value> {
+    segments
+        .iter()
+        .try_fold(value, |value, segment| value.as_object()?.get(segment))
 }
 
 /// Where an object is written: the stage's text, or a sink's bytes.
