@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on this machine, no server and no cloud account: builds to-cos, dumps every
 # sample event in events/ into a local directory (bucket_address=file://...) twice — the second time is a
-# re-delivery, which must overwrite the same keys — and shows the keys, the invocation summaries and the
+# re-delivery, which finds every offset written and writes nothing — and shows the keys, the invocation summaries and the
 # files. `make demo-es` does the same for to-es with a local ES-API server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +27,9 @@ for round in first re-delivery; do
 done
 
 echo
-echo "== files under $out after two deliveries of every event (each key written twice, stored once; the"
-echo "   .ckafka-dump/ files date the SCF records, which carry no timestamp, so a re-delivery keeps their date):"
+echo "== files under $out after two deliveries of every event (each offset stored once: the re-delivery skipped"
+echo "   them; .ckafka-dump/ holds each partition's written offsets and the dates of the SCF records, which carry"
+echo "   no timestamp):"
 (cd "$out" && find . -type f -not -path './.uploads/*' | sort)
 first=$(cd "$out" && find . -type f -not -path './.uploads/*' -not -path './.ckafka-dump/*' | sort | head -1)
 echo "== $first:"

@@ -3,6 +3,7 @@
 //! the key, reading a checkpoint, and the checkpoint an object leads to.
 
 use ckafka_dump_core::time::DateTime;
+use ckafka_dump_core::OffsetRanges;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CosError;
@@ -60,6 +61,47 @@ pub fn checkpoint_key(prefix: &str, instance: &str, topic: &str, partition: i32)
     bookkeeping_key(prefix, instance, topic, partition, "json")
 }
 
+/// The offsets of a partition trigger mode has written to objects, whatever the batches' boundaries and order:
+/// a delivery writes only the records of offsets outside these ranges, then adds its span.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenOffsets {
+    pub topic: String,
+    pub partition: i32,
+    /// [`OffsetRanges`] text: `0-99,250-260`.
+    pub written: String,
+    pub updated: String,
+}
+
+impl WrittenOffsets {
+    pub fn new(topic: &str, partition: i32, ranges: &OffsetRanges, now_ms: i64) -> Self {
+        WrittenOffsets {
+            topic: topic.to_owned(),
+            partition,
+            written: ranges.to_string(),
+            updated: DateTime::from_epoch_ms(now_ms).rfc3339(),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("written offsets always serialize")
+    }
+
+    pub fn parse_ranges(key: &str, body: &[u8]) -> Result<OffsetRanges, CosError> {
+        let unreadable = |reason: String| CosError::Checkpoint {
+            key: key.to_owned(),
+            reason,
+        };
+        let written: WrittenOffsets = serde_json::from_slice(body).map_err(|e| unreadable(e.to_string()))?;
+        OffsetRanges::parse(&written.written)
+            .ok_or_else(|| unreadable(format!("`{}` is no list of offset ranges", written.written)))
+    }
+}
+
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.written.json`: the offsets trigger mode wrote.
+pub fn written_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
+    bookkeeping_key(prefix, instance, topic, partition, "written.json")
+}
+
 /// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.dates.json`: the dating ledger of a partition's
 /// undated records in trigger mode.
 pub fn ledger_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
@@ -92,6 +134,13 @@ mod tests {
         assert_eq!((c.next_offset, c.last_object.as_deref()), (100, Some("k")));
         assert_eq!(c.updated, "2026-11-22T03:00:00.000Z");
         assert_eq!(Checkpoint::parse("key", &c.to_json()).unwrap(), c);
+        let ranges = OffsetRanges::parse("0-9,20-29").unwrap();
+        let written = WrittenOffsets::new("orders", 2, &ranges, 0);
+        assert_eq!(WrittenOffsets::parse_ranges("k", &written.to_json()).unwrap(), ranges);
+        assert_eq!(
+            written_key("dump/", "kafka", "orders", 2),
+            "dump/.ckafka-dump/kafka/orders/2.written.json"
+        );
         let broken = Checkpoint::parse("dump/.ckafka-dump/kafka/orders/2.json", b"{").unwrap_err();
         assert!(broken.to_string().contains("orders/2.json is unreadable"), "{broken}");
     }

@@ -1,4 +1,5 @@
-//! Fencing the scheduled mode's runs of one partition. A timer may fire while the previous run still drains
+//! Fencing the runs of one partition. In trigger mode an invocation holds its partition's lease while it
+//! writes (two invocations of one partition may overlap on both platforms). In the scheduled mode: A timer may fire while the previous run still drains
 //! (a backlog, a slow store), and both platforms run both. Before a run writes the object that starts at
 //! offset N — and the checkpoint after it — it takes the lease of N: it creates
 //! `<partition>.leases/<N>-<attempt>.json` only if that key holds nothing (S3 `If-None-Match: *`, COS
@@ -26,8 +27,10 @@ pub const MAX_ATTEMPTS: u32 = 1000;
 pub struct Lease {
     pub topic: String,
     pub partition: i32,
-    /// The offset whose object, and the checkpoint after it, only the holder may write.
-    pub offset: i64,
+    /// The scheduled mode's: the offset whose object, and the checkpoint after it, only the holder may write.
+    /// None for the trigger mode's lease of a whole partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
     pub attempt: u32,
     /// The run holding it, for people reading the bucket.
     pub holder: String,
@@ -53,9 +56,20 @@ impl Lease {
     }
 }
 
-/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.leases/<offset, 19 digits>-<attempt, 4 digits>.json`.
-pub fn lease_key(prefix: &str, instance: &str, topic: &str, partition: i32, offset: i64, attempt: u32) -> String {
-    let name = format!("leases/{offset:019}-{attempt:04}.json");
+/// What a lease fences: the scheduled mode's object starting at an offset, or a trigger batch's partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fenced {
+    Offset(i64),
+    Partition,
+}
+
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.leases/<what>-<attempt, 4 digits>.json`, `<what>` the
+/// offset in 19 digits or `trigger`.
+pub fn lease_key(prefix: &str, instance: &str, topic: &str, partition: i32, fenced: Fenced, attempt: u32) -> String {
+    let name = match fenced {
+        Fenced::Offset(offset) => format!("leases/{offset:019}-{attempt:04}.json"),
+        Fenced::Partition => format!("leases/trigger-{attempt:04}.json"),
+    };
     bookkeeping_key(prefix, instance, topic, partition, &name)
 }
 
@@ -74,7 +88,7 @@ mod tests {
         let lease = Lease {
             topic: "orders".into(),
             partition: 2,
-            offset: 300,
+            offset: Some(300),
             attempt: 1,
             holder: "run-1".into(),
             expires_ms: 1_000,
@@ -82,8 +96,12 @@ mod tests {
         assert!(lease.holds_at(999) && lease.holds_at(1_000) && !lease.holds_at(1_001));
         assert_eq!(Lease::parse("k", &lease.to_json()).unwrap(), lease);
         assert_eq!(
-            lease_key("dump/", "kafka", "orders", 2, 300, 1),
+            lease_key("dump/", "kafka", "orders", 2, Fenced::Offset(300), 1),
             "dump/.ckafka-dump/kafka/orders/2.leases/0000000000000000300-0001.json"
+        );
+        assert_eq!(
+            lease_key("dump/", "kafka", "orders", 2, Fenced::Partition, 3),
+            "dump/.ckafka-dump/kafka/orders/2.leases/trigger-0003.json"
         );
         assert!(Lease::parse("k", b"{").unwrap_err().to_string().contains("k"));
     }

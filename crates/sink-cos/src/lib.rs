@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod fence;
 pub mod key;
 pub mod lease;
 pub mod schedule;
@@ -77,7 +78,7 @@ impl Sink for CosSink {
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
-        trigger::write_batch(&self.objects, batch, (self.clock)(), deadline).await
+        trigger::write_batch(&self.objects, batch, (self.clock)(), self.clock, deadline).await
     }
 }
 

@@ -6,7 +6,6 @@
 //! (a timer firing while the last run still drains) are fenced per partition by leases ([`crate::lease`]):
 //! one drains it, the others leave it alone.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +14,13 @@ use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::checkpoint::{checkpoint_key, Checkpoint};
 use crate::config::{ScheduleConfig, StartFrom};
 use crate::error::CosError;
-use crate::lease::{lease_key, probe_key, Lease, MARGIN_MS, MAX_ATTEMPTS};
+use crate::fence::{run_id, store_fences, Fence, Held};
+use crate::lease::Fenced;
 use crate::store::Created;
 use crate::writer::{KeyClaims, ObjectWritten, Objects, PartitionWriter};
 
@@ -54,17 +53,11 @@ fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffs
 pub struct Scheduler {
     pub config: ScheduleConfig,
     pub kafka: KafkaClient,
-    /// Set once this process has seen the store refuse to overwrite (leases need it).
-    fencing_checked: OnceCell<()>,
 }
 
 impl Scheduler {
     pub fn new(config: ScheduleConfig, kafka: KafkaClient) -> Self {
-        Scheduler {
-            config,
-            kafka,
-            fencing_checked: OnceCell::new(),
-        }
+        Scheduler { config, kafka }
     }
 
     pub async fn drain(
@@ -83,9 +76,11 @@ impl Scheduler {
         }
         let stop_at = deadline.end() - reserve;
         let run = run_id(clock());
-        self.fencing_checked
-            .get_or_try_init(|| check_fencing(objects, &run, deadline))
-            .await?;
+        if !store_fences(objects, &run, deadline).await? {
+            return Err(CosError::NoFencing {
+                store: objects.store.describe(),
+            });
+        }
         let claims = Arc::new(KeyClaims::default());
         let results: Vec<Result<Drained, CosError>> = stream::iter(0..partitions)
             .map(|partition| {
@@ -146,7 +141,7 @@ impl Scheduler {
         let drained = self
             .drain_held(&progress, &client, claims, start, &mut held, stop_at)
             .await;
-        progress.release(held).await;
+        progress.fence().release(held).await;
         drained
     }
 
@@ -171,13 +166,13 @@ impl Scheduler {
                     }
                 }
             };
-            let Some(held) = progress.lease(start).await? else {
+            let Some(held) = progress.fence().take(Fenced::Offset(start)).await? else {
                 return Ok(None);
             };
             if progress.load().await?.map(|c| c.next_offset) == Some(start) {
                 return Ok(Some((start, held)));
             }
-            progress.release(held).await;
+            progress.fence().release(held).await;
         }
         Ok(None)
     }
@@ -284,42 +279,6 @@ impl Scheduler {
     }
 }
 
-/// Leases fence overlapping runs only if the store refuses to create a key that exists. A bucket with
-/// versioning (COS then ignores `x-cos-forbid-overwrite`) or an S3-compatible store without conditional
-/// writes would answer every create with success: found once per process by creating one key twice.
-async fn check_fencing(objects: &Objects, run: &str, deadline: Deadline) -> Result<(), CosError> {
-    let config = &objects.config;
-    let key = probe_key(&config.prefix, &config.instance, run);
-    let body = run.as_bytes().to_vec();
-    let first = objects.create_bookkeeping(&key, body.clone(), deadline).await?;
-    let second = objects.create_bookkeeping(&key, body, deadline).await?;
-    if let Err(e) = objects.delete_bookkeeping(&key, deadline).await {
-        tracing::warn!(key, error = %e, "could not remove the fencing check's object");
-    }
-    match (first, second) {
-        (Created::Created, Created::Exists) => Ok(()),
-        _ => Err(CosError::NoFencing {
-            store: objects.store.describe(),
-        }),
-    }
-}
-
-/// A run's name in the leases it holds: the process and when the run began.
-fn run_id(now_ms: i64) -> String {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{now_ms}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A lease this run holds.
-#[derive(Debug)]
-struct Held {
-    key: String,
-}
-
 /// A partition's checkpoint and leases.
 struct Progress<'a> {
     objects: &'a Arc<Objects>,
@@ -332,6 +291,17 @@ struct Progress<'a> {
 }
 
 impl Progress<'_> {
+    fn fence(&self) -> Fence<'_> {
+        Fence {
+            objects: self.objects,
+            topic: self.topic,
+            partition: self.partition,
+            deadline: self.deadline,
+            clock: self.clock,
+            run: self.run,
+        }
+    }
+
     async fn load(&self) -> Result<Option<Checkpoint>, CosError> {
         let body = self.objects.read_bookkeeping(&self.key, self.deadline).await?;
         body.map(|body| Checkpoint::parse(&self.key, &body)).transpose()
@@ -347,9 +317,9 @@ impl Progress<'_> {
     /// lease let go.
     async fn saved_after(&self, object: &ObjectWritten, held: &mut Held) -> Result<(), CosError> {
         let next = object.last_offset + 1;
-        let Some(next_lease) = self.lease(next).await? else {
+        let Some(next_lease) = self.fence().take(Fenced::Offset(next)).await? else {
             return Err(CosError::Lease {
-                key: self.lease_key(next, 1),
+                key: self.fence().key(Fenced::Offset(next), 1),
                 reason: "another run took the offset after this run's object; this run stops".to_owned(),
                 retryable: true,
             });
@@ -359,79 +329,8 @@ impl Progress<'_> {
             .write_bookkeeping(&self.key, checkpoint.to_json(), self.deadline)
             .await?;
         let done = std::mem::replace(held, next_lease);
-        self.release(done).await;
+        self.fence().release(done).await;
         Ok(())
-    }
-
-    fn lease_key(&self, offset: i64, attempt: u32) -> String {
-        let config = &self.objects.config;
-        lease_key(
-            &config.prefix,
-            &config.instance,
-            self.topic,
-            self.partition,
-            offset,
-            attempt,
-        )
-    }
-
-    /// Takes the lease of `offset`: `None` when a run that has not expired holds it. Leases of runs that died
-    /// holding it are passed over (the next attempt number) and removed.
-    async fn lease(&self, offset: i64) -> Result<Option<Held>, CosError> {
-        let mut attempt = 1;
-        for _ in 0..2 * MAX_ATTEMPTS {
-            if attempt > MAX_ATTEMPTS {
-                break;
-            }
-            let key = self.lease_key(offset, attempt);
-            let lease = Lease {
-                topic: self.topic.to_owned(),
-                partition: self.partition,
-                offset,
-                attempt,
-                holder: self.run.to_owned(),
-                expires_ms: self.expires_ms(),
-            };
-            match self
-                .objects
-                .create_bookkeeping(&key, lease.to_json(), self.deadline)
-                .await?
-            {
-                Created::Created => {
-                    for expired in 1..attempt {
-                        self.release(Held {
-                            key: self.lease_key(offset, expired),
-                        })
-                        .await;
-                    }
-                    return Ok(Some(Held { key }));
-                }
-                Created::Exists => match self.objects.read_bookkeeping(&key, self.deadline).await? {
-                    // Let go between the two requests: try the same attempt again.
-                    None => continue,
-                    Some(body) if Lease::parse(&key, &body)?.holds_at((self.clock)()) => return Ok(None),
-                    Some(_) => attempt += 1,
-                },
-            }
-        }
-        Err(CosError::Lease {
-            key: self.lease_key(offset, attempt),
-            reason: format!("more than {MAX_ATTEMPTS} runs died holding this offset"),
-            retryable: false,
-        })
-    }
-
-    /// This run's deadline plus the margin, in epoch milliseconds.
-    fn expires_ms(&self) -> i64 {
-        let to_end = self.deadline.end().saturating_duration_since(Instant::now());
-        (self.clock)() + to_end.as_millis() as i64 + MARGIN_MS
-    }
-
-    /// Lets a lease go; a failure only delays the partition's next run until the lease expires.
-    async fn release(&self, held: Held) {
-        if let Err(e) = self.objects.delete_bookkeeping(&held.key, self.deadline).await {
-            tracing::warn!(key = held.key, error = %e, "could not let a partition lease go; it expires by itself");
-        }
     }
 }
 

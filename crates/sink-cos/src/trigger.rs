@@ -8,17 +8,27 @@ use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
 use ckafka_dump_core::{Batch, Deadline, Delivery};
 use futures_util::stream::{self, StreamExt};
 
-use crate::checkpoint::ledger_key;
+use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::OffsetRanges;
+
+use crate::checkpoint::{ledger_key, written_key, WrittenOffsets};
 use crate::encode::json_line;
 use crate::error::CosError;
+use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::key::{dead_letter_key, KeyTemplate, Route};
+use crate::lease::Fenced;
 use crate::writer::{coordinates, KeyClaims, Objects, PartitionWriter};
 
 /// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.
+///
+/// Each partition is written under its lease (overlapping invocations of one partition take turns), and only
+/// its records whose offsets no earlier delivery wrote ([`WrittenOffsets`]): a re-delivery that starts at
+/// another offset, arrives out of order or after newer batches writes each offset into exactly one object.
 pub async fn write_batch(
     objects: &Arc<Objects>,
     batch: &Batch<'_>,
     now_ms: i64,
+    clock: fn() -> i64,
     deadline: Deadline,
 ) -> Result<Delivery, CosError> {
     let config = &objects.config;
@@ -38,23 +48,161 @@ pub async fn write_batch(
     let ledgers = Ledgers { objects, deadline };
     let granularity = config.key_template.granularity();
     let routing = dating::routing_times(&ledgers, &objects.ledgers, batch, granularity, &config.zone, now_ms).await?;
-    let claims = Arc::new(KeyClaims::default());
-    let dead_letters = write_dead_letters(objects, &claims, batch, &sorted.dead_letters, deadline);
-    let total = sorted.groups.len();
-    let written = sorted.groups.iter().map(|g| g.records.len()).sum();
-    let data = stream::iter(sorted.groups)
-        .map(|group| write_group(objects, &claims, batch, group, &routing, deadline))
+    let run = run_id(now_ms);
+    // A store that cannot fence (a versioned bucket) still gets every offset once from deliveries that do not
+    // overlap in time.
+    let fenced = store_fences(objects, &run, deadline).await?;
+    let invocation = Invocation {
+        objects,
+        claims: Arc::new(KeyClaims::default()),
+        batch,
+        routing_ms: &routing,
+        run: &run,
+        fenced,
+        clock,
+        deadline,
+    };
+    let tombstones = sorted.skipped;
+    let partitions = sorted.by_partition(batch);
+    let total = partitions.len();
+    let results: Vec<Result<Delivery, CosError>> = stream::iter(partitions)
+        .map(|part| write_partition(&invocation, part))
         .buffer_unordered(config.concurrency)
-        .filter_map(|result| async move { result.err() })
-        .collect::<Vec<CosError>>();
-    let (dead_letters, errors) = futures_util::join!(dead_letters, data);
-    CosError::first_of(errors, total, "objects of topic-partitions")?;
-    dead_letters?;
-    Ok(Delivery {
-        written,
-        dead_lettered: sorted.dead_letters.len(),
-        skipped: sorted.skipped,
-    })
+        .collect()
+        .await;
+    let mut delivery = Delivery {
+        skipped: tombstones,
+        ..Delivery::default()
+    };
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(part) => {
+                delivery.written += part.written;
+                delivery.dead_lettered += part.dead_lettered;
+                delivery.skipped += part.skipped;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    CosError::first_of(errors, total, "topic-partitions")?;
+    Ok(delivery)
+}
+
+/// What every partition's writing shares in one invocation.
+struct Invocation<'i, 'b> {
+    objects: &'i Arc<Objects>,
+    claims: Arc<KeyClaims>,
+    batch: &'i Batch<'b>,
+    routing_ms: &'i [i64],
+    run: &'i str,
+    /// Whether the store can hold leases.
+    fenced: bool,
+    clock: fn() -> i64,
+    deadline: Deadline,
+}
+
+/// The records of one topic-partition in a batch: its groups, its dead letters, and the span of its offsets.
+#[derive(Debug)]
+struct Partition {
+    topic: String,
+    partition: i32,
+    first_offset: i64,
+    last_offset: i64,
+    groups: Vec<Group>,
+    dead_letters: Vec<(usize, SetAside)>,
+}
+
+/// Writes what no earlier delivery wrote of one partition (holding its lease when the store can fence), then
+/// adds the batch's span to the partition's written offsets.
+async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -> Result<Delivery, CosError> {
+    let Invocation {
+        objects,
+        ref claims,
+        batch,
+        routing_ms,
+        clock,
+        deadline,
+        ..
+    } = *invocation;
+    let fence = Fence {
+        objects,
+        topic: &part.topic,
+        partition: part.partition,
+        deadline,
+        clock,
+        run: invocation.run,
+    };
+    let held = match invocation.fenced {
+        false => None,
+        true => Some(take_waiting(&fence).await?),
+    };
+    let config = &objects.config;
+    let key = written_key(&config.prefix, &config.instance, &part.topic, part.partition);
+    let result = async {
+        let mut ranges = match objects.read_bookkeeping(&key, deadline).await? {
+            Some(body) => WrittenOffsets::parse_ranges(&key, &body)?,
+            None => OffsetRanges::default(),
+        };
+        let offset_of = |i: usize| batch.get(i).expect("records index the batch").offset;
+        let before = part.groups.iter().map(|g| g.records.len()).sum::<usize>() + part.dead_letters.len();
+        for group in &mut part.groups {
+            group.records.retain(|&i| !ranges.contains(offset_of(i)));
+        }
+        part.groups.retain(|g| !g.records.is_empty());
+        part.dead_letters.retain(|(i, _)| !ranges.contains(offset_of(*i)));
+        let written: usize = part.groups.iter().map(|g| g.records.len()).sum();
+        let delivery = Delivery {
+            written,
+            dead_lettered: part.dead_letters.len(),
+            skipped: before - written - part.dead_letters.len(),
+        };
+        let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, deadline);
+        let total = part.groups.len();
+        let data = stream::iter(part.groups)
+            .map(|group| write_group(objects, claims, batch, group, routing_ms, deadline))
+            .buffer_unordered(config.concurrency)
+            .filter_map(|result| async move { result.err() })
+            .collect::<Vec<CosError>>();
+        let (dead_letters, errors) = futures_util::join!(dead_letters, data);
+        CosError::first_of(errors, total, "objects")?;
+        dead_letters?;
+        ranges.insert(part.first_offset, part.last_offset);
+        let record = WrittenOffsets::new(&part.topic, part.partition, &ranges, clock());
+        objects.write_bookkeeping(&key, record.to_json(), deadline).await?;
+        Ok(delivery)
+    }
+    .await;
+    if let Some(held) = held {
+        fence.release(held).await;
+    }
+    result
+}
+
+/// The partition's lease, waiting while an overlapping invocation holds it (it ends by its deadline).
+async fn take_waiting(fence: &Fence<'_>) -> Result<Held, CosError> {
+    // The holder writes one batch: ask again soon.
+    let policy = RetryPolicy {
+        initial_delay: std::time::Duration::from_millis(50),
+        max_delay: std::time::Duration::from_secs(1),
+        ..RetryPolicy::DEFAULT
+    };
+    let mut backoff = policy.backoff();
+    loop {
+        if let Some(held) = fence.take(Fenced::Partition).await? {
+            return Ok(held);
+        }
+        match backoff.next_delay(fence.deadline, std::time::Duration::from_millis(200)) {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => {
+                return Err(CosError::Lease {
+                    key: fence.key(Fenced::Partition, 1),
+                    reason: "another invocation held this partition until the deadline".to_owned(),
+                    retryable: true,
+                })
+            }
+        }
+    }
 }
 
 /// Records of one topic-partition that share a route, in offset order: one object (more past the size cap).
@@ -96,6 +244,40 @@ struct Sorted {
     dead_letters: Vec<(usize, SetAside)>,
     /// Tombstones, which have no fields to route by.
     skipped: usize,
+}
+
+impl Sorted {
+    /// The groups and dead letters of each topic-partition (in order of first appearance), with the span of
+    /// all its records in the batch — tombstones skipped included, so a re-delivery skips them too.
+    fn by_partition(self, batch: &Batch<'_>) -> Vec<Partition> {
+        let mut parts: Vec<Partition> = Vec::new();
+        for span in batch.partitions() {
+            parts.push(Partition {
+                topic: span.topic,
+                partition: span.partition,
+                first_offset: span.first_offset,
+                last_offset: span.last_offset,
+                groups: Vec::new(),
+                dead_letters: Vec::new(),
+            });
+        }
+        let position = |parts: &[Partition], i: usize| {
+            let record = batch.get(i).expect("records index the batch");
+            parts
+                .iter()
+                .position(|p| p.partition == record.partition && p.topic == record.topic)
+                .expect("every record has its partition")
+        };
+        for group in self.groups {
+            let at = position(&parts, group.records[0]);
+            parts[at].groups.push(group);
+        }
+        for (i, reason) in self.dead_letters {
+            let at = position(&parts, i);
+            parts[at].dead_letters.push((i, reason));
+        }
+        parts
+    }
 }
 
 /// Record indices grouped by topic-partition and route, in batch order within each group and by first

@@ -21,6 +21,8 @@ pub struct Objects {
     pub config: CosConfig,
     /// The dating ledgers of undated records this process has read or written.
     pub ledgers: LedgerCache,
+    /// Set once the store has refused to create a key that exists (leases need it).
+    pub fencing: tokio::sync::OnceCell<()>,
     meta: ObjectMeta,
     extension: String,
 }
@@ -30,6 +32,7 @@ impl Objects {
         Objects {
             store: store::open(&config.destination),
             ledgers: LedgerCache::default(),
+            fencing: tokio::sync::OnceCell::new(),
             meta: ObjectMeta {
                 content_type: config.content.content_type(),
                 content_encoding: config.compression.content_encoding(),

@@ -14,7 +14,7 @@ use ckafka_dump_runtime::{invoke, Summary, WithSchedule};
 use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
 use ckafka_dump_sink_cos::key::KeyTemplate;
-use ckafka_dump_sink_cos::lease::{lease_key, Lease};
+use ckafka_dump_sink_cos::lease::{lease_key, Fenced, Lease};
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
 use ckafka_dump_testkit::{aws_event, free_port, repo_root, setting, unique, var, AwsRecord, FaultProxy};
@@ -175,14 +175,17 @@ async fn a_trigger_batch_becomes_one_object_per_partition_with_exact_keys_and_by
         bookkeeping(&s3(&sink), &bucket).await,
         [
             "dump/.ckafka-dump/ckafka-test/app-log/0.dates.json",
+            "dump/.ckafka-dump/ckafka-test/app-log/0.written.json",
             "dump/.ckafka-dump/ckafka-test/app-log/2.dates.json",
+            "dump/.ckafka-dump/ckafka-test/app-log/2.written.json",
             "dump/.ckafka-dump/ckafka-test/audit/1.dates.json",
+            "dump/.ckafka-dump/ckafka-test/audit/1.written.json",
         ]
     );
 }
 
 #[tokio::test]
-async fn the_same_batch_twice_overwrites_the_same_keys() {
+async fn the_same_batch_twice_leaves_the_same_objects() {
     let (sink, bucket) = s3_sink(&[]).await;
     run(&sink, MSK).await.unwrap();
     let first = objects(&s3(&sink), &bucket, "").await;
@@ -358,10 +361,14 @@ async fn records_route_by_field_to_beijing_dated_csv_objects_and_unroutable_ones
                 summary.records,
                 summary.written,
                 summary.filtered,
-                summary.dead_lettered
+                summary.dead_lettered,
+                summary.skipped
             ),
-            (6, 3, 1, 2),
-            "{delivery}"
+            match delivery {
+                "first" => (6, 3, 1, 2, 0),
+                _ => (6, 0, 1, 0, 5),
+            },
+            "{delivery}: a re-delivery finds its offsets written"
         );
         let got = objects(&s3(&sink), &bucket, "").await;
         let keys: Vec<&str> = got.keys().map(String::as_str).collect();
@@ -372,7 +379,7 @@ async fn records_route_by_field_to_beijing_dated_csv_objects_and_unroutable_ones
                 "dump/auth/2024-03-01/orders+0+0000000000000000011.csv",
                 "dump/pay/2024-03-02/orders+0+0000000000000000010.csv",
             ],
-            "{delivery}: re-delivered records overwrite the same keys"
+            "{delivery}: the same keys, nothing added"
         );
         match &first {
             None => first = Some(got),
@@ -499,6 +506,118 @@ async fn objects_roll_over_at_partition_max_to_cos_bytes_on_record_boundaries() 
     assert_eq!(got.values().flatten().copied().collect::<Vec<u8>>(), content.as_bytes());
 }
 
+/// An SCF CKafka event of `offsets` on `topic`/0, each record's body naming its offset (`size` bytes).
+fn scf_offsets(topic: &str, offsets: impl IntoIterator<Item = i64>, size: usize) -> String {
+    let records: Vec<Value> = offsets
+        .into_iter()
+        .map(|offset| {
+            let body = format!("{offset:08}{}", "x".repeat(size.saturating_sub(8)));
+            serde_json::json!({"Ckafka": {"topic": topic, "partition": 0, "offset": offset, "msgKey": "None", "msgBody": body}})
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+/// Every offset of partition 0 in the data objects, with how many objects hold it.
+async fn offsets_written(sink: &CosSink, bucket: &str) -> BTreeMap<i64, usize> {
+    let got = objects(&s3(sink), bucket, "").await;
+    coverage(&got).into_iter().map(|((_, offset), n)| (offset, n)).collect()
+}
+
+fn once(offsets: impl IntoIterator<Item = i64>) -> BTreeMap<i64, usize> {
+    offsets.into_iter().map(|o| (o, 1)).collect()
+}
+
+/// Re-deliveries that start at another offset, arrive out of order, or cross a rollover: every offset ends
+/// in exactly one object, and what an earlier delivery wrote is counted as skipped.
+#[tokio::test]
+async fn a_redelivery_starting_at_another_offset_writes_each_offset_once() {
+    let (sink, bucket) = s3_sink(&[("content_format", "json")]).await;
+    let first = run(&sink, &scf_offsets("t", 10..=20, 20)).await.unwrap();
+    assert_eq!((first.written, first.skipped), (11, 0));
+    let overlapping = run(&sink, &scf_offsets("t", 15..=25, 20)).await.unwrap();
+    assert_eq!((overlapping.written, overlapping.skipped), (5, 6));
+    let older = run(&sink, &scf_offsets("t", [5, 3, 4], 20)).await.unwrap();
+    assert_eq!(older.written, 3, "offsets below every written one are still written");
+    let reordered = run(&sink, &scf_offsets("t", [3, 4, 5], 20)).await.unwrap();
+    assert_eq!((reordered.written, reordered.skipped), (0, 3));
+    assert_eq!(offsets_written(&sink, &bucket).await, once((3..=5).chain(10..=25)));
+
+    let (sink, bucket) = s3_sink(&[("content_format", "json"), ("partition_max_to_cos_bytes", "35000")]).await;
+    run(&sink, &scf_offsets("roll", 0..10, 10_000)).await.unwrap();
+    let again = run(&sink, &scf_offsets("roll", 3..13, 10_000)).await.unwrap();
+    assert_eq!((again.written, again.skipped), (3, 7));
+    assert_eq!(offsets_written(&sink, &bucket).await, once(0..13));
+}
+
+/// Eight invocations of one partition at once, each a process of its own (a sink of its own) on one
+/// `file://` bucket, their batches overlapping: they take the partition's lease in turn, and every offset ends in
+/// one object. (A file system's hard link is an atomic create-if-absent, as S3's and COS's conditional PUTs are;
+/// s3s-fs checks `If-None-Match` and then writes, so racing creates can both succeed there.)
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_invocations_of_a_partition_write_each_offset_once() {
+    let dir = std::env::temp_dir().join(unique("ckd-overlap"));
+    let address = format!("file://{}", dir.display());
+    let env = [("bucket_address", address.as_str()), ("content_format", "json")];
+    // Another invocation holds the partition until all eight have started: they meet in flight, then take the
+    // lease in whatever order they get it.
+    let holder = dir.join(lease_key("", "kafka", "burst", 0, Fenced::Partition, 1));
+    let lease = Lease {
+        topic: "burst".into(),
+        partition: 0,
+        offset: None,
+        attempt: 1,
+        holder: "test".into(),
+        expires_ms: ckafka_dump_core::time::now_epoch_ms() + 60_000,
+    };
+    std::fs::create_dir_all(holder.parent().unwrap()).unwrap();
+    std::fs::write(&holder, lease.to_json()).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let sink = CosSink::new(CosConfig::from_env(&Env::from_pairs(&env)).unwrap()).unwrap();
+            let event = scf_offsets("burst", i * 100..i * 100 + 150, 200);
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let summary = run(&sink, &event).await.unwrap();
+                (started, std::time::Instant::now(), summary)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    std::fs::remove_file(&holder).unwrap();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let last_start = results.iter().map(|(s, _, _)| *s).max().unwrap();
+    let first_end = results.iter().map(|(_, e, _)| *e).min().unwrap();
+    assert!(last_start < first_end, "the eight invocations ran at the same time");
+    let written: usize = results.iter().map(|(_, _, s)| s.written).sum();
+    let skipped: usize = results.iter().map(|(_, _, s)| s.skipped).sum();
+    assert_eq!((written, skipped), (850, 350));
+    let mut held = BTreeMap::new();
+    let mut leases = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.to_string_lossy().into_owned();
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.contains(".leases/") {
+                leases.push(name);
+            } else if !name.contains("/.ckafka-dump/") {
+                for line in std::fs::read_to_string(&path).unwrap().lines() {
+                    let record: Value = serde_json::from_str(line).unwrap();
+                    *held.entry(record["offset"].as_i64().unwrap()).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(held, once(0..850));
+    assert_eq!(leases, Vec::<String>::new(), "every lease let go");
+}
+
 #[tokio::test]
 async fn gzip_and_zstd_json_lines_round_trip_with_content_encoding() {
     for (compression, extension) in [("gzip", ".jsonl.gz"), ("zstd", ".jsonl.zst")] {
@@ -591,12 +710,15 @@ async fn a_file_directory_gets_the_same_keys_and_bytes() {
         files,
         [
             ".ckafka-dump/kafka/local/0.dates.json".to_owned(),
+            ".ckafka-dump/kafka/local/0.written.json".to_owned(),
+            ".ckafka-dump/kafka/mytopic/0.written.json".to_owned(),
+            ".ckafka-dump/kafka/mytopic/1.written.json".to_owned(),
             format!("kafka/local/{today}/local+0+0000000000000000000.txt"),
             "kafka/mytopic/2018-12-17/mytopic+0+0000000000000000015.txt".to_owned(),
             "kafka/mytopic/2018-12-17/mytopic+1+0000000000000000003.txt".to_owned(),
         ]
     );
-    assert!(std::fs::read(dir.join(&files[1])).unwrap() == content.as_bytes());
+    assert!(std::fs::read(dir.join(&files[4])).unwrap() == content.as_bytes());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -965,12 +1087,12 @@ async fn a_lease_left_by_a_run_that_died_holds_until_it_expires_then_the_next_ru
     let dead = Lease {
         topic: topic.clone(),
         partition: 0,
-        offset: 0,
+        offset: Some(0),
         attempt: 1,
         holder: "died".into(),
         expires_ms: now + 60_000,
     };
-    let dead_key = lease_key("dump/", "kafka", &topic, 0, 0, 1);
+    let dead_key = lease_key("dump/", "kafka", &topic, 0, Fenced::Offset(0), 1);
     s3(&sink)
         .put_object()
         .bucket(&bucket)

@@ -156,7 +156,7 @@ impl Sink for EsSink {
         }
         match NotWritten::of(batch, unwritten) {
             None => Ok(Delivery {
-                written: sorted.written,
+                written: sorted.written + plan.superseded,
                 dead_lettered,
                 skipped: plan.skipped,
             }),

@@ -1,5 +1,9 @@
 //! Bulk NDJSON: index names, `_id`s, action lines, and splitting into requests by size.
 
+use std::collections::hash_map::{Entry, HashMap};
+use std::io::Write;
+
+use base64::Engine;
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::{Batch, Record};
@@ -9,21 +13,28 @@ use crate::document::{self, write_json_string};
 use crate::outcome::BadDocument;
 
 /// What a batch becomes: bulk items, records to dead-letter before anything is sent (the transform stage
-/// rejected them, or their index name cannot be made), and tombstones skipped.
+/// rejected them, or their index name cannot be made), tombstones skipped, and records superseded in the batch
+/// by a later record of the same `_id` (written by its write: the document ends as the later one).
 #[derive(Debug, Default)]
 pub struct Plan {
     pub items: Vec<BulkItem>,
     pub rejected: Vec<BadDocument>,
     pub skipped: usize,
+    pub superseded: usize,
 }
 
 /// Every record's bulk item. `routing_ms` gives each record's index date (its record time, or when its
 /// offset was first seen); `now_ms` stamps the added timestamp field of records without one. Tombstones
 /// (null values) delete the document with their key's `_id` when configured, else are skipped.
+///
+/// Writes to an `_id` follow the offsets: a document's external version is its record's offset, so an older
+/// write (a redriven batch, a slower concurrent request) never replaces a newer one, and of the records of one
+/// `_id` in a batch only the one of the highest offset is sent.
 pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Plan {
     let mut plan = Plan::default();
+    let mut by_id: HashMap<(String, String), (usize, i64)> = HashMap::new();
     for (i, (record, &routing_ms)) in batch.records().zip(routing_ms).enumerate() {
-        let key_id = || record.key.map(|k| String::from_utf8_lossy(k).into_owned());
+        let key_id = || record.key.map(user_id);
         // A tombstone deletes its key's document, or is skipped before anything names its index.
         let delete_id = match record.value {
             Some(_) => None,
@@ -51,21 +62,66 @@ pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i6
             continue;
         }
         let index = index.expect("refused above");
-        match delete_id {
-            Some(id) => plan.items.push(bulk_item(i, Action::Delete, &index, &id, None)),
+        let version = (record.offset >= 0 && config.op_type == OpType::Index).then_some(record.offset);
+        let (id, item) = match delete_id {
+            Some(id) => {
+                let item = bulk_item(i, Action::Delete, &index, &id, version, None);
+                (id, item)
+            }
             None => {
                 let doc = document::build(&record, &config.documents, now_ms);
                 let id = match config.id_from_key {
                     true => key_id(),
-                    false => doc.id,
+                    false => doc.id.map(|id| user_id(id.as_bytes())),
                 }
                 .unwrap_or_else(|| coordinates_id(&record));
-                plan.items
-                    .push(bulk_item(i, config.op_type.into(), &index, &id, Some(&doc.source)));
+                let item = bulk_item(i, config.op_type.into(), &index, &id, version, Some(&doc.source));
+                (id, item)
+            }
+        };
+        match by_id.entry((index, id)) {
+            Entry::Vacant(slot) => {
+                slot.insert((plan.items.len(), record.offset));
+                plan.items.push(item);
+            }
+            Entry::Occupied(mut slot) => {
+                plan.superseded += 1;
+                let (position, offset) = slot.get_mut();
+                if record.offset >= *offset {
+                    *offset = record.offset;
+                    plan.items[*position] = item;
+                }
             }
         }
     }
     plan
+}
+
+/// A user's id (a key's bytes, or an id field's text) as an `_id`, losslessly: as it is when it is UTF-8 and
+/// could not be taken for another record's id — neither a coordinates id (`<topic>-<partition>-<offset>`, what
+/// records without an id get) nor starting with `b64:` —, else `b64:` and the bytes in URL-safe base64
+/// without padding. Different ids never share an `_id`.
+pub fn user_id(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.starts_with(ESCAPED_ID) && !looks_like_coordinates(text) => text.to_owned(),
+        _ => format!(
+            "{ESCAPED_ID}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        ),
+    }
+}
+
+const ESCAPED_ID: &str = "b64:";
+
+/// `<anything>-<partition>-<offset>`, both numbers as Rust writes them (no sign, no leading zero).
+fn looks_like_coordinates(id: &str) -> bool {
+    let canonical =
+        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
+    let mut parts = id.rsplitn(3, '-');
+    let (Some(offset), Some(partition), Some(topic)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !topic.is_empty() && canonical(partition) && canonical(offset)
 }
 
 /// The data index of `record`: the template's, or `<keyword>[-date[-hour]]`; an error says which field
@@ -143,7 +199,16 @@ impl From<OpType> for Action {
     }
 }
 
-pub fn bulk_item(record: usize, action: Action, index: &str, id: &str, source: Option<&[u8]>) -> BulkItem {
+/// One item's lines; `version` (the record's offset) makes the write external-versioned (`external_gte`: a
+/// re-delivery of the same record writes again, an older record is refused with a 409).
+pub fn bulk_item(
+    record: usize,
+    action: Action,
+    index: &str,
+    id: &str,
+    version: Option<i64>,
+    source: Option<&[u8]>,
+) -> BulkItem {
     let source = source.unwrap_or_default();
     let mut lines = Vec::with_capacity(source.len() + index.len() + id.len() + 40);
     lines.extend_from_slice(match action {
@@ -154,6 +219,9 @@ pub fn bulk_item(record: usize, action: Action, index: &str, id: &str, source: O
     write_json_string(&mut lines, index);
     lines.extend_from_slice(b",\"_id\":");
     write_json_string(&mut lines, id);
+    if let Some(version) = version {
+        write!(lines, ",\"version\":{version},\"version_type\":\"external_gte\"").expect("writing to a Vec");
+    }
     lines.extend_from_slice(b"}}\n");
     if action != Action::Delete {
         lines.extend_from_slice(source);
@@ -176,6 +244,7 @@ pub fn dead_letter_item(dead_letter_index: &str, batch: &Batch<'_>, bad: &BadDoc
         Action::Index,
         dead_letter_index,
         &coordinates_id(&record),
+        None,
         Some(&source),
     )
 }
@@ -234,17 +303,66 @@ mod tests {
 
     #[test]
     fn action_lines_escape_and_choose_the_op() {
-        let item = bulk_item(3, Action::Create, "log", "a\"b", Some(b"{}"));
+        let item = bulk_item(3, Action::Create, "log", "a\"b", None, Some(b"{}"));
         assert_eq!(
             item.lines,
             b"{\"create\":{\"_index\":\"log\",\"_id\":\"a\\\"b\"}}\n{}\n"
         );
-        assert!(bulk_item(0, Action::Index, "i", "x", Some(b"{}"))
+        assert!(bulk_item(0, Action::Index, "i", "x", Some(7), Some(b"{}"))
             .lines
-            .starts_with(b"{\"index\":"));
+            .starts_with(
+                b"{\"index\":{\"_index\":\"i\",\"_id\":\"x\",\"version\":7,\"version_type\":\"external_gte\"}}"
+            ));
         assert_eq!(
-            bulk_item(0, Action::Delete, "i", "k", None).lines,
+            bulk_item(0, Action::Delete, "i", "k", None, None).lines,
             b"{\"delete\":{\"_index\":\"i\",\"_id\":\"k\"}}\n"
+        );
+    }
+
+    #[test]
+    fn user_ids_are_lossless_and_never_another_records_coordinates() {
+        let ids: Vec<String> = [&b"\xff1"[..], b"\xfe1", "\u{FFFD}1".as_bytes()].map(user_id).into();
+        assert_eq!(ids, ["b64:_zE", "b64:_jE", "\u{FFFD}1"]);
+        assert_eq!(user_id(b"order-17"), "order-17");
+        assert_eq!(
+            user_id(b"2024-05-06"),
+            "2024-05-06",
+            "leading zeros are not coordinates"
+        );
+        assert_eq!(user_id(b"orders-0-42"), "b64:b3JkZXJzLTAtNDI");
+        assert_eq!(user_id(b"b64:_zE"), "b64:YjY0Ol96RQ", "the escape prefix is escaped");
+        assert_eq!(user_id(b"-0-1"), "-0-1");
+    }
+
+    #[test]
+    fn of_one_id_in_a_batch_the_highest_offset_is_sent_with_its_offset_as_version() {
+        let record = |offset: i64, value: Option<&str>| {
+            let value = value.map(|v| format!(r#","value":"{}""#, base64::engine::general_purpose::STANDARD.encode(v)));
+            format!(
+                r#"{{"topic":"t","partition":0,"offset":{offset},"timestamp":0,"key":"aw=="{}}}"#,
+                value.unwrap_or_default()
+            )
+        };
+        let records = [
+            record(1, Some("{\"n\":1}")),
+            record(3, None),
+            record(2, Some("{\"n\":2}")),
+        ];
+        let event = format!(r#"{{"records":{{"t-0":[{}]}}}}"#, records.join(","));
+        let batch = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
+        let config = EsConfig::from_env(&ckafka_dump_core::config::Env::from_pairs(&[
+            ("ES_Address", "http://127.0.0.1:9200"),
+            ("ES_Index_KeyWord", "k"),
+            ("ES_Index_TimeFormat", "none"),
+            ("ES_Id_Field", "@key"),
+            ("ES_Delete_On_Tombstone", "true"),
+        ]))
+        .unwrap();
+        let plan = plan(&batch, &config, &[0, 0, 0], 0);
+        assert_eq!((plan.items.len(), plan.superseded), (1, 2));
+        assert_eq!(
+            plan.items[0].lines,
+            b"{\"delete\":{\"_index\":\"k\",\"_id\":\"k\",\"version\":3,\"version_type\":\"external_gte\"}}\n"
         );
     }
 

@@ -93,8 +93,9 @@ fn classify(op: OpType, result: ItemResult) -> ItemOutcome {
     let describe = || format!("HTTP {} {error_type}: {reason}", result.status);
     match result.status {
         200..=299 => ItemOutcome::Written,
-        // A `create` whose id exists: an earlier delivery of the same record already wrote it.
-        409 if op == OpType::Create => ItemOutcome::Written,
+        // A `create` whose id exists: an earlier delivery of the same record already wrote it. A versioned
+        // write refused as older than the document's version: a later record of the id is already there.
+        409 if op == OpType::Create || error_type == "version_conflict_engine_exception" => ItemOutcome::Written,
         429 | 500..=599 => ItemOutcome::Failed(Failure::new(describe(), true)),
         _ if error_type == "es_rejected_execution_exception" => ItemOutcome::Failed(Failure::new(describe(), true)),
         // The target refuses whatever the document: no permission, a blocked or missing index.
@@ -129,9 +130,10 @@ mod tests {
         );
         assert!(matches!(outcomes[3], ItemOutcome::Failed(ref f) if !f.retryable && f.reason.contains("403")));
         assert!(matches!(outcomes[4], ItemOutcome::Failed(ref f) if f.retryable));
-        assert!(
-            matches!(outcomes[5], ItemOutcome::BadDocument { .. }),
-            "a 409 on index will not pass on retry either"
+        assert_eq!(
+            outcomes[5],
+            ItemOutcome::Written,
+            "a versioned write older than the document: a later record is there"
         );
     }
 

@@ -228,6 +228,20 @@ fn aws_event(first_offset: i64, records: &[(&str, Option<&str>)]) -> String {
     testkit::aws_event("t", 0, &records, &[])
 }
 
+/// An AWS Kafka event on topic `t`, partition 0: (offset, key bytes, value).
+fn aws_event_of_bytes(records: &[(i64, Option<&[u8]>, &str)]) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let records: Vec<Value> = records
+        .iter()
+        .map(|&(offset, key, value)| {
+            serde_json::json!({"topic": "t", "partition": 0, "offset": offset, "timestamp": 1_709_310_600_000i64,
+                "timestampType": "CREATE_TIME", "key": key.map(b64), "value": b64(value.as_bytes())})
+        })
+        .collect();
+    serde_json::json!({"eventSource": "aws:kafka", "records": {"t-0": records}}).to_string()
+}
+
 async fn run_staged(sink: &EsSink, stage: &[(&str, &str)], event: &str) -> Result<Summary, Error> {
     let stage = Stage::from_env(&Env::from_pairs(stage)).unwrap();
     let handler = Triggered::new(sink).with_stage(stage);
@@ -425,7 +439,9 @@ on_both_servers!(
     mapping_conflict_goes_to_the_dead_letter_index,
     a_poison_document_is_dead_lettered_not_retried_forever,
     a_stage_routes_records_to_indices_by_field_and_beijing_date,
-    a_tombstone_deletes_the_document_of_its_key
+    a_tombstone_deletes_the_document_of_its_key,
+    binary_keys_are_distinct_ids_and_never_another_records_coordinates,
+    the_last_write_to_an_id_wins_in_a_batch_and_across_redeliveries
 );
 
 #[tokio::test]
@@ -648,4 +664,84 @@ async fn a_server_killed_mid_bulk_and_restarted_ends_with_every_record_once() {
     assert_eq!(count(&url, &format!("{keyword}-*")).await, 3000);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Keys that are not UTF-8 (or that look like another record's coordinates) are ids of their own: three
+/// binary keys a lossy conversion would make one `_id`, a key spelled like the coordinates id of a keyless
+/// record, and that record.
+async fn binary_keys_are_distinct_ids_and_never_another_records_coordinates(url: String) {
+    let keyword = unique("binkeys");
+    let sink = sink(
+        &url,
+        &keyword,
+        &[("ES_Index_TimeFormat", "none"), ("ES_Id_Field", "@key")],
+    );
+    let replacement = "\u{FFFD}1".as_bytes();
+    let event = aws_event_of_bytes(&[
+        (0, None, r#"{"who":"keyless"}"#),
+        (1, Some(b"\xff1"), r#"{"who":"ff"}"#),
+        (2, Some(b"\xfe1"), r#"{"who":"fe"}"#),
+        (3, Some(replacement), r#"{"who":"replacement"}"#),
+        (4, Some(b"t-0-0"), r#"{"who":"spelled like coordinates"}"#),
+    ]);
+    for delivery in ["first", "re-delivery"] {
+        let summary = run(&sink, &event, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(summary.written, 5, "{delivery}");
+        assert_eq!(count(&url, &keyword).await, 5, "{delivery}: one document per record");
+    }
+    assert_eq!(doc(&url, &keyword, "t-0-0").await["_source"]["who"], "keyless");
+    assert_eq!(doc(&url, &keyword, "b64:_zE").await["_source"]["who"], "ff");
+    assert_eq!(doc(&url, &keyword, "b64:_jE").await["_source"]["who"], "fe");
+    let replacement_id = percent_encoding::utf8_percent_encode("\u{FFFD}1", percent_encoding::NON_ALPHANUMERIC);
+    assert_eq!(
+        doc(&url, &keyword, &replacement_id.to_string()).await["_source"]["who"],
+        "replacement"
+    );
+}
+
+/// A document ends as the record of its `_id` with the highest offset: 200 writes of one key in a batch sent
+/// over concurrent small bulk requests, 100 upserts then the tombstone, and an older batch redriven after a
+/// newer one succeeded (refused by version, counted as written).
+async fn the_last_write_to_an_id_wins_in_a_batch_and_across_redeliveries(url: String) {
+    let keyword = unique("lastwins");
+    let sink = sink(
+        &url,
+        &keyword,
+        &[
+            ("ES_Index_TimeFormat", "none"),
+            ("ES_Id_Field", "@key"),
+            ("ES_Delete_On_Tombstone", "true"),
+            ("ES_Bulk_Max_Bytes", "1024"),
+            ("ES_Bulk_Concurrency", "8"),
+        ],
+    );
+    let values: Vec<String> = (0..200).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    let records: Vec<(&str, Option<&str>)> = values.iter().map(|v| ("same", Some(v.as_str()))).collect();
+    let summary = run(&sink, &aws_event(0, &records), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(summary.written, 200);
+    assert_eq!(doc(&url, &keyword, "same").await["_source"]["n"], 199);
+
+    let mut upserts: Vec<(&str, Option<&str>)> = values[..100].iter().map(|v| ("gone", Some(v.as_str()))).collect();
+    upserts.push(("gone", None));
+    let summary = run(&sink, &aws_event(200, &upserts), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(summary.written, 101);
+    assert_eq!(
+        doc(&url, &keyword, "gone").await["found"],
+        false,
+        "the tombstone is the last write"
+    );
+
+    let newer = aws_event(1000, &[("redriven", Some(r#"{"n":1000}"#))]);
+    run(&sink, &newer, Duration::from_secs(30)).await.unwrap();
+    let older: Vec<(&str, Option<&str>)> = values[..10].iter().map(|v| ("redriven", Some(v.as_str()))).collect();
+    let summary = run(&sink, &aws_event(500, &older), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(summary.written, 10, "superseded by a newer record: nothing to write");
+    assert_eq!(doc(&url, &keyword, "redriven").await["_source"]["n"], 1000);
+    assert_eq!(count(&url, &keyword).await, 2);
 }

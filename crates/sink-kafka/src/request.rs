@@ -63,7 +63,7 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
     let mut headers: BTreeMap<String, Vec<u8>> =
         record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
     if config.provenance_headers {
-        headers.extend(provenance(record));
+        add_keeping_own(&mut headers, provenance(record));
     }
     let millis = record.timestamp.map_or_else(now_epoch_ms, |t| t.millis);
     let timestamp = DateTime::<Utc>::from_timestamp_millis(millis).ok_or_else(|| {
@@ -91,8 +91,8 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
 pub fn dead_letter(source: usize, record: &Record<'_>, refusal: &Failure) -> Outgoing {
     let mut headers: BTreeMap<String, Vec<u8>> =
         record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
-    headers.extend(provenance(record));
-    headers.insert(ERROR_HEADER.to_owned(), refusal.reason.clone().into_bytes());
+    let error = (ERROR_HEADER.to_owned(), refusal.reason.clone().into_bytes());
+    add_keeping_own(&mut headers, provenance(record).into_iter().chain([error]));
     let in_range = |millis| DateTime::<Utc>::from_timestamp_millis(millis);
     let timestamp = record
         .timestamp
@@ -107,6 +107,21 @@ pub fn dead_letter(source: usize, record: &Record<'_>, refusal: &Failure) -> Out
             headers,
             timestamp,
         },
+    }
+}
+
+/// Adds ckafka-dump's headers; a header of the same name the record already carries (a record mirrored twice)
+/// is kept under the first free name `<name>.1`, `<name>.2`, …, never overwritten.
+fn add_keeping_own(headers: &mut BTreeMap<String, Vec<u8>>, added: impl IntoIterator<Item = (String, Vec<u8>)>) {
+    for (name, value) in added {
+        if let Some(own) = headers.remove(&name) {
+            let free = (1..)
+                .map(|n| format!("{name}.{n}"))
+                .find(|candidate| !headers.contains_key(candidate))
+                .expect("a free name exists");
+            headers.insert(free, own);
+        }
+        headers.insert(name, value);
     }
 }
 
@@ -210,6 +225,24 @@ mod tests {
         let tombstone = outgoing(2, &batch.get(2).unwrap(), false).unwrap();
         assert_eq!(tombstone.record.value, None);
         assert!(!tombstone.record.headers.contains_key(SOURCE_TOPIC_HEADER));
+    }
+
+    #[test]
+    fn a_records_own_header_of_a_provenance_name_is_kept_aside_not_overwritten() {
+        let own = |name: &str, value: &str| {
+            let bytes: Vec<i8> = value.bytes().map(|b| b as i8).collect();
+            serde_json::json!({ name: bytes })
+        };
+        let event = serde_json::json!({"eventSource": "aws:kafka", "records": {"mirror-0": [{
+            "topic": "mirror", "partition": 0, "offset": 9, "timestamp": 1, "value": "eA==",
+            "headers": [own(SOURCE_OFFSET_HEADER, "41"), own("ckafka-dump-source-offset.1", "7")]}]}})
+        .to_string();
+        let batch = decode(&event).unwrap().into_batch().unwrap();
+        let out = outgoing(0, &batch.get(0).unwrap(), true).unwrap();
+        assert_eq!(out.record.headers[SOURCE_OFFSET_HEADER], b"9");
+        assert_eq!(out.record.headers["ckafka-dump-source-offset.1"], b"7");
+        assert_eq!(out.record.headers["ckafka-dump-source-offset.2"], b"41");
+        assert_eq!(out.record.headers[SOURCE_TOPIC_HEADER], b"mirror");
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use ckafka_dump_core::retry::RetryPolicy;
 use ckafka_dump_core::time::now_epoch_ms;
-use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, PartitionSpan, Retryable, Sink, Unwritten};
+use ckafka_dump_core::{
+    Batch, Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Retryable, Sink, Unwritten,
+};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::config::{SqlConfig, WriteMode};
@@ -36,8 +38,8 @@ impl From<SqlError> for ckafka_dump_core::Error {
 
 pub struct SqlSink {
     config: SqlConfig,
-    /// The table's shape, read on the first batch of the process.
-    shape: OnceCell<Shape>,
+    /// The table, read on the first batch of the process.
+    table: OnceCell<Resolved>,
     /// One connection per process (an invocation is one batch), opened on first use and after a failure.
     connection: Mutex<Option<Connection>>,
 }
@@ -48,7 +50,7 @@ impl SqlSink {
         let _ = rustls::crypto::ring::default_provider().install_default();
         SqlSink {
             config,
-            shape: OnceCell::new(),
+            table: OnceCell::new(),
             connection: Mutex::new(None),
         }
     }
@@ -57,11 +59,26 @@ impl SqlSink {
         self.config.target.dialect
     }
 
-    /// Creates what is configured to be created, then reads the table's columns and key.
-    async fn read_shape(&self, conn: &mut Connection) -> Result<Shape, SqlError> {
+    /// Creates what is missing of ckafka-dump's own tables (and the target table, when configured to), then reads
+    /// the table's identity, columns and key.
+    async fn resolve(&self, conn: &mut Connection) -> Result<Resolved, SqlError> {
         let dialect = self.dialect();
         let config = &self.config;
-        let mut setup = vec![statements::create_offsets_table(dialect, &config.offsets_table)];
+        let offsets = &config.offsets_table;
+        let offsets_columns: Vec<(String, Option<String>)> = conn
+            .query(&statements::own_table_columns_query(dialect, offsets))
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let mut row = row.into_iter();
+                Some((row.next().flatten()?, row.next().flatten()))
+            })
+            .collect();
+        let mut setup = if offsets_columns.is_empty() {
+            vec![statements::create_offsets_table(dialect, offsets)]
+        } else {
+            statements::upgrade_offsets_table(dialect, offsets, &offsets_columns)
+        };
         if let Some(dead_letters) = &config.dead_letter_table {
             setup.push(statements::create_dead_letter_table(dialect, dead_letters));
         }
@@ -75,6 +92,23 @@ impl SqlSink {
                 _ => e,
             })?;
         }
+        let shape = self.read_shape(conn).await?;
+        let identity = conn
+            .query(&statements::resolve_table_query(dialect, &config.table))
+            .await?
+            .into_iter()
+            .find_map(|row| row.into_iter().next().flatten())
+            .ok_or_else(|| SqlError::Table {
+                table: config.table.to_string(),
+                reason: "cannot be resolved to a schema and a name".into(),
+            })?;
+        Ok(Resolved { shape, identity })
+    }
+
+    /// Reads the table's columns and key.
+    async fn read_shape(&self, conn: &mut Connection) -> Result<Shape, SqlError> {
+        let dialect = self.dialect();
+        let config = &self.config;
         let table_error = |reason: String| SqlError::Table {
             table: config.table.to_string(),
             reason,
@@ -186,33 +220,53 @@ impl SqlSink {
         batch: &Batch<'_>,
         limit: Duration,
     ) -> Result<Delivery, SqlError> {
-        let shape = self.shape.get_or_try_init(|| self.read_shape(conn)).await?;
+        let Resolved { shape, identity } = self.table.get_or_try_init(|| self.resolve(conn)).await?;
         let dialect = self.dialect();
-        let target = self.config.table.to_string();
+        let configured = self.config.table.to_string();
+        let legacy = (configured != *identity).then_some(configured.as_str());
         let offsets = &self.config.offsets_table;
+        let offsets_error = |e: DbError| e.context(format!("offsets table {offsets}"));
         let mut spans = batch.partitions();
         spans.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         conn.execute(&statements::begin(dialect, limit)).await?;
-        conn.execute(&statements::insert_missing_offsets(dialect, offsets, &target, &spans))
+        conn.execute(&statements::insert_missing_offsets(dialect, offsets, identity, &spans))
             .await
-            .map_err(|e| e.context(format!("offsets table {offsets}")))?;
-        let committed: HashMap<(String, i32), i64> = conn
-            .query(&statements::lock_offsets(dialect, offsets, &target, &spans))
+            .map_err(offsets_error)?;
+        let mut written: HashMap<(String, i32), OffsetRanges> = HashMap::new();
+        for row in conn
+            .query(&statements::lock_offsets(dialect, offsets, identity, legacy, &spans))
             .await
-            .map_err(|e| e.context(format!("offsets table {offsets}")))?
-            .into_iter()
-            .filter_map(|row| match &row[..] {
-                [Some(topic), Some(partition), Some(next)] => {
-                    Some(((topic.clone(), partition.parse().ok()?), next.parse().ok()?))
-                }
-                _ => None,
-            })
-            .collect();
-        let next_of = |topic: &str, partition: i32| committed.get(&(topic.to_owned(), partition)).copied().unwrap_or(0);
+            .map_err(offsets_error)?
+        {
+            let [Some(topic), Some(partition), Some(next), stored] = &row[..] else {
+                continue;
+            };
+            let ranges = match stored {
+                Some(text) => OffsetRanges::parse(text),
+                None => next.parse().ok().map(OffsetRanges::below),
+            }
+            .ok_or_else(|| {
+                offsets_error(DbError::new(
+                    ErrorClass::Permanent,
+                    format!("the row of {topic}/{partition} holds no offset ranges: {next} {stored:?}"),
+                ))
+            })?;
+            let partition = partition
+                .parse()
+                .map_err(|_| offsets_error(DbError::new(ErrorClass::Permanent, format!("partition `{partition}`"))))?;
+            let entry = written.entry((topic.clone(), partition)).or_default();
+            for (first, last) in ranges.iter() {
+                entry.insert(first, last);
+            }
+        }
         let fresh: Vec<_> = batch
             .records()
             .enumerate()
-            .filter(|(_, r)| r.offset >= next_of(r.topic, r.partition))
+            .filter(|(_, r)| {
+                !written
+                    .get(&(r.topic.to_owned(), r.partition))
+                    .is_some_and(|ranges| ranges.contains(r.offset))
+            })
             .collect();
         let already_written = batch.len() - fresh.len();
         if fresh.is_empty() {
@@ -248,7 +302,16 @@ impl SqlSink {
         if !bad.is_empty() {
             self.dead_letter(conn, batch, bad).await?;
         }
-        for sql in statements::save_offsets(dialect, offsets, &target, &spans) {
+        for span in &spans {
+            written
+                .entry((span.topic.clone(), span.partition))
+                .or_default()
+                .insert(span.first_offset, span.last_offset);
+        }
+        let saved = written
+            .iter()
+            .map(|((topic, partition), ranges)| (topic.as_str(), *partition, ranges));
+        for sql in statements::save_offsets(dialect, offsets, identity, saved) {
             conn.execute(&sql).await?;
         }
         conn.execute("COMMIT").await?;
@@ -363,6 +426,13 @@ impl SqlSink {
         }
         Ok(())
     }
+}
+
+/// The target table as the database resolved it on the first batch of the process.
+struct Resolved {
+    shape: Shape,
+    /// `schema.table`: what the offsets rows are kept under.
+    identity: String,
 }
 
 /// What one load writes: a group's rows (appended, or upserted by a key), or the tombstones' deletes.

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use ckafka_dump_core::PartitionSpan;
+use ckafka_dump_core::{OffsetRanges, PartitionSpan};
 
 use crate::encode::{push_copy_row, Cell, Dialect};
 use crate::rows::{Group, Row};
@@ -58,8 +58,8 @@ pub fn columns_query(dialect: Dialect, table: &TableName) -> String {
         "SELECT column_name, data_type, is_nullable, \
          CASE WHEN column_default IS NOT NULL {extra_default} THEN 'YES' ELSE 'NO' END, \
          character_maximum_length FROM information_schema.columns \
-         WHERE table_schema = {schema} AND table_name = {} ORDER BY ordinal_position",
-        dialect.str_literal(&table.name)
+         WHERE table_schema = {schema} AND {} ORDER BY ordinal_position",
+        table_name_is(dialect, "table_name", &table.name)
     )
 }
 
@@ -69,9 +69,9 @@ pub fn primary_key_query(dialect: Dialect, table: &TableName) -> String {
         "SELECT k.column_name FROM information_schema.table_constraints c \
          JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name \
          AND k.table_schema = c.table_schema AND k.table_name = c.table_name \
-         WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = {schema} AND c.table_name = {} \
+         WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = {schema} AND {} \
          ORDER BY k.ordinal_position",
-        dialect.str_literal(&table.name)
+        table_name_is(dialect, "c.table_name", &table.name)
     )
 }
 
@@ -83,26 +83,98 @@ fn types(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// A topic or table name column of ckafka-dump's own tables (MySQL keys cannot be `text`).
+/// A topic or table name column of ckafka-dump's own tables (MySQL keys cannot be `text`). Names compare
+/// exactly: MySQL's default collation would make topics `ORD` and `ord`, or tables `RCASE` and `rcase`, one.
 fn name_type(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => "text",
-        Dialect::Mysql => "varchar(255)",
+        Dialect::Mysql => MYSQL_NAME_TYPE,
     }
 }
 
-/// Each partition's next offset to write, per target table; rows are locked by the batch's transaction.
+const MYSQL_NAME_TYPE: &str = "varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
+
+/// The columns of one of ckafka-dump's own tables and their collations (empty: the table does not exist).
+pub fn own_table_columns_query(dialect: Dialect, table: &TableName) -> String {
+    format!(
+        "SELECT column_name, collation_name FROM information_schema.columns WHERE table_schema = {} AND {}",
+        schema_of(dialect, table),
+        table_name_is(dialect, "table_name", &table.name)
+    )
+}
+
+/// `<column> = 'name'`, compared as the database compares table names (MySQL's information_schema compares
+/// without case, while its tables are distinct by case unless `lower_case_table_names` says otherwise).
+fn table_name_is(dialect: Dialect, column: &str, name: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("{column} = {}", dialect.str_literal(name)),
+        Dialect::Mysql => format!(
+            "BINARY {column} = IF(@@lower_case_table_names = 0, {0}, LOWER({0}))",
+            dialect.str_literal(name)
+        ),
+    }
+}
+
+/// The table as the database resolves the configured name: `schema.table`, the identity its offsets are kept
+/// under, whatever the spelling (`ev`, `public.ev`) or the user's search path. No row: no such table.
+pub fn resolve_table_query(dialect: Dialect, table: &TableName) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = to_regclass({})",
+            dialect.str_literal(&dialect.table(table))
+        ),
+        Dialect::Mysql => format!(
+            "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables \
+             WHERE table_schema = {} AND {}",
+            schema_of(dialect, table),
+            table_name_is(dialect, "table_name", &table.name)
+        ),
+    }
+}
+
+/// What an offsets table made by an earlier version lacks: the written ranges, and (MySQL) exact names.
+pub fn upgrade_offsets_table(
+    dialect: Dialect,
+    offsets: &TableName,
+    columns: &[(String, Option<String>)],
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    if !columns.iter().any(|(name, _)| name == "written") {
+        changes.push(format!("ADD COLUMN {} {}", dialect.ident("written"), types(dialect).1));
+    }
+    if dialect == Dialect::Mysql {
+        for name in ["target_table", "topic"] {
+            let exact = columns
+                .iter()
+                .any(|(column, collation)| column == name && collation.as_deref().is_some_and(|c| c.ends_with("_bin")));
+            if !exact {
+                changes.push(format!("MODIFY {} {MYSQL_NAME_TYPE} NOT NULL", dialect.ident(name)));
+            }
+        }
+    }
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("ALTER TABLE {} {}", dialect.table(offsets), changes.join(", "))]
+}
+
+/// Each partition's written offsets (`written`, [`OffsetRanges`] text) and the offset after the highest, per
+/// target table; rows are locked by the batch's transaction. Rows of earlier versions have no ranges: their
+/// `next_offset` was a high-water mark.
 pub fn create_offsets_table(dialect: Dialect, offsets: &TableName) -> String {
     let name_type = name_type(dialect);
+    let text = types(dialect).1;
     let q = |s| dialect.ident(s);
     format!(
         "CREATE TABLE IF NOT EXISTS {} ({} {name_type} NOT NULL, {} {name_type} NOT NULL, {} integer NOT NULL, \
-         {} bigint NOT NULL, PRIMARY KEY ({}, {}, {}))",
+         {} bigint NOT NULL, {} {text}, PRIMARY KEY ({}, {}, {}))",
         dialect.table(offsets),
         q("target_table"),
         q("topic"),
         q("partition"),
         q("next_offset"),
+        q("written"),
         q("target_table"),
         q("topic"),
         q("partition")
@@ -150,45 +222,62 @@ fn offsets_columns(dialect: Dialect) -> String {
         .join(", ")
 }
 
-/// Locks the batch's offsets rows (waiting for an overlapping invocation to commit) and reads them.
-pub fn lock_offsets(dialect: Dialect, offsets: &TableName, target: &str, spans: &[PartitionSpan]) -> String {
+/// Locks the batch's offsets rows (waiting for an overlapping invocation to commit) and reads them: the rows of
+/// the resolved table, and those an earlier version kept under the configured spelling (`legacy`).
+pub fn lock_offsets(
+    dialect: Dialect,
+    offsets: &TableName,
+    target: &str,
+    legacy: Option<&str>,
+    spans: &[PartitionSpan],
+) -> String {
     let q = |s| dialect.ident(s);
-    let keys: Vec<String> = partition_rows(dialect, target, spans)
-        .into_iter()
+    let keys: Vec<String> = std::iter::once(target)
+        .chain(legacy)
+        .flat_map(|table| partition_rows(dialect, table, spans))
         .map(|row| format!("({row})"))
         .collect();
     format!(
-        "SELECT {}, {}, {} FROM {} WHERE ({}, {}, {}) IN ({}) ORDER BY {}, {} FOR UPDATE",
+        "SELECT {}, {}, {}, {} FROM {} WHERE ({}, {}, {}) IN ({}) ORDER BY {}, {}, {} FOR UPDATE",
         q("topic"),
         q("partition"),
         q("next_offset"),
+        q("written"),
         dialect.table(offsets),
         q("target_table"),
         q("topic"),
         q("partition"),
         keys.join(", "),
+        q("target_table"),
         q("topic"),
         q("partition")
     )
 }
 
-/// Moves each partition's next offset past the batch (never backwards).
-pub fn save_offsets(dialect: Dialect, offsets: &TableName, target: &str, spans: &[PartitionSpan]) -> Vec<String> {
+/// Stores each partition's written offsets after the batch.
+pub fn save_offsets<'s>(
+    dialect: Dialect,
+    offsets: &TableName,
+    target: &str,
+    written: impl IntoIterator<Item = (&'s str, i32, &'s OffsetRanges)>,
+) -> Vec<String> {
     let q = |s| dialect.ident(s);
-    spans
-        .iter()
-        .map(|s| {
+    written
+        .into_iter()
+        .map(|(topic, partition, ranges)| {
             format!(
-                "UPDATE {} SET {next} = GREATEST({next}, {}) WHERE {} = {} AND {} = {} AND {} = {}",
+                "UPDATE {} SET {} = {}, {} = {} WHERE {} = {} AND {} = {} AND {} = {}",
                 dialect.table(offsets),
-                s.last_offset + 1,
+                q("next_offset"),
+                ranges.next_offset(),
+                q("written"),
+                dialect.str_literal(&ranges.to_string()),
                 q("target_table"),
                 dialect.str_literal(target),
                 q("topic"),
-                dialect.str_literal(&s.topic),
+                dialect.str_literal(topic),
                 q("partition"),
-                s.partition,
-                next = q("next_offset"),
+                partition,
             )
         })
         .collect()

@@ -152,6 +152,10 @@ on_both!(
     overlapping_invocations_write_each_offset_once,
     connection_cut_mid_load_is_retried_and_rows_land_once,
     connection_cut_after_commit_sent_is_retried_without_duplicates,
+    a_batch_redriven_after_newer_ones_is_written,
+    consecutive_batches_started_at_once_write_every_row,
+    names_differing_in_case_are_distinct_and_spellings_of_one_table_are_one,
+    offsets_kept_by_an_earlier_version_are_read_and_upgraded,
 );
 
 async fn template_table_gets_offset_and_body_once(db: Db) {
@@ -641,4 +645,197 @@ async fn connection_cut_after_commit_sent_is_retried_without_duplicates(db: Db) 
         assert_eq!((summary.written, summary.skipped), (written, skipped));
         assert_eq!(count(db, &table).await, 1000);
     }
+}
+
+async fn offset_body_table(db: Db, prefix: &str) -> String {
+    let table = table_name(prefix);
+    create_offset_body_table(db, &table).await;
+    table
+}
+
+async fn create_offset_body_table(db: Db, table: &str) {
+    exec(
+        db,
+        &format!(
+            "CREATE TABLE {} ({} bigint, {} text)",
+            match db {
+                Db::Postgres => format!("\"{table}\""),
+                Db::Mysql => format!("`{table}`"),
+            },
+            db.q("offset"),
+            db.q("msgBody")
+        ),
+    )
+    .await;
+}
+
+/// The offsets stored in `table`, sorted.
+async fn stored_offsets(db: Db, table: &str) -> Vec<i64> {
+    let quoted = match db {
+        Db::Postgres => format!("\"{table}\""),
+        Db::Mysql => format!("`{table}`"),
+    };
+    rows(db, &format!("SELECT {} FROM {quoted} ORDER BY 1", db.q("offset")))
+        .await
+        .into_iter()
+        .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+        .collect()
+}
+
+async fn a_batch_redriven_after_newer_ones_is_written(db: Db) {
+    let table = offset_body_table(db, "redrive").await;
+    let sink = SqlSink::new(config(db, &table, &[]));
+    let newer = run(&sink, &scf_event("r", 20, &lines(10, |i| format!("n{i}"))))
+        .await
+        .unwrap();
+    assert_eq!((newer.written, newer.skipped), (10, 0));
+    // Lambda redrives a batch that exhausted its retries after newer batches succeeded.
+    let redriven = run(&sink, &scf_event("r", 10, &lines(10, |i| format!("o{i}"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (redriven.written, redriven.skipped),
+        (10, 0),
+        "offsets 10-19 were never written"
+    );
+    // A bisected half that overlaps both, and a re-delivery from an earlier offset.
+    let straddling = run(&sink, &scf_event("r", 5, &lines(30, |i| format!("s{i}"))))
+        .await
+        .unwrap();
+    assert_eq!((straddling.written, straddling.skipped), (5 + 5, 20));
+    assert_eq!(stored_offsets(db, &table).await, (5..35).collect::<Vec<_>>());
+}
+
+async fn consecutive_batches_started_at_once_write_every_row(db: Db) {
+    let table = offset_body_table(db, "burst").await;
+    // The offsets table exists (a first batch elsewhere), and stays locked until every invocation has started:
+    // they meet in flight, then take the offsets rows in whatever order the server grants them.
+    let warm = offset_body_table(db, "warm").await;
+    run(
+        &SqlSink::new(config(db, &warm, &[])),
+        &scf_event("w", 0, &lines(1, |_| "w".into())),
+    )
+    .await
+    .unwrap();
+    let mut locker = admin(db).await;
+    let lock = match db {
+        Db::Postgres => "BEGIN; LOCK TABLE ckafka_dump_offsets IN EXCLUSIVE MODE",
+        Db::Mysql => "LOCK TABLES ckafka_dump_offsets WRITE",
+    };
+    locker.execute(lock).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .rev()
+        .map(|batch| {
+            let table = table.clone();
+            let event = scf_event(
+                "b",
+                batch * 1000,
+                &lines(1000, |i| format!("batch {batch} record {i} {}", "z".repeat(200))),
+            );
+            tokio::spawn(async move {
+                let sink = SqlSink::new(config(db, &table, &[]));
+                let started = Instant::now();
+                let summary = run(&sink, &event).await.unwrap();
+                (started, Instant::now(), summary)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let unlock = match db {
+        Db::Postgres => "COMMIT",
+        Db::Mysql => "UNLOCK TABLES",
+    };
+    locker.execute(unlock).await.unwrap();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let last_start = results.iter().map(|(s, _, _)| *s).max().unwrap();
+    let first_end = results.iter().map(|(_, e, _)| *e).min().unwrap();
+    assert!(last_start < first_end, "the eight invocations ran at the same time");
+    let written: usize = results.iter().map(|(_, _, s)| s.written).sum();
+    assert_eq!(written, 8000);
+    assert_eq!(stored_offsets(db, &table).await, (0..8000).collect::<Vec<_>>());
+}
+
+async fn names_differing_in_case_are_distinct_and_spellings_of_one_table_are_one(db: Db) {
+    let lower = table_name("rcase");
+    let upper = lower.to_uppercase();
+    create_offset_body_table(db, &lower).await;
+    create_offset_body_table(db, &upper).await;
+    let event = scf_event("ORD", 0, &lines(2, |i| format!("v{i}")));
+    for table in [&upper, &lower] {
+        let summary = run(&SqlSink::new(config(db, table, &[])), &event).await.unwrap();
+        assert_eq!(summary.written, 2, "{table} is a table of its own");
+    }
+    let lower_topic = scf_event("ord", 0, &lines(2, |i| format!("w{i}")));
+    let summary = run(&SqlSink::new(config(db, &lower, &[])), &lower_topic).await.unwrap();
+    assert_eq!(summary.written, 2, "topic ord is not topic ORD");
+    assert_eq!(stored_offsets(db, &upper).await, [0, 1]);
+    assert_eq!(stored_offsets(db, &lower).await, [0, 0, 1, 1]);
+    // The same table under another spelling: the re-delivery finds its offsets.
+    let schema = match db {
+        Db::Postgres => "public",
+        Db::Mysql => "ckd",
+    };
+    let qualified = format!("{schema}.{lower}");
+    let again = run(&SqlSink::new(config(db, &qualified, &[])), &lower_topic)
+        .await
+        .unwrap();
+    assert_eq!((again.written, again.skipped), (0, 2));
+    assert_eq!(stored_offsets(db, &lower).await, [0, 0, 1, 1]);
+}
+
+async fn offsets_kept_by_an_earlier_version_are_read_and_upgraded(db: Db) {
+    let table = offset_body_table(db, "legacy").await;
+    let offsets = table_name("legacy_offsets");
+    // The layout of earlier versions: a high-water mark per partition, and (MySQL) names compared without case.
+    let name = match db {
+        Db::Postgres => "text",
+        Db::Mysql => "varchar(255) COLLATE utf8mb4_general_ci",
+    };
+    let q = |s| db.q(s);
+    exec(
+        db,
+        &format!(
+            "CREATE TABLE {offsets} ({} {name} NOT NULL, {} {name} NOT NULL, {} integer NOT NULL, {} bigint NOT NULL, \
+             PRIMARY KEY ({}, {}, {}))",
+            q("target_table"),
+            q("topic"),
+            q("partition"),
+            q("next_offset"),
+            q("target_table"),
+            q("topic"),
+            q("partition")
+        ),
+    )
+    .await;
+    exec(db, &format!("INSERT INTO {offsets} VALUES ('{table}', 'L', 0, 10)")).await;
+    let sink = SqlSink::new(config(db, &table, &[("offsets_table", &offsets)]));
+    let summary = run(&sink, &scf_event("L", 5, &lines(10, |i| format!("l{i}"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.written, summary.skipped),
+        (5, 5),
+        "below the old mark counts as written"
+    );
+    let stored = rows(
+        db,
+        &format!(
+            "SELECT {}, {} FROM {offsets} ORDER BY 1",
+            q("written"),
+            q("target_table")
+        ),
+    )
+    .await;
+    assert_eq!(
+        stored.len(),
+        2,
+        "the resolved table's row beside the old one: {stored:?}"
+    );
+    assert!(stored.iter().any(|r| r[0].as_deref() == Some("0-14")), "{stored:?}");
+    let other_case = scf_event("l", 0, &lines(3, |i| format!("c{i}")));
+    let summary = run(&sink, &other_case).await.unwrap();
+    assert_eq!(summary.written, 3, "topic l is not topic L");
 }
