@@ -5,6 +5,11 @@ use crate::record::Batch;
 /// a typed cause), never from its message.
 pub trait Retryable {
     fn is_retryable(&self) -> bool;
+
+    /// The records the error leaves unwritten, when it knows them one by one.
+    fn not_written(&self) -> Option<&NotWritten> {
+        None
+    }
 }
 
 /// An invocation's error, as the runtimes report it.
@@ -19,6 +24,8 @@ pub enum Error {
         target: String,
         message: String,
         retryable: bool,
+        /// The records not written, when the sink knows them (a partial batch response can name them).
+        not_written: Option<Box<NotWritten>>,
     },
     #[error("{target}: deadline reached after {elapsed_ms} ms before {pending} confirmed written; the trigger will re-deliver")]
     Deadline {
@@ -45,6 +52,13 @@ impl Retryable for Error {
             Error::Decode(_) | Error::Config(_) | Error::NoSchedule { .. } => false,
         }
     }
+
+    fn not_written(&self) -> Option<&NotWritten> {
+        match self {
+            Error::Sink { not_written, .. } => not_written.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl Error {
@@ -54,6 +68,7 @@ impl Error {
             target: target.into(),
             retryable: error.is_retryable(),
             message: error.to_string(),
+            not_written: error.not_written().cloned().map(Box::new),
         }
     }
 
@@ -113,6 +128,16 @@ pub struct NotWritten {
     /// The distinct reasons, in batch order.
     pub reasons: String,
     pub retryable: bool,
+    /// Every record not written, in batch order.
+    pub records: Vec<RecordAt>,
+}
+
+/// Where a record was read: its topic, partition and offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAt {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 impl NotWritten {
@@ -141,6 +166,15 @@ impl NotWritten {
             offsets: batch.coordinates(&records),
             reasons: reasons_text,
             retryable: unwritten.iter().any(|u| u.failure.retryable),
+            records: records
+                .iter()
+                .filter_map(|&i| batch.get(i))
+                .map(|r| RecordAt {
+                    topic: r.topic.to_owned(),
+                    partition: r.partition,
+                    offset: r.offset,
+                })
+                .collect(),
         })
     }
 }
@@ -161,6 +195,10 @@ impl NotWritten {
 impl Retryable for NotWritten {
     fn is_retryable(&self) -> bool {
         self.retryable
+    }
+
+    fn not_written(&self) -> Option<&NotWritten> {
+        Some(self)
     }
 }
 

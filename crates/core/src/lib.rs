@@ -17,7 +17,7 @@ pub mod time;
 
 pub use deadline::{Deadline, MAX_TIME_LIMIT};
 pub use decode::{decode, DecodeError, Event};
-pub use error::{ConfigError, Error, Failure, NotWritten, Retryable, Unwritten};
+pub use error::{ConfigError, Error, Failure, NotWritten, RecordAt, Retryable, Unwritten};
 pub use ranges::OffsetRanges;
 pub use record::{Batch, Format, Header, PartitionSpan, Record, Timestamp, TimestampType};
 pub use sink::{Delivery, Drained, Scheduled, Sink};

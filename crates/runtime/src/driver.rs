@@ -42,8 +42,28 @@ pub struct Summary {
     /// Scheduled runs: partitions another run was draining, left to it.
     #[serde(skip_serializing_if = "is_zero")]
     pub partitions_held_elsewhere: usize,
+    /// Records not written, answered as a partial batch response (`report_batch_item_failures`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failed: usize,
     pub target: String,
     pub ms: u64,
+    /// Lambda's partial batch response: the records to deliver again.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+/// A record of Lambda's partial batch response for Kafka: `{"itemIdentifier":{"partition":"topic-0","offset":15}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item: ItemIdentifier,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemIdentifier {
+    /// `<topic>-<partition>`, as the event's `records` keys.
+    pub partition: String,
+    pub offset: i64,
 }
 
 /// What `invoke --dry-run` prints: the decoded batch after the transform stage, no target touched.
@@ -132,7 +152,7 @@ pub async fn invoke<H: Handler>(
             Ok(s) => tracing::info!(
                 format = ?s.format, records = s.records, bytes = s.bytes, written = s.written,
                 dead_lettered = s.dead_lettered, skipped = s.skipped, filtered = s.filtered,
-                partitions_held_elsewhere = s.partitions_held_elsewhere, failed = 0, ms,
+                partitions_held_elsewhere = s.partitions_held_elsewhere, failed = s.failed, ms,
                 "invocation done"
             ),
             Err(e) => tracing::error!(error = %e, retryable = e.is_retryable(), ms, "invocation failed"),
@@ -155,7 +175,33 @@ async fn deliver<H: Handler>(handler: &H, event: &str, deadline: Deadline, start
         Delivery::default()
     } else {
         let pending = format!("all {} records were", batch.len());
-        within_deadline(handler.write(&batch, deadline), &target, &pending, deadline, started).await?
+        match within_deadline(handler.write(&batch, deadline), &target, &pending, deadline, started).await {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                let failures = handler
+                    .reports_item_failures()
+                    .then(|| item_failures(&e, batch.len()))
+                    .flatten();
+                let Some(batch_item_failures) = failures else {
+                    return Err(e);
+                };
+                tracing::warn!(error = %e, failed = batch_item_failures.len(), "records answered as batch item failures");
+                return Ok(Summary {
+                    format: EventKind::Records(batch.format),
+                    records,
+                    bytes,
+                    written: 0,
+                    dead_lettered: 0,
+                    skipped: 0,
+                    filtered: staging.filtered,
+                    partitions_held_elsewhere: 0,
+                    failed: batch_item_failures.len(),
+                    target,
+                    ms: started.elapsed().as_millis() as u64,
+                    batch_item_failures,
+                });
+            }
+        }
     };
     if delivery.accounted() + staging.filtered != records {
         return Err(Error::Unaccounted {
@@ -173,9 +219,32 @@ async fn deliver<H: Handler>(handler: &H, event: &str, deadline: Deadline, start
         skipped: delivery.skipped,
         filtered: staging.filtered,
         partitions_held_elsewhere: 0,
+        failed: 0,
         target,
         ms: started.elapsed().as_millis() as u64,
+        batch_item_failures: Vec::new(),
     })
+}
+
+/// The records an error names as not written, as a partial batch response; `None` when it names none, or all
+/// of the batch (then the invocation fails as a whole, as Powertools does).
+fn item_failures(error: &Error, batch_len: usize) -> Option<Vec<ItemFailure>> {
+    let not_written = error.not_written()?;
+    if not_written.records.is_empty() || not_written.records.len() >= batch_len {
+        return None;
+    }
+    Some(
+        not_written
+            .records
+            .iter()
+            .map(|r| ItemFailure {
+                item: ItemIdentifier {
+                    partition: format!("{}-{}", r.topic, r.partition),
+                    offset: r.offset,
+                },
+            })
+            .collect(),
+    )
 }
 
 async fn run_timer<H: Handler>(handler: &H, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
@@ -195,8 +264,10 @@ async fn run_timer<H: Handler>(handler: &H, deadline: Deadline, started: Instant
         skipped: 0,
         filtered: 0,
         partitions_held_elsewhere: held_elsewhere,
+        failed: 0,
         target,
         ms: started.elapsed().as_millis() as u64,
+        batch_item_failures: Vec::new(),
     })
 }
 
@@ -219,5 +290,38 @@ async fn within_deadline<T>(
             pending: pending.to_owned(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ckafka_dump_core::{Failure, NotWritten, Unwritten};
+
+    use super::*;
+
+    #[test]
+    fn a_partial_response_names_the_records_not_written_never_the_whole_batch() {
+        let event = include_str!("../../../events/scf-ckafka-multi-partition.json");
+        let batch = decode(event).unwrap().into_batch().unwrap();
+        let failed = |records: &[usize]| {
+            let unwritten = records
+                .iter()
+                .map(|&record| Unwritten {
+                    record,
+                    failure: Failure::new("x", true),
+                })
+                .collect();
+            Error::sink("t", &NotWritten::of(&batch, unwritten).unwrap())
+        };
+        let some = item_failures(&failed(&[4, 2]), batch.len()).unwrap();
+        let named: Vec<(&str, i64)> = some.iter().map(|f| (f.item.partition.as_str(), f.item.offset)).collect();
+        assert_eq!(named, [("app-log-2", 88), ("audit-1", 5)]);
+        assert_eq!(item_failures(&failed(&[0, 1, 2, 3, 4]), batch.len()), None, "all failed: an error");
+        let whole = Error::Deadline {
+            target: "t".into(),
+            pending: "all".into(),
+            elapsed_ms: 1,
+        };
+        assert_eq!(item_failures(&whole, batch.len()), None, "no records named: an error");
     }
 }

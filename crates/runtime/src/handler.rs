@@ -3,8 +3,11 @@
 
 use std::future::Future;
 
+use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::{Stage, Staging};
-use ckafka_dump_core::{Batch, Deadline, Delivery, Drained, Error, Failure, NotWritten, Scheduled, Sink, Unwritten};
+use ckafka_dump_core::{
+    Batch, ConfigError, Deadline, Delivery, Drained, Error, Failure, NotWritten, Scheduled, Sink, Unwritten,
+};
 
 pub trait Handler: Send + Sync {
     /// Where the records go, for logs and the invocation result. Never holds a secret.
@@ -18,18 +21,30 @@ pub trait Handler: Send + Sync {
 
     /// A timer event: the scheduled mode, or an error for functions that have none.
     fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Result<Drained, Error>> + Send;
+
+    /// Whether records a sink names as not written are answered as a partial batch response
+    /// (`report_batch_item_failures`) instead of failing the invocation.
+    fn reports_item_failures(&self) -> bool;
+}
+
+/// `report_batch_item_failures`: on only when the Lambda event source mapping has `ReportBatchItemFailures`
+/// (else Lambda takes the answer for success and the records named in it are lost).
+pub fn report_item_failures(env: &Env) -> Result<bool, ConfigError> {
+    env.bool_or("report_batch_item_failures", false)
 }
 
 /// A function driven by Kafka triggers only; timer events are refused.
 pub struct Triggered<S> {
     sink: S,
     stage: Stage,
+    item_failures: bool,
 }
 
 /// A function with a scheduled mode as well (to-cos): timer events run it.
 pub struct WithSchedule<S> {
     sink: S,
     stage: Stage,
+    item_failures: bool,
 }
 
 impl<S: Sink> Triggered<S> {
@@ -38,11 +53,16 @@ impl<S: Sink> Triggered<S> {
         Triggered {
             sink,
             stage: Stage::default(),
+            item_failures: false,
         }
     }
 
     pub fn with_stage(self, stage: Stage) -> Self {
         Triggered { stage, ..self }
+    }
+
+    pub fn with_item_failures(self, item_failures: bool) -> Self {
+        Triggered { item_failures, ..self }
     }
 }
 
@@ -51,11 +71,16 @@ impl<S: Scheduled> WithSchedule<S> {
         WithSchedule {
             sink,
             stage: Stage::default(),
+            item_failures: false,
         }
     }
 
     pub fn with_stage(self, stage: Stage) -> Self {
         WithSchedule { stage, ..self }
+    }
+
+    pub fn with_item_failures(self, item_failures: bool) -> Self {
+        WithSchedule { item_failures, ..self }
     }
 }
 
@@ -77,6 +102,10 @@ impl<S: Sink> Handler for Triggered<S> {
             target: self.sink.target(),
         })
     }
+
+    fn reports_item_failures(&self) -> bool {
+        self.item_failures
+    }
 }
 
 impl<S: Scheduled> Handler for WithSchedule<S> {
@@ -97,6 +126,10 @@ impl<S: Scheduled> Handler for WithSchedule<S> {
         Box::pin(self.sink.run_scheduled(deadline))
             .await
             .map_err(|e| Error::sink(self.sink.target(), &e))
+    }
+
+    fn reports_item_failures(&self) -> bool {
+        self.item_failures
     }
 }
 

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use ckafka_dump_core::config::Env;
 
-pub use driver::{dry_run, invoke, DryRun, EventKind, Summary};
-pub use handler::{Handler, Triggered, WithSchedule};
+pub use driver::{dry_run, invoke, DryRun, EventKind, ItemFailure, ItemIdentifier, Summary};
+pub use handler::{report_item_failures, Handler, Triggered, WithSchedule};
 
 /// Why a runtime stopped or could not run an event (an invocation's own failure is a core `Error`).
 #[derive(Debug, thiserror::Error)]

@@ -15,4 +15,11 @@ impl Retryable for EsError {
             EsError::NotWritten(e) => e.is_retryable(),
         }
     }
+
+    fn not_written(&self) -> Option<&NotWritten> {
+        match self {
+            EsError::NotWritten(e) => Some(e),
+            _ => None,
+        }
+    }
 }

@@ -200,6 +200,32 @@ async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
         .to_string();
     assert!(error.contains("3 of 5 records not written"), "{error}");
     assert!(error.contains("app-log/0/1200"), "the error names the offsets: {error}");
+
+    // With report_batch_item_failures (Lambda's ReportBatchItemFailures), the three are the partial response.
+    let handler = Triggered::new(&strict).with_item_failures(true);
+    let summary = invoke(&handler, SCF_MULTI, Deadline::after(Duration::from_secs(30)), "test")
+        .await
+        .unwrap();
+    assert_eq!((summary.records, summary.failed), (5, 3), "{summary:?}");
+    let answer = serde_json::to_value(&summary).unwrap();
+    let failures: Vec<(String, i64)> = answer["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let item = &f["itemIdentifier"];
+            (
+                item["partition"].as_str().unwrap().to_owned(),
+                item["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [("app-log-0", 1200), ("app-log-2", 88), ("app-log-2", 89)].map(|(p, o)| (p.to_owned(), o)),
+        "{answer}"
+    );
+    assert_eq!(count(&url, &keyword).await, 2, "the two documents that fit are written");
 }
 
 /// Bodies that parse as JSON for us but not for some servers (`1e400` beyond a double, a lone surrogate): the

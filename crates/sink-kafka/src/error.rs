@@ -27,6 +27,13 @@ impl Retryable for ProduceError {
             ProduceError::NotWritten(e) => e.is_retryable(),
         }
     }
+
+    fn not_written(&self) -> Option<&NotWritten> {
+        match self {
+            ProduceError::NotWritten(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<ProduceError> for ckafka_dump_core::Error {

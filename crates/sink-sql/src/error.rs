@@ -41,4 +41,11 @@ impl Retryable for SqlError {
             SqlError::Batch { error, .. } => error.is_retryable(),
         }
     }
+
+    fn not_written(&self) -> Option<&NotWritten> {
+        match self {
+            SqlError::NotWritten(e) => Some(e),
+            _ => None,
+        }
+    }
 }
