@@ -314,9 +314,16 @@ mod tests {
             Error::sink("t", &NotWritten::of(&batch, unwritten).unwrap())
         };
         let some = item_failures(&failed(&[4, 2]), batch.len()).unwrap();
-        let named: Vec<(&str, i64)> = some.iter().map(|f| (f.item.partition.as_str(), f.item.offset)).collect();
+        let named: Vec<(&str, i64)> = some
+            .iter()
+            .map(|f| (f.item.partition.as_str(), f.item.offset))
+            .collect();
         assert_eq!(named, [("app-log-2", 88), ("audit-1", 5)]);
-        assert_eq!(item_failures(&failed(&[0, 1, 2, 3, 4]), batch.len()), None, "all failed: an error");
+        assert_eq!(
+            item_failures(&failed(&[0, 1, 2, 3, 4]), batch.len()),
+            None,
+            "all failed: an error"
+        );
         let whole = Error::Deadline {
             target: "t".into(),
             pending: "all".into(),

@@ -17,7 +17,9 @@ use ckafka_dump_sink_cos::key::KeyTemplate;
 use ckafka_dump_sink_cos::lease::{lease_key, Fenced, Lease};
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
-use ckafka_dump_testkit::{aws_event, free_port, repo_root, setting, unique, var, AwsRecord, FaultProxy};
+use ckafka_dump_testkit::{
+    aws_event, free_port, join_overlapping, repo_root, setting, spawn_timed, unique, var, AwsRecord, FaultProxy,
+};
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
@@ -576,24 +578,14 @@ async fn overlapping_invocations_of_a_partition_write_each_offset_once() {
         .map(|i| {
             let sink = CosSink::new(CosConfig::from_env(&Env::from_pairs(&env)).unwrap()).unwrap();
             let event = scf_offsets("burst", i * 100..i * 100 + 150, 200);
-            tokio::spawn(async move {
-                let started = std::time::Instant::now();
-                let summary = run(&sink, &event).await.unwrap();
-                (started, std::time::Instant::now(), summary)
-            })
+            spawn_timed(async move { run(&sink, &event).await.unwrap() })
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
     std::fs::remove_file(&holder).unwrap();
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.unwrap());
-    }
-    let last_start = results.iter().map(|(s, _, _)| *s).max().unwrap();
-    let first_end = results.iter().map(|(_, e, _)| *e).min().unwrap();
-    assert!(last_start < first_end, "the eight invocations ran at the same time");
-    let written: usize = results.iter().map(|(_, _, s)| s.written).sum();
-    let skipped: usize = results.iter().map(|(_, _, s)| s.skipped).sum();
+    let results = join_overlapping(tasks).await;
+    let written: usize = results.iter().map(|s| s.written).sum();
+    let skipped: usize = results.iter().map(|s| s.skipped).sum();
     assert_eq!((written, skipped), (850, 350));
     let mut held = BTreeMap::new();
     let mut leases = Vec::new();

@@ -228,3 +228,32 @@ pub fn check_event_corpus(bin: &str) {
         }
     }
 }
+
+/// What a task of [`spawn_timed`] gives back: when it started and ended, and its output.
+pub type Timed<T> = (std::time::Instant, std::time::Instant, T);
+
+/// Runs `work` as a task of its own (an invocation of a concurrency test), timing it.
+pub fn spawn_timed<F>(work: F) -> tokio::task::JoinHandle<Timed<F::Output>>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let output = work.await;
+        (started, std::time::Instant::now(), output)
+    })
+}
+
+/// The outputs of tasks of [`spawn_timed`], in order, once it is proven that they ran at one time: every one
+/// started before any ended.
+pub async fn join_overlapping<T>(tasks: Vec<tokio::task::JoinHandle<Timed<T>>>) -> Vec<T> {
+    let mut timed = Vec::new();
+    for task in tasks {
+        timed.push(task.await.expect("the task ran to its end"));
+    }
+    let last_start = timed.iter().map(|(started, _, _)| *started).max();
+    let first_end = timed.iter().map(|(_, ended, _)| *ended).min();
+    assert!(last_start < first_end, "the {} tasks ran at the same time", timed.len());
+    timed.into_iter().map(|(_, _, output)| output).collect()
+}
