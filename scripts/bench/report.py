@@ -162,7 +162,10 @@ w("`scripts/bench/cos.py`, against s3s-fs (an S3 API server writing to a local d
   "baseline is boto3 `put_object` of the very bytes to-cos stored, from a warm client in the benchmark process (no "
   "decoding, no process start: the limit). to-cos is timed cold (one `invoke` process per run, reading the event "
   "file) and warm (one process serving invocations from the SCF runtime API test server, as a deployed function "
-  "does; the first invocation is dropped). Both clients sign the payload (SHA-256) over plain HTTP; medians of 5.")
+  "does; the first invocation is dropped). Every to-cos run writes records no run wrote before (a bucket of its own "
+  "cold, the event moved to new offsets warm), so each takes the partition's lease, reads and saves its written "
+  "offsets: four small requests beside the object's, and a cold process checks once that the store fences (three "
+  "more). Both clients sign the payload (SHA-256) over plain HTTP; medians of 5.")
 w("")
 r = json.load(open("target/bench-cos.json"))
 b = r["batch"]
