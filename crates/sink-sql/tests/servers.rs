@@ -158,6 +158,7 @@ on_both!(
     consecutive_batches_started_at_once_write_every_row,
     names_differing_in_case_are_distinct_and_spellings_of_one_table_are_one,
     offsets_kept_by_an_earlier_version_are_read_and_upgraded,
+    one_unqualified_name_of_two_tables_is_two_identities,
 );
 
 async fn template_table_gets_offset_and_body_once(db: Db) {
@@ -754,11 +755,7 @@ async fn names_differing_in_case_are_distinct_and_spellings_of_one_table_are_one
     assert_eq!(stored_offsets(db, &upper).await, [0, 1]);
     assert_eq!(stored_offsets(db, &lower).await, [0, 0, 1, 1]);
     // The same table under another spelling: the re-delivery finds its offsets.
-    let schema = match db {
-        Db::Postgres => "public",
-        Db::Mysql => "ckd",
-    };
-    let qualified = format!("{schema}.{lower}");
+    let qualified = format!("{}.{lower}", db_schema(db));
     let again = run(&SqlSink::new(config(db, &qualified, &[])), &lower_topic)
         .await
         .unwrap();
@@ -818,4 +815,60 @@ async fn offsets_kept_by_an_earlier_version_are_read_and_upgraded(db: Db) {
     let other_case = scf_event("l", 0, &lines(3, |i| format!("c{i}")));
     let summary = run(&sink, &other_case).await.unwrap();
     assert_eq!(summary.written, 3, "topic l is not topic L");
+}
+
+/// One unqualified name, two tables: PostgreSQL resolves it by the user's search path (a user with a schema of
+/// its name gets its own table), MySQL by the connection's database. Both keep their offsets in one shared
+/// offsets table, each under the table it resolves to, and each table gets its rows.
+async fn one_unqualified_name_of_two_tables_is_two_identities(db: Db) {
+    let name = table_name("resolved");
+    let (schema, offsets) = (db_schema(db), table_name("shared_offsets"));
+    let shared = [("offsets_table", format!("{schema}.{offsets}"))];
+    let shared: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    create_offset_body_table(db, &name).await;
+    let event = scf_event("u", 0, &lines(2, |i| format!("r{i}")));
+    let first = run(&SqlSink::new(config(db, &name, &shared)), &event).await.unwrap();
+    assert_eq!(first.written, 2);
+    let url = db.url();
+    let columns = format!("({} bigint, {} text)", db.q("offset"), db.q("msgBody"));
+    let (other_url, other_table) = match db {
+        Db::Postgres => {
+            let role = table_name("other_user");
+            exec(
+                db,
+                &format!(
+                    "CREATE ROLE {role} LOGIN PASSWORD 'other-pw'; CREATE SCHEMA {role} AUTHORIZATION {role}; \
+                     CREATE TABLE {role}.{name} {columns}; ALTER TABLE {role}.{name} OWNER TO {role}; \
+                     GRANT SELECT, INSERT, UPDATE ON {schema}.{offsets} TO {role}"
+                ),
+            )
+            .await;
+            let at = url.split_once('@').unwrap().1;
+            (format!("postgres://{role}:other-pw@{at}"), format!("{role}.{name}"))
+        }
+        Db::Mysql => {
+            let database = table_name("other_db");
+            exec(db, &format!("CREATE DATABASE {database}")).await;
+            exec(db, &format!("CREATE TABLE {database}.{name} {columns}")).await;
+            let (server, _) = url.rsplit_once('/').unwrap();
+            (format!("{server}/{database}"), format!("{database}.{name}"))
+        }
+    };
+    let second = run(&SqlSink::new(config_at(&other_url, &name, &shared)), &event)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.written, second.skipped),
+        (2, 0),
+        "another table under the same name"
+    );
+    assert_eq!(count(db, &other_table).await, 2);
+    assert_eq!(stored_offsets(db, &name).await, [0, 1]);
+}
+
+fn db_schema(db: Db) -> &'static str {
+    match db {
+        Db::Postgres => "public",
+        Db::Mysql => "ckd",
+    }
 }
