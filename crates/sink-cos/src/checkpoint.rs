@@ -87,7 +87,7 @@ impl WrittenOffsets {
     }
 
     pub fn parse_ranges(key: &str, body: &[u8]) -> Result<OffsetRanges, CosError> {
-        let unreadable = |reason: String| CosError::Checkpoint {
+        let unreadable = |reason: String| CosError::WrittenOffsets {
             key: key.to_owned(),
             reason,
         };

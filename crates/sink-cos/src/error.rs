@@ -23,6 +23,8 @@ pub enum CosError {
     Checkpoint { key: String, reason: String },
     #[error("dating ledger {key} is unreadable ({reason}); delete it to date its records anew")]
     Ledger { key: String, reason: String },
+    #[error("written offsets {key} are unreadable ({reason}); restore it, or delete it and re-delivered records are written again")]
+    WrittenOffsets { key: String, reason: String },
     #[error("partition lease {key}: {reason}")]
     Lease {
         key: String,
@@ -83,6 +85,7 @@ impl Retryable for CosError {
             | CosError::Encode { .. }
             | CosError::Checkpoint { .. }
             | CosError::Ledger { .. }
+            | CosError::WrittenOffsets { .. }
             | CosError::Key { .. }
             | CosError::NoTimeToDrain { .. }
             | CosError::NoFencing { .. } => false,

@@ -1,6 +1,6 @@
 //! Fencing the runs of one partition. In trigger mode an invocation holds its partition's lease while it
-//! writes (two invocations of one partition may overlap on both platforms). In the scheduled mode: A timer may fire while the previous run still drains
-//! (a backlog, a slow store), and both platforms run both. Before a run writes the object that starts at
+//! writes (two invocations of one partition may overlap on both platforms). In the scheduled mode a timer may
+//! fire while the previous run still drains (a backlog, a slow store), and both platforms run both. Before a run writes the object that starts at
 //! offset N — and the checkpoint after it — it takes the lease of N: it creates
 //! `<partition>.leases/<N>-<attempt>.json` only if that key holds nothing (S3 `If-None-Match: *`, COS
 //! `x-cos-forbid-overwrite`), so of runs that read the same checkpoint exactly one goes on and the others

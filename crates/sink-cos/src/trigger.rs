@@ -167,9 +167,13 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
         let (dead_letters, errors) = futures_util::join!(dead_letters, data);
         CosError::first_of(errors, total, "objects")?;
         dead_letters?;
+        let known = ranges.clone();
         ranges.insert(part.first_offset, part.last_offset);
-        let record = WrittenOffsets::new(&part.topic, part.partition, &ranges, clock());
-        objects.write_bookkeeping(&key, record.to_json(), deadline).await?;
+        // A re-delivery of written offsets leaves the ranges as they were: nothing to save.
+        if ranges != known {
+            let record = WrittenOffsets::new(&part.topic, part.partition, &ranges, clock());
+            objects.write_bookkeeping(&key, record.to_json(), deadline).await?;
+        }
         Ok(delivery)
     }
     .await;

@@ -11,7 +11,6 @@ pub mod schema;
 pub mod statements;
 mod tls;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ckafka_dump_core::retry::RetryPolicy;
@@ -232,7 +231,10 @@ impl SqlSink {
         conn.execute(&statements::insert_missing_offsets(dialect, offsets, identity, &spans))
             .await
             .map_err(offsets_error)?;
-        let mut written: HashMap<(String, i32), OffsetRanges> = HashMap::new();
+        // Each span's written offsets: the resolved table's row and an earlier version's under the configured name.
+        let mut written = vec![OffsetRanges::default(); spans.len()];
+        let span_of =
+            |topic: &str, partition: i32| spans.iter().position(|s| s.partition == partition && s.topic == topic);
         for row in conn
             .query(&statements::lock_offsets(dialect, offsets, identity, legacy, &spans))
             .await
@@ -251,22 +253,21 @@ impl SqlSink {
                     format!("the row of {topic}/{partition} holds no offset ranges: {next} {stored:?}"),
                 ))
             })?;
-            let partition = partition
-                .parse()
-                .map_err(|_| offsets_error(DbError::new(ErrorClass::Permanent, format!("partition `{partition}`"))))?;
-            let entry = written.entry((topic.clone(), partition)).or_default();
+            let Some(span) = partition.parse().ok().and_then(|partition| span_of(topic, partition)) else {
+                return Err(offsets_error(DbError::new(
+                    ErrorClass::Permanent,
+                    format!("a locked row names no partition of the batch: {topic}/{partition}"),
+                ))
+                .into());
+            };
             for (first, last) in ranges.iter() {
-                entry.insert(first, last);
+                written[span].insert(first, last);
             }
         }
         let fresh: Vec<_> = batch
             .records()
             .enumerate()
-            .filter(|(_, r)| {
-                !written
-                    .get(&(r.topic.to_owned(), r.partition))
-                    .is_some_and(|ranges| ranges.contains(r.offset))
-            })
+            .filter(|(_, r)| !span_of(r.topic, r.partition).is_some_and(|span| written[span].contains(r.offset)))
             .collect();
         let already_written = batch.len() - fresh.len();
         if fresh.is_empty() {
@@ -302,15 +303,13 @@ impl SqlSink {
         if !bad.is_empty() {
             self.dead_letter(conn, batch, bad).await?;
         }
-        for span in &spans {
-            written
-                .entry((span.topic.clone(), span.partition))
-                .or_default()
-                .insert(span.first_offset, span.last_offset);
+        for (span, ranges) in spans.iter().zip(&mut written) {
+            ranges.insert(span.first_offset, span.last_offset);
         }
-        let saved = written
+        let saved = spans
             .iter()
-            .map(|((topic, partition), ranges)| (topic.as_str(), *partition, ranges));
+            .zip(&written)
+            .map(|(span, ranges)| (span.topic.as_str(), span.partition, ranges));
         for sql in statements::save_offsets(dialect, offsets, identity, saved) {
             conn.execute(&sql).await?;
         }
