@@ -37,6 +37,19 @@ pub struct Timestamp {
     pub kind: Option<TimestampType>,
 }
 
+impl Timestamp {
+    /// The last millisecond of year 9999: later times have no calendar date an index or a key can name.
+    pub const MAX_MILLIS: i64 = 253_402_300_799_999;
+
+    /// A record's time, when it has one: Kafka's `-1` means none, and a time before 1970 or after year 9999
+    /// dates nothing either, so such a record is undated (dated by when it was first seen) in every function.
+    pub fn dated(millis: i64, kind: Option<TimestampType>) -> Option<Timestamp> {
+        (0..=Self::MAX_MILLIS)
+            .contains(&millis)
+            .then_some(Timestamp { millis, kind })
+    }
+}
+
 /// Where a string or byte string of a record lies: in the event text, in the batch's unescaped text, or in
 /// its decoded bytes. The first two are UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

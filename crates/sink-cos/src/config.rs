@@ -135,11 +135,20 @@ impl CosConfig {
             Some(_) => Some(ScheduleConfig::from_env(env)?),
             None => None,
         };
-        if schedule.is_some() && (key_template.routes_by_field() || !content.fields_read().is_empty()) {
-            return Err(ConfigError::new(
-                "object_key_template",
-                "{field:NAME} keys and csv columns of value fields follow trigger batches (the transform stage); the scheduled dump (kafka_address) writes partitions as they are fetched",
-            ));
+        if schedule.is_some() {
+            let needs_stage = if key_template.routes_by_field() {
+                Some(("object_key_template", "{field:NAME} keys"))
+            } else if !content.fields_read().is_empty() {
+                Some(("csv_columns", "csv columns of value fields"))
+            } else {
+                None
+            };
+            if let Some((variable, what)) = needs_stage {
+                return Err(ConfigError::new(
+                    variable,
+                    format!("{what} follow trigger batches (the transform stage); the scheduled dump (kafka_address) writes partitions as they are fetched"),
+                ));
+            }
         }
         let dead_letter_prefix = env
             .get("dead_letter_prefix")?
@@ -530,6 +539,17 @@ mod tests {
         assert!(schedule(&[("offset_type", "yesterday")]).contains("offset_type"));
         let routed = "{field:app}/{topic}+{partition}+{start_offset}";
         assert!(schedule(&[("object_key_template", routed)]).contains("object_key_template: {field:NAME} keys"));
+        let csv_of_fields = schedule(&[("content_format", "csv"), ("csv_columns", "id,@offset")]);
+        assert!(
+            csv_of_fields.contains("csv_columns: csv columns of value fields")
+                && !csv_of_fields.contains("object_key_template"),
+            "{csv_of_fields}"
+        );
+        assert!(err(&[
+            ("bucket_address", "s3://b"),
+            ("object_key_template", "{topic}/../{partition}+{start_offset}")
+        ])
+        .contains("path segment `..`"));
         let csv = |extra: &[(&str, &str)]| {
             err(&[&[("bucket_address", "s3://b"), ("content_format", "csv")][..], extra].concat())
         };

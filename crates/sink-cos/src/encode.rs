@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use ckafka_dump_core::config::Choice;
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::Record;
+use ckafka_dump_core::{Record, TimestampType};
 use serde_json::Value;
 
 /// `content_format` as spelled.
@@ -31,8 +31,9 @@ impl Choice for ContentFormat {
 pub enum Lines {
     /// The values, each followed by `\n`, as the templates wrote them (bytes as they are).
     Text,
-    /// One JSON object per record: topic, partition, offset, timestamp, key, value, and headers when it has
-    /// any; a key or value that is not UTF-8 is base64 with `"key_encoding"` / `"value_encoding": "base64"`.
+    /// One JSON object per record: topic, partition, offset, timestamp, timestampType, key, value and headers
+    /// (a list, empty when the record has none): all a restore needs to rebuild the record. A key, value or
+    /// header value that is not UTF-8 is base64 with `"key_encoding"` / `"value_encoding": "base64"`.
     JsonLines,
     /// RFC 4180 rows of the chosen columns, each object starting with a header row when asked.
     Csv(Csv),
@@ -199,22 +200,25 @@ pub fn json_line(record: &Record<'_>, error: Option<&str>, line: &mut Vec<u8>) {
     let _ = write!(line, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
     match record.timestamp {
         Some(t) => {
-            let _ = write!(line, ",\"timestamp\":{}", t.millis);
+            let kind = match t.kind {
+                None => "null",
+                Some(TimestampType::CreateTime) => "\"CREATE_TIME\"",
+                Some(TimestampType::LogAppendTime) => "\"LOG_APPEND_TIME\"",
+            };
+            let _ = write!(line, ",\"timestamp\":{},\"timestampType\":{kind}", t.millis);
         }
-        None => line.extend_from_slice(b",\"timestamp\":null"),
+        None => line.extend_from_slice(b",\"timestamp\":null,\"timestampType\":null"),
     }
     json_bytes(line, "key", record.key);
     json_bytes(line, "value", record.value);
-    if record.headers().len() > 0 {
-        line.extend_from_slice(b",\"headers\":[");
-        for (i, header) in record.headers().enumerate() {
-            line.extend_from_slice(if i == 0 { b"{\"key\":" } else { b",{\"key\":" });
-            json_string(line, header.key);
-            json_bytes(line, "value", Some(header.value));
-            line.push(b'}');
-        }
-        line.push(b']');
+    line.extend_from_slice(b",\"headers\":[");
+    for (i, header) in record.headers().enumerate() {
+        line.extend_from_slice(if i == 0 { b"{\"key\":" } else { b",{\"key\":" });
+        json_string(line, header.key);
+        json_bytes(line, "value", Some(header.value));
+        line.push(b'}');
     }
+    line.push(b']');
     if let Some(error) = error {
         line.extend_from_slice(b",\"error\":");
         json_string(line, error);
@@ -327,13 +331,18 @@ mod tests {
         let text = line(&Lines::JsonLines, &sample());
         assert_eq!(
             text,
-            "{\"topic\":\"t\",\"partition\":1,\"offset\":7,\"timestamp\":1700000000000,\"key\":\"k\\\"1\",\"value\":\"值\\n\"}\n"
+            "{\"topic\":\"t\",\"partition\":1,\"offset\":7,\"timestamp\":1700000000000,\"timestampType\":null,\"key\":\"k\\\"1\",\"value\":\"值\\n\",\"headers\":[]}\n"
         );
         let binary = line(&Lines::JsonLines, &record(None, None, Some(&[0xff, 0x00])));
         let parsed: serde_json::Value = serde_json::from_str(&binary).unwrap();
         assert_eq!(parsed["value"], "/wA=");
         assert_eq!(parsed["value_encoding"], "base64");
         assert!(parsed["key"].is_null() && parsed["timestamp"].is_null());
+        assert_eq!(
+            parsed["headers"],
+            serde_json::json!([]),
+            "no headers is an empty list, never absent"
+        );
     }
 
     #[test]
@@ -352,6 +361,10 @@ mod tests {
             serde_json::json!([{"key": "trace", "value": "ab"}, {"key": "bin", "value": "/w==", "value_encoding": "base64"}])
         );
         assert_eq!(parsed["error"], "transform: not JSON");
+        assert_eq!(
+            (parsed["timestamp"].as_i64(), parsed["timestampType"].as_str()),
+            (Some(1), Some("CREATE_TIME"))
+        );
     }
 
     #[test]

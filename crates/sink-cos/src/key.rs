@@ -111,6 +111,11 @@ impl KeyTemplate {
         if template.starts_with('/') {
             return Err(format!("`{template}` must not start with `/`"));
         }
+        if let Some(segment) = bad_segment(template) {
+            return Err(format!(
+                "`{template}` has a path segment `{segment}`: segments between `/` must not be empty, `.` or `..`"
+            ));
+        }
         // `{topic}{partition}` renders `t1`+`23` and `t12`+`3` alike: a placeholder whose width varies needs
         // a literal after it (or the end) so that keys of different records cannot collide.
         for pair in parts.windows(2) {
@@ -218,7 +223,12 @@ pub fn dead_letter_key(prefix: &str, first: &Record<'_>) -> String {
 
 /// A field's text as a piece of an object key: no `/` (a new folder), no characters COS and S3 advise
 /// against. Keys stay unique whatever two values clean to, as each object's key holds its first offset.
+/// A whole value of `.`, `..` or nothing would make a folder that is no folder: its dots become `_`, and an
+/// empty value is `_`.
 fn key_safe(text: &str) -> String {
+    if text.is_empty() || text == "." || text == ".." {
+        return "_".repeat(text.len().max(1));
+    }
     text.chars()
         .map(|c| match c {
             c if c.is_alphanumeric() => c,
@@ -226,6 +236,13 @@ fn key_safe(text: &str) -> String {
             _ => '_',
         })
         .collect()
+}
+
+/// The first segment of `key` (between `/`) that is empty, `.` or `..`: stores that map keys to paths would
+/// write such a key outside its folder, or not at all.
+pub fn bad_segment(key: &str) -> Option<&str> {
+    key.split('/')
+        .find(|segment| segment.is_empty() || *segment == "." || *segment == "..")
 }
 
 #[cfg(test)]

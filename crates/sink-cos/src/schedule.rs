@@ -36,15 +36,12 @@ fn done_fetching(fetched: usize, next_offset: i64, high_watermark: i64) -> bool 
 
 /// A fetched record in the model every sink writes (a fetch carries no headers the objects keep).
 fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffset) -> Record<'a> {
-    let timestamp = Timestamp {
-        millis: fetched.record.timestamp.timestamp_millis(),
-        kind: None,
-    };
+    let timestamp = Timestamp::dated(fetched.record.timestamp.timestamp_millis(), None);
     Record::new(
         topic,
         partition,
         fetched.offset,
-        Some(timestamp),
+        timestamp,
         fetched.record.key.as_deref(),
         fetched.record.value.as_deref(),
     )

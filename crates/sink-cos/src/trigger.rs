@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
-use ckafka_dump_core::{Batch, Deadline, Delivery};
+use ckafka_dump_core::{Batch, Deadline, Delivery, Timestamp};
 use futures_util::stream::{self, StreamExt};
 
 use ckafka_dump_core::retry::RetryPolicy;
@@ -32,18 +32,27 @@ pub async fn write_batch(
     deadline: Deadline,
 ) -> Result<Delivery, CosError> {
     let config = &objects.config;
-    let sorted = sort(batch, &config.key_template, &config.zone);
+    let mut sorted = sort(batch, &config.key_template, &config.zone);
+    // A key the store would refuse (too long, a segment that leaves its folder) is its records' fault: they
+    // are set aside before anything is read or written. The latest time renders the longest `{timestamp}`.
+    sorted.groups.retain(|group| {
+        let first = batch.get(group.records[0]).expect("groups index the batch");
+        let reason = match objects.key_for(&first, Timestamp::MAX_MILLIS, &group.route) {
+            Ok(_) => return true,
+            Err(CosError::Key { reason, .. }) => reason,
+            Err(other) => other.to_string(),
+        };
+        let set_aside = group.records.iter().map(|&i| (i, SetAside::Unroutable(reason.clone())));
+        sorted.dead_letters.extend(set_aside);
+        false
+    });
+    sorted.dead_letters.sort_by_key(|(i, _)| *i);
     if config.dead_letter_prefix.is_none() {
         let refused = sorted.dead_letters.iter().map(|(i, why)| CosError::Key {
             record: coordinates(&batch.get(*i).expect("dead letters index the batch")),
             reason: format!("{} (set dead_letter_prefix to write such records aside)", why.detail()),
         });
         CosError::first_of(refused.collect(), batch.len(), "records")?;
-    }
-    // A key the store would refuse (too long) fails before anything is read or written, naming the record.
-    for group in &sorted.groups {
-        let first = batch.get(group.records[0]).expect("groups index the batch");
-        objects.key_for(&first, 0, &group.route)?;
     }
     let ledgers = Ledgers { objects, deadline };
     let granularity = config.key_template.granularity();

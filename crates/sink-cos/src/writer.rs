@@ -12,7 +12,7 @@ use ckafka_dump_core::{Deadline, Record};
 use crate::config::{CosConfig, MAX_KEY_BYTES};
 use crate::encode::ObjectBody;
 use crate::error::CosError;
-use crate::key::{KeyFields, Route};
+use crate::key::{bad_segment, KeyFields, Route};
 use crate::store::{self, by_cutoff, Created, ObjectMeta, ObjectStore, Upload};
 
 /// The bucket and how objects in it are named and encoded; shared by all writers of a function.
@@ -44,7 +44,8 @@ impl Objects {
     }
 
     /// The key of the object whose first record is `record`, routed by `routing_ms` (its timestamp, or when
-    /// its offset was first seen) and its `route`; refused when longer than the store accepts.
+    /// its offset was first seen) and its `route`; refused when longer than the store accepts or when a path
+    /// segment of it is empty, `.` or `..`.
     pub fn key_for(&self, record: &Record<'_>, routing_ms: i64, route: &[String]) -> Result<String, CosError> {
         let fields = KeyFields {
             instance: &self.config.instance,
@@ -59,16 +60,17 @@ impl Objects {
             .config
             .key_template
             .render(&self.config.prefix, &fields, route, &self.extension);
-        if key.len() > MAX_KEY_BYTES {
-            return Err(CosError::Key {
-                record: coordinates(record),
-                reason: format!(
-                    "{} bytes, longer than the {MAX_KEY_BYTES} the store accepts (a long topic name?)",
-                    key.len()
-                ),
-            });
-        }
-        Ok(key)
+        let refused = if key.len() > MAX_KEY_BYTES {
+            format!("{} bytes, longer than the {MAX_KEY_BYTES} the store accepts", key.len())
+        } else if let Some(segment) = bad_segment(&key) {
+            format!("`{key}` has a path segment `{segment}`, which would leave its folder")
+        } else {
+            return Ok(key);
+        };
+        Err(CosError::Key {
+            record: coordinates(record),
+            reason: refused,
+        })
     }
 
     /// A bookkeeping object beside the data (a checkpoint, a dating ledger): its bytes, or `None`.

@@ -229,15 +229,13 @@ async fn keys_the_template_cannot_tell_apart_fail_the_invocation_instead_of_losi
         "never two objects under one key"
     );
 
-    // A topic so long its key passes the store's 1,024 bytes: an error naming the record.
+    // A topic no Kafka could name (70,000 bytes) is refused with the event, in a short message.
     let (sink, _) = s3_sink(&[]).await;
     let topic = "t".repeat(70_000);
     let long = format!(r#"{{"Records":[{{"Ckafka":{{"topic":"{topic}","partition":0,"offset":9,"msgBody":"x"}}}}]}}"#);
     let text = run(&sink, &long).await.unwrap_err().to_string();
     assert!(
-        text.contains("(70000 bytes)/0/9")
-            && text.contains("longer than the 1024 the store accepts")
-            && text.len() < 1000,
+        text.contains("(70000 bytes)` (partition 0, offset 9) is not a Kafka topic name") && text.len() < 1000,
         "{}",
         &text[..text.len().min(600)]
     );
@@ -1154,4 +1152,126 @@ fn upload_is_open(id: &str) -> bool {
         "s3s-fs directory {dir} not found (scripts/services.sh sets CKD_S3_DATA)"
     );
     std::path::Path::new(&dir).join(format!(".upload-{id}.json")).exists()
+}
+
+// ---- poison records ----
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn routing_values_that_would_leave_the_bucket_or_pass_the_key_limit_stay_inside_or_go_to_dead_letters() {
+    // The bucket is a directory inside `parent`: nothing may appear in `parent` beside it.
+    let parent = std::env::temp_dir().join(unique("ckd-escape"));
+    let dir = parent.join("bucket");
+    let address = format!("file://{}", dir.display());
+    let env = [
+        ("bucket_address", address.as_str()),
+        ("object_key_template", "{field:app}/{topic}+{partition}+{start_offset}"),
+        ("content_format", "json"),
+        ("dead_letter_prefix", "dead/"),
+    ];
+    let sink = CosSink::new(CosConfig::from_env(&Env::from_pairs(&env)).unwrap()).unwrap();
+    let long = "a".repeat(2000);
+    let values = [
+        r#"{"app":".."}"#.to_owned(),
+        r#"{"app":"."}"#.to_owned(),
+        r#"{"app":""}"#.to_owned(),
+        r#"{"app":"../../x"}"#.to_owned(),
+        format!(r#"{{"app":"{long}"}}"#),
+        r#"{"app":"ok"}"#.to_owned(),
+    ];
+    let records: Vec<AwsRecord> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, 1_700_000_000_000, None, Some(v.as_str())))
+        .collect();
+    let event = aws_event("esc", 0, &records, &[]);
+    let summary = run_staged(&sink, &env, &event).await.unwrap();
+    assert_eq!(
+        (summary.written, summary.dead_lettered),
+        (4, 2),
+        "an empty value names nothing and the 2,000-character one passes the key limit: the records' fault"
+    );
+    assert_eq!(
+        std::fs::read_dir(&parent).unwrap().count(),
+        1,
+        "nothing beside the bucket"
+    );
+    let files: Vec<String> = files_under(&dir)
+        .into_iter()
+        .filter(|f| !f.starts_with(".ckafka-dump/"))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ".._.._x/esc+0+0000000000000000003.jsonl",
+            "_/esc+0+0000000000000000001.jsonl",
+            "__/esc+0+0000000000000000000.jsonl",
+            "dead/esc+0+0000000000000000002.jsonl",
+            "ok/esc+0+0000000000000000005.jsonl",
+        ]
+    );
+    let letters: Vec<Value> = text(&std::fs::read(dir.join("dead/esc+0+0000000000000000002.jsonl")).unwrap())
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        (letters[0]["offset"].as_i64(), letters[1]["offset"].as_i64()),
+        (Some(2), Some(4))
+    );
+    let error = letters[1]["error"].as_str().unwrap();
+    assert!(error.contains("longer than the 1024 the store accepts"), "{error}");
+    let again = run_staged(&sink, &env, &event).await.unwrap();
+    assert_eq!((again.written, again.dead_lettered, again.skipped), (0, 0, 6));
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
+#[tokio::test]
+async fn csv_cells_keep_every_digit_of_a_number() {
+    let env = [
+        ("content_format", "csv"),
+        ("csv_columns", "n,m,f,i"),
+        ("object_key_template", "{topic}+{partition}+{start_offset}"),
+    ];
+    let (sink, bucket) = s3_sink(&env).await;
+    let value = r#"{"n":1e400,"m":123456789012345678901234567890,"f":0.1000000000000000055511151231257827,"i":-0}"#;
+    let event = aws_event("nums", 0, &[(0, 1_700_000_000_000, None, Some(value))], &[]);
+    run_staged(&sink, &env, &event).await.unwrap();
+    let got = objects(&s3(&sink), &bucket, "").await;
+    let body = &got["dump/nums+0+0000000000000000000.csv"];
+    let mut reader = csv::Reader::from_reader(&body[..]);
+    let row: Vec<String> = reader
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "1e+400",
+            "123456789012345678901234567890",
+            "0.1000000000000000055511151231257827",
+            "-0"
+        ],
+        "the numbers as JSON wrote them (serde_json writes an exponent with its sign)"
+    );
 }

@@ -81,6 +81,32 @@ impl KafkaSink {
     }
 }
 
+impl KafkaSink {
+    /// The partition count of each topic records go to (`None`: a topic a field named that does not exist,
+    /// when there is a dead-letter topic to take its records). The configured topic and the dead-letter topic
+    /// must exist.
+    async fn partition_counts(
+        &self,
+        ready: &[(String, Outgoing)],
+    ) -> Result<BTreeMap<String, Option<i32>>, ProduceError> {
+        let mut counts = BTreeMap::new();
+        let routed = !self.config.topic.fields_read().is_empty();
+        let dead = self.config.dead_letter_topic.as_ref();
+        for topic in ready.iter().map(|(topic, _)| topic).chain(dead) {
+            if counts.contains_key(topic) {
+                continue;
+            }
+            let count = match self.client.partition_count(topic).await {
+                Ok(n) => Some(n),
+                Err(KafkaError::TopicMissing { .. }) if routed && dead.is_some_and(|d| d != topic) => None,
+                Err(e) => return Err(e.into()),
+            };
+            counts.insert(topic.clone(), count);
+        }
+        Ok(counts)
+    }
+}
+
 impl Sink for KafkaSink {
     type Error = ProduceError;
 
@@ -125,16 +151,31 @@ impl Sink for KafkaSink {
         if let Some(not_written) = NotWritten::of(batch, refused) {
             return Err(not_written.into());
         }
+        let counts = self.partition_counts(&ready).await?;
         let mut groups: BTreeMap<(String, i32), Vec<Outgoing>> = BTreeMap::new();
-        let mut counts: BTreeMap<String, i32> = BTreeMap::new();
-        for (topic, outgoing) in ready {
-            let partitions = match counts.get(&topic) {
-                Some(&n) => n,
-                None => {
-                    let n = self.client.partition_count(&topic).await?;
-                    counts.insert(topic.clone(), n);
-                    n
+        for (topic, mut outgoing) in ready {
+            let (topic, partitions) = match (counts.get(&topic), &self.config.dead_letter_topic) {
+                (Some(Some(n)), _) => (topic, *n),
+                // A topic a field routed the record to that does not exist: the record's fault.
+                (_, Some(dead)) => {
+                    let record = batch.get(outgoing.source).expect("sources index the batch");
+                    let failure = Failure::new(
+                        format!(
+                            "{}/{}/{}: target topic `{topic}` does not exist (to-kafka never creates topics)",
+                            record.topic, record.partition, record.offset
+                        ),
+                        false,
+                    );
+                    dead_letters.insert(outgoing.source);
+                    outgoing = request::dead_letter(outgoing.source, &record, &failure);
+                    let n = counts
+                        .get(dead)
+                        .copied()
+                        .flatten()
+                        .expect("the dead-letter topic's count is known");
+                    (dead.clone(), n)
                 }
+                (_, None) => unreachable!("partition_counts fails on a missing topic without a dead-letter topic"),
             };
             let source_partition = batch.get(outgoing.source).expect("sources index the batch").partition;
             let key = outgoing.record.key.as_deref();

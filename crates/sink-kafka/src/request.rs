@@ -31,9 +31,9 @@ pub struct Outgoing {
 
 /// The target topic of a record and the record produced there: value, key, headers and timestamp kept as the
 /// source had them, unless the configuration takes the key from a field. rskafka keeps headers in a map, so
-/// of repeated header names the last wins. SCF events carry no timestamp: the record is stamped now. A
-/// timestamp the producer cannot carry (beyond ±262,000 years), a topic or key field a record lacks, and a
-/// record the transform stage rejected are refused, never rewritten.
+/// of repeated header names the last wins. An undated record (SCF events carry no timestamp) is stamped now.
+/// A topic or key field a record lacks, and a record the transform stage rejected, are refused, never
+/// rewritten.
 pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Result<(String, Outgoing), Failure> {
     let refused = |reason: &str| {
         Failure::new(
@@ -65,12 +65,7 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
     if config.provenance_headers {
         add_keeping_own(&mut headers, provenance(record));
     }
-    let millis = record.timestamp.map_or_else(now_epoch_ms, |t| t.millis);
-    let timestamp = DateTime::<Utc>::from_timestamp_millis(millis).ok_or_else(|| {
-        refused(&format!(
-            "timestamp {millis} ms is out of the range a produced record can carry"
-        ))
-    })?;
+    let timestamp = stamp(record);
     Ok((
         topic,
         Outgoing {
@@ -93,12 +88,7 @@ pub fn dead_letter(source: usize, record: &Record<'_>, refusal: &Failure) -> Out
         record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
     let error = (ERROR_HEADER.to_owned(), refusal.reason.clone().into_bytes());
     add_keeping_own(&mut headers, provenance(record).into_iter().chain([error]));
-    let in_range = |millis| DateTime::<Utc>::from_timestamp_millis(millis);
-    let timestamp = record
-        .timestamp
-        .and_then(|t| in_range(t.millis))
-        .or_else(|| in_range(now_epoch_ms()))
-        .expect("now is in range");
+    let timestamp = stamp(record);
     Outgoing {
         source,
         record: rskafka::record::Record {
@@ -108,6 +98,12 @@ pub fn dead_letter(source: usize, record: &Record<'_>, refusal: &Failure) -> Out
             timestamp,
         },
     }
+}
+
+/// The record's own time, or now for an undated record (SCF events, Kafka's `-1`, times past year 9999).
+fn stamp(record: &Record<'_>) -> DateTime<Utc> {
+    let millis = record.timestamp.map_or_else(now_epoch_ms, |t| t.millis);
+    DateTime::<Utc>::from_timestamp_millis(millis).expect("a dated record's time and now are in chrono's range")
 }
 
 /// Adds ckafka-dump's headers; a header of the same name the record already carries (a record mirrored twice)
@@ -246,18 +242,15 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_out_of_range_are_refused_not_rewritten() {
-        for millis in [i64::MAX, i64::MIN, 9_000_000_000_000_000] {
+    fn records_kafka_could_not_date_are_stamped_when_produced() {
+        for millis in [i64::MAX, i64::MIN, -1, 9_000_000_000_000_000] {
             let event = format!(
                 r#"{{"records":{{"t-0":[{{"partition":0,"offset":7,"timestamp":{millis},"value":"eA=="}}]}}}}"#
             );
             let batch = decode(&event).unwrap().into_batch().unwrap();
-            let refused = outgoing(0, &batch.get(0).unwrap(), false).unwrap_err();
-            assert!(!refused.retryable);
-            assert_eq!(
-                refused.reason,
-                format!("t/0/7: timestamp {millis} ms is out of the range a produced record can carry")
-            );
+            let before = now_epoch_ms();
+            let out = outgoing(0, &batch.get(0).unwrap(), false).unwrap();
+            assert!(out.record.timestamp.timestamp_millis() >= before, "{millis}");
         }
     }
 

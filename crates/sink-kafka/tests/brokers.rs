@@ -198,15 +198,16 @@ async fn unroutable_records_go_to_the_dead_letter_topic_with_the_reason() {
     let event = r#"{"Records":[
         {"Ckafka":{"topic":"src","partition":0,"offset":1,"msgKey":"k1","msgBody":"{\"region\":\"eu\"}"}},
         {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"k2","msgBody":"text"}},
-        {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"k3","msgBody":"{\"user\":1}"}}]}"#;
+        {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"k3","msgBody":"{\"user\":1}"}},
+        {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"k4","msgBody":"{\"region\":\"mars\"}"}}]}"#;
     let handler = Triggered::new(&sink).with_stage(Stage::default());
     let summary = invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test")
         .await
         .unwrap();
-    assert_eq!((summary.written, summary.dead_lettered), (1, 2), "{summary:?}");
+    assert_eq!((summary.written, summary.dead_lettered), (1, 3), "{summary:?}");
     assert_eq!(fetch_all(&client, &format!("{prefix}.eu"), 0).await.len(), 1);
     let letters = fetch_all(&client, &dead, 0).await;
-    assert_eq!(letters.len(), 2);
+    assert_eq!(letters.len(), 3);
     assert_eq!(letters[0].value.as_deref(), Some(&b"text"[..]), "the original bytes");
     assert_eq!(letters[0].key.as_deref(), Some(&b"k2"[..]));
     assert_eq!(letters[0].headers[SOURCE_OFFSET_HEADER], b"2");
@@ -217,6 +218,11 @@ async fn unroutable_records_go_to_the_dead_letter_topic_with_the_reason() {
         why(&letters[0])
     );
     assert_eq!(why(&letters[1]), "src/0/3: target topic: field `region` is missing");
+    assert_eq!(
+        why(&letters[2]),
+        format!("src/0/4: target topic `{prefix}.mars` does not exist (to-kafka never creates topics)"),
+        "a topic a field names that does not exist is the record's fault, not the batch's"
+    );
 }
 
 #[tokio::test]
@@ -290,27 +296,26 @@ async fn a_large_batch_is_split_across_produce_requests_in_order() {
 }
 
 #[tokio::test]
-async fn a_timestamp_out_of_range_fails_the_batch_before_anything_is_produced() {
+async fn a_record_kafka_could_not_have_dated_is_stamped_when_produced() {
     let client = admin(&bootstrap(), None).await;
     let topic = unique("far-future");
     create_topic(&client, &topic, 1).await;
     let event = format!(
         r#"{{"records":{{"t-0":[{{"topic":"t","partition":0,"offset":1,"timestamp":1545084650987,"value":"eA=="}},
-            {{"topic":"t","partition":0,"offset":2,"timestamp":{},"value":"eQ=="}}]}}}}"#,
+            {{"topic":"t","partition":0,"offset":2,"timestamp":{},"value":"eQ=="}},
+            {{"topic":"t","partition":0,"offset":3,"timestamp":-1,"value":"eg=="}}]}}}}"#,
         i64::MAX - 1
     );
-    let error = run(&sink(&bootstrap(), &topic, &[]), &event, Duration::from_secs(30))
+    let before = ckafka_dump_core::time::now_epoch_ms();
+    run(&sink(&bootstrap(), &topic, &[]), &event, Duration::from_secs(30))
         .await
-        .unwrap_err();
-    let text = error.to_string();
+        .unwrap();
+    let produced = fetch_all(&client, &topic, 0).await;
+    let times: Vec<i64> = produced.iter().map(|r| r.timestamp.timestamp_millis()).collect();
+    assert_eq!(times[0], 1545084650987);
     assert!(
-        text.contains("t/0/2: timestamp 9223372036854775806 ms is out of the range a produced record can carry"),
-        "{text}"
-    );
-    assert!(!error.is_retryable());
-    assert!(
-        fetch_all(&client, &topic, 0).await.is_empty(),
-        "nothing produced, nothing stamped 0"
+        times[1] >= before && times[2] >= before,
+        "undated records are stamped now: {times:?}"
     );
 }
 

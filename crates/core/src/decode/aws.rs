@@ -207,6 +207,9 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
             .or(self.map_topic)
             .or(source_key_topic)
             .ok_or_else(|| de::Error::missing_field("topic"))?;
+        if let Err(e) = batch.check_topic(topic, partition, offset) {
+            return Err(batch.fail(e));
+        }
         if let Some(problem) = deferred {
             let topic = batch.span_text(topic);
             let error = match problem {
@@ -237,7 +240,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
             topic,
             partition,
             offset,
-            timestamp: timestamp.map(|millis| Timestamp { millis, kind }),
+            timestamp: timestamp.and_then(|millis| Timestamp::dated(millis, kind)),
             key,
             value,
             headers: (first_header, batch.headers.len() as u32),

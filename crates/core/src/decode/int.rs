@@ -101,7 +101,7 @@ mod tests {
             "{empty}"
         );
         assert!(read("99999999999").unwrap_err().contains("`partition`"));
-        assert!(read("1.5").unwrap_err().contains("floating point"));
+        assert!(read("1.5").unwrap_err().contains("`partition`"), "{:?}", read("1.5"));
         assert!(read("[]").unwrap_err().contains("`partition`"));
     }
 }

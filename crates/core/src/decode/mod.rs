@@ -50,6 +50,11 @@ pub enum DecodeError {
         offset: i64,
         byte: i64,
     },
+    #[error(
+        "topic `{topic}` (partition {partition}, offset {offset}) is not a Kafka topic name (1 to 249 of the \
+         characters a-z A-Z 0-9 . _ -, and not `.` or `..`)"
+    )]
+    InvalidTopic { topic: String, partition: i32, offset: i64 },
     #[error("unknown timestampType `{value}` at {topic}/{partition}/{offset}")]
     UnknownTimestampType {
         value: String,
@@ -183,6 +188,8 @@ struct BatchBuilder<'a> {
     /// The span of the last topic seen: records of a batch share a few topics, and one span for each keeps
     /// the later passes over the records from touching every record's copy in the event.
     last_topic: Option<Span>,
+    /// The last topic found to be a Kafka topic name.
+    valid_topic: Option<Span>,
 }
 
 impl<'a> BatchBuilder<'a> {
@@ -195,6 +202,7 @@ impl<'a> BatchBuilder<'a> {
             headers: Vec::new(),
             error: None,
             last_topic: None,
+            valid_topic: None,
         }
     }
 
@@ -229,6 +237,28 @@ impl<'a> BatchBuilder<'a> {
         let span = self.text(topic);
         self.last_topic = Some(span);
         span
+    }
+
+    /// Refuses a topic Kafka could not have named: the topic becomes part of object keys, index names and
+    /// table rows, so `../x` or an empty name must never get that far.
+    fn check_topic(&mut self, topic: Span, partition: i32, offset: i64) -> Result<(), DecodeError> {
+        if self.valid_topic == Some(topic) {
+            return Ok(());
+        }
+        let text = topic.str(self.event, &self.text).unwrap_or_default();
+        let valid = (1..=249).contains(&text.len())
+            && text != "."
+            && text != ".."
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !valid {
+            return Err(DecodeError::InvalidTopic {
+                topic: crate::error::shortened(&self.span_text(topic), 60),
+                partition,
+                offset,
+            });
+        }
+        self.valid_topic = Some(topic);
+        Ok(())
     }
 
     fn span_text(&self, span: Span) -> String {

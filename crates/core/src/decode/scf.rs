@@ -62,8 +62,12 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordsSeed<'_, 'a> {
                 .msg_key
                 .filter(|Text(k)| !k.is_empty() && k != "None")
                 .map(|Text(k)| batch.text(&k));
+            let topic = batch.topic(&c.topic);
+            if let Err(e) = batch.check_topic(topic, c.partition, c.offset) {
+                return Err(batch.fail(e));
+            }
             let meta = RecordMeta {
-                topic: batch.topic(&c.topic),
+                topic,
                 partition: c.partition,
                 offset: c.offset,
                 timestamp: None,

@@ -314,3 +314,41 @@ fn base64_errors_say_which_character_and_where() {
         "invalid base64 in value at t/0/9: character '*' at position 3 is not in the base64 alphabet"
     );
 }
+
+#[test]
+fn no_timestamp_and_times_past_year_9999_leave_a_record_undated() {
+    let event = r#"{"records":{"t-0":[
+        {"partition":0,"offset":1,"timestamp":-1,"timestampType":"NO_TIMESTAMP_TYPE"},
+        {"partition":0,"offset":2,"timestamp":9223372036854775807,"timestampType":"CREATE_TIME"},
+        {"partition":0,"offset":3,"timestamp":-9223372036854775808,"timestampType":"CREATE_TIME"},
+        {"partition":0,"offset":4,"timestamp":253402300799999,"timestampType":"CREATE_TIME"},
+        {"partition":0,"offset":5,"timestamp":0,"timestampType":"LOG_APPEND_TIME"}]}}"#;
+    let batch = batch_of(event);
+    let times: Vec<Option<i64>> = records(&batch).iter().map(|r| r.timestamp.map(|t| t.millis)).collect();
+    assert_eq!(times, [None, None, None, Some(253_402_300_799_999), Some(0)]);
+}
+
+#[test]
+fn a_topic_kafka_could_not_have_named_is_refused_naming_the_record() {
+    let scf = error_of(
+        r#"{"Records":[{"Ckafka":{"topic":"../../escaped","partition":0,"offset":7,"msgKey":"None","msgBody":"x"}}]}"#,
+    );
+    assert!(
+        scf.contains("topic `../../escaped` (partition 0, offset 7) is not a Kafka topic name"),
+        "{scf}"
+    );
+    for topic in ["..", ".", "", "a/b", "t\u{0}"] {
+        let event = serde_json::json!({"records": {"x-0": [{"topic": topic, "partition": 0, "offset": 1}]}});
+        let error = error_of(&event.to_string());
+        assert!(error.contains("is not a Kafka topic name"), "{topic:?}: {error}");
+    }
+    let long = "t".repeat(70_000);
+    let event = serde_json::json!({"records": {"x-0": [{"topic": long, "partition": 0, "offset": 1}]}});
+    let error = error_of(&event.to_string());
+    assert!(
+        error.contains("(70000 bytes)` (partition 0") && error.len() < 300,
+        "{error}"
+    );
+    let ok = serde_json::json!({"records": {"x-0": [{"topic": "a.b_C-9", "partition": 0, "offset": 1}]}});
+    assert_eq!(records(&batch_of(&ok.to_string()))[0].topic, "a.b_C-9");
+}

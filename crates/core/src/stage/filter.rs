@@ -7,11 +7,15 @@
 //! (a regex), `>` `>=` `<` `<=` (numbers, or strings holding numbers), `exists`; combined with `and`, `or`,
 //! `not` and parentheses (`not` binds tightest, then `and`, then `or`). A condition on a missing field is
 //! false. Field paths are written bare (`user.id`, `@topic`) or in backquotes (`` `odd name` ``).
+//! Parentheses and `not` nest at most [`MAX_NESTING`] deep.
 
 use regex::Regex;
 use serde_json::Value;
 
 use super::fields::Path;
+
+/// How deep parentheses and `not` may nest: the parser, the test and dropping a filter recurse once per level.
+pub const MAX_NESTING: usize = 64;
 
 #[derive(Debug, Clone)]
 pub enum Filter {
@@ -59,6 +63,7 @@ impl Filter {
             tokens: tokenize(text)?,
             at: 0,
             end: text.chars().count() + 1,
+            depth: 0,
         };
         let filter = parser.or()?;
         match parser.peek() {
@@ -186,6 +191,8 @@ struct Parser {
     at: usize,
     /// The position reported for "the end of the expression".
     end: usize,
+    /// Parentheses and `not`s open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -248,17 +255,33 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Filter, String> {
+        let at = self.position();
         if self.keyword("not") {
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.nest(at)?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         if self.symbol("(") {
+            self.nest(at)?;
             let inner = self.or()?;
             if !self.symbol(")") {
                 return self.error("`)`");
             }
+            self.depth -= 1;
             return Ok(inner);
         }
         self.condition()
+    }
+
+    fn nest(&mut self, at: usize) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(format!(
+                "at character {at}: parentheses and `not` nest more than {MAX_NESTING} deep"
+            ));
+        }
+        Ok(())
     }
 
     fn condition(&mut self) -> Result<Filter, String> {
@@ -430,5 +453,15 @@ mod tests {
         assert!(err("and a == 1").starts_with("at character 1: expected a field name"));
         assert!(err("a ~ 1").starts_with("at character 3: unexpected `~`"));
         assert!(err("a").starts_with("at character 2: expected a test"));
+    }
+
+    #[test]
+    fn nesting_is_bounded_instead_of_overflowing_the_stack() {
+        let deep = |n: usize| format!("{}a == 1{}", "(".repeat(n), ")".repeat(n));
+        assert!(Filter::parse(&deep(MAX_NESTING)).is_ok());
+        let err = Filter::parse(&deep(10_000)).unwrap_err();
+        assert!(err.contains("nest more than 64 deep"), "{err}");
+        let nots = format!("{}a == 1", "not ".repeat(10_000));
+        assert!(Filter::parse(&nots).unwrap_err().contains("nest more than"));
     }
 }

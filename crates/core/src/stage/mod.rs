@@ -165,7 +165,7 @@ impl Stage {
                         });
                     }
                     if let Some(millis) = time_ms {
-                        meta.timestamp = Some(Timestamp { millis, kind: None });
+                        meta.timestamp = Timestamp::dated(millis, None);
                     }
                     if let Some(picked) = picked {
                         meta.fields = Some(batch.fields.len() as u32);
@@ -289,7 +289,12 @@ impl Steps {
             Some((path, format)) => match fields.resolve(path, record, zone) {
                 None => return Processed::Rejected(format!("record time field `{}` is missing", path)),
                 Some(value) => match format.read(&value, zone) {
-                    Ok(ms) => Some(ms),
+                    Ok(ms) if (0..=Timestamp::MAX_MILLIS).contains(&ms) => Some(ms),
+                    Ok(ms) => {
+                        return Processed::Rejected(format!(
+                            "record time field `{path}`: {ms} ms is before 1970 or after year 9999"
+                        ))
+                    }
                     Err(reason) => return Processed::Rejected(format!("record time field `{}`: {reason}", path)),
                 },
             },
