@@ -7,6 +7,7 @@ pub mod dating;
 pub mod deadline;
 pub mod decode;
 pub mod error;
+pub mod json;
 pub mod ranges;
 pub mod record;
 pub mod retry;

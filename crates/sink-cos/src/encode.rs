@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use ckafka_dump_core::config::Choice;
+use ckafka_dump_core::json;
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{Record, TimestampType};
@@ -196,7 +197,7 @@ impl Line<'_> {
 pub fn json_line(record: &Record<'_>, error: Option<&str>, line: &mut Vec<u8>) {
     line.clear();
     line.extend_from_slice(b"{\"topic\":");
-    json_string(line, record.topic);
+    json::push_string(line, record.topic);
     let _ = write!(line, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
     match record.timestamp {
         Some(t) => {
@@ -209,38 +210,15 @@ pub fn json_line(record: &Record<'_>, error: Option<&str>, line: &mut Vec<u8>) {
         }
         None => line.extend_from_slice(b",\"timestamp\":null,\"timestampType\":null"),
     }
-    json_bytes(line, "key", record.key);
-    json_bytes(line, "value", record.value);
-    line.extend_from_slice(b",\"headers\":[");
-    for (i, header) in record.headers().enumerate() {
-        line.extend_from_slice(if i == 0 { b"{\"key\":" } else { b",{\"key\":" });
-        json_string(line, header.key);
-        json_bytes(line, "value", Some(header.value));
-        line.push(b'}');
-    }
-    line.push(b']');
+    json::push_bytes_member(line, "key", record.key);
+    json::push_bytes_member(line, "value", record.value);
+    line.extend_from_slice(b",\"headers\":");
+    json::push_headers(line, record);
     if let Some(error) = error {
         line.extend_from_slice(b",\"error\":");
-        json_string(line, error);
+        json::push_string(line, error);
     }
     line.extend_from_slice(b"}\n");
-}
-
-fn json_string(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("writing a string to a Vec cannot fail");
-}
-
-fn json_bytes(out: &mut Vec<u8>, name: &str, bytes: Option<&[u8]>) {
-    let _ = write!(out, ",\"{name}\":");
-    match bytes.map(std::str::from_utf8) {
-        None => out.extend_from_slice(b"null"),
-        Some(Ok(text)) => json_string(out, text),
-        Some(Err(_)) => {
-            let encoded = base64_simd::STANDARD.encode_to_string(bytes.unwrap_or_default());
-            json_string(out, &encoded);
-            let _ = write!(out, ",\"{name}_encoding\":\"base64\"");
-        }
-    }
 }
 
 /// An object's bytes as they are produced: plain, or through a streaming compressor. Finished bytes

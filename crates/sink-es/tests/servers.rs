@@ -2,6 +2,7 @@
 //! osmem-server (OpenSearch API) — both reimplementations of the REST API, not Elasticsearch itself — and
 //! nginx basic auth in front of noida-db. A test whose server is missing fails.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
@@ -467,8 +468,16 @@ on_both_servers!(
     a_stage_routes_records_to_indices_by_field_and_beijing_date,
     a_tombstone_deletes_the_document_of_its_key,
     binary_keys_are_distinct_ids_and_never_another_records_coordinates,
-    the_last_write_to_an_id_wins_in_a_batch_and_across_redeliveries
+    the_last_write_to_an_id_wins_in_a_batch_and_across_redeliveries,
+    a_record_without_a_timestamp_is_dated_when_first_seen
 );
+
+/// noida-db only: osmem-server panics (and drops the connection) formatting its error for `1e400` in a `long`
+/// field, where OpenSearch answers with a mapping error.
+#[tokio::test]
+async fn random_poison_records_land_once_each_against_noida_db() {
+    random_poison_records_land_once_each_in_their_index_or_the_dead_letters(es_url()).await
+}
 
 #[tokio::test]
 async fn basic_auth_through_nginx_and_wrong_password_is_a_clear_error() {
@@ -770,4 +779,82 @@ async fn the_last_write_to_an_id_wins_in_a_batch_and_across_redeliveries(url: St
     assert_eq!(summary.written, 10, "superseded by a newer record: nothing to write");
     assert_eq!(doc(&url, &keyword, "redriven").await["_source"]["n"], 1000);
     assert_eq!(count(&url, &keyword).await, 2);
+}
+
+/// Random poison records (testkit's generator, several seeds) routed to an index per field, next to a
+/// mapping that takes only numbers for `n`: every record is in exactly one place — its index or the dead
+/// letters — and every plain one in its index.
+async fn random_poison_records_land_once_each_in_their_index_or_the_dead_letters(url: String) {
+    use ckafka_dump_testkit::{poison_seeds, poison_values};
+    let http = reqwest::Client::new();
+    for seed in poison_seeds() {
+        let keyword = unique("prop");
+        for index in ["a", "b"] {
+            let created = http
+                .put(format!("{url}/{keyword}-{index}"))
+                .header("content-type", "application/json")
+                .body(r#"{"mappings": {"properties": {"n": {"type": "long"}}}}"#)
+                .send()
+                .await
+                .unwrap();
+            assert!(created.status().is_success(), "{:?}", created.text().await);
+        }
+        let template = format!("{keyword}-{{field:t}}");
+        let sink = sink(&url, &keyword, &[("ES_Index_Template", template.as_str())]);
+        let generated = poison_values(seed, 200);
+        let records: Vec<AwsRecord> = generated
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64, 1_709_310_600_000, None, Some(p.value.as_str())))
+            .collect();
+        let event = testkit::aws_event("p", 0, &records, &[]);
+        let summary = run_staged(&sink, &[], &event)
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        eprintln!(
+            "seed {seed}: written {}, dead-lettered {}",
+            summary.written, summary.dead_lettered
+        );
+        assert_eq!(summary.written + summary.dead_lettered, 200, "seed {seed}: {summary:?}");
+        http.post(format!("{url}/{keyword}*/_refresh")).send().await.unwrap();
+        let hits = get(&format!("{url}/{keyword}*/_search?size=1000")).await;
+        let mut landed: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for hit in hits["hits"]["hits"].as_array().unwrap() {
+            let id = hit["_id"].as_str().unwrap();
+            let offset = id
+                .strip_prefix("p-0-")
+                .unwrap_or_else(|| panic!("seed {seed}: id {id}"));
+            let index = hit["_index"].as_str().unwrap().to_owned();
+            landed.entry(offset.parse().unwrap()).or_default().push(index);
+        }
+        let dead = format!("{keyword}-dead-letter");
+        for (offset, generated) in generated.iter().enumerate() {
+            let indices = landed.get(&(offset as i64)).cloned().unwrap_or_default();
+            assert_eq!(
+                indices.len(),
+                1,
+                "seed {seed}: offset {offset} ({}) in {indices:?}",
+                generated.value
+            );
+            if generated.plain {
+                assert_ne!(indices[0], dead, "seed {seed}: plain {} dead-lettered", generated.value);
+            }
+        }
+        let lettered = landed.values().filter(|indices| indices[0] == dead).count();
+        assert_eq!(summary.dead_lettered, lettered, "seed {seed}");
+    }
+}
+
+/// Kafka's "no timestamp" (-1) dates nothing: the record goes to the index of the day it was first seen, not
+/// to one of 1969.
+async fn a_record_without_a_timestamp_is_dated_when_first_seen(url: String) {
+    let keyword = unique("undated");
+    let sink = sink(&url, &keyword, &[]);
+    let event = r#"{"eventSource":"aws:kafka","records":{"t-0":[{"topic":"t","partition":0,"offset":1,
+        "timestamp":-1,"timestampType":"NO_TIMESTAMP_TYPE","value":"eyJhIjoxfQ=="}]}}"#;
+    let summary = run(&sink, event, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(summary.written, 1);
+    let today = ckafka_dump_core::time::DateTime::now().date();
+    assert_eq!(count(&url, &format!("{keyword}-{today}")).await, 1);
+    assert_eq!(count(&url, &format!("{keyword}-1969*")).await, 0);
 }

@@ -588,3 +588,62 @@ async fn a_broker_restarted_mid_batch_loses_nothing_and_repeats_carry_their_sour
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Random poison records (testkit's generator, several seeds) routed by a field, with a dead-letter topic:
+/// every source offset is produced exactly once — to its topic or as a dead letter — and every plain record
+/// to its topic.
+#[tokio::test]
+async fn random_poison_records_are_produced_once_each_to_their_topic_or_the_dead_letters() {
+    use ckafka_dump_testkit::{poison_seeds, poison_values};
+    let client = admin(&bootstrap(), None).await;
+    for seed in poison_seeds() {
+        let prefix = unique("prop");
+        let dead = format!("{prefix}-dead");
+        let routed = [format!("{prefix}.a"), format!("{prefix}.b")];
+        for topic in routed.iter().chain([&dead]) {
+            create_topic(&client, topic, 1).await;
+        }
+        let sink = sink(
+            &bootstrap(),
+            &format!("{prefix}.{{field:t}}"),
+            &[("kafka_dead_letter_topic", &dead), ("provenance_headers", "true")],
+        );
+        let generated = poison_values(seed, 200);
+        let records: Vec<serde_json::Value> = generated
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                serde_json::json!({"Ckafka": {"topic": "src", "partition": 0, "offset": i, "msgKey": "None", "msgBody": p.value}})
+            })
+            .collect();
+        let event = serde_json::json!({ "Records": records }).to_string();
+        let handler = Triggered::new(&sink).with_stage(Stage::default());
+        let summary = invoke(&handler, &event, Deadline::after(Duration::from_secs(60)), "test")
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        eprintln!(
+            "seed {seed}: written {}, dead-lettered {}",
+            summary.written, summary.dead_lettered
+        );
+        let mut landed: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for topic in routed.iter().chain([&dead]) {
+            for record in fetch_all(&client, topic, 0).await {
+                let offset = String::from_utf8(record.headers[SOURCE_OFFSET_HEADER].clone()).unwrap();
+                landed.entry(offset.parse().unwrap()).or_default().push(topic.clone());
+            }
+        }
+        let lettered = landed.values().filter(|topics| topics[0] == dead).count();
+        assert_eq!(
+            (summary.written + summary.dead_lettered, summary.dead_lettered),
+            (200, lettered),
+            "seed {seed}"
+        );
+        for (offset, generated) in generated.iter().enumerate() {
+            let topics = &landed[&(offset as i64)];
+            assert_eq!(topics.len(), 1, "seed {seed}: offset {offset} produced to {topics:?}");
+            if generated.plain {
+                assert_ne!(topics[0], dead, "seed {seed}: plain {} dead-lettered", generated.value);
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod schema;
 pub mod statements;
 mod tls;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ckafka_dump_core::retry::RetryPolicy;
@@ -18,7 +19,7 @@ use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{
     Batch, Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Retryable, Sink, Unwritten,
 };
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 use crate::config::{SqlConfig, WriteMode};
 use crate::db::{Connection, DbError};
@@ -27,7 +28,7 @@ use crate::error::SqlError;
 use crate::outcome::ErrorClass;
 use crate::rows::{Group, Mode, Row, Shape};
 use crate::schema::{Column, ColumnType, Table};
-use crate::statements::DeadLetter;
+use crate::statements::{DeadLetter, SizeLimit, Statements};
 
 impl From<SqlError> for ckafka_dump_core::Error {
     fn from(e: SqlError) -> Self {
@@ -37,8 +38,8 @@ impl From<SqlError> for ckafka_dump_core::Error {
 
 pub struct SqlSink {
     config: SqlConfig,
-    /// The table, read on the first batch of the process.
-    table: OnceCell<Resolved>,
+    /// The table, read on the first batch of the process, and again when the database says it changed.
+    table: Mutex<Option<Arc<Resolved>>>,
     /// One connection per process (an invocation is one batch), opened on first use and after a failure.
     connection: Mutex<Option<Connection>>,
 }
@@ -49,7 +50,7 @@ impl SqlSink {
         let _ = rustls::crypto::ring::default_provider().install_default();
         SqlSink {
             config,
-            table: OnceCell::new(),
+            table: Mutex::new(None),
             connection: Mutex::new(None),
         }
     }
@@ -73,22 +74,51 @@ impl SqlSink {
                 Some((row.next().flatten()?, row.next().flatten()))
             })
             .collect();
-        let mut setup = if offsets_columns.is_empty() {
-            vec![statements::create_offsets_table(dialect, offsets)]
+        let mut setup: Vec<(String, String)> = if offsets_columns.is_empty() {
+            vec![(
+                format!("creating the offsets table {offsets}"),
+                statements::create_offsets_table(dialect, offsets),
+            )]
         } else {
-            statements::upgrade_offsets_table(dialect, offsets, &offsets_columns)
+            let upgrade = statements::upgrade_offsets_table(dialect, offsets, &offsets_columns);
+            upgrade
+                .into_iter()
+                .map(|sql| (format!("upgrading the offsets table {offsets}"), sql))
+                .collect()
         };
+        // Only what is missing is created: a user without CREATE runs once the tables are there.
+        let mut missing = Vec::new();
         if let Some(dead_letters) = &config.dead_letter_table {
-            setup.push(statements::create_dead_letter_table(dialect, dead_letters));
+            missing.push((
+                dead_letters,
+                "dead-letter table",
+                statements::create_dead_letter_table(dialect, dead_letters),
+            ));
         }
         if config.auto_create_table {
-            setup.push(statements::create_raw_table(dialect, &config.table));
+            missing.push((
+                &config.table,
+                "table",
+                statements::create_raw_table(dialect, &config.table),
+            ));
         }
-        for sql in setup {
+        for (table, what, create) in missing {
+            if conn
+                .query(&statements::own_table_columns_query(dialect, table))
+                .await?
+                .is_empty()
+            {
+                setup.push((format!("creating the {what} {table}"), create));
+            }
+        }
+        for (doing, sql) in setup {
             // Concurrent cold starts may race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalog).
-            conn.execute(&sql).await.map_err(|e| match e.class {
-                ErrorClass::Row => DbError::new(ErrorClass::Transient, e.message),
-                _ => e,
+            conn.execute(&sql).await.map_err(|e| {
+                let e = e.context(&doing);
+                match e.class {
+                    ErrorClass::Row => DbError::new(ErrorClass::Transient, e.message),
+                    _ => e,
+                }
             })?;
         }
         let shape = self.read_shape(conn).await?;
@@ -112,21 +142,39 @@ impl SqlSink {
             table: config.table.to_string(),
             reason,
         };
+        let json_columns: Vec<String> = match dialect {
+            Dialect::Postgres => Vec::new(),
+            Dialect::Mysql => conn
+                .query(&statements::mariadb_checks_query(&config.table))
+                .await?
+                .into_iter()
+                .filter_map(|row| statements::json_checked_column(row.first()?.as_deref()?))
+                .collect(),
+        };
+        // Columns the database computes take no values: a field named like one is not written.
         let columns: Vec<Column> = conn
             .query(&statements::columns_query(dialect, &config.table))
             .await?
             .into_iter()
-            .map(|row| {
+            .filter_map(|row| {
                 let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-                let data_type = text(1);
-                Column {
-                    name: text(0),
-                    kind: ColumnType::of(&data_type),
+                if text(5) == "YES" {
+                    return None;
+                }
+                let (name, data_type) = (text(0), text(1));
+                let kind = if json_columns.contains(&name) {
+                    ColumnType::Json
+                } else {
+                    ColumnType::of(&data_type)
+                };
+                Some(Column {
+                    name,
+                    kind,
                     data_type,
                     nullable: text(2) == "YES",
                     has_default: text(3) == "YES",
                     max_chars: text(4).parse().ok(),
-                }
+                })
             })
             .collect();
         if columns.is_empty() {
@@ -173,7 +221,7 @@ impl SqlSink {
                 }
             }
         };
-        Ok(Shape::new(table, config.format.clone(), mode))
+        Ok(Shape::new(table, config.format.clone(), mode, dialect))
     }
 
     /// One attempt at the whole batch: connect when needed, then the transaction, both bounded by the deadline.
@@ -197,6 +245,13 @@ impl SqlSink {
                 elapsed_ms: started.elapsed().as_millis() as u64,
             }),
         };
+        if let Err(SqlError::Database(DbError {
+            class: ErrorClass::TableChanged,
+            ..
+        })) = &result
+        {
+            *self.table.lock().await = None;
+        }
         if result.is_err() {
             // A connection in an unknown state is not reused: closing it rolls the transaction back.
             let rolled_back = match (&result, &mut *connection) {
@@ -219,7 +274,14 @@ impl SqlSink {
         batch: &Batch<'_>,
         limit: Duration,
     ) -> Result<Delivery, SqlError> {
-        let Resolved { shape, identity } = self.table.get_or_try_init(|| self.resolve(conn)).await?;
+        let resolved = {
+            let mut table = self.table.lock().await;
+            match &*table {
+                Some(resolved) => Arc::clone(resolved),
+                None => Arc::clone(table.insert(Arc::new(self.resolve(conn).await?))),
+            }
+        };
+        let Resolved { shape, identity } = &*resolved;
         let dialect = self.dialect();
         let configured = self.config.table.to_string();
         let legacy = (configured != *identity).then_some(configured.as_str());
@@ -264,10 +326,21 @@ impl SqlSink {
                 written[span].insert(first, last);
             }
         }
+        // Offsets written before, and an offset the event holds twice (its second copy), are skipped.
+        let mut seen = vec![OffsetRanges::default(); spans.len()];
         let fresh: Vec<_> = batch
             .records()
             .enumerate()
-            .filter(|(_, r)| !span_of(r.topic, r.partition).is_some_and(|span| written[span].contains(r.offset)))
+            .filter(|(_, r)| {
+                let Some(span) = span_of(r.topic, r.partition) else {
+                    return false;
+                };
+                if written[span].contains(r.offset) || seen[span].contains(r.offset) {
+                    return false;
+                }
+                seen[span].insert(r.offset, r.offset);
+                true
+            })
             .collect();
         let already_written = batch.len() - fresh.len();
         if fresh.is_empty() {
@@ -284,14 +357,13 @@ impl SqlSink {
             Mode::Upsert { key_columns, .. } => Some(key_columns.as_slice()),
         };
         let mut loaded = planned.superseded;
-        let mut loads: Vec<(Load<'_>, &[Row<'_>])> = planned
+        // Deletes first: a key deleted then written again in the batch ends with its new row.
+        let deletes = upsert_key.map(|key| (Load::Deletes { key }, planned.deletes.as_slice()));
+        let rows = planned
             .groups
             .iter()
-            .map(|group| (Load::Rows { group, upsert_key }, group.rows.as_slice()))
-            .collect();
-        if let Some(key) = upsert_key {
-            loads.push((Load::Deletes { key }, planned.deletes.as_slice()));
-        }
+            .map(|group| (Load::Rows { group, upsert_key }, group.rows.as_slice()));
+        let loads: Vec<(Load<'_>, &[Row<'_>])> = deletes.into_iter().chain(rows).collect();
         for (load, rows) in loads {
             let refused = self
                 .load_finding_refused(conn, shape, &load, rows.iter().collect())
@@ -363,6 +435,9 @@ impl SqlSink {
         rows: &[&Row<'_>],
     ) -> Result<(), DbError> {
         let dialect = self.dialect();
+        let limit = SizeLimit {
+            server_max: conn.max_statement_bytes(),
+        };
         let statements = match *load {
             Load::Rows {
                 group,
@@ -372,12 +447,28 @@ impl SqlSink {
                     let (sql, data) = statements::copy_in(&shape.table, group, rows);
                     return pg.copy_in(&sql, data).await;
                 }
-                statements::insert(dialect, &shape.table, group, rows, None)
+                statements::insert(dialect, &shape.table, group, rows, None, limit)
             }
-            Load::Rows { group, upsert_key } => statements::insert(dialect, &shape.table, group, rows, upsert_key),
-            Load::Deletes { key } => vec![statements::delete(dialect, &shape.table, key, rows)],
+            Load::Rows { group, upsert_key } => {
+                statements::insert(dialect, &shape.table, group, rows, upsert_key, limit)
+            }
+            Load::Deletes { key } => Statements {
+                sql: vec![statements::delete(dialect, &shape.table, key, rows)],
+                oversized: Vec::new(),
+            },
         };
-        for sql in statements {
+        if let Some(&first) = statements.oversized.first() {
+            // Found alone by halving, like any row the database refuses.
+            return Err(DbError::new(
+                ErrorClass::Row,
+                format!(
+                    "the row (record {}) is larger than the largest statement the server takes ({} bytes: \
+                     max_allowed_packet)",
+                    rows[first].record, limit.server_max
+                ),
+            ));
+        }
+        for sql in statements.sql {
             conn.execute(&sql).await?;
         }
         Ok(())
@@ -401,7 +492,7 @@ impl SqlSink {
                 .collect();
             return Err(NotWritten::of(batch, unwritten).expect("bad records exist").into());
         };
-        let letters: Vec<DeadLetter<'_>> = bad
+        let mut letters: Vec<DeadLetter<'_>> = bad
             .into_iter()
             .filter_map(|(index, error)| {
                 let record = batch.get(index)?;
@@ -411,14 +502,35 @@ impl SqlSink {
                     offset: record.offset,
                     key: record.key,
                     value: record.value,
-                    headers: rows::headers_json(&record),
-                    error,
+                    headers: ckafka_dump_core::json::headers_json(&record),
+                    // The error may quote the value; a NUL in it would make the letter unstorable.
+                    error: error.replace('\0', "\\0"),
                 })
             })
             .collect();
         let failed_at = rows::sql_time(now_epoch_ms());
         let target = self.config.table.to_string();
-        for sql in statements::insert_dead_letters(self.dialect(), table, &target, &letters, &failed_at) {
+        let limit = SizeLimit {
+            server_max: conn.max_statement_bytes(),
+        };
+        let dialect = self.dialect();
+        let mut statements = statements::insert_dead_letters(dialect, table, &target, &letters, &failed_at, limit);
+        if !statements.oversized.is_empty() {
+            // A record larger than any statement the server takes is stored without its bytes: its letter
+            // says where to find them.
+            for &i in &statements.oversized {
+                let letter = &mut letters[i];
+                let size = letter.key.map_or(0, <[u8]>::len) + letter.value.map_or(0, <[u8]>::len);
+                letter.error.push_str(&format!(
+                    " (the record's key and value, {size} bytes, are over the server's max_allowed_packet and are not \
+                     stored here: read them at {}/{}/{})",
+                    letter.topic, letter.partition, letter.offset
+                ));
+                (letter.key, letter.value, letter.headers) = (None, None, "[]".to_owned());
+            }
+            statements = statements::insert_dead_letters(dialect, table, &target, &letters, &failed_at, limit);
+        }
+        for sql in statements.sql {
             conn.execute(&sql).await.map_err(|e| {
                 DbError::new(ErrorClass::Permanent, e.message).context(format!("dead-letter table {table}"))
             })?;

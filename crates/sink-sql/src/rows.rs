@@ -8,7 +8,7 @@ use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::Record;
 use serde_json::value::RawValue;
 
-use crate::encode::Cell;
+use crate::encode::{Cell, Dialect};
 use crate::schema::{Column, ColumnType, Table};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,10 +80,12 @@ pub struct Shape {
     reads_fields: bool,
     /// Fields are the only home of the value's content: a value that is not a JSON object is malformed.
     needs_object: bool,
+    /// The database's text cannot hold the NUL character (PostgreSQL): such a value is the record's fault.
+    nul_refused: bool,
 }
 
 impl Shape {
-    pub fn new(table: Table, format: RowFormat, mode: Mode) -> Shape {
+    pub fn new(table: Table, format: RowFormat, mode: Mode, dialect: Dialect) -> Shape {
         let sources: Vec<Source> = table.columns.iter().map(|c| Source::of(&c.name)).collect();
         let reads_fields = format == RowFormat::Columns && sources.iter().any(|s| !matches!(s, Source::Meta(_)));
         let keeps_value = sources
@@ -97,6 +99,7 @@ impl Shape {
             sources,
             reads_fields,
             needs_object,
+            nul_refused: dialect == Dialect::Postgres,
         }
     }
 
@@ -127,13 +130,15 @@ pub struct Row<'b> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Planned<'b> {
     pub groups: Vec<Group<'b>>,
-    /// Upsert mode's tombstones with `delete_on_tombstone`: the key columns' values.
+    /// Upsert mode's tombstones with `delete_on_tombstone`: the key columns' values, deleted before the rows
+    /// are written (a key deleted then upserted again in the batch has both).
     pub deletes: Vec<Row<'b>>,
     /// Records that cannot become rows, and why.
     pub malformed: Vec<(usize, String)>,
     /// Tombstones nothing is done with.
     pub tombstones_skipped: usize,
-    /// Upserts of a key a later record of the batch upserts or deletes again: the later one is the final state.
+    /// Upserts merged into a later record's row of the same key, and upserts or deletes a later delete of the
+    /// key made moot: written, as their effect is in the final state.
     pub superseded: usize,
 }
 
@@ -142,11 +147,22 @@ enum Pending<'b> {
     Delete(Vec<Cell<'b>>),
 }
 
+/// What a batch does to one key (upsert mode), its records applied in order: the columns its upserts gave
+/// (later values over earlier ones, as separate batches would leave them) and the delete that comes first.
+struct KeyState<'b> {
+    /// The record whose row it is (the last upsert's); with no upsert after a delete, unused.
+    record: usize,
+    cells: Option<Vec<Option<Cell<'b>>>>,
+    /// A tombstone's delete (its record, the key), run before the rows.
+    delete: Option<(usize, Vec<Cell<'b>>)>,
+}
+
 /// The rows of `records` (batch index, record): one group per set of columns the records give values for, so a
-/// column a record has no value for keeps its default.
+/// column a record has no value for keeps its default. In upsert mode the records of one key become one row
+/// and at most one delete, whatever the batch boundaries: an upsert sets the columns it has values for.
 pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<'b>)>) -> Planned<'b> {
     let mut planned = Planned::default();
-    let mut kept: Vec<(usize, Pending<'b>)> = Vec::new();
+    let mut kept: Vec<KeyState<'b>> = Vec::new();
     let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
     for (index, record) in records {
         if let Some(reason) = record.rejection {
@@ -175,8 +191,20 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
                 continue;
             }
         };
+        let fresh = |one: Pending<'b>| match one {
+            Pending::Upsert(cells) => KeyState {
+                record: index,
+                cells: Some(cells),
+                delete: None,
+            },
+            Pending::Delete(key) => KeyState {
+                record: index,
+                cells: None,
+                delete: Some((index, key)),
+            },
+        };
         if shape.key_columns().is_empty() {
-            kept.push((index, one));
+            kept.push(fresh(one));
             continue;
         }
         let key: Vec<String> = match &one {
@@ -191,34 +219,52 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
                 .collect(),
             Pending::Delete(cells) => cells.iter().map(|cell| cell.key_text().into_owned()).collect(),
         };
-        match by_key.get(&key) {
-            Some(&slot) => {
-                kept[slot] = (index, one);
-                planned.superseded += 1;
+        let Some(&slot) = by_key.get(&key) else {
+            by_key.insert(key, kept.len());
+            kept.push(fresh(one));
+            continue;
+        };
+        let state = &mut kept[slot];
+        match one {
+            Pending::Upsert(cells) => {
+                state.record = index;
+                match &mut state.cells {
+                    Some(earlier) => {
+                        for (earlier, later) in earlier.iter_mut().zip(cells) {
+                            if later.is_some() {
+                                *earlier = later;
+                            }
+                        }
+                        planned.superseded += 1;
+                    }
+                    none => *none = Some(cells),
+                }
             }
-            None => {
-                by_key.insert(key, kept.len());
-                kept.push((index, one));
+            Pending::Delete(key) => {
+                planned.superseded += usize::from(state.cells.take().is_some());
+                planned.superseded += usize::from(state.delete.replace((index, key)).is_some());
             }
         }
     }
     let mut group_of: HashMap<Vec<usize>, usize> = HashMap::new();
-    for (record, one) in kept {
-        match one {
-            Pending::Delete(cells) => planned.deletes.push(Row { record, cells }),
-            Pending::Upsert(cells) => {
-                let columns: Vec<usize> = (0..cells.len()).filter(|&c| cells[c].is_some()).collect();
-                let slot = *group_of.entry(columns.clone()).or_insert_with(|| {
-                    planned.groups.push(Group {
-                        columns,
-                        rows: Vec::new(),
-                    });
-                    planned.groups.len() - 1
-                });
-                let cells = cells.into_iter().flatten().collect();
-                planned.groups[slot].rows.push(Row { record, cells });
-            }
+    for state in kept {
+        if let Some((record, cells)) = state.delete {
+            planned.deletes.push(Row { record, cells });
         }
+        let Some(cells) = state.cells else { continue };
+        let columns: Vec<usize> = (0..cells.len()).filter(|&c| cells[c].is_some()).collect();
+        let slot = *group_of.entry(columns.clone()).or_insert_with(|| {
+            planned.groups.push(Group {
+                columns,
+                rows: Vec::new(),
+            });
+            planned.groups.len() - 1
+        });
+        let cells = cells.into_iter().flatten().collect();
+        planned.groups[slot].rows.push(Row {
+            record: state.record,
+            cells,
+        });
     }
     planned
 }
@@ -281,7 +327,7 @@ fn row_cells<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Option<Cell<'
         }
     }
     for (cell, column) in cells.iter().zip(columns) {
-        check(cell.as_ref(), column)?;
+        check(cell.as_ref(), column, shape.nul_refused)?;
     }
     for &k in shape.key_columns() {
         if cells[k].as_ref().is_none_or(Cell::is_null) {
@@ -295,8 +341,16 @@ fn row_cells<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Option<Cell<'
 }
 
 /// A cell the column cannot take, caught before the load.
-fn check(cell: Option<&Cell<'_>>, column: &Column) -> Result<(), String> {
+fn check(cell: Option<&Cell<'_>>, column: &Column, nul_refused: bool) -> Result<(), String> {
     let default_applies = cell.is_none() && column.has_default;
+    if let (Some(Cell::Text(text)), true) = (cell, nul_refused) {
+        if text.contains('\0') {
+            return Err(format!(
+                "column `{}`: the value holds the NUL character, which PostgreSQL text cannot store",
+                column.name
+            ));
+        }
+    }
     match cell {
         None | Some(Cell::Null) if !(column.nullable || default_applies) => Err(format!(
             "column `{}` is NOT NULL and the record has no value for it",
@@ -384,11 +438,15 @@ fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String>
     if text == "null" {
         return Ok(Cell::Null);
     }
-    let string = || -> Cow<'b, str> {
-        match serde_json::from_str::<Cow<'b, str>>(text) {
-            Ok(s) => s,
-            Err(_) => Cow::Borrowed(text),
-        }
+    // A JSON string that holds no Unicode text (a lone UTF-16 surrogate such as "\ud800") no column takes.
+    let string = || -> Result<Cow<'b, str>, String> {
+        serde_json::from_str::<Cow<'b, str>>(text).map_err(|_| {
+            format!(
+                "field `{}` is {}, a string with a lone UTF-16 surrogate, which no text column holds",
+                column.name,
+                ckafka_dump_core::error::shortened(text, 40)
+            )
+        })
     };
     let is_string = first == b'"';
     let is_number = first == b'-' || first.is_ascii_digit();
@@ -399,7 +457,7 @@ fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String>
             "false" => Cell::Text(Cow::Borrowed("0")),
             _ if is_number && text.bytes().skip(1).all(|b| b.is_ascii_digit()) => Cell::Text(Cow::Borrowed(text)),
             _ if is_string => {
-                let s = string();
+                let s = string()?;
                 let digits = s.trim().strip_prefix('-').unwrap_or(s.trim());
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return refuse(&format!("\"{s}\", not an integer"));
@@ -412,24 +470,24 @@ fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String>
             "true" | "false" => Cell::Text(Cow::Borrowed(text)),
             "1" => Cell::Text(Cow::Borrowed("true")),
             "0" => Cell::Text(Cow::Borrowed("false")),
-            _ if is_string => Cell::Text(string()),
+            _ if is_string => Cell::Text(string()?),
             _ => return refuse(&format!("{text}, not a boolean")),
         },
         ColumnType::Number if is_number => Cell::Text(Cow::Borrowed(text)),
-        ColumnType::Number if is_string => Cell::Text(string()),
+        ColumnType::Number if is_string => Cell::Text(string()?),
         ColumnType::Number => return refuse(&format!("{text}, not a number")),
         ColumnType::Time if is_number => match text.parse::<i64>() {
             Ok(millis) => Cell::Text(Cow::Owned(sql_time(millis))),
             Err(_) => return refuse(&format!("{text}, not epoch milliseconds")),
         },
-        ColumnType::Time if is_string => Cell::Text(string()),
+        ColumnType::Time if is_string => Cell::Text(string()?),
         ColumnType::Time => return refuse(&format!("{text}, not a time")),
-        ColumnType::Bytes if is_string => match string() {
+        ColumnType::Bytes if is_string => match string()? {
             Cow::Borrowed(s) => Cell::Bytes(Cow::Borrowed(s.as_bytes())),
             Cow::Owned(s) => Cell::Bytes(Cow::Owned(s.into_bytes())),
         },
         ColumnType::Bytes => Cell::Bytes(Cow::Borrowed(text.as_bytes())),
-        ColumnType::Text if is_string => Cell::Text(string()),
+        ColumnType::Text if is_string => Cell::Text(string()?),
         ColumnType::Text => Cell::Text(Cow::Borrowed(text)),
     })
 }
@@ -445,21 +503,6 @@ pub fn sql_time(epoch_ms: i64) -> String {
         t.second,
         t.millisecond
     )
-}
-
-/// A record's headers as a JSON object: UTF-8 values as strings, other values as byte arrays (nothing lost).
-pub fn headers_json(record: &Record<'_>) -> String {
-    let headers: serde_json::Map<String, serde_json::Value> = record
-        .headers()
-        .map(|h| {
-            let value = match std::str::from_utf8(h.value) {
-                Ok(text) => serde_json::Value::from(text),
-                Err(_) => serde_json::Value::from(h.value.to_vec()),
-            };
-            (h.key.to_owned(), value)
-        })
-        .collect();
-    serde_json::Value::Object(headers).to_string()
 }
 
 fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cell<'b>, String> {
@@ -494,7 +537,7 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
             })),
         },
         Meta::Headers => {
-            let json = headers_json(record);
+            let json = ckafka_dump_core::json::headers_json(record);
             match column.kind {
                 ColumnType::Bytes => Cell::Bytes(Cow::Owned(json.into_bytes())),
                 _ => Cell::Text(Cow::Owned(json)),
@@ -563,6 +606,7 @@ mod tests {
             ),
             RowFormat::Columns,
             Mode::Append,
+            Dialect::Mysql,
         );
         assert!(!shape.reads_fields);
         let planned = plan(&shape, [(0, record(7, None, Some("{\"offset\": 99}")))]);
@@ -590,6 +634,7 @@ mod tests {
             ),
             RowFormat::Columns,
             Mode::Append,
+            Dialect::Mysql,
         );
         let value =
             r#"{"level":"WARN","n":"42","ok":1,"at":1700000000123,"extra":{"a":[1,2]},"msg":"a \"quoted\" line"}"#;
@@ -620,6 +665,7 @@ mod tests {
             table(vec![column("n", "bigint", false), level], &[]),
             RowFormat::Columns,
             Mode::Append,
+            Dialect::Mysql,
         );
         let planned = plan(
             &shape,
@@ -654,6 +700,7 @@ mod tests {
                 key_columns: vec![0],
                 delete_on_tombstone: true,
             },
+            Dialect::Mysql,
         );
         let planned = plan(
             &shape,
@@ -677,6 +724,77 @@ mod tests {
     }
 
     #[test]
+    fn records_of_one_key_in_a_batch_leave_what_separate_batches_would() {
+        let shape = Shape::new(
+            table(
+                vec![
+                    column("id", "integer", false),
+                    column("a", "text", true),
+                    column("b", "text", true),
+                ],
+                &["id"],
+            ),
+            RowFormat::Columns,
+            Mode::Upsert {
+                key_columns: vec![0],
+                delete_on_tombstone: true,
+            },
+            Dialect::Postgres,
+        );
+        let planned = plan(
+            &shape,
+            [
+                (0, record(1, None, Some(r#"{"id":1,"a":"x"}"#))),
+                (1, record(2, None, Some(r#"{"id":1,"b":"y"}"#))),
+                (2, record(3, Some(r#"{"id":2}"#), None)),
+                (3, record(4, None, Some(r#"{"id":2,"b":"z"}"#))),
+                (4, record(5, None, Some(r#"{"id":3,"a":"nul\u0000"}"#))),
+            ],
+        );
+        assert_eq!(planned.superseded, 1, "the first upsert of key 1 is in the merged row");
+        let rows: Vec<(usize, Vec<String>)> = planned
+            .groups
+            .iter()
+            .flat_map(|g| g.rows.iter().map(|r| (r.record, texts(r))))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, vec!["1".into(), "x".into(), "y".into()]),
+                (3, vec!["2".into(), "z".into()])
+            ],
+            "key 1 gets both columns; key 2 is deleted, then written with only its own column"
+        );
+        assert_eq!(
+            (planned.deletes[0].record, texts(&planned.deletes[0])),
+            (2, vec!["2".to_owned()])
+        );
+        assert_eq!(planned.malformed.len(), 1);
+        assert!(
+            planned.malformed[0].1.contains("NUL character"),
+            "{:?}",
+            planned.malformed
+        );
+    }
+
+    #[test]
+    fn a_string_with_a_lone_surrogate_is_refused_not_stored_as_its_json() {
+        let shape = Shape::new(
+            table(vec![column("s", "text", true)], &[]),
+            RowFormat::Columns,
+            Mode::Append,
+            Dialect::Mysql,
+        );
+        let planned = plan(&shape, [(0, record(1, None, Some(r#"{"s":"\ud800"}"#)))]);
+        assert!(planned.groups.is_empty());
+        assert!(
+            planned.malformed[0].1.contains("lone UTF-16 surrogate"),
+            "{:?}",
+            planned.malformed
+        );
+    }
+
+    #[test]
     fn delimited_lines_split_into_the_columns_in_order() {
         let shape = Shape::new(
             table(vec![column("a", "text", true), column("b", "integer", true)], &[]),
@@ -685,6 +803,7 @@ mod tests {
                 null: "\\N".into(),
             },
             Mode::Append,
+            Dialect::Mysql,
         );
         let planned = plan(
             &shape,

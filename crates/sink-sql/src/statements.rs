@@ -9,8 +9,27 @@ use crate::encode::{push_copy_row, Cell, Dialect};
 use crate::rows::{Group, Row};
 use crate::schema::{Table, TableName};
 
-/// Statements stay under this size (MySQL's `max_allowed_packet` is 16 MiB by default and 4 MiB on old servers).
-pub const MAX_STATEMENT_BYTES: usize = 4 << 20;
+/// Rows are sent in statements of about this size (also under the server's own limit, which may be smaller).
+pub const STATEMENT_BYTES: usize = 4 << 20;
+
+/// How large a statement may be: [`STATEMENT_BYTES`] for several rows, the server's limit for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeLimit {
+    pub server_max: usize,
+}
+
+impl SizeLimit {
+    fn rows_target(self) -> usize {
+        STATEMENT_BYTES.min(self.server_max)
+    }
+}
+
+/// INSERT statements of some rows, and the rows (their positions) that fit in no statement the server takes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Statements {
+    pub sql: Vec<String>,
+    pub oversized: Vec<usize>,
+}
 
 /// The session every connection starts with: UTC, and (MySQL) strict conversions, so a value the column cannot
 /// hold is an error instead of a silently truncated row.
@@ -47,20 +66,46 @@ fn schema_of(dialect: Dialect, table: &TableName) -> String {
     }
 }
 
-/// The target table's columns: name, data type, nullable, default (non-NULL when there is one), max chars.
+/// The target table's columns: name, data type, nullable, default (non-NULL when there is one), max chars,
+/// and whether the database computes it (a generated column, or an identity that refuses given values).
 pub fn columns_query(dialect: Dialect, table: &TableName) -> String {
-    let extra_default = match dialect {
-        Dialect::Postgres => "OR is_identity = 'YES'",
-        Dialect::Mysql => "OR extra LIKE '%auto_increment%'",
+    let (extra_default, generated) = match dialect {
+        Dialect::Postgres => (
+            "OR is_identity = 'YES'",
+            "is_generated <> 'NEVER' OR identity_generation = 'ALWAYS'",
+        ),
+        Dialect::Mysql => (
+            "OR extra LIKE '%auto_increment%'",
+            "extra LIKE '%VIRTUAL GENERATED%' OR extra LIKE '%STORED GENERATED%' OR extra LIKE '%PERSISTENT%'",
+        ),
     };
     let schema = schema_of(dialect, table);
     format!(
         "SELECT column_name, data_type, is_nullable, \
          CASE WHEN column_default IS NOT NULL {extra_default} THEN 'YES' ELSE 'NO' END, \
-         character_maximum_length FROM information_schema.columns \
+         character_maximum_length, CASE WHEN {generated} THEN 'YES' ELSE 'NO' END \
+         FROM information_schema.columns \
          WHERE table_schema = {schema} AND {} ORDER BY ordinal_position",
         table_name_is(dialect, "table_name", &table.name)
     )
+}
+
+/// MariaDB's JSON columns (a `longtext` with a `json_valid` CHECK): the CHECK clauses of the table, read only
+/// when the server is MariaDB (MySQL's check_constraints has no table_name).
+pub fn mariadb_checks_query(table: &TableName) -> String {
+    let dialect = Dialect::Mysql;
+    format!(
+        "SELECT check_clause FROM information_schema.check_constraints \
+         WHERE @@version LIKE '%MariaDB%' AND constraint_schema = {} AND {}",
+        schema_of(dialect, table),
+        table_name_is(dialect, "table_name", &table.name)
+    )
+}
+
+/// The column a MariaDB CHECK clause `json_valid(`name`)` makes a JSON column.
+pub fn json_checked_column(clause: &str) -> Option<String> {
+    let name = clause.strip_prefix("json_valid(`")?.strip_suffix("`)")?;
+    Some(name.replace("``", "`"))
 }
 
 pub fn primary_key_query(dialect: Dialect, table: &TableName) -> String {
@@ -326,7 +371,8 @@ pub fn insert_dead_letters(
     target: &str,
     letters: &[DeadLetter<'_>],
     failed_at: &str,
-) -> Vec<String> {
+    limit: SizeLimit,
+) -> Statements {
     let columns = [
         "target_table",
         "topic",
@@ -358,7 +404,25 @@ pub fn insert_dead_letters(
         })
         .collect();
     let head = format!("INSERT INTO {} ({columns}) VALUES ", dialect.table(dead_letters));
-    values_statements(dialect, &head, rows.iter().map(Vec::as_slice), "")
+    // A record dead-lettered again (its offsets row reset by hand) replaces its letter instead of failing.
+    let tail = match dialect {
+        Dialect::Postgres => format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            ["target_table", "topic", "partition", "offset"]
+                .map(|c| dialect.ident(c))
+                .join(", "),
+            ["key", "value", "headers", "error", "failed_at"]
+                .map(|c| format!("{0} = EXCLUDED.{0}", dialect.ident(c)))
+                .join(", ")
+        ),
+        Dialect::Mysql => format!(
+            " ON DUPLICATE KEY UPDATE {}",
+            ["key", "value", "headers", "error", "failed_at"]
+                .map(|c| format!("{0} = VALUES({0})", dialect.ident(c)))
+                .join(", ")
+        ),
+    };
+    values_statements(dialect, &head, rows.iter().map(Vec::as_slice), &tail, limit)
 }
 
 /// The table `auto_create_table=true` makes: the record's metadata and its value as text.
@@ -408,15 +472,16 @@ pub fn copy_in(table: &Table, group: &Group<'_>, rows: &[&Row<'_>]) -> (String, 
     (sql, data)
 }
 
-/// Multi-row INSERTs of `rows` (of `group`), each under [`MAX_STATEMENT_BYTES`]; with `upsert_key`, a row whose
-/// key exists is updated instead (`ON CONFLICT` / `ON DUPLICATE KEY UPDATE`).
+/// Multi-row INSERTs of `rows` (of `group`) within `limit`; with `upsert_key`, a row whose key exists is
+/// updated instead (`ON CONFLICT` / `ON DUPLICATE KEY UPDATE`).
 pub fn insert(
     dialect: Dialect,
     table: &Table,
     group: &Group<'_>,
     rows: &[&Row<'_>],
     upsert_key: Option<&[usize]>,
-) -> Vec<String> {
+    limit: SizeLimit,
+) -> Statements {
     let head = format!(
         "INSERT INTO {} ({}) VALUES ",
         dialect.table(&table.name),
@@ -458,37 +523,47 @@ pub fn insert(
             }
         }
     };
-    values_statements(dialect, &head, rows.iter().map(|r| r.cells.as_slice()), &tail)
+    values_statements(dialect, &head, rows.iter().map(|r| r.cells.as_slice()), &tail, limit)
 }
 
+/// `head` + rows + `tail` statements: rows join a statement while it stays under the limit's target, a row
+/// alone may fill what the server takes, and a row too large even alone is left out and named.
 fn values_statements<'c, 'r: 'c>(
     dialect: Dialect,
     head: &str,
     rows: impl Iterator<Item = &'c [Cell<'r>]>,
     tail: &str,
-) -> Vec<String> {
-    let mut statements = Vec::new();
+    limit: SizeLimit,
+) -> Statements {
+    let mut out = Statements::default();
     let mut sql = String::new();
-    for cells in rows {
-        if !sql.is_empty() && sql.len() + tail.len() > MAX_STATEMENT_BYTES {
+    let mut row = String::new();
+    for (i, cells) in rows.enumerate() {
+        row.clear();
+        row.push('(');
+        for (c, cell) in cells.iter().enumerate() {
+            if c > 0 {
+                row.push_str(", ");
+            }
+            dialect.push_literal(&mut row, cell);
+        }
+        row.push(')');
+        if head.len() + row.len() + tail.len() > limit.server_max {
+            out.oversized.push(i);
+            continue;
+        }
+        if !sql.is_empty() && sql.len() + 2 + row.len() + tail.len() > limit.rows_target() {
             sql.push_str(tail);
-            statements.push(std::mem::take(&mut sql));
+            out.sql.push(std::mem::take(&mut sql));
         }
         sql.push_str(if sql.is_empty() { head } else { ", " });
-        sql.push('(');
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            dialect.push_literal(&mut sql, cell);
-        }
-        sql.push(')');
+        sql.push_str(&row);
     }
     if !sql.is_empty() {
         sql.push_str(tail);
-        statements.push(sql);
+        out.sql.push(sql);
     }
-    statements
+    out
 }
 
 /// Deletes the rows with the tombstones' keys.

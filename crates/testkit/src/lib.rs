@@ -6,8 +6,10 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+mod poison;
 mod tcp_cut;
 
+pub use poison::{poison_seeds, poison_values, PoisonValue};
 pub use tcp_cut::{url_address, Cut, TcpCut};
 
 /// The environment variable `name`, or `default`.

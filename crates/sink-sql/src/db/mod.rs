@@ -45,7 +45,7 @@ impl std::error::Error for DbError {}
 
 impl Retryable for DbError {
     fn is_retryable(&self) -> bool {
-        self.class == ErrorClass::Transient
+        matches!(self.class, ErrorClass::Transient | ErrorClass::TableChanged)
     }
 }
 
@@ -88,6 +88,15 @@ impl Connection {
         match self {
             Connection::Postgres(c) => c.query(sql).await,
             Connection::Mysql(c) => c.query(sql).await,
+        }
+    }
+
+    /// The largest statement the server takes: MySQL's `max_allowed_packet` as the session has it, less room
+    /// for the packet's framing; PostgreSQL's 1 GB query limit.
+    pub fn max_statement_bytes(&self) -> usize {
+        match self {
+            Connection::Postgres(_) => (1 << 30) - 1024,
+            Connection::Mysql(c) => c.max_allowed_packet.saturating_sub(1024),
         }
     }
 

@@ -1,5 +1,6 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts, Value};
+use mysql_common::proto::codec::error::PacketCodecError;
 
 use super::DbError;
 use crate::config::{Target, TlsMode};
@@ -8,6 +9,8 @@ use crate::statements;
 
 pub struct Mysql {
     conn: Conn,
+    /// The session's `max_allowed_packet`: no statement may be larger.
+    pub max_allowed_packet: usize,
 }
 
 impl Mysql {
@@ -37,10 +40,19 @@ impl Mysql {
             .stmt_cache_size(0)
             .ssl_opts(ssl);
         let conn = Conn::new(opts).await.map_err(error)?;
-        let mut mysql = Mysql { conn };
+        let mut mysql = Mysql {
+            conn,
+            max_allowed_packet: 0,
+        };
         mysql
             .execute(statements::session_setup(crate::encode::Dialect::Mysql))
             .await?;
+        let packet: Option<u64> = mysql
+            .conn
+            .query_first("SELECT @@max_allowed_packet")
+            .await
+            .map_err(error)?;
+        mysql.max_allowed_packet = packet.unwrap_or(4 << 20) as usize;
         Ok(mysql)
     }
 
@@ -66,9 +78,18 @@ impl Mysql {
     }
 }
 
-/// A server's error by its number and SQLSTATE; a lost or refused connection is worth retrying.
+/// A server's error by its number and SQLSTATE; a lost or refused connection is worth retrying, a statement
+/// the client refuses to send for its size is the rows' fault.
 fn error(e: mysql_async::Error) -> DbError {
     match &e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(io))
+            if io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<PacketCodecError>())
+                .is_some_and(|codec| matches!(codec, PacketCodecError::PacketTooLarge)) =>
+        {
+            DbError::new(ErrorClass::Row, ckafka_dump_core::error::error_chain(&e))
+        }
         mysql_async::Error::Server(server) => DbError::new(
             class_of_mysql(server.code, &server.state),
             format!("ERROR {} ({}): {}", server.code, server.state, server.message),

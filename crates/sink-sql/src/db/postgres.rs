@@ -71,10 +71,16 @@ impl Postgres {
     }
 }
 
-/// A server's error by its SQLSTATE; anything else (connection refused, closed, TLS) is worth retrying.
+/// A server's error by its SQLSTATE; a statement the client cannot encode (a NUL character, which no
+/// PostgreSQL text holds) is the rows' fault; anything else (connection refused, closed, TLS) is worth retrying.
 fn error(e: tokio_postgres::Error) -> DbError {
     let Some(db) = e.as_db_error() else {
-        let class = if crate::tls::refused_handshake(&e) {
+        let unencodable = std::error::Error::source(&e)
+            .and_then(|source| source.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidInput);
+        let class = if unencodable {
+            ErrorClass::Row
+        } else if crate::tls::refused_handshake(&e) {
             ErrorClass::Permanent
         } else {
             ErrorClass::Transient
