@@ -7,7 +7,7 @@
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use ckafka_dump_core::{Batch, Event};
+use ckafka_dump_core::{Batch, Event, Timestamp};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -70,7 +70,9 @@ fn aws_reference(event: &str) -> Option<Vec<Seen>> {
                 .flat_map(|h| h.iter().map(|(k, v)| (k.clone(), v.iter().map(|&b| b as u8).collect())))
                 .collect();
             headers.sort();
-            let timestamp_ms = Some(raw_record.get("timestamp")?.as_i64()?);
+            // Kafka's -1 and times past year 9999 leave a record undated.
+            let timestamp_ms = Some(raw_record.get("timestamp")?.as_i64()?)
+                .filter(|ms| (0..=Timestamp::MAX_MILLIS).contains(ms));
             seen.push(Seen {
                 topic: r
                     .topic

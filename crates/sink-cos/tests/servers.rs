@@ -682,19 +682,7 @@ async fn a_file_directory_gets_the_same_keys_and_bytes() {
         run(&sink, &event).await.unwrap();
     }
     run(&sink, MSK).await.unwrap();
-    let mut files = Vec::new();
-    let mut pending = vec![dir.clone()];
-    while let Some(path) = pending.pop() {
-        for entry in std::fs::read_dir(&path).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path.strip_prefix(&dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    files.sort();
+    let files = files_under(&dir);
     let today = ckafka_dump_core::time::DateTime::now().date();
     assert_eq!(
         files,
@@ -1283,7 +1271,10 @@ async fn csv_cells_keep_every_digit_of_a_number() {
 async fn random_poison_records_land_once_each_in_data_or_dead_letter_objects() {
     use ckafka_dump_testkit::{poison_seeds, poison_values};
     let env = [
-        ("object_key_template", "{field:t}/{topic}+{partition}+{start_offset}"),
+        (
+            "object_key_template",
+            "{field:t}/{field:s}/{topic}+{partition}+{start_offset}",
+        ),
         ("content_format", "json"),
         ("dead_letter_prefix", "dead/"),
     ];

@@ -165,17 +165,23 @@ async fn a_redelivery_across_midnight_or_the_hour_lands_in_the_first_index(url: 
     }
 }
 
-async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
-    let keyword = unique("conflict");
-    let http = reqwest::Client::new();
-    let created = http
-        .put(format!("{url}/{keyword}"))
+/// Creates `index` with `field` mapped as a `long`.
+async fn create_index_with_a_long(url: &str, index: &str, field: &str) {
+    let created = reqwest::Client::new()
+        .put(format!("{url}/{index}"))
         .header("content-type", "application/json")
-        .body(r#"{"mappings": {"properties": {"level": {"type": "long"}}}}"#)
+        .body(format!(
+            r#"{{"mappings": {{"properties": {{"{field}": {{"type": "long"}}}}}}}}"#
+        ))
         .send()
         .await
         .unwrap();
     assert!(created.status().is_success(), "{:?}", created.text().await);
+}
+
+async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
+    let keyword = unique("conflict");
+    create_index_with_a_long(&url, &keyword, "level").await;
     let sink = sink(&url, &keyword, &[("ES_Index_TimeFormat", "none")]);
     let summary = run(&sink, SCF_MULTI, Duration::from_secs(30)).await.unwrap();
     // Records whose `level` is a word ("INFO", "WARN", "ERROR") cannot be a long.
@@ -790,14 +796,7 @@ async fn random_poison_records_land_once_each_in_their_index_or_the_dead_letters
     for seed in poison_seeds() {
         let keyword = unique("prop");
         for index in ["a", "b"] {
-            let created = http
-                .put(format!("{url}/{keyword}-{index}"))
-                .header("content-type", "application/json")
-                .body(r#"{"mappings": {"properties": {"n": {"type": "long"}}}}"#)
-                .send()
-                .await
-                .unwrap();
-            assert!(created.status().is_success(), "{:?}", created.text().await);
+            create_index_with_a_long(&url, &format!("{keyword}-{index}"), "n").await;
         }
         let template = format!("{keyword}-{{field:t}}");
         let sink = sink(&url, &keyword, &[("ES_Index_Template", template.as_str())]);
