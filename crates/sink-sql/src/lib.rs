@@ -503,8 +503,9 @@ impl SqlSink {
                     key: record.key,
                     value: record.value,
                     headers: ckafka_dump_core::json::headers_json(&record),
-                    // The error may quote the value; a NUL in it would make the letter unstorable.
-                    error: error.replace('\0', "\\0"),
+                    // A NUL would make the letter unstorable on PostgreSQL; a database's error may quote a
+                    // whole value.
+                    error: ckafka_dump_core::error::shortened(&error.replace('\0', "\\0"), 2000),
                 })
             })
             .collect();
@@ -529,6 +530,18 @@ impl SqlSink {
                 (letter.key, letter.value, letter.headers) = (None, None, "[]".to_owned());
             }
             statements = statements::insert_dead_letters(dialect, table, &target, &letters, &failed_at, limit);
+            if let Some(&i) = statements.oversized.first() {
+                let letter = &letters[i];
+                return Err(DbError::new(
+                    ErrorClass::Permanent,
+                    format!(
+                        "the dead letter of {}/{}/{} is over max_allowed_packet ({} bytes) even without its bytes",
+                        letter.topic, letter.partition, letter.offset, limit.server_max
+                    ),
+                )
+                .context(format!("dead-letter table {table}"))
+                .into());
+            }
         }
         for sql in statements.sql {
             conn.execute(&sql).await.map_err(|e| {

@@ -428,10 +428,14 @@ fn tombstone_key<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Cell<'b>>
 /// A JSON field's value as the column takes it.
 fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String> {
     let text = raw.get();
-    let refuse = |what: &str| {
+    // The value is quoted cut short: a dead letter or a log line never carries a huge value twice.
+    let refuse = |value: &str, expected: &str| {
         Err(format!(
-            "field `{}` is {what}; column `{}` is {}",
-            column.name, column.name, column.data_type
+            "field `{}` is {}, {expected}; column `{}` is {}",
+            column.name,
+            ckafka_dump_core::error::shortened(value, 100),
+            column.name,
+            column.data_type
         ))
     };
     let first = text.as_bytes()[0];
@@ -460,28 +464,28 @@ fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String>
                 let s = string()?;
                 let digits = s.trim().strip_prefix('-').unwrap_or(s.trim());
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return refuse(&format!("\"{s}\", not an integer"));
+                    return refuse(&format!("\"{s}\""), "not an integer");
                 }
                 Cell::Text(Cow::Owned(s.trim().to_owned()))
             }
-            _ => return refuse(&format!("{text}, not an integer")),
+            _ => return refuse(text, "not an integer"),
         },
         ColumnType::Boolean => match text {
             "true" | "false" => Cell::Text(Cow::Borrowed(text)),
             "1" => Cell::Text(Cow::Borrowed("true")),
             "0" => Cell::Text(Cow::Borrowed("false")),
             _ if is_string => Cell::Text(string()?),
-            _ => return refuse(&format!("{text}, not a boolean")),
+            _ => return refuse(text, "not a boolean"),
         },
         ColumnType::Number if is_number => Cell::Text(Cow::Borrowed(text)),
         ColumnType::Number if is_string => Cell::Text(string()?),
-        ColumnType::Number => return refuse(&format!("{text}, not a number")),
+        ColumnType::Number => return refuse(text, "not a number"),
         ColumnType::Time if is_number => match text.parse::<i64>() {
             Ok(millis) => Cell::Text(Cow::Owned(sql_time(millis))),
-            Err(_) => return refuse(&format!("{text}, not epoch milliseconds")),
+            Err(_) => return refuse(text, "not epoch milliseconds"),
         },
         ColumnType::Time if is_string => Cell::Text(string()?),
-        ColumnType::Time => return refuse(&format!("{text}, not a time")),
+        ColumnType::Time => return refuse(text, "not a time"),
         ColumnType::Bytes if is_string => match string()? {
             Cow::Borrowed(s) => Cell::Bytes(Cow::Borrowed(s.as_bytes())),
             Cow::Owned(s) => Cell::Bytes(Cow::Owned(s.into_bytes())),

@@ -587,3 +587,65 @@ pub fn delete(dialect: Dialect, table: &Table, key: &[usize], rows: &[&Row<'_>])
 pub const SAVEPOINT: &str = "SAVEPOINT ckafka_dump_load";
 pub const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT ckafka_dump_load";
 pub const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT ckafka_dump_load";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(text: &str) -> Vec<Cell<'_>> {
+        vec![Cell::Text(Cow::Borrowed(text))]
+    }
+
+    #[test]
+    fn rows_join_statements_under_the_server_limit_and_a_row_over_it_is_named() {
+        let (small, large, huge) = ("s".repeat(10), "l".repeat(600), "h".repeat(2000));
+        let rows = [cells(&small), cells(&large), cells(&large), cells(&huge), cells(&small)];
+        let limit = SizeLimit { server_max: 1000 };
+        let out = values_statements(
+            Dialect::Mysql,
+            "INSERT INTO t (a) VALUES ",
+            rows.iter().map(Vec::as_slice),
+            "",
+            limit,
+        );
+        assert_eq!(out.oversized, [3], "the 2,000-byte row fits no statement");
+        assert_eq!(
+            out.sql.len(),
+            2,
+            "two 600-byte rows never share a 1,000-byte statement: {:?}",
+            out.sql
+        );
+        assert!(out.sql.iter().all(|sql| sql.len() <= 1000));
+        assert!(out.sql[1].ends_with(&format!("'{large}'), ('{small}')")));
+    }
+
+    #[test]
+    fn dead_letters_replace_a_letter_of_the_same_record() {
+        let target = TableName::parse("dead").unwrap();
+        let letter = DeadLetter {
+            topic: "t",
+            partition: 0,
+            offset: 5,
+            key: None,
+            value: Some(b"v"),
+            headers: "[]".into(),
+            error: "bad".into(),
+        };
+        let limit = SizeLimit { server_max: 1 << 20 };
+        let pg = insert_dead_letters(
+            Dialect::Postgres,
+            &target,
+            "public.ev",
+            &[letter.clone()],
+            "2024-01-01",
+            limit,
+        );
+        assert!(pg.sql[0].contains("ON CONFLICT (\"target_table\", \"topic\", \"partition\", \"offset\") DO UPDATE"));
+        let my = insert_dead_letters(Dialect::Mysql, &target, "ckd.ev", &[letter], "2024-01-01", limit);
+        assert!(
+            my.sql[0].ends_with("`failed_at` = VALUES(`failed_at`)"),
+            "{}",
+            my.sql[0]
+        );
+    }
+}

@@ -87,9 +87,15 @@ fn error(e: tokio_postgres::Error) -> DbError {
         };
         return DbError::new(class, ckafka_dump_core::error::error_chain(&e));
     };
-    let mut message = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    // A message or its detail may quote a whole value (a key over an index's limit): cut short.
+    let mut message = format!(
+        "{} {}: {}",
+        db.severity(),
+        db.code().code(),
+        ckafka_dump_core::error::shortened(db.message(), 300)
+    );
     if let Some(detail) = db.detail() {
-        message.push_str(&format!(" ({detail})"));
+        message.push_str(&format!(" ({})", ckafka_dump_core::error::shortened(detail, 300)));
     }
     if let Some(context) = db.where_() {
         message.push_str(&format!(" [{}]", ckafka_dump_core::error::shortened(context, 200)));
