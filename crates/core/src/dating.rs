@@ -159,20 +159,37 @@ pub async fn routing_times<S: LedgerStore>(
     }
     for ((topic, partition), records) in undated {
         let offsets: Vec<i64> = records.iter().filter_map(|&i| batch.get(i)).map(|r| r.offset).collect();
-        let mut ledger = match cache.get(topic, partition) {
-            Some(cached) if offsets.iter().all(|&o| cached.has_seen(o)) => cached,
-            _ => store.load(topic, partition).await?.unwrap_or_default(),
-        };
-        let (dated, changed) = ledger.date(&offsets, now_ms, granularity, zone);
-        if changed {
-            store.save(topic, partition, &ledger).await?;
-        }
-        cache.put(topic, partition, ledger);
+        let dated = date_offsets(store, cache, topic, partition, &offsets, granularity, zone, now_ms).await?;
         for (i, time) in records.into_iter().zip(dated) {
             times[i] = time;
         }
     }
     Ok(times)
+}
+
+/// The routing times of undated `offsets` of one partition: when each was first seen, as its ledger says (the
+/// ledger saved first when it dates offsets anew).
+#[allow(clippy::too_many_arguments)]
+pub async fn date_offsets<S: LedgerStore>(
+    store: &S,
+    cache: &LedgerCache,
+    topic: &str,
+    partition: i32,
+    offsets: &[i64],
+    granularity: Granularity,
+    zone: &Zone,
+    now_ms: i64,
+) -> Result<Vec<i64>, S::Error> {
+    let mut ledger = match cache.get(topic, partition) {
+        Some(cached) if offsets.iter().all(|&o| cached.has_seen(o)) => cached,
+        _ => store.load(topic, partition).await?.unwrap_or_default(),
+    };
+    let (dated, changed) = ledger.date(offsets, now_ms, granularity, zone);
+    if changed {
+        store.save(topic, partition, &ledger).await?;
+    }
+    cache.put(topic, partition, ledger);
+    Ok(dated)
 }
 
 #[cfg(test)]

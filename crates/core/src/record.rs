@@ -133,7 +133,7 @@ pub struct Record<'b> {
     pub rejection: Option<&'b str>,
 }
 
-/// Where a record's headers are: in its batch, or none (a record built from parts).
+/// Where a record's headers are: in its batch, in a map (a fetched record), or none (a record built from parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Headers<'b> {
     None,
@@ -141,6 +141,7 @@ enum Headers<'b> {
         headers: &'b [HeaderMeta],
         batch: &'b Batch<'b>,
     },
+    Map(&'b std::collections::BTreeMap<String, Vec<u8>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +149,28 @@ pub struct Header<'b> {
     pub key: &'b str,
     pub value: &'b [u8],
 }
+
+/// A record's headers from wherever they are, with their count (a chain of iterators does not know it).
+struct HeaderIter<I> {
+    inner: I,
+    len: usize,
+}
+
+impl<'b, I: Iterator<Item = Header<'b>>> Iterator for HeaderIter<I> {
+    type Item = Header<'b>;
+
+    fn next(&mut self) -> Option<Header<'b>> {
+        let header = self.inner.next()?;
+        self.len -= 1;
+        Some(header)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}
+
+impl<'b, I: Iterator<Item = Header<'b>>> ExactSizeIterator for HeaderIter<I> {}
 
 impl<'b> Record<'b> {
     /// A record that did not come from a trigger event (a fetched one), without headers.
@@ -173,6 +196,14 @@ impl<'b> Record<'b> {
         }
     }
 
+    /// The same record with the headers a client fetched (rskafka keeps them in a map: one value a name).
+    pub fn with_headers(self, headers: &'b std::collections::BTreeMap<String, Vec<u8>>) -> Self {
+        Record {
+            headers: Headers::Map(headers),
+            ..self
+        }
+    }
+
     pub fn value_bytes(&self) -> &'b [u8] {
         self.value.unwrap_or_default()
     }
@@ -183,17 +214,23 @@ impl<'b> Record<'b> {
     }
 
     pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'b>> + 'b {
-        let (headers, batch) = match self.headers {
-            Headers::None => (&[][..], None),
-            Headers::InBatch { headers, batch } => (headers, Some(batch)),
+        let (in_batch, batch, map) = match self.headers {
+            Headers::None => (&[][..], None, None),
+            Headers::InBatch { headers, batch } => (headers, Some(batch), None),
+            Headers::Map(map) => (&[][..], None, Some(map)),
         };
-        headers.iter().map(move |h| {
+        let from_batch = in_batch.iter().map(move |h| {
             let batch = batch.expect("headers come with their batch");
             Header {
                 key: batch.text(h.key),
                 value: batch.bytes(h.value),
             }
-        })
+        });
+        let from_map = map.into_iter().flatten().map(|(key, value)| Header { key, value });
+        HeaderIter {
+            inner: from_batch.chain(from_map),
+            len: in_batch.len() + map.map_or(0, |m| m.len()),
+        }
     }
 
     /// Key plus value length: what the record weighs on the wire, headers aside.

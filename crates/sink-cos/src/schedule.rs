@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ckafka_dump_core::dating;
 use ckafka_dump_core::{Deadline, Drained, Record, Timestamp};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
@@ -22,6 +23,7 @@ use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::lease::Fenced;
 use crate::store::Created;
+use crate::trigger::Ledgers;
 use crate::writer::{KeyClaims, ObjectWritten, Objects, PartitionWriter};
 
 /// The template's upload reserve: 5 s plus a part's worth at 50 MiB/s.
@@ -34,7 +36,8 @@ fn done_fetching(fetched: usize, next_offset: i64, high_watermark: i64) -> bool 
     fetched == 0 || next_offset >= high_watermark
 }
 
-/// A fetched record in the model every sink writes (a fetch carries no headers the objects keep).
+/// A fetched record in the model every sink writes, with its headers (rskafka gives them as a map, sorted by
+/// name, one value a name).
 fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffset) -> Record<'a> {
     let timestamp = Timestamp::dated(fetched.record.timestamp.timestamp_millis(), None);
     Record::new(
@@ -45,6 +48,7 @@ fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffs
         fetched.record.key.as_deref(),
         fetched.record.value.as_deref(),
     )
+    .with_headers(&fetched.record.headers)
 }
 
 pub struct Scheduler {
@@ -174,6 +178,47 @@ impl Scheduler {
         Ok(None)
     }
 
+    /// Each fetched record's routing time: its timestamp, or for an undated one (Kafka's `-1`) when its offset
+    /// was first seen, from the partition's dating ledger, as in trigger mode; a re-run dates it the same.
+    async fn routing_times(&self, progress: &Progress<'_>, records: &[RecordAndOffset]) -> Result<Vec<i64>, CosError> {
+        let config = &progress.objects.config;
+        let dated = |f: &RecordAndOffset| Timestamp::dated(f.record.timestamp.timestamp_millis(), None);
+        let mut times: Vec<i64> = records.iter().map(|f| dated(f).map_or(0, |t| t.millis)).collect();
+        let undated: Vec<i64> = records
+            .iter()
+            .filter(|f| dated(f).is_none())
+            .map(|f| f.offset)
+            .collect();
+        let Some(granularity) = config.key_template.granularity().filter(|_| !undated.is_empty()) else {
+            return Ok(times);
+        };
+        let ledgers = Ledgers {
+            objects: progress.objects,
+            deadline: progress.deadline,
+        };
+        let (topic, partition) = (progress.topic, progress.partition);
+        let now_ms = (progress.clock)();
+        let cache = &progress.objects.ledgers;
+        let mut dated_times = dating::date_offsets(
+            &ledgers,
+            cache,
+            topic,
+            partition,
+            &undated,
+            granularity,
+            &config.zone,
+            now_ms,
+        )
+        .await?
+        .into_iter();
+        for (time, fetched) in times.iter_mut().zip(records) {
+            if dated(fetched).is_none() {
+                *time = dated_times.next().expect("one time an undated offset");
+            }
+        }
+        Ok(times)
+    }
+
     async fn drain_held(
         &self,
         progress: &Progress<'_>,
@@ -204,9 +249,9 @@ impl Scheduler {
                 }
                 Ok(Ok(fetched)) => fetched,
             };
-            for fetched in &records {
+            let routing = self.routing_times(progress, &records).await?;
+            for (fetched, routing_ms) in records.iter().zip(routing) {
                 let record = fetched_record(topic, partition, fetched);
-                let routing_ms = fetched.record.timestamp.timestamp_millis();
                 if let Some(object) = writer.push(&record, routing_ms).await? {
                     progress.saved_after(&object, held).await?;
                 }

@@ -396,9 +396,9 @@ async fn write_dead_letters(
 }
 
 /// The dating ledgers of undated records, one object per topic-partition beside the checkpoints.
-struct Ledgers<'a> {
-    objects: &'a Objects,
-    deadline: Deadline,
+pub(crate) struct Ledgers<'a> {
+    pub objects: &'a Objects,
+    pub deadline: Deadline,
 }
 
 impl Ledgers<'_> {

@@ -1326,3 +1326,64 @@ async fn random_poison_records_land_once_each_in_data_or_dead_letter_objects() {
         );
     }
 }
+
+/// The scheduled dump keeps what a restore needs: a fetched record's headers, and no 1969 for Kafka's "no
+/// timestamp" — an undated record is dated when first seen, from the partition's ledger, so a re-run keeps it.
+#[tokio::test]
+async fn the_scheduled_dump_keeps_headers_and_dates_an_undated_record_when_first_seen() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    let pc = client
+        .partition_client(&topic, 0, UnknownTopicHandling::Retry)
+        .await
+        .unwrap();
+    let record = |value: &str, millis: i64| Record {
+        key: None,
+        value: Some(value.as_bytes().to_vec()),
+        headers: BTreeMap::from([("trace".to_owned(), b"t-1".to_vec()), ("bin".to_owned(), vec![0xff])]),
+        timestamp: chrono::DateTime::from_timestamp_millis(millis).unwrap(),
+    };
+    // The object's key follows its first record: the undated one.
+    pc.produce(
+        vec![record("undated", -1), record("dated", 1_700_000_000_000)],
+        Compression::NoCompression,
+    )
+    .await
+    .unwrap();
+    let (sink, bucket) = scheduled_sink(&topic, &[]).await;
+    assert_eq!(run(&sink, TIMER).await.unwrap().written, 2);
+    let got = objects(&s3(&sink), &bucket, "dump/").await;
+    let keys: Vec<&String> = got.keys().collect();
+    assert!(
+        keys.iter().all(|k| !k.contains("1969-") && !k.contains("1970-")),
+        "{keys:?}"
+    );
+    let today = ckafka_dump_core::time::DateTime::now().date();
+    assert!(keys.len() == 1 && keys[0].contains(&format!("/{today}/")), "{keys:?}");
+    let lines: Vec<Value> = got
+        .values()
+        .flat_map(|body| {
+            text(body)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect();
+    for line in &lines {
+        assert_eq!(
+            line["headers"],
+            serde_json::json!([{"key": "bin", "value": "/w==", "value_encoding": "base64"}, {"key": "trace", "value": "t-1"}]),
+            "{line}"
+        );
+    }
+    let undated = lines.iter().find(|l| l["value"] == "undated").unwrap();
+    assert!(
+        undated["timestamp"].is_null() && undated["timestampType"].is_null(),
+        "{undated}"
+    );
+    let ledger = bookkeeping(&s3(&sink), &bucket).await;
+    assert!(
+        ledger.iter().any(|k| k.ends_with(&format!("{topic}/0.dates.json"))),
+        "{ledger:?}"
+    );
+}

@@ -636,7 +636,7 @@ mod tests {
             Dialect::Postgres,
             &target,
             "public.ev",
-            &[letter.clone()],
+            std::slice::from_ref(&letter),
             "2024-01-01",
             limit,
         );
