@@ -72,6 +72,18 @@ pub(crate) fn connection_is_retryable(error: &ConnectionError) -> bool {
     }
 }
 
+/// Whether the broker refused a produce for the size of its record batch (`max.message.bytes`): smaller
+/// requests may pass, and a record that is too large alone is that record's fault.
+pub fn refuses_size(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::ServerError {
+            protocol_error: ProtocolError::MessageTooLarge | ProtocolError::RecordListTooLarge,
+            ..
+        }
+    )
+}
+
 fn is_permanent(error: ProtocolError) -> bool {
     matches!(
         error,
@@ -112,6 +124,8 @@ mod tests {
         assert!(!is_retryable(&server_error(ProtocolError::SaslAuthenticationFailed)));
         assert!(!is_retryable(&server_error(ProtocolError::TopicAuthorizationFailed)));
         assert!(!is_retryable(&server_error(ProtocolError::MessageTooLarge)));
+        assert!(refuses_size(&server_error(ProtocolError::MessageTooLarge)));
+        assert!(!refuses_size(&server_error(ProtocolError::InvalidRecord)));
         assert!(is_retryable(&server_error(ProtocolError::NotLeaderOrFollower)));
         assert!(is_retryable(&server_error(ProtocolError::RequestTimedOut)));
         assert!(is_retryable(&ClientError::Timeout));

@@ -5,11 +5,12 @@ pub mod error;
 pub mod partition;
 pub mod request;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use ckafka_dump_core::error::Unwritten;
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
+use ckafka_dump_kafka::error::refuses_size;
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 
@@ -25,10 +26,14 @@ pub struct KafkaSink {
 }
 
 /// What became of one target partition's records.
+#[derive(Default)]
 struct PartitionOutcome {
-    acknowledged: usize,
-    /// Why the rest were not acknowledged.
-    failure: Option<Failure>,
+    /// The records the broker acknowledged (their sources), in order.
+    acknowledged: Vec<usize>,
+    /// Records the broker refused for their size alone (`max.message.bytes`): their own fault.
+    too_large: Vec<(usize, Failure)>,
+    /// The records not acknowledged, and why.
+    failed: Option<(Vec<usize>, Failure)>,
 }
 
 impl KafkaSink {
@@ -42,7 +47,8 @@ impl KafkaSink {
     }
 
     /// Produces one partition's records in order, request by request; after a failed request the rest are
-    /// not sent, so the target keeps the source order when the batch is re-delivered.
+    /// not sent, so the target keeps the source order when the batch is re-delivered. A request the broker
+    /// refuses for its size is sent again in halves, down to the record that is too large alone.
     async fn produce_partition(
         &self,
         topic: &str,
@@ -50,34 +56,95 @@ impl KafkaSink {
         records: Vec<Outgoing>,
         deadline: Deadline,
     ) -> PartitionOutcome {
-        let mut chunks = request::chunk(records, self.config.max_request_bytes).into_iter();
-        // Chunks keep the partition's order, so the acknowledged records are always the first ones.
-        let mut acknowledged = 0;
-        let failure = match self.client.partition_client(topic, partition).await {
-            Err(e) => Some(Failure::of(&e)),
-            Ok(client) => loop {
-                let Some(chunk) = chunks.next() else { break None };
-                let sent = chunk.len();
-                let records = chunk.into_iter().map(|o| o.record).collect();
-                let produce = client.produce(records, self.config.compression);
-                match tokio::time::timeout_at(deadline.cutoff(), produce).await {
-                    Ok(Ok(offsets)) if offsets.len() == sent => acknowledged += sent,
-                    Ok(Ok(offsets)) => {
-                        let reason = format!(
-                            "{topic}/{partition}: broker acknowledged {} of {sent} records",
-                            offsets.len()
-                        );
-                        break Some(Failure::new(reason, true));
-                    }
-                    Ok(Err(e)) => break Some(Failure::of(&KafkaError::partition(topic, partition, "producing", &e))),
-                    Err(_) => {
-                        let reason = format!("{topic}/{partition}: no acknowledgement before the invocation deadline");
-                        break Some(Failure::new(reason, true));
-                    }
-                }
-            },
+        let mut pending: VecDeque<Vec<Outgoing>> = request::chunk(records, self.config.max_request_bytes).into();
+        let mut outcome = PartitionOutcome::default();
+        let unsent = |pending: VecDeque<Vec<Outgoing>>, chunk: Vec<usize>| -> Vec<usize> {
+            chunk
+                .into_iter()
+                .chain(pending.into_iter().flatten().map(|o| o.source))
+                .collect()
         };
-        PartitionOutcome { acknowledged, failure }
+        let client = match self.client.partition_client(topic, partition).await {
+            Ok(client) => client,
+            Err(e) => {
+                outcome.failed = Some((unsent(pending, Vec::new()), Failure::of(&e)));
+                return outcome;
+            }
+        };
+        while let Some(mut chunk) = pending.pop_front() {
+            let sources: Vec<usize> = chunk.iter().map(|o| o.source).collect();
+            let records = chunk.iter().map(|o| o.record.clone()).collect();
+            let produce = client.produce(records, self.config.compression);
+            let failure = match tokio::time::timeout_at(deadline.cutoff(), produce).await {
+                Ok(Ok(offsets)) if offsets.len() == sources.len() => {
+                    outcome.acknowledged.extend(sources);
+                    continue;
+                }
+                Ok(Ok(offsets)) => Failure::new(
+                    format!(
+                        "{topic}/{partition}: broker acknowledged {} of {} records",
+                        offsets.len(),
+                        sources.len()
+                    ),
+                    true,
+                ),
+                Ok(Err(e)) if refuses_size(&e) && chunk.len() > 1 => {
+                    let second = chunk.split_off(chunk.len() / 2);
+                    pending.push_front(second);
+                    pending.push_front(chunk);
+                    continue;
+                }
+                Ok(Err(e)) if refuses_size(&e) => {
+                    let reason = format!(
+                        "{topic}/{partition}: the broker refused the record for its size ({} bytes): {}",
+                        chunk[0].record.approximate_size(),
+                        KafkaError::partition(topic, partition, "producing", &e)
+                    );
+                    outcome.too_large.push((sources[0], Failure::new(reason, false)));
+                    continue;
+                }
+                Ok(Err(e)) => Failure::of(&KafkaError::partition(topic, partition, "producing", &e)),
+                Err(_) => Failure::new(
+                    format!("{topic}/{partition}: no acknowledgement before the invocation deadline"),
+                    true,
+                ),
+            };
+            outcome.failed = Some((unsent(pending, sources), failure));
+            break;
+        }
+        outcome
+    }
+
+    /// Produces each target partition's records, `concurrency` partitions at a time.
+    async fn produce_groups(
+        &self,
+        groups: BTreeMap<(String, i32), Vec<Outgoing>>,
+        deadline: Deadline,
+    ) -> Vec<PartitionOutcome> {
+        stream::iter(groups)
+            .map(|((topic, partition), records)| async move {
+                self.produce_partition(&topic, partition, records, deadline).await
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await
+    }
+
+    /// Adds `outgoing` to its target partition's records.
+    fn place(
+        &self,
+        groups: &mut BTreeMap<(String, i32), Vec<Outgoing>>,
+        batch: &Batch<'_>,
+        topic: String,
+        partitions: i32,
+        outgoing: Outgoing,
+    ) {
+        let source_partition = batch.get(outgoing.source).expect("sources index the batch").partition;
+        let key = outgoing.record.key.as_deref();
+        let partition = self
+            .partitioner
+            .choose(self.config.partition_strategy, key, source_partition, partitions);
+        groups.entry((topic, partition)).or_default().push(outgoing);
     }
 }
 
@@ -177,36 +244,61 @@ impl Sink for KafkaSink {
                 }
                 (_, None) => unreachable!("partition_counts fails on a missing topic without a dead-letter topic"),
             };
-            let source_partition = batch.get(outgoing.source).expect("sources index the batch").partition;
-            let key = outgoing.record.key.as_deref();
-            let partition = self
-                .partitioner
-                .choose(self.config.partition_strategy, key, source_partition, partitions);
-            groups.entry((topic, partition)).or_default().push(outgoing);
+            self.place(&mut groups, batch, topic, partitions, outgoing);
         }
-        let outcomes: Vec<(Vec<usize>, PartitionOutcome)> = stream::iter(groups)
-            .map(|((topic, partition), records)| async move {
-                let sources = records.iter().map(|o| o.source).collect();
-                (
-                    sources,
-                    self.produce_partition(&topic, partition, records, deadline).await,
-                )
-            })
-            .buffer_unordered(self.config.concurrency)
-            .collect()
-            .await;
-
         let (mut written, mut dead_lettered) = (0, 0);
         let mut unwritten = Vec::new();
-        for (sources, outcome) in outcomes {
-            let letters = sources[..outcome.acknowledged]
+        let mut too_large = Vec::new();
+        for outcome in self.produce_groups(groups, deadline).await {
+            let letters = outcome
+                .acknowledged
                 .iter()
                 .filter(|i| dead_letters.contains(*i))
                 .count();
             dead_lettered += letters;
-            written += outcome.acknowledged - letters;
-            if let Some(failure) = outcome.failure {
-                unwritten.extend(sources.into_iter().skip(outcome.acknowledged).map(|record| Unwritten {
+            written += outcome.acknowledged.len() - letters;
+            if let Some((sources, failure)) = outcome.failed {
+                unwritten.extend(sources.into_iter().map(|record| Unwritten {
+                    record,
+                    failure: failure.clone(),
+                }));
+            }
+            too_large.extend(outcome.too_large);
+        }
+        // A record too large for its topic goes to the dead letters without its bytes (they would be refused
+        // there too); the letter says where to read them.
+        let mut letters = BTreeMap::new();
+        for (source, failure) in too_large {
+            let dead = self
+                .config
+                .dead_letter_topic
+                .as_ref()
+                .filter(|_| !dead_letters.contains(&source));
+            let Some(dead) = dead else {
+                unwritten.push(Unwritten {
+                    record: source,
+                    failure,
+                });
+                continue;
+            };
+            let record = batch.get(source).expect("sources index the batch");
+            let partitions = counts
+                .get(dead)
+                .copied()
+                .flatten()
+                .expect("the dead-letter topic's count is known");
+            let letter = request::dead_letter_without_bytes(source, &record, &failure);
+            self.place(&mut letters, batch, dead.clone(), partitions, letter);
+        }
+        for outcome in self.produce_groups(letters, deadline).await {
+            dead_lettered += outcome.acknowledged.len();
+            let refused = outcome
+                .too_large
+                .into_iter()
+                .map(|(record, failure)| Unwritten { record, failure });
+            unwritten.extend(refused);
+            if let Some((sources, failure)) = outcome.failed {
+                unwritten.extend(sources.into_iter().map(|record| Unwritten {
                     record,
                     failure: failure.clone(),
                 }));

@@ -82,20 +82,38 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
 
 /// A record that could not be produced as it is (`refusal`), as the dead letter for `kafka_dead_letter_topic`:
 /// its key, value and headers, the provenance headers, and the refusal in `ckafka-dump-error`. Its timestamp
-/// is kept when a produced record can carry it, else it is stamped now.
+/// is kept when it has one, else it is stamped now.
 pub fn dead_letter(source: usize, record: &Record<'_>, refusal: &Failure) -> Outgoing {
-    let mut headers: BTreeMap<String, Vec<u8>> =
-        record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
-    let error = (ERROR_HEADER.to_owned(), refusal.reason.clone().into_bytes());
+    letter(source, record, refusal, true)
+}
+
+/// The dead letter of a record too large for its topic: the provenance and error headers only, since its key,
+/// value and headers would be refused again; the error says where to read them.
+pub fn dead_letter_without_bytes(source: usize, record: &Record<'_>, refusal: &Failure) -> Outgoing {
+    letter(source, record, refusal, false)
+}
+
+fn letter(source: usize, record: &Record<'_>, refusal: &Failure, with_bytes: bool) -> Outgoing {
+    let mut headers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut reason = refusal.reason.clone();
+    if with_bytes {
+        headers.extend(record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())));
+    } else {
+        reason.push_str(&format!(
+            " (its key, value and headers are not in this letter: read them at {}/{}/{})",
+            record.topic, record.partition, record.offset
+        ));
+    }
+    let error = (ERROR_HEADER.to_owned(), reason.into_bytes());
     add_keeping_own(&mut headers, provenance(record).into_iter().chain([error]));
-    let timestamp = stamp(record);
+    let bytes = |b: Option<&[u8]>| b.filter(|_| with_bytes).map(<[u8]>::to_vec);
     Outgoing {
         source,
         record: rskafka::record::Record {
-            key: record.key.map(<[u8]>::to_vec),
-            value: record.value.map(<[u8]>::to_vec),
+            key: bytes(record.key),
+            value: bytes(record.value),
             headers,
-            timestamp,
+            timestamp: stamp(record),
         },
     }
 }

@@ -647,3 +647,68 @@ async fn random_poison_records_are_produced_once_each_to_their_topic_or_the_dead
         }
     }
 }
+
+/// noida-db's Kafka personality enforces `max.message.bytes` (about 1 MiB, as Kafka): requests of 5 MB are
+/// refused for their size and sent again in halves, in order; a 2 MB record, too large alone, is its own fault:
+/// it goes to the dead-letter topic without its bytes, and its neighbours are produced.
+#[tokio::test]
+async fn a_record_too_large_for_its_topic_is_dead_lettered_and_the_rest_produced_in_order() {
+    let broker = setting("CKD_KAFKA_PLAIN_BOOTSTRAP");
+    let sasl = [
+        ("security_protocol", "SASL_PLAINTEXT"),
+        ("sasl_mechanism", "PLAIN"),
+        ("sasl_plain_username", "dumper"),
+        ("sasl_plain_password", "any"),
+    ];
+    let client = admin(
+        &broker,
+        Some(SaslConfig::Plain(Credentials::new("dumper".into(), "any".into()))),
+    )
+    .await;
+    let (topic, dead) = (unique("sized"), unique("sized-dead"));
+    for t in [&topic, &dead] {
+        create_topic(&client, t, 1).await;
+    }
+    let extra = [
+        &sasl[..],
+        &[
+            ("kafka_dead_letter_topic", dead.as_str()),
+            ("max_request_bytes", "5000000"),
+        ],
+    ]
+    .concat();
+    let sink = sink(&broker, &topic, &extra);
+    let values: Vec<String> = (0..13)
+        .map(|i| match i {
+            6 => "B".repeat(2_000_000),
+            _ => format!("{i:02}{}", "s".repeat(400_000)),
+        })
+        .collect();
+    let records: Vec<serde_json::Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| serde_json::json!({"Ckafka": {"topic": "src", "partition": 0, "offset": i, "msgKey": "None", "msgBody": v}}))
+        .collect();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    let summary = run(&sink, &event, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((summary.written, summary.dead_lettered), (12, 1), "{summary:?}");
+    let produced: Vec<String> = fetch_all(&client, &topic, 0)
+        .await
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.value.as_deref().unwrap()[..2]).into_owned())
+        .collect();
+    let expected: Vec<String> = (0..13).filter(|&i| i != 6).map(|i| format!("{i:02}")).collect();
+    assert_eq!(produced, expected, "the neighbours, in the source order");
+    let letters = fetch_all(&client, &dead, 0).await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        letters[0].value, None,
+        "the bytes the topic refused are not in the letter"
+    );
+    assert_eq!(letters[0].headers[SOURCE_OFFSET_HEADER], b"6");
+    let why = String::from_utf8(letters[0].headers[ERROR_HEADER].clone()).unwrap();
+    assert!(
+        why.contains("refused the record for its size") && why.contains("read them at src/0/6"),
+        "{why}"
+    );
+}
