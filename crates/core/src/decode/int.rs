@@ -1,11 +1,14 @@
 //! Integer fields (`partition`, `offset`, `timestamp`) as a number or a numeric string — EventBridge Pipes and
 //! some AWS samples send `"partition": "0"` — with errors that name the field and what was expected.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Unexpected, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// Reads one integer field; `null` is `None`.
 pub(super) struct IntSeed<T> {
@@ -41,8 +44,32 @@ impl<T: TryFrom<i64> + TryFrom<u64> + FromStr> IntSeed<T> {
 
 impl<'de, T: TryFrom<i64> + TryFrom<u64> + FromStr> DeserializeSeed<'de> for IntSeed<T> {
     type Value = Option<T>;
+    /// From the value's text: with serde_json's `arbitrary_precision` (numbers keep their digits) its own
+    /// number parsing would allocate a string for every integer of the event.
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
-        deserializer.deserialize_any(self)
+        let raw = <&'de RawValue>::deserialize(deserializer)?;
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') if text.bytes().skip(1).all(|b| b.is_ascii_digit()) => match text.parse::<i64>() {
+                Ok(v) => self.visit_i64(v),
+                Err(_) => match text.parse::<u64>() {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(de::Error::invalid_value(Unexpected::Other("number"), &self)),
+                },
+            },
+            Some(b'-' | b'0'..=b'9') => Err(de::Error::invalid_type(
+                Unexpected::Other("floating point number"),
+                &self,
+            )),
+            Some(b'"') => {
+                let s: Cow<'de, str> = serde_json::from_str(text).map_err(de::Error::custom)?;
+                self.visit_str(&s)
+            }
+            Some(b'n') => Ok(None),
+            Some(b't' | b'f') => Err(de::Error::invalid_type(Unexpected::Bool(text == "true"), &self)),
+            Some(b'[') => Err(de::Error::invalid_type(Unexpected::Seq, &self)),
+            _ => Err(de::Error::invalid_type(Unexpected::Map, &self)),
+        }
     }
 }
 
@@ -69,9 +96,6 @@ impl<'de, T: TryFrom<i64> + TryFrom<u64> + FromStr> Visitor<'de> for IntSeed<T> 
         v.parse()
             .map(Some)
             .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
-        Ok(None)
     }
 }
 
