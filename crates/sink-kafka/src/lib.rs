@@ -5,7 +5,7 @@ pub mod error;
 pub mod partition;
 pub mod request;
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use ckafka_dump_core::error::Unwritten;
 use ckafka_dump_core::stage::fields::Path;
@@ -24,6 +24,9 @@ pub struct KafkaSink {
     client: KafkaClient,
     partitioner: Partitioner,
 }
+
+/// Makes the record produced for a source again.
+type Rebuild<'a> = dyn Fn(usize) -> Outgoing + Sync + 'a;
 
 /// What became of one target partition's records.
 #[derive(Default)]
@@ -48,12 +51,15 @@ impl KafkaSink {
 
     /// Produces one partition's records in order, request by request; after a failed request the rest are
     /// not sent, so the target keeps the source order when the batch is re-delivered. A request the broker
-    /// refuses for its size is sent again in halves, down to the record that is too large alone.
+    /// refuses for its size is sent again in halves, down to the record that is too large alone; the client
+    /// takes the records it sends, so `rebuild` makes a refused request's records again from their sources
+    /// (rare, where a copy of every request would cost each batch).
     async fn produce_partition(
         &self,
         topic: &str,
         partition: i32,
         records: Vec<Outgoing>,
+        rebuild: &Rebuild<'_>,
         deadline: Deadline,
     ) -> PartitionOutcome {
         let mut pending: VecDeque<Vec<Outgoing>> = request::chunk(records, self.config.max_request_bytes).into();
@@ -71,9 +77,10 @@ impl KafkaSink {
                 return outcome;
             }
         };
-        while let Some(mut chunk) = pending.pop_front() {
+        while let Some(chunk) = pending.pop_front() {
             let sources: Vec<usize> = chunk.iter().map(|o| o.source).collect();
-            let records = chunk.iter().map(|o| o.record.clone()).collect();
+            let size = chunk.first().map_or(0, |o| o.record.approximate_size());
+            let records = chunk.into_iter().map(|o| o.record).collect();
             let produce = client.produce(records, self.config.compression);
             let failure = match tokio::time::timeout_at(deadline.cutoff(), produce).await {
                 Ok(Ok(offsets)) if offsets.len() == sources.len() => {
@@ -88,16 +95,16 @@ impl KafkaSink {
                     ),
                     true,
                 ),
-                Ok(Err(e)) if refuses_size(&e) && chunk.len() > 1 => {
-                    let second = chunk.split_off(chunk.len() / 2);
+                Ok(Err(e)) if refuses_size(&e) && sources.len() > 1 => {
+                    let mut first: Vec<Outgoing> = sources.iter().map(|&source| rebuild(source)).collect();
+                    let second = first.split_off(first.len() / 2);
                     pending.push_front(second);
-                    pending.push_front(chunk);
+                    pending.push_front(first);
                     continue;
                 }
                 Ok(Err(e)) if refuses_size(&e) => {
                     let reason = format!(
-                        "{topic}/{partition}: the broker refused the record for its size ({} bytes): {}",
-                        chunk[0].record.approximate_size(),
+                        "{topic}/{partition}: the broker refused the record for its size ({size} bytes): {}",
                         KafkaError::partition(topic, partition, "producing", &e)
                     );
                     outcome.too_large.push((sources[0], Failure::new(reason, false)));
@@ -119,11 +126,13 @@ impl KafkaSink {
     async fn produce_groups(
         &self,
         groups: BTreeMap<(String, i32), Vec<Outgoing>>,
+        rebuild: &Rebuild<'_>,
         deadline: Deadline,
     ) -> Vec<PartitionOutcome> {
         stream::iter(groups)
             .map(|((topic, partition), records)| async move {
-                self.produce_partition(&topic, partition, records, deadline).await
+                self.produce_partition(&topic, partition, records, rebuild, deadline)
+                    .await
             })
             .buffer_unordered(self.config.concurrency)
             .collect()
@@ -201,7 +210,8 @@ impl Sink for KafkaSink {
         // anything is sent.
         let mut ready = Vec::with_capacity(batch.len());
         let mut refused = Vec::new();
-        let mut dead_letters = HashSet::new();
+        // The dead letters, by source, with why: to count them, and to build them again if need be.
+        let mut dead_letters: HashMap<usize, Failure> = HashMap::new();
         for (i, record) in batch.records().enumerate() {
             match (
                 request::outgoing(i, &record, &self.config),
@@ -209,8 +219,8 @@ impl Sink for KafkaSink {
             ) {
                 (Ok(outgoing), _) => ready.push(outgoing),
                 (Err(failure), Some(topic)) => {
-                    dead_letters.insert(i);
                     ready.push((topic.clone(), request::dead_letter(i, &record, &failure)));
+                    dead_letters.insert(i, failure);
                 }
                 (Err(failure), None) => refused.push(Unwritten { record: i, failure }),
             }
@@ -233,8 +243,8 @@ impl Sink for KafkaSink {
                         ),
                         false,
                     );
-                    dead_letters.insert(outgoing.source);
                     outgoing = request::dead_letter(outgoing.source, &record, &failure);
+                    dead_letters.insert(outgoing.source, failure);
                     let n = counts
                         .get(dead)
                         .copied()
@@ -249,11 +259,22 @@ impl Sink for KafkaSink {
         let (mut written, mut dead_lettered) = (0, 0);
         let mut unwritten = Vec::new();
         let mut too_large = Vec::new();
-        for outcome in self.produce_groups(groups, deadline).await {
+        let rebuild = |source: usize| {
+            let record = batch.get(source).expect("sources index the batch");
+            match dead_letters.get(&source) {
+                Some(failure) => request::dead_letter(source, &record, failure),
+                None => {
+                    request::outgoing(source, &record, &self.config)
+                        .expect("a record made once is made again")
+                        .1
+                }
+            }
+        };
+        for outcome in self.produce_groups(groups, &rebuild, deadline).await {
             let letters = outcome
                 .acknowledged
                 .iter()
-                .filter(|i| dead_letters.contains(*i))
+                .filter(|i| dead_letters.contains_key(*i))
                 .count();
             dead_lettered += letters;
             written += outcome.acknowledged.len() - letters;
@@ -268,12 +289,13 @@ impl Sink for KafkaSink {
         // A record too large for its topic goes to the dead letters without its bytes (they would be refused
         // there too); the letter says where to read them.
         let mut letters = BTreeMap::new();
+        let mut refusals = HashMap::new();
         for (source, failure) in too_large {
             let dead = self
                 .config
                 .dead_letter_topic
                 .as_ref()
-                .filter(|_| !dead_letters.contains(&source));
+                .filter(|_| !dead_letters.contains_key(&source));
             let Some(dead) = dead else {
                 unwritten.push(Unwritten {
                     record: source,
@@ -289,8 +311,13 @@ impl Sink for KafkaSink {
                 .expect("the dead-letter topic's count is known");
             let letter = request::dead_letter_without_bytes(source, &record, &failure);
             self.place(&mut letters, batch, dead.clone(), partitions, letter);
+            refusals.insert(source, failure);
         }
-        for outcome in self.produce_groups(letters, deadline).await {
+        let rebuild_letter = |source: usize| {
+            let record = batch.get(source).expect("sources index the batch");
+            request::dead_letter_without_bytes(source, &record, &refusals[&source])
+        };
+        for outcome in self.produce_groups(letters, &rebuild_letter, deadline).await {
             dead_lettered += outcome.acknowledged.len();
             let refused = outcome
                 .too_large
