@@ -73,14 +73,24 @@ fn aws_lambda_runtime_through_cargo_lambda_watch() {
     .unwrap();
     let _handler = Owned(handler);
 
+    // The emulator may still be restarting its server just after it first listened (seen once in a CI run:
+    // the invoke's connection refused): an invoke is tried again while nothing listens on the port.
+    let listening = || std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok();
     let invoke = |data: &[&str]| {
-        Command::new(&cargo_lambda)
-            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port])
-            .args(data)
-            .arg("_")
-            .current_dir(repo())
-            .output()
-            .unwrap()
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let output = Command::new(&cargo_lambda)
+                .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port])
+                .args(data)
+                .arg("_")
+                .current_dir(repo())
+                .output()
+                .unwrap();
+            if output.status.success() || listening() || Instant::now() > deadline {
+                return output;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     };
     let summary = json(&invoke(&["--data-file", "events/aws-msk.json"]));
     assert_eq!(
