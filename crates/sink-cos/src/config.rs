@@ -12,7 +12,7 @@ use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
 use crate::encode::{Compression, ContentFormat, Csv, Lines};
-use crate::key::{KeyFields, KeyTemplate};
+use crate::key::{bad_segment, KeyFields, KeyTemplate};
 
 /// The console's limit for one file ("单个文件最大500MB").
 pub const MAX_OBJECT_BYTES: usize = 500 * 1024 * 1024;
@@ -192,7 +192,8 @@ impl CosConfig {
         Ok(config)
     }
 
-    /// The shortest key the naming settings give (a one-letter topic) must fit the store's limit.
+    /// The shortest key the naming settings give (a one-letter topic) must fit the store's limit, and no
+    /// setting may make a segment that leaves its folder.
     fn check_key_length(&self) -> Result<(), ConfigError> {
         let fields = KeyFields {
             instance: &self.instance,
@@ -204,10 +205,17 @@ impl CosConfig {
             zone: &self.zone,
         };
         let one_letter_route = vec!["x".to_owned(); self.key_template.route_len()];
-        let shortest = self
-            .key_template
-            .render(&self.prefix, &fields, &one_letter_route, "")
-            .len();
+        let sample = self.key_template.render(&self.prefix, &fields, &one_letter_route, "");
+        if let Some(segment) = bad_segment(&sample) {
+            return Err(ConfigError::new(
+                "destination_path",
+                format!(
+                    "object keys such as `{sample}` have a path segment `{segment}`: with the bucket_address path, \
+                     kafka_instance_id and topic_id, segments between `/` must not be empty, `.` or `..`"
+                ),
+            ));
+        }
+        let shortest = sample.len();
         if shortest > MAX_KEY_BYTES {
             return Err(ConfigError::new(
                 "kafka_instance_id",
@@ -550,6 +558,8 @@ mod tests {
             ("object_key_template", "{topic}/../{partition}+{start_offset}")
         ])
         .contains("path segment `..`"));
+        assert!(err(&[("bucket_address", "s3://b/a/../"), ("kafka_instance_id", "k")]).contains("path segment `..`"));
+        assert!(err(&[("bucket_address", "s3://b"), ("kafka_instance_id", "..")]).contains("path segment `..`"));
         let csv = |extra: &[(&str, &str)]| {
             err(&[&[("bucket_address", "s3://b"), ("content_format", "csv")][..], extra].concat())
         };

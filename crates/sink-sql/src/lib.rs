@@ -457,14 +457,13 @@ impl SqlSink {
                 oversized: Vec::new(),
             },
         };
-        if let Some(&first) = statements.oversized.first() {
+        if !statements.oversized.is_empty() {
             // Found alone by halving, like any row the database refuses.
             return Err(DbError::new(
                 ErrorClass::Row,
                 format!(
-                    "the row (record {}) is larger than the largest statement the server takes ({} bytes: \
-                     max_allowed_packet)",
-                    rows[first].record, limit.server_max
+                    "the row is larger than the largest statement the server takes ({} bytes: max_allowed_packet)",
+                    limit.server_max
                 ),
             ));
         }
