@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use base64::Engine;
+use ckafka_dump_core::json;
 use ckafka_dump_core::stage::fields::routing_text;
 use ckafka_dump_core::stage::object::{Object, Slot};
 use ckafka_dump_core::time::{DateTime, Zone};
@@ -160,7 +161,8 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The dead-letter document of a record the target index refused as malformed: the raw body, the error,
-/// the index it was meant for and the Kafka coordinates, so it can be fixed and replayed.
+/// the index it was meant for, the Kafka coordinates, the key and the headers (bytes that are not UTF-8 in
+/// base64, marked as in to-cos's JSON lines), so it can be fixed and replayed without losing a byte.
 pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, reason: &str, now_ms: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(record.value_bytes().len() + 256);
     out.extend_from_slice(b"{\"@timestamp\":");
@@ -173,15 +175,10 @@ pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, re
     write_json_string(&mut out, reason);
     out.extend_from_slice(b"},\"topic\":");
     write_json_string(&mut out, record.topic);
-    let _ = write!(
-        out,
-        ",\"partition\":{},\"offset\":{},\"key\":",
-        record.partition, record.offset
-    );
-    match record.key {
-        Some(key) => write_json_string(&mut out, &String::from_utf8_lossy(key)),
-        None => out.extend_from_slice(b"null"),
-    }
+    let _ = write!(out, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
+    json::push_bytes_member(&mut out, "key", record.key);
+    out.extend_from_slice(b",\"headers\":");
+    json::push_headers(&mut out, record);
     match record.value_str() {
         Some(text) => {
             out.extend_from_slice(b",\"raw\":");
@@ -222,6 +219,24 @@ mod tests {
         let batch = decode(&event).unwrap().into_batch().unwrap();
         let doc = build(&batch.get(0).unwrap(), settings, 1_545_084_650_987);
         (serde_json::from_slice(&doc.source).unwrap(), doc.id)
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_a_binary_key_and_every_header_byte_exact() {
+        let event = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"key":"/wE=","value":"/w==",
+            "headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
+        let batch = decode(event).unwrap().into_batch().unwrap();
+        let letter = dead_letter(&batch.get(0).unwrap(), "logs", "mapper_parsing_exception", "bad", 0);
+        let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
+        assert_eq!(
+            (letter["key"].as_str(), letter["key_encoding"].as_str()),
+            (Some("/wE="), Some("base64"))
+        );
+        assert_eq!(letter["raw_base64"], "/w==");
+        assert_eq!(
+            letter["headers"],
+            serde_json::json!([{"key": "h", "value": "a"}, {"key": "h", "value": "/w==", "value_encoding": "base64"}])
+        );
     }
 
     #[test]
