@@ -72,16 +72,26 @@ pub(crate) fn connection_is_retryable(error: &ConnectionError) -> bool {
     }
 }
 
-/// Whether the broker refused a produce for the size of its record batch (`max.message.bytes`): smaller
-/// requests may pass, and a record that is too large alone is that record's fault.
-pub fn refuses_size(error: &ClientError) -> bool {
-    matches!(
-        error,
-        ClientError::ServerError {
-            protocol_error: ProtocolError::MessageTooLarge | ProtocolError::RecordListTooLarge,
-            ..
-        }
-    )
+/// Why a broker refused a produce for the records in it, not for the request or the connection: smaller
+/// requests may pass, and what one record alone is refused for is that record's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordRefusal {
+    /// The record batch is over the topic's `max.message.bytes` (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE).
+    Size,
+    /// A record the topic does not take: no key on a compacted topic (INVALID_RECORD), a timestamp outside
+    /// `message.timestamp.difference.max.ms` (INVALID_TIMESTAMP).
+    Record,
+}
+
+pub fn record_refusal(error: &ClientError) -> Option<RecordRefusal> {
+    let ClientError::ServerError { protocol_error, .. } = error else {
+        return None;
+    };
+    match protocol_error {
+        ProtocolError::MessageTooLarge | ProtocolError::RecordListTooLarge => Some(RecordRefusal::Size),
+        ProtocolError::InvalidRecord | ProtocolError::InvalidTimestamp => Some(RecordRefusal::Record),
+        _ => None,
+    }
 }
 
 fn is_permanent(error: ProtocolError) -> bool {
@@ -124,8 +134,10 @@ mod tests {
         assert!(!is_retryable(&server_error(ProtocolError::SaslAuthenticationFailed)));
         assert!(!is_retryable(&server_error(ProtocolError::TopicAuthorizationFailed)));
         assert!(!is_retryable(&server_error(ProtocolError::MessageTooLarge)));
-        assert!(refuses_size(&server_error(ProtocolError::MessageTooLarge)));
-        assert!(!refuses_size(&server_error(ProtocolError::InvalidRecord)));
+        let refusal = |e| record_refusal(&server_error(e));
+        assert_eq!(refusal(ProtocolError::MessageTooLarge), Some(RecordRefusal::Size));
+        assert_eq!(refusal(ProtocolError::InvalidRecord), Some(RecordRefusal::Record));
+        assert_eq!(refusal(ProtocolError::NotLeaderOrFollower), None);
         assert!(is_retryable(&server_error(ProtocolError::NotLeaderOrFollower)));
         assert!(is_retryable(&server_error(ProtocolError::RequestTimedOut)));
         assert!(is_retryable(&ClientError::Timeout));

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use ckafka_dump_core::error::Unwritten;
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
-use ckafka_dump_kafka::error::refuses_size;
+use ckafka_dump_kafka::error::{record_refusal, RecordRefusal};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 
@@ -33,8 +33,8 @@ type Rebuild<'a> = dyn Fn(usize) -> Outgoing + Sync + 'a;
 struct PartitionOutcome {
     /// The records the broker acknowledged (their sources), in order.
     acknowledged: Vec<usize>,
-    /// Records the broker refused for their size alone (`max.message.bytes`): their own fault.
-    too_large: Vec<(usize, Failure)>,
+    /// Records the broker refused alone (too large, a record the topic does not take): their own fault.
+    refused: Vec<(usize, Failure, RecordRefusal)>,
     /// The records not acknowledged, and why.
     failed: Option<(Vec<usize>, Failure)>,
 }
@@ -95,22 +95,28 @@ impl KafkaSink {
                     ),
                     true,
                 ),
-                Ok(Err(e)) if refuses_size(&e) && sources.len() > 1 => {
-                    let mut first: Vec<Outgoing> = sources.iter().map(|&source| rebuild(source)).collect();
-                    let second = first.split_off(first.len() / 2);
-                    pending.push_front(second);
-                    pending.push_front(first);
-                    continue;
-                }
-                Ok(Err(e)) if refuses_size(&e) => {
-                    let reason = format!(
-                        "{topic}/{partition}: the broker refused the record for its size ({size} bytes): {}",
-                        KafkaError::partition(topic, partition, "producing", &e)
-                    );
-                    outcome.too_large.push((sources[0], Failure::new(reason, false)));
-                    continue;
-                }
-                Ok(Err(e)) => Failure::of(&KafkaError::partition(topic, partition, "producing", &e)),
+                Ok(Err(e)) => match record_refusal(&e) {
+                    Some(_) if sources.len() > 1 => {
+                        let mut first: Vec<Outgoing> = sources.iter().map(|&source| rebuild(source)).collect();
+                        let second = first.split_off(first.len() / 2);
+                        pending.push_front(second);
+                        pending.push_front(first);
+                        continue;
+                    }
+                    Some(refusal) => {
+                        let why = match refusal {
+                            RecordRefusal::Size => {
+                                format!("the broker refused the record for its size ({size} bytes)")
+                            }
+                            RecordRefusal::Record => "the broker refused the record".to_owned(),
+                        };
+                        let error = KafkaError::partition(topic, partition, "producing", &e);
+                        let failure = Failure::new(format!("{topic}/{partition}: {why}: {error}"), false);
+                        outcome.refused.push((sources[0], failure, refusal));
+                        continue;
+                    }
+                    None => Failure::of(&KafkaError::partition(topic, partition, "producing", &e)),
+                },
                 Err(_) => Failure::new(
                     format!("{topic}/{partition}: no acknowledgement before the invocation deadline"),
                     true,
@@ -258,7 +264,7 @@ impl Sink for KafkaSink {
         }
         let (mut written, mut dead_lettered) = (0, 0);
         let mut unwritten = Vec::new();
-        let mut too_large = Vec::new();
+        let mut refused_alone = Vec::new();
         let rebuild = |source: usize| {
             let record = batch.get(source).expect("sources index the batch");
             match dead_letters.get(&source) {
@@ -284,13 +290,20 @@ impl Sink for KafkaSink {
                     failure: failure.clone(),
                 }));
             }
-            too_large.extend(outcome.too_large);
+            refused_alone.extend(outcome.refused);
         }
-        // A record too large for its topic goes to the dead letters without its bytes (they would be refused
-        // there too); the letter says where to read them.
+        // A record the broker refused alone goes to the dead letters; one too large goes without its bytes
+        // (they would be refused there too), its letter saying where to read them.
         let mut letters = BTreeMap::new();
         let mut refusals = HashMap::new();
-        for (source, failure) in too_large {
+        let letter = |source: usize, failure: &Failure, refusal: RecordRefusal| {
+            let record = batch.get(source).expect("sources index the batch");
+            match refusal {
+                RecordRefusal::Size => request::dead_letter_without_bytes(source, &record, failure),
+                RecordRefusal::Record => request::dead_letter(source, &record, failure),
+            }
+        };
+        for (source, failure, refusal) in refused_alone {
             let dead = self
                 .config
                 .dead_letter_topic
@@ -303,26 +316,30 @@ impl Sink for KafkaSink {
                 });
                 continue;
             };
-            let record = batch.get(source).expect("sources index the batch");
             let partitions = counts
                 .get(dead)
                 .copied()
                 .flatten()
                 .expect("the dead-letter topic's count is known");
-            let letter = request::dead_letter_without_bytes(source, &record, &failure);
-            self.place(&mut letters, batch, dead.clone(), partitions, letter);
-            refusals.insert(source, failure);
+            self.place(
+                &mut letters,
+                batch,
+                dead.clone(),
+                partitions,
+                letter(source, &failure, refusal),
+            );
+            refusals.insert(source, (failure, refusal));
         }
         let rebuild_letter = |source: usize| {
-            let record = batch.get(source).expect("sources index the batch");
-            request::dead_letter_without_bytes(source, &record, &refusals[&source])
+            let (failure, refusal) = &refusals[&source];
+            letter(source, failure, *refusal)
         };
         for outcome in self.produce_groups(letters, &rebuild_letter, deadline).await {
             dead_lettered += outcome.acknowledged.len();
             let refused = outcome
-                .too_large
+                .refused
                 .into_iter()
-                .map(|(record, failure)| Unwritten { record, failure });
+                .map(|(record, failure, _)| Unwritten { record, failure });
             unwritten.extend(refused);
             if let Some((sources, failure)) = outcome.failed {
                 unwritten.extend(sources.into_iter().map(|record| Unwritten {

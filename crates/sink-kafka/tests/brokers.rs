@@ -14,7 +14,7 @@ use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::partition::murmur2;
 use ckafka_dump_sink_kafka::request::{ERROR_HEADER, SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
 use ckafka_dump_sink_kafka::KafkaSink;
-use ckafka_dump_testkit::{cache_dir, free_port, setting, site_package, unique, Owned};
+use ckafka_dump_testkit::{cache_dir, free_port, setting, site_package, unique, venv_path, Owned};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
@@ -711,4 +711,56 @@ async fn a_record_too_large_for_its_topic_is_dead_lettered_and_the_rest_produced
         why.contains("refused the record for its size") && why.contains("read them at src/0/6"),
         "{why}"
     );
+}
+
+/// noida-db refuses a keyless record on a compacted topic (INVALID_RECORD): each such record is its own fault,
+/// found by halving and dead-lettered with its bytes, and the keyed ones are produced in order.
+#[tokio::test]
+async fn records_a_compacted_topic_refuses_are_dead_lettered_and_the_keyed_ones_produced() {
+    let broker = setting("CKD_KAFKA_PLAIN_BOOTSTRAP");
+    let client = admin(
+        &broker,
+        Some(SaslConfig::Plain(Credentials::new("dumper".into(), "any".into()))),
+    )
+    .await;
+    let (topic, dead) = (unique("compacted"), unique("compacted-dead"));
+    create_topic(&client, &dead, 1).await;
+    // rskafka creates topics without configs: the admin client of kafka-python (test tools venv) does.
+    let python = venv_path("bin/python");
+    let created = std::process::Command::new(&python)
+        .args(["-c", "import sys; from kafka import KafkaAdminClient; from kafka.admin import NewTopic; \
+            KafkaAdminClient(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT', sasl_mechanism='PLAIN', \
+            sasl_plain_username='u', sasl_plain_password='p').create_topics([NewTopic(sys.argv[2], 1, 1, \
+            topic_configs={'cleanup.policy': 'compact'})])", &broker, &topic])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (scripts/services.sh tools installs it): {e}"));
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let extra = [
+        ("security_protocol", "SASL_PLAINTEXT"),
+        ("sasl_mechanism", "PLAIN"),
+        ("sasl_plain_username", "dumper"),
+        ("sasl_plain_password", "any"),
+        ("kafka_dead_letter_topic", dead.as_str()),
+    ];
+    let sink = sink(&broker, &topic, &extra);
+    let records: Vec<serde_json::Value> = (0..6)
+        .map(|i| {
+            let key = if i % 3 == 1 { "None".to_owned() } else { format!("k{i}") };
+            serde_json::json!({"Ckafka": {"topic": "src", "partition": 0, "offset": i, "msgKey": key, "msgBody": format!("v{i}")}})
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    let summary = run(&sink, &event, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((summary.written, summary.dead_lettered), (4, 2), "{summary:?}");
+    let values = |records: Vec<Record>| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+            .collect()
+    };
+    assert_eq!(values(fetch_all(&client, &topic, 0).await), ["v0", "v2", "v3", "v5"]);
+    let letters = fetch_all(&client, &dead, 0).await;
+    let why = String::from_utf8(letters[0].headers[ERROR_HEADER].clone()).unwrap();
+    assert!(why.contains("the broker refused the record"), "{why}");
+    assert_eq!(values(letters), ["v1", "v4"], "the letters keep their bytes");
 }
