@@ -9,7 +9,8 @@
 #   scripts/services.sh env                  print the addresses as `export` lines (tests read these variables)
 # Services: tansu (Kafka), kafka-scram (tansu with sqlite storage and SCRAM users; built from crates.io on
 # first use, ~20 min), kafka-plain (noida-db's Kafka personality: accepts SASL/PLAIN without checking the
-# password), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in front of es),
+# password), es (noida-db, ES 8 API), opensearch (osmem-server), es-auth (nginx basic auth in front of es, and
+# /small-body/: es behind a 64 KB body limit),
 # s3 (s3s-fs), postgres (Debian's PostgreSQL 15), mariadb (Debian's MariaDB 10.11; apt-get installs it on first
 # use); both databases also accept TLS with a certificate of a test CA made here ($CKD_STATE/sql-tls/ca.pem).
 # Tools are cached in $CKD_CACHE; state (pids, logs, data) lives in $CKD_STATE.
@@ -184,6 +185,13 @@ http {
       auth_basic "ckafka-dump test";
       auth_basic_user_file $dir/htpasswd;
       proxy_pass http://127.0.0.1:$ES_PORT;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+    # A proxy with a small body limit (as managed OpenSearch has one): to-es's answer to HTTP 413.
+    location /small-body/ {
+      client_max_body_size 64k;
+      proxy_pass http://127.0.0.1:$ES_PORT/;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }

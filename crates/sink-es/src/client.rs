@@ -69,6 +69,11 @@ impl EsClient {
             request = request.query(&[("pipeline", pipeline)]);
         }
         let (status, bytes) = send(node, request).await?;
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            let excerpt = body_excerpt(bytes.as_ref(), 300);
+            let failure = Failure::new(format!("{node} answered HTTP {status}: {excerpt}"), false);
+            return Ok(vec![ItemOutcome::TooLarge(failure); sent]);
+        }
         classify_status(node, status, bytes.as_ref())?;
         response::parse(bytes.as_ref(), op, sent).map_err(|e| Failure::new(format!("{node}: {e}"), true))
     }

@@ -162,9 +162,18 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
 
 /// The dead-letter document of a record the target index refused as malformed: the raw body, the error,
 /// the index it was meant for, the Kafka coordinates, the key and the headers (bytes that are not UTF-8 in
-/// base64, marked as in to-cos's JSON lines), so it can be fixed and replayed without losing a byte.
-pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, reason: &str, now_ms: i64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(record.value_bytes().len() + 256);
+/// base64, marked as in to-cos's JSON lines), so it can be fixed and replayed without losing a byte. A record
+/// too large for any request the server takes (`with_bytes` false) keeps only where to read it.
+pub fn dead_letter(
+    record: &Record<'_>,
+    target_index: &str,
+    error_type: &str,
+    reason: &str,
+    now_ms: i64,
+    with_bytes: bool,
+) -> Vec<u8> {
+    let capacity = if with_bytes { record.value_bytes().len() } else { 0 };
+    let mut out = Vec::with_capacity(capacity + 256);
     out.extend_from_slice(b"{\"@timestamp\":");
     write_json_string(&mut out, &DateTime::from_epoch_ms(now_ms).rfc3339());
     out.extend_from_slice(b",\"target_index\":");
@@ -176,6 +185,16 @@ pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, re
     out.extend_from_slice(b"},\"topic\":");
     write_json_string(&mut out, record.topic);
     let _ = write!(out, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
+    if !with_bytes {
+        out.extend_from_slice(b",\"bytes\":");
+        let note = format!(
+            "not stored: read the key, value and headers at {}/{}/{}",
+            record.topic, record.partition, record.offset
+        );
+        write_json_string(&mut out, &note);
+        out.push(b'}');
+        return out;
+    }
     json::push_bytes_member(&mut out, "key", record.key);
     out.extend_from_slice(b",\"headers\":");
     json::push_headers(&mut out, record);
@@ -226,7 +245,14 @@ mod tests {
         let event = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"key":"/wE=","value":"/w==",
             "headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
         let batch = decode(event).unwrap().into_batch().unwrap();
-        let letter = dead_letter(&batch.get(0).unwrap(), "logs", "mapper_parsing_exception", "bad", 0);
+        let letter = dead_letter(
+            &batch.get(0).unwrap(),
+            "logs",
+            "mapper_parsing_exception",
+            "bad",
+            0,
+            true,
+        );
         let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
         assert_eq!(
             (letter["key"].as_str(), letter["key_encoding"].as_str()),

@@ -61,12 +61,14 @@ impl EsSink {
         let mut outcomes = vec![ItemOutcome::Failed(not_sent); items.len()];
         let mut pending: Vec<usize> = (0..items.len()).collect();
         let mut backoff = RetryPolicy::DEFAULT.backoff();
+        // Halved while the server answers 413: requests shrink until they pass or hold one document.
+        let mut max_bytes = self.config.bulk_max_bytes;
         while !pending.is_empty() {
             let timeout = self.config.request_timeout.min(deadline.remaining());
             if timeout.is_zero() {
                 break;
             }
-            let chunks = request::chunk(items, &pending, self.config.bulk_max_bytes);
+            let chunks = request::chunk(items, &pending, max_bytes);
             let answers: Vec<_> = stream::iter(chunks)
                 .map(|chunk| async move {
                     let body = request::body(items, &chunk);
@@ -84,6 +86,10 @@ impl EsSink {
                 break;
             }
             pending.sort_unstable();
+            if pending.iter().any(|&i| matches!(outcomes[i], ItemOutcome::TooLarge(_))) {
+                max_bytes = (max_bytes / 2).max(1);
+                continue;
+            }
             tracing::debug!(pending = pending.len(), "retrying bulk items");
             match backoff.next_delay(deadline, Duration::from_secs(1)) {
                 Some(delay) => tokio::time::sleep(delay).await,

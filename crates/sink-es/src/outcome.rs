@@ -4,7 +4,7 @@
 use ckafka_dump_core::{Failure, Unwritten};
 
 use crate::request::BulkItem;
-use crate::response::ItemOutcome;
+use crate::response::{ItemOutcome, TOO_LARGE};
 
 /// Records a bulk request's answer (or its failure as a whole) for the items it carried; returns the
 /// items to send again.
@@ -14,10 +14,18 @@ pub fn record_answer(
     answer: Result<Vec<ItemOutcome>, Failure>,
 ) -> Vec<usize> {
     let mut again = Vec::new();
+    let alone = chunk.len() == 1;
     match answer {
         Ok(answers) => {
             for (i, outcome) in chunk.into_iter().zip(answers) {
-                if is_retryable(&outcome) {
+                let outcome = match outcome {
+                    ItemOutcome::TooLarge(failure) if alone => ItemOutcome::BadDocument {
+                        error_type: TOO_LARGE.to_owned(),
+                        reason: format!("the request with this document alone is too large: {}", failure.reason),
+                    },
+                    other => other,
+                };
+                if is_retryable(&outcome) || matches!(outcome, ItemOutcome::TooLarge(_)) {
                     again.push(i);
                 }
                 outcomes[i] = outcome;
@@ -64,7 +72,7 @@ pub fn sort(items: &[BulkItem], outcomes: Vec<ItemOutcome>) -> Sorted {
     for (item, outcome) in items.iter().zip(outcomes) {
         match outcome {
             ItemOutcome::Written => sorted.written += 1,
-            ItemOutcome::Failed(failure) => sorted.unwritten.push(Unwritten {
+            ItemOutcome::Failed(failure) | ItemOutcome::TooLarge(failure) => sorted.unwritten.push(Unwritten {
                 record: item.record,
                 failure,
             }),
@@ -90,6 +98,21 @@ pub fn refuse(bad: Vec<BadDocument>, why: &'static str) -> impl Iterator<Item = 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_refused_as_too_large_is_sent_again_unless_it_held_one_document() {
+        let too_large = || ItemOutcome::TooLarge(Failure::new("HTTP 413", false));
+        let mut outcomes = vec![ItemOutcome::Written; 3];
+        let again = record_answer(&mut outcomes, vec![0, 1], Ok(vec![too_large(), too_large()]));
+        assert_eq!(again, [0, 1], "two documents: smaller requests may pass");
+        let again = record_answer(&mut outcomes, vec![2], Ok(vec![too_large()]));
+        assert!(again.is_empty());
+        assert!(
+            matches!(&outcomes[2], ItemOutcome::BadDocument { error_type, .. } if error_type == TOO_LARGE),
+            "{:?}",
+            outcomes[2]
+        );
+    }
 
     fn items(n: usize) -> Vec<BulkItem> {
         (0..n)

@@ -11,6 +11,7 @@ use ckafka_dump_core::{Batch, Record};
 use crate::config::{EsConfig, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
 use crate::document::{self, write_json_string};
 use crate::outcome::BadDocument;
+use crate::response::TOO_LARGE;
 
 /// What a batch becomes: bulk items, records to dead-letter before anything is sent (the transform stage
 /// rejected them, or their index name cannot be made), tombstones skipped, and records superseded in the batch
@@ -238,7 +239,16 @@ pub fn bulk_item(
 /// why, under the record's coordinates as `_id` (a re-delivery overwrites it).
 pub fn dead_letter_item(dead_letter_index: &str, batch: &Batch<'_>, bad: &BadDocument, now_ms: i64) -> BulkItem {
     let record = batch.get(bad.record).expect("bad documents index the batch");
-    let source = document::dead_letter(&record, &bad.target_index, &bad.error_type, &bad.reason, now_ms);
+    // A document too large for any request would make a dead letter as large: it keeps where to read it.
+    let with_bytes = bad.error_type != TOO_LARGE;
+    let source = document::dead_letter(
+        &record,
+        &bad.target_index,
+        &bad.error_type,
+        &bad.reason,
+        now_ms,
+        with_bytes,
+    );
     bulk_item(
         bad.record,
         Action::Index,

@@ -17,7 +17,13 @@ pub enum ItemOutcome {
     /// Retryable ones (429, 5xx, rejected execution) are sent again after a backoff; the rest (closed
     /// index, blocked cluster, bad index name …) fail the invocation.
     Failed(Failure),
+    /// The request that carried it was over the server's (or a proxy's) body limit, HTTP 413: sent again in a
+    /// smaller request; alone, the document is too large, its own fault.
+    TooLarge(Failure),
 }
+
+/// The `error.type` of a document too large for any request the server takes.
+pub const TOO_LARGE: &str = "request_entity_too_large";
 
 #[derive(Deserialize)]
 struct BulkResponse {

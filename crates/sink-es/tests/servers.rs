@@ -563,9 +563,10 @@ async fn a_proxy_answering_413_with_an_html_page_gives_one_short_error_line() {
     assert!(!ckafka_dump_core::Retryable::is_retryable(&failure));
     let error = failure.to_string();
     assert!(!error.contains(['\n', '\r']), "one line: {error:?}");
+    // Every request is refused, down to one document each, and so are their dead letters.
     assert!(
         error.contains("HTTP 413 Payload Too Large: <html> <head><title>413 Request Entity Too Large</title>")
-            && error.contains(" bytes); lower ES_Bulk_Max_Bytes")
+            && error.contains("(refused by the dead-letter index)")
             && error.len() < 1000,
         "{error}"
     );
@@ -856,4 +857,43 @@ async fn a_record_without_a_timestamp_is_dated_when_first_seen(url: String) {
     let today = ckafka_dump_core::time::DateTime::now().date();
     assert_eq!(count(&url, &format!("{keyword}-{today}")).await, 1);
     assert_eq!(count(&url, &format!("{keyword}-1969*")).await, 0);
+}
+
+/// Behind a proxy with a small body limit (nginx, 64 KB, the es-auth service's `/small-body/`): requests the
+/// proxy answers with 413 are sent again smaller, in order, until they pass; a document too large alone is its
+/// own fault and goes to the dead-letter index without its bytes (it would be refused again there).
+#[tokio::test]
+async fn requests_refused_as_too_large_shrink_and_a_document_too_large_alone_is_dead_lettered() {
+    let url = format!("{}/small-body", setting("CKD_ES_AUTH_URL"));
+    let keyword = unique("small-body");
+    let sink = sink(&url, &keyword, &[("ES_Index_TimeFormat", "none")]);
+    let values: Vec<String> = (0..21)
+        .map(|i| match i {
+            7 => format!(r#"{{"n":{i},"pad":"{}"}}"#, "x".repeat(100_000)),
+            _ => format!(r#"{{"n":{i},"pad":"{}"}}"#, "y".repeat(10_000)),
+        })
+        .collect();
+    let records: Vec<AwsRecord> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, 1_709_310_600_000, None, Some(v.as_str())))
+        .collect();
+    let event = testkit::aws_event("big", 0, &records, &[]);
+    let summary = run(&sink, &event, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((summary.written, summary.dead_lettered), (20, 1), "{summary:?}");
+    let es = es_url();
+    assert_eq!(count(&es, &keyword).await, 20);
+    let letter = doc(&es, &format!("{keyword}-dead-letter"), "big-0-7").await;
+    assert_eq!(
+        letter["_source"]["error"]["type"], "request_entity_too_large",
+        "{letter}"
+    );
+    assert!(letter["_source"]["raw"].is_null(), "{letter}");
+    assert!(
+        letter["_source"]["bytes"]
+            .as_str()
+            .unwrap()
+            .contains("read the key, value and headers at big/0/7"),
+        "{letter}"
+    );
 }
