@@ -50,6 +50,35 @@ impl Timestamp {
     }
 }
 
+/// The most characters a Kafka topic name has.
+pub const MAX_TOPIC_CHARS: usize = 249;
+
+/// Why `text` cannot be (part of) a Kafka topic name: too long, or a character Kafka does not allow.
+pub fn topic_text_problem(text: &str) -> Option<String> {
+    if text.len() > MAX_TOPIC_CHARS {
+        return Some(format!(
+            "a topic name of {} characters; Kafka allows at most {MAX_TOPIC_CHARS}",
+            text.len()
+        ));
+    }
+    let c = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))?;
+    Some(format!(
+        "`{text}`: `{c}` is not allowed in a topic name (letters, digits, `.`, `_`, `-`)"
+    ))
+}
+
+/// Why `name` is not a Kafka topic name: [`topic_text_problem`], or empty, `.` or `..`, which Kafka refuses
+/// too.
+pub fn topic_name_problem(name: &str) -> Option<String> {
+    match name {
+        "" => Some("an empty topic name".to_owned()),
+        "." | ".." => Some(format!("`{name}` is not a topic name")),
+        _ => topic_text_problem(name),
+    }
+}
+
 /// Where a string or byte string of a record lies: in the event text, in the batch's unescaped text, or in
 /// its decoded bytes. The first two are UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

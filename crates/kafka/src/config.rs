@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ckafka_dump_core::config::{Choice, Env, Secret};
+use ckafka_dump_core::record::topic_name_problem;
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,28 +116,11 @@ impl ConnectionConfig {
 }
 
 /// Kafka's limit on a topic name's length.
-const MAX_TOPIC_CHARS: usize = 249;
-
-/// Checks a topic name: letters, digits, `.`, `_`, `-`, at most 249 of them.
+/// Checks a topic name against Kafka's rule (core's [`topic_name_problem`]), naming the variable.
 pub fn check_topic_name(var: &str, topic: &str) -> Result<(), ConfigError> {
-    if topic.len() > MAX_TOPIC_CHARS {
-        return Err(ConfigError::new(
-            var,
-            format!(
-                "a topic name of {} characters; Kafka allows at most {MAX_TOPIC_CHARS}",
-                topic.len()
-            ),
-        ));
-    }
-    match topic
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
+    match topic_name_problem(topic) {
         None => Ok(()),
-        Some(c) => Err(ConfigError::new(
-            var,
-            format!("`{topic}`: `{c}` is not allowed in a topic name (letters, digits, `.`, `_`, `-`)"),
-        )),
+        Some(problem) => Err(ConfigError::new(var, problem)),
     }
 }
 

@@ -3,6 +3,7 @@
 //! configuration names Kafka users know (`security_protocol`, `sasl_mechanism`, ...).
 
 use ckafka_dump_core::config::{Choice, Env};
+use ckafka_dump_core::record::{topic_name_problem, topic_text_problem};
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::template::Template;
 use ckafka_dump_core::time::Zone;
@@ -67,8 +68,10 @@ impl TopicTemplate {
     /// The topic of `record`, or why it has none (a missing field, a name Kafka refuses).
     pub fn resolve(&self, record: &Record<'_>) -> Result<String, String> {
         let topic = self.template.render(record, 0, &Zone::utc(), str::to_owned)?;
-        check_topic_name("kafka_topic_name", &topic).map_err(|e| e.reason)?;
-        Ok(topic)
+        match topic_name_problem(&topic) {
+            None => Ok(topic),
+            Some(problem) => Err(problem),
+        }
     }
 }
 
@@ -99,7 +102,10 @@ impl KafkaConfig {
         let connection = ConnectionConfig::from_env(env)?;
         let topic_text = env.required("kafka_topic_name")?;
         let topic = TopicTemplate::parse("kafka_topic_name", &topic_text)?;
-        check_topic_name("kafka_topic_name", &topic.template.literals())?;
+        // The text around the placeholders: a field fills in the rest of the name.
+        if let Some(problem) = topic_text_problem(&topic.template.literals()) {
+            return Err(ConfigError::new("kafka_topic_name", problem));
+        }
         let key_field = match env.get("kafka_key_field")? {
             None => None,
             Some(name) => Some(Path::parse(&name).map_err(|e| ConfigError::new("kafka_key_field", e))?),

@@ -187,7 +187,8 @@ mod tests {
             {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"k","msgBody":"{\"region\":\"a b\",\"user\":1}"}},
             {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"k","msgBody":"{\"user\":1}"}},
             {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"k","msgBody":"{\"region\":\"us\"}"}},
-            {"Ckafka":{"topic":"src","partition":0,"offset":5,"msgKey":"k","msgBody":"text"}}]}"#;
+            {"Ckafka":{"topic":"src","partition":0,"offset":5,"msgKey":"k","msgBody":"text"}},
+            {"Ckafka":{"topic":"src","partition":0,"offset":6,"msgKey":"k","msgBody":"{\"region\":\"..\",\"user\":1}"}}]}"#;
         let mut batch = decode(event).unwrap().into_batch().unwrap();
         Stage::default().apply(
             &mut batch,
@@ -197,6 +198,16 @@ mod tests {
             ("kafka_topic_name", "{topic}.{field:region}"),
             ("kafka_key_field", "user"),
         ]);
+        let whole = KafkaConfig::from_env(&Env::from_pairs(&[
+            ("kafka_address", "h:1"),
+            ("kafka_topic_name", "{field:region}"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            super::outgoing(5, &batch.get(5).unwrap(), &whole).unwrap_err().reason,
+            "src/0/6: target topic: `..` is not a topic name",
+            "a field that makes the whole name `..`, which Kafka refuses"
+        );
         let (topic, out) = super::outgoing(0, &batch.get(0).unwrap(), &config).unwrap();
         assert_eq!(
             (topic.as_str(), out.record.key.as_deref()),

@@ -246,11 +246,7 @@ impl<'a> BatchBuilder<'a> {
             return Ok(());
         }
         let text = topic.str(self.event, &self.text).unwrap_or_default();
-        let valid = (1..=249).contains(&text.len())
-            && text != "."
-            && text != ".."
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if !valid {
+        if crate::record::topic_name_problem(text).is_some() {
             return Err(DecodeError::InvalidTopic {
                 topic: crate::error::shortened(&self.span_text(topic), 60),
                 partition,
