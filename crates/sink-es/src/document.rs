@@ -15,6 +15,8 @@ use ckafka_dump_core::time::{DateTime, Zone};
 use ckafka_dump_core::Record;
 use serde_json::Value;
 
+use crate::response::TOO_LARGE;
+
 /// What the document builder needs from the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct DocumentSettings {
@@ -85,7 +87,7 @@ fn write_fallback(
     match text {
         Some(text) => {
             out.extend_from_slice(b"\"msg_body\":");
-            write_json_string(out, text);
+            json::push_string(out, text);
         }
         None => {
             out.extend_from_slice(b"\"msg_body_base64\":\"");
@@ -117,24 +119,24 @@ fn write_added_fields(
         if !std::mem::take(first) {
             out.push(b',');
         }
-        write_json_string(out, name);
+        json::push_string(out, name);
         out.push(b':');
     };
     if let Some(name) = settings.timestamp_field.as_deref().filter(|n| !has(n)) {
         field(out, name);
-        write_json_string(out, &settings.zone.date_time(timestamp_ms).rfc3339());
+        json::push_string(out, &settings.zone.date_time(timestamp_ms).rfc3339());
     }
     if let Some(name) = settings.kafka_meta_field.as_deref().filter(|n| !has(n)) {
         field(out, name);
         out.extend_from_slice(b"{\"topic\":");
-        write_json_string(out, record.topic);
+        json::push_string(out, record.topic);
         let _ = write!(
             out,
             ",\"partition\":{},\"offset\":{},\"key\":",
             record.partition, record.offset
         );
         match record.key {
-            Some(key) => write_json_string(out, &String::from_utf8_lossy(key)),
+            Some(key) => json::push_string(out, &String::from_utf8_lossy(key)),
             None => out.extend_from_slice(b"null"),
         }
         out.push(b'}');
@@ -156,34 +158,25 @@ fn id_text(value: &Slot<'_>) -> Option<String> {
     }
 }
 
-pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
-}
-
 /// The dead-letter document of a record the target index refused as malformed: the raw body, the error,
 /// the index it was meant for, the Kafka coordinates, the key and the headers (bytes that are not UTF-8 in
 /// base64, marked as in to-cos's JSON lines), so it can be fixed and replayed without losing a byte. A record
-/// too large for any request the server takes (`with_bytes` false) keeps only where to read it.
-pub fn dead_letter(
-    record: &Record<'_>,
-    target_index: &str,
-    error_type: &str,
-    reason: &str,
-    now_ms: i64,
-    with_bytes: bool,
-) -> Vec<u8> {
+/// too large for any request the server takes ([`TOO_LARGE`]) would make a letter as large: it keeps only where
+/// to read it.
+pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, reason: &str, now_ms: i64) -> Vec<u8> {
+    let with_bytes = error_type != TOO_LARGE;
     let capacity = if with_bytes { record.value_bytes().len() } else { 0 };
     let mut out = Vec::with_capacity(capacity + 256);
     out.extend_from_slice(b"{\"@timestamp\":");
-    write_json_string(&mut out, &DateTime::from_epoch_ms(now_ms).rfc3339());
+    json::push_string(&mut out, &DateTime::from_epoch_ms(now_ms).rfc3339());
     out.extend_from_slice(b",\"target_index\":");
-    write_json_string(&mut out, target_index);
+    json::push_string(&mut out, target_index);
     out.extend_from_slice(b",\"error\":{\"type\":");
-    write_json_string(&mut out, error_type);
+    json::push_string(&mut out, error_type);
     out.extend_from_slice(b",\"reason\":");
-    write_json_string(&mut out, reason);
+    json::push_string(&mut out, reason);
     out.extend_from_slice(b"},\"topic\":");
-    write_json_string(&mut out, record.topic);
+    json::push_string(&mut out, record.topic);
     let _ = write!(out, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
     if !with_bytes {
         out.extend_from_slice(b",\"bytes\":");
@@ -191,7 +184,7 @@ pub fn dead_letter(
             "not stored: read the key, value and headers at {}/{}/{}",
             record.topic, record.partition, record.offset
         );
-        write_json_string(&mut out, &note);
+        json::push_string(&mut out, &note);
         out.push(b'}');
         return out;
     }
@@ -201,7 +194,7 @@ pub fn dead_letter(
     match record.value_str() {
         Some(text) => {
             out.extend_from_slice(b",\"raw\":");
-            write_json_string(&mut out, text);
+            json::push_string(&mut out, text);
         }
         None => {
             out.extend_from_slice(b",\"raw_base64\":\"");
@@ -245,14 +238,7 @@ mod tests {
         let event = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"key":"/wE=","value":"/w==",
             "headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
         let batch = decode(event).unwrap().into_batch().unwrap();
-        let letter = dead_letter(
-            &batch.get(0).unwrap(),
-            "logs",
-            "mapper_parsing_exception",
-            "bad",
-            0,
-            true,
-        );
+        let letter = dead_letter(&batch.get(0).unwrap(), "logs", "mapper_parsing_exception", "bad", 0);
         let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
         assert_eq!(
             (letter["key"].as_str(), letter["key_encoding"].as_str()),

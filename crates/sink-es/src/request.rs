@@ -4,14 +4,14 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::io::Write;
 
 use base64::Engine;
+use ckafka_dump_core::json;
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::{Batch, Record};
 
 use crate::config::{EsConfig, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
-use crate::document::{self, write_json_string};
+use crate::document;
 use crate::outcome::BadDocument;
-use crate::response::TOO_LARGE;
 
 /// What a batch becomes: bulk items, records to dead-letter before anything is sent (the transform stage
 /// rejected them, or their index name cannot be made), tombstones skipped, and records superseded in the batch
@@ -217,9 +217,9 @@ pub fn bulk_item(
         Action::Create => b"{\"create\":{\"_index\":",
         Action::Delete => b"{\"delete\":{\"_index\":",
     });
-    write_json_string(&mut lines, index);
+    json::push_string(&mut lines, index);
     lines.extend_from_slice(b",\"_id\":");
-    write_json_string(&mut lines, id);
+    json::push_string(&mut lines, id);
     if let Some(version) = version {
         write!(lines, ",\"version\":{version},\"version_type\":\"external_gte\"").expect("writing to a Vec");
     }
@@ -239,16 +239,7 @@ pub fn bulk_item(
 /// why, under the record's coordinates as `_id` (a re-delivery overwrites it).
 pub fn dead_letter_item(dead_letter_index: &str, batch: &Batch<'_>, bad: &BadDocument, now_ms: i64) -> BulkItem {
     let record = batch.get(bad.record).expect("bad documents index the batch");
-    // A document too large for any request would make a dead letter as large: it keeps where to read it.
-    let with_bytes = bad.error_type != TOO_LARGE;
-    let source = document::dead_letter(
-        &record,
-        &bad.target_index,
-        &bad.error_type,
-        &bad.reason,
-        now_ms,
-        with_bytes,
-    );
+    let source = document::dead_letter(&record, &bad.target_index, &bad.error_type, &bad.reason, now_ms);
     bulk_item(
         bad.record,
         Action::Index,
