@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::Batch;
+use crate::record::Record;
 use crate::time::Zone;
 
 /// The finest time unit a sink's routing renders (an index per day or hour, a key with `{timestamp}`):
@@ -131,65 +131,65 @@ impl LedgerCache {
     }
 }
 
-/// The routing time of every record of `batch`: its own timestamp, or for an undated record the time its
+/// The routing time of every one of `records`: its own timestamp, or for an undated record the time its
 /// offset was first seen (by `granularity` in `zone`). Without a granularity (the sink renders no time) or without
 /// undated records, no ledger is read or written.
-pub async fn routing_times<S: LedgerStore>(
+pub async fn routing_times<'r, S: LedgerStore>(
     store: &S,
     cache: &LedgerCache,
-    batch: &Batch<'_>,
+    records: impl IntoIterator<Item = Record<'r>>,
     granularity: Option<Granularity>,
     zone: &Zone,
     now_ms: i64,
 ) -> Result<Vec<i64>, S::Error> {
-    let mut times: Vec<i64> = batch
-        .records()
-        .map(|r| r.timestamp.map_or(now_ms, |t| t.millis))
-        .collect();
+    let mut times = Vec::new();
+    let mut undated: Vec<Undated<'r>> = Vec::new();
+    for (i, record) in records.into_iter().enumerate() {
+        times.push(record.timestamp.map_or(now_ms, |t| t.millis));
+        if record.timestamp.is_some() || granularity.is_none() {
+            continue;
+        }
+        let at = undated
+            .iter()
+            .position(|u| u.partition == record.partition && u.topic == record.topic)
+            .unwrap_or_else(|| {
+                undated.push(Undated {
+                    topic: record.topic,
+                    partition: record.partition,
+                    positions: Vec::new(),
+                    offsets: Vec::new(),
+                });
+                undated.len() - 1
+            });
+        undated[at].positions.push(i);
+        undated[at].offsets.push(record.offset);
+    }
     let Some(granularity) = granularity else {
         return Ok(times);
     };
-    let mut undated: Vec<((&str, i32), Vec<usize>)> = Vec::new();
-    for (i, record) in batch.records().enumerate().filter(|(_, r)| r.timestamp.is_none()) {
-        let at = (record.topic, record.partition);
-        match undated.iter_mut().find(|(p, _)| *p == at) {
-            Some((_, records)) => records.push(i),
-            None => undated.push((at, vec![i])),
+    for u in undated {
+        let mut ledger = match cache.get(u.topic, u.partition) {
+            Some(cached) if u.offsets.iter().all(|&o| cached.has_seen(o)) => cached,
+            _ => store.load(u.topic, u.partition).await?.unwrap_or_default(),
+        };
+        let (dated, changed) = ledger.date(&u.offsets, now_ms, granularity, zone);
+        if changed {
+            store.save(u.topic, u.partition, &ledger).await?;
         }
-    }
-    for ((topic, partition), records) in undated {
-        let offsets: Vec<i64> = records.iter().filter_map(|&i| batch.get(i)).map(|r| r.offset).collect();
-        let dated = date_offsets(store, cache, topic, partition, &offsets, granularity, zone, now_ms).await?;
-        for (i, time) in records.into_iter().zip(dated) {
+        cache.put(u.topic, u.partition, ledger);
+        for (i, time) in u.positions.into_iter().zip(dated) {
             times[i] = time;
         }
     }
     Ok(times)
 }
 
-/// The routing times of undated `offsets` of one partition: when each was first seen, as its ledger says (the
-/// ledger saved first when it dates offsets anew).
-#[allow(clippy::too_many_arguments)]
-pub async fn date_offsets<S: LedgerStore>(
-    store: &S,
-    cache: &LedgerCache,
-    topic: &str,
+/// The undated records of one partition: their positions among the records, and their offsets.
+struct Undated<'r> {
+    topic: &'r str,
     partition: i32,
-    offsets: &[i64],
-    granularity: Granularity,
-    zone: &Zone,
-    now_ms: i64,
-) -> Result<Vec<i64>, S::Error> {
-    let mut ledger = match cache.get(topic, partition) {
-        Some(cached) if offsets.iter().all(|&o| cached.has_seen(o)) => cached,
-        _ => store.load(topic, partition).await?.unwrap_or_default(),
-    };
-    let (dated, changed) = ledger.date(offsets, now_ms, granularity, zone);
-    if changed {
-        store.save(topic, partition, &ledger).await?;
-    }
-    cache.put(topic, partition, ledger);
-    Ok(dated)
+    positions: Vec<usize>,
+    offsets: Vec<i64>,
 }
 
 #[cfg(test)]
@@ -279,10 +279,17 @@ mod tests {
     }
 
     /// Routing times by day in UTC.
-    async fn by_day(store: &Memory, cache: &LedgerCache, batch: &Batch<'_>, now_ms: i64) -> Vec<i64> {
-        routing_times(store, cache, batch, Some(Granularity::Day), &Zone::utc(), now_ms)
-            .await
-            .unwrap()
+    async fn by_day(store: &Memory, cache: &LedgerCache, batch: &crate::Batch<'_>, now_ms: i64) -> Vec<i64> {
+        routing_times(
+            store,
+            cache,
+            batch.records(),
+            Some(Granularity::Day),
+            &Zone::utc(),
+            now_ms,
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -324,7 +331,7 @@ mod tests {
             [BEFORE_MIDNIGHT],
             "1300 keeps its first date after the warm instance's save"
         );
-        let unrouted = routing_times(&store, &other, &batch, None, &Zone::utc(), AFTER_MIDNIGHT)
+        let unrouted = routing_times(&store, &other, batch.records(), None, &Zone::utc(), AFTER_MIDNIGHT)
             .await
             .unwrap();
         assert_eq!(unrouted, vec![AFTER_MIDNIGHT; batch.len()]);

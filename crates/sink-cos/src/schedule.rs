@@ -178,47 +178,6 @@ impl Scheduler {
         Ok(None)
     }
 
-    /// Each fetched record's routing time: its timestamp, or for an undated one (Kafka's `-1`) when its offset
-    /// was first seen, from the partition's dating ledger, as in trigger mode; a re-run dates it the same.
-    async fn routing_times(&self, progress: &Progress<'_>, records: &[RecordAndOffset]) -> Result<Vec<i64>, CosError> {
-        let config = &progress.objects.config;
-        let dated = |f: &RecordAndOffset| Timestamp::dated(f.record.timestamp.timestamp_millis(), None);
-        let mut times: Vec<i64> = records.iter().map(|f| dated(f).map_or(0, |t| t.millis)).collect();
-        let undated: Vec<i64> = records
-            .iter()
-            .filter(|f| dated(f).is_none())
-            .map(|f| f.offset)
-            .collect();
-        let Some(granularity) = config.key_template.granularity().filter(|_| !undated.is_empty()) else {
-            return Ok(times);
-        };
-        let ledgers = Ledgers {
-            objects: progress.objects,
-            deadline: progress.deadline,
-        };
-        let (topic, partition) = (progress.topic, progress.partition);
-        let now_ms = (progress.clock)();
-        let cache = &progress.objects.ledgers;
-        let mut dated_times = dating::date_offsets(
-            &ledgers,
-            cache,
-            topic,
-            partition,
-            &undated,
-            granularity,
-            &config.zone,
-            now_ms,
-        )
-        .await?
-        .into_iter();
-        for (time, fetched) in times.iter_mut().zip(records) {
-            if dated(fetched).is_none() {
-                *time = dated_times.next().expect("one time an undated offset");
-            }
-        }
-        Ok(times)
-    }
-
     async fn drain_held(
         &self,
         progress: &Progress<'_>,
@@ -239,6 +198,14 @@ impl Scheduler {
         );
         let mut next = start;
         let mut drained = Drained::default();
+        // An undated record (Kafka's `-1`) is dated when its offset was first seen, as in trigger mode, so a
+        // re-run dates it the same.
+        let ledgers = Ledgers {
+            objects,
+            deadline: progress.deadline,
+        };
+        let granularity = objects.config.key_template.granularity();
+        let (cache, zone) = (&objects.ledgers, &objects.config.zone);
         while Instant::now() < stop_at {
             let fetch = client.fetch_records(next, self.fetch_bytes(), self.max_wait_ms());
             let (records, high_watermark) = match tokio::time::timeout_at(stop_at, fetch).await {
@@ -249,15 +216,17 @@ impl Scheduler {
                 }
                 Ok(Ok(fetched)) => fetched,
             };
-            let routing = self.routing_times(progress, &records).await?;
-            for (fetched, routing_ms) in records.iter().zip(routing) {
-                let record = fetched_record(topic, partition, fetched);
-                if let Some(object) = writer.push(&record, routing_ms).await? {
+            let fetched: Vec<Record<'_>> = records.iter().map(|f| fetched_record(topic, partition, f)).collect();
+            let now_ms = (progress.clock)();
+            let routing =
+                dating::routing_times(&ledgers, cache, fetched.iter().cloned(), granularity, zone, now_ms).await?;
+            for (record, routing_ms) in fetched.iter().zip(routing) {
+                if let Some(object) = writer.push(record, routing_ms).await? {
                     progress.saved_after(&object, held).await?;
                 }
                 drained.records += 1;
                 drained.bytes += record.payload_len();
-                next = fetched.offset + 1;
+                next = record.offset + 1;
             }
             if done_fetching(records.len(), next, high_watermark) {
                 break;

@@ -56,7 +56,15 @@ pub async fn write_batch(
     }
     let ledgers = Ledgers { objects, deadline };
     let granularity = config.key_template.granularity();
-    let routing = dating::routing_times(&ledgers, &objects.ledgers, batch, granularity, &config.zone, now_ms).await?;
+    let routing = dating::routing_times(
+        &ledgers,
+        &objects.ledgers,
+        batch.records(),
+        granularity,
+        &config.zone,
+        now_ms,
+    )
+    .await?;
     let run = run_id(now_ms);
     // A store that cannot fence (a versioned bucket) still gets every offset once from deliveries that do not
     // overlap in time.

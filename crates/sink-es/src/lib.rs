@@ -128,7 +128,7 @@ impl Sink for EsSink {
         let routing = dating::routing_times(
             &ledgers,
             &self.ledgers,
-            batch,
+            batch.records(),
             self.config.granularity(),
             &self.config.zone,
             now_ms,
