@@ -72,7 +72,7 @@ fn aws_reference(event: &str) -> Option<Vec<Seen>> {
             headers.sort();
             // Kafka's -1 and times past year 9999 leave a record undated.
             let timestamp_ms = Some(raw_record.get("timestamp")?.as_i64()?)
-                .filter(|ms| (0..=Timestamp::MAX_MILLIS).contains(ms));
+                .filter(|&ms| Timestamp::dated(ms, None).is_some());
             seen.push(Seen {
                 topic: r
                     .topic

@@ -289,7 +289,7 @@ impl Steps {
             Some((path, format)) => match fields.resolve(path, record, zone) {
                 None => return Processed::Rejected(format!("record time field `{}` is missing", path)),
                 Some(value) => match format.read(&value, zone) {
-                    Ok(ms) if (0..=Timestamp::MAX_MILLIS).contains(&ms) => Some(ms),
+                    Ok(ms) if Timestamp::dated(ms, None).is_some() => Some(ms),
                     Ok(ms) => {
                         return Processed::Rejected(format!(
                             "record time field `{path}`: {ms} ms is before 1970 or after year 9999"
