@@ -28,6 +28,16 @@ pub struct KafkaSink {
 /// Makes the record produced for a source again.
 type Rebuild<'a> = dyn Fn(usize) -> Outgoing + Sync + 'a;
 
+/// The records of a partition's failed request and those after it, each with why.
+fn not_acknowledged(failed: Option<(Vec<usize>, Failure)>) -> impl Iterator<Item = Unwritten> {
+    failed.into_iter().flat_map(|(sources, failure)| {
+        sources.into_iter().map(move |record| Unwritten {
+            record,
+            failure: failure.clone(),
+        })
+    })
+}
+
 /// What became of one target partition's records.
 #[derive(Default)]
 struct PartitionOutcome {
@@ -235,12 +245,17 @@ impl Sink for KafkaSink {
             return Err(not_written.into());
         }
         let counts = self.partition_counts(&ready).await?;
+        // The dead-letter topic and its partition count (partition_counts made sure it exists).
+        let dead = self.config.dead_letter_topic.as_ref().map(|topic| {
+            let partitions = counts.get(topic).copied().flatten();
+            (topic, partitions.expect("the dead-letter topic's count is known"))
+        });
         let mut groups: BTreeMap<(String, i32), Vec<Outgoing>> = BTreeMap::new();
         for (topic, mut outgoing) in ready {
-            let (topic, partitions) = match (counts.get(&topic), &self.config.dead_letter_topic) {
-                (Some(Some(n)), _) => (topic, *n),
+            let (topic, partitions) = match (counts.get(&topic).copied().flatten(), dead) {
+                (Some(n), _) => (topic, n),
                 // A topic a field routed the record to that does not exist: the record's fault.
-                (_, Some(dead)) => {
+                (None, Some((dead, partitions))) => {
                     let record = batch.get(outgoing.source).expect("sources index the batch");
                     let failure = Failure::new(
                         format!(
@@ -251,14 +266,9 @@ impl Sink for KafkaSink {
                     );
                     outgoing = request::dead_letter(outgoing.source, &record, &failure);
                     dead_letters.insert(outgoing.source, failure);
-                    let n = counts
-                        .get(dead)
-                        .copied()
-                        .flatten()
-                        .expect("the dead-letter topic's count is known");
-                    (dead.clone(), n)
+                    (dead.clone(), partitions)
                 }
-                (_, None) => unreachable!("partition_counts fails on a missing topic without a dead-letter topic"),
+                (None, None) => unreachable!("partition_counts fails on a missing topic without a dead-letter topic"),
             };
             self.place(&mut groups, batch, topic, partitions, outgoing);
         }
@@ -284,12 +294,7 @@ impl Sink for KafkaSink {
                 .count();
             dead_lettered += letters;
             written += outcome.acknowledged.len() - letters;
-            if let Some((sources, failure)) = outcome.failed {
-                unwritten.extend(sources.into_iter().map(|record| Unwritten {
-                    record,
-                    failure: failure.clone(),
-                }));
-            }
+            unwritten.extend(not_acknowledged(outcome.failed));
             refused_alone.extend(outcome.refused);
         }
         // A record the broker refused alone goes to the dead letters; one too large goes without its bytes
@@ -304,23 +309,14 @@ impl Sink for KafkaSink {
             }
         };
         for (source, failure, refusal) in refused_alone {
-            let dead = self
-                .config
-                .dead_letter_topic
-                .as_ref()
-                .filter(|_| !dead_letters.contains_key(&source));
-            let Some(dead) = dead else {
+            // A dead letter the broker refuses has nowhere else to go.
+            let Some((dead, partitions)) = dead.filter(|_| !dead_letters.contains_key(&source)) else {
                 unwritten.push(Unwritten {
                     record: source,
                     failure,
                 });
                 continue;
             };
-            let partitions = counts
-                .get(dead)
-                .copied()
-                .flatten()
-                .expect("the dead-letter topic's count is known");
             self.place(
                 &mut letters,
                 batch,
@@ -341,12 +337,7 @@ impl Sink for KafkaSink {
                 .into_iter()
                 .map(|(record, failure, _)| Unwritten { record, failure });
             unwritten.extend(refused);
-            if let Some((sources, failure)) = outcome.failed {
-                unwritten.extend(sources.into_iter().map(|record| Unwritten {
-                    record,
-                    failure: failure.clone(),
-                }));
-            }
+            unwritten.extend(not_acknowledged(outcome.failed));
         }
         match NotWritten::of(batch, unwritten) {
             None => Ok(Delivery {
