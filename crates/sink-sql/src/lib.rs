@@ -142,14 +142,14 @@ impl SqlSink {
             table: config.table.to_string(),
             reason,
         };
-        let json_columns: Vec<String> = match dialect {
-            Dialect::Postgres => Vec::new(),
-            Dialect::Mysql => conn
-                .query(&statements::mariadb_checks_query(&config.table))
+        let json_columns: Vec<String> = if conn.is_mariadb() {
+            conn.query(&statements::mariadb_checks_query(&config.table))
                 .await?
                 .into_iter()
                 .filter_map(|row| statements::json_checked_column(row.first()?.as_deref()?))
-                .collect(),
+                .collect()
+        } else {
+            Vec::new()
         };
         // Columns the database computes take no values: a field named like one is not written.
         let columns: Vec<Column> = conn

@@ -90,13 +90,13 @@ pub fn columns_query(dialect: Dialect, table: &TableName) -> String {
     )
 }
 
-/// MariaDB's JSON columns (a `longtext` with a `json_valid` CHECK): the CHECK clauses of the table, read only
-/// when the server is MariaDB (MySQL's check_constraints has no table_name).
+/// MariaDB's JSON columns (a `longtext` with a `json_valid` CHECK): the CHECK clauses of the table. For MariaDB
+/// only: MySQL's check_constraints has no table_name (and MySQL's JSON is a type of its own).
 pub fn mariadb_checks_query(table: &TableName) -> String {
     let dialect = Dialect::Mysql;
     format!(
         "SELECT check_clause FROM information_schema.check_constraints \
-         WHERE @@version LIKE '%MariaDB%' AND constraint_schema = {} AND {}",
+         WHERE constraint_schema = {} AND {}",
         schema_of(dialect, table),
         table_name_is(dialect, "table_name", &table.name)
     )

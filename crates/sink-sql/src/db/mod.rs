@@ -100,6 +100,11 @@ impl Connection {
         }
     }
 
+    /// The server is MariaDB.
+    pub fn is_mariadb(&self) -> bool {
+        matches!(self, Connection::Mysql(c) if c.mariadb)
+    }
+
     /// PostgreSQL's bulk load; `None` for MySQL, which loads with INSERT statements.
     pub fn postgres(&mut self) -> Option<&mut postgres::Postgres> {
         match self {

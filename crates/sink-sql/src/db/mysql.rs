@@ -11,6 +11,8 @@ pub struct Mysql {
     conn: Conn,
     /// The session's `max_allowed_packet`: no statement may be larger.
     pub max_allowed_packet: usize,
+    /// The server is MariaDB (its JSON columns are `longtext` with a CHECK), not MySQL.
+    pub mariadb: bool,
 }
 
 impl Mysql {
@@ -43,16 +45,19 @@ impl Mysql {
         let mut mysql = Mysql {
             conn,
             max_allowed_packet: 0,
+            mariadb: false,
         };
         mysql
             .execute(statements::session_setup(crate::encode::Dialect::Mysql))
             .await?;
-        let packet: Option<u64> = mysql
+        let server: Option<(u64, String)> = mysql
             .conn
-            .query_first("SELECT @@max_allowed_packet")
+            .query_first("SELECT @@max_allowed_packet, @@version")
             .await
             .map_err(error)?;
-        mysql.max_allowed_packet = packet.unwrap_or(4 << 20) as usize;
+        let (packet, version) = server.unwrap_or((4 << 20, String::new()));
+        mysql.max_allowed_packet = packet as usize;
+        mysql.mariadb = version.contains("MariaDB");
         Ok(mysql)
     }
 
