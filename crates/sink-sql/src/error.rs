@@ -1,6 +1,7 @@
 use ckafka_dump_core::{NotWritten, Retryable};
 
 use crate::db::DbError;
+use crate::outcome::ErrorClass;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
@@ -18,6 +19,17 @@ pub enum SqlError {
 }
 
 impl SqlError {
+    /// The database says the table is not as read (a column the rows fill is gone): read it again.
+    pub fn table_changed(&self) -> bool {
+        matches!(
+            self,
+            SqlError::Database(DbError {
+                class: ErrorClass::TableChanged,
+                ..
+            })
+        )
+    }
+
     /// The error naming the batch's records (`topic/partition offsets first-last`), unless it already names
     /// them one by one.
     pub fn records(self, records: &str) -> SqlError {

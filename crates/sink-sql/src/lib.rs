@@ -245,11 +245,7 @@ impl SqlSink {
                 elapsed_ms: started.elapsed().as_millis() as u64,
             }),
         };
-        if let Err(SqlError::Database(DbError {
-            class: ErrorClass::TableChanged,
-            ..
-        })) = &result
-        {
+        if result.as_ref().is_err_and(SqlError::table_changed) {
             *self.table.lock().await = None;
         }
         if result.is_err() {
@@ -596,9 +592,16 @@ impl Sink for SqlSink {
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
         let mut backoff = RetryPolicy::DEFAULT.backoff();
+        let mut reread = false;
         loop {
             match self.attempt(batch, deadline).await {
                 Ok(delivery) => return Ok(delivery),
+                // Once: the table as read again (attempt forgot the old shape) must take the batch, or the
+                // error is the configuration's, not a change.
+                Err(e) if e.table_changed() && !reread => {
+                    tracing::warn!(error = %e, "the table changed: reading it again");
+                    reread = true;
+                }
                 Err(e) if e.is_retryable() => match backoff.next_delay(deadline, Duration::from_millis(100)) {
                     Some(delay) => {
                         tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "retrying the batch");

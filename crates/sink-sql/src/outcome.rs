@@ -7,7 +7,7 @@ pub enum ErrorClass {
     Transient,
     /// A row the table refuses (a conversion, a constraint, a value too long): find it, dead-letter it.
     Row,
-    /// The table is not as it was read (a column the rows fill was dropped): read it again, then retry.
+    /// The table is not as it was read (a column the rows fill was dropped): read it again, then retry once.
     TableChanged,
     /// No such table, permission denied, bad password: fail now, naming it.
     Permanent,

@@ -45,7 +45,7 @@ impl std::error::Error for DbError {}
 
 impl Retryable for DbError {
     fn is_retryable(&self) -> bool {
-        matches!(self.class, ErrorClass::Transient | ErrorClass::TableChanged)
+        self.class == ErrorClass::Transient
     }
 }
 
