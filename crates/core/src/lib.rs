@@ -1,6 +1,6 @@
 //! The model every ckafka-dump function stands on: trigger-event decoding into one [`Record`] model, the
 //! invocation [`Deadline`], environment configuration, typed errors with a retry class, one retry policy,
-//! and the [`Sink`] / [`Scheduled`] traits. No runtime glue: the runtimes live in `ckafka-dump-runtime`.
+//! and the [`Sink`] trait. No runtime glue: the runtimes live in `ckafka-dump-runtime`.
 
 pub mod config;
 pub mod dating;
@@ -21,4 +21,4 @@ pub use decode::{decode, DecodeError, Event};
 pub use error::{ConfigError, Error, Failure, NotWritten, RecordAt, Retryable, Unwritten};
 pub use ranges::OffsetRanges;
 pub use record::{Batch, Format, Header, PartitionSpan, Record, Timestamp, TimestampType};
-pub use sink::{Delivery, Drained, Scheduled, Sink};
+pub use sink::{Delivery, Drained, Sink};

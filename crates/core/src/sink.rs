@@ -56,12 +56,12 @@ pub trait Sink: Send + Sync {
         batch: &Batch<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
-}
 
-/// A sink with a timer-driven mode of its own (to-cos's scheduled dump): on a timer event it fetches and
-/// writes records itself. Functions whose sink is not `Scheduled` refuse timer events.
-pub trait Scheduled: Sink {
-    fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Result<Drained, Self::Error>> + Send;
+    /// A timer event: the sink's own timer-driven mode (to-cos's scheduled dump fetches and writes records
+    /// itself), or `None` for a sink that has none — the function then refuses timer events.
+    fn run_scheduled(&self, _deadline: Deadline) -> impl Future<Output = Option<Result<Drained, Self::Error>>> + Send {
+        async { None }
+    }
 }
 
 /// A borrowed sink is a sink: tests and tools drive one they keep.
@@ -87,10 +87,8 @@ impl<S: Sink> Sink for &S {
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send {
         (**self).write(batch, deadline)
     }
-}
 
-impl<S: Scheduled> Scheduled for &S {
-    fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Result<Drained, Self::Error>> + Send {
+    fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Option<Result<Drained, Self::Error>>> + Send {
         (**self).run_scheduled(deadline)
     }
 }

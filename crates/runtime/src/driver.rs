@@ -1,4 +1,4 @@
-//! One invocation: decode the event, hand the batch (or the timer) to the handler within the deadline, and
+//! One invocation: decode the event, hand the batch (or the timer) to the function within the deadline, and
 //! turn the outcome into the invocation result (or an error, so the trigger re-delivers).
 
 use std::time::Instant;
@@ -6,11 +6,13 @@ use std::time::Instant;
 use base64::Engine;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::{decode, Deadline, Delivery, Drained, Error, Event, Format, PartitionSpan, Record, Retryable};
+use ckafka_dump_core::{
+    decode, Deadline, Delivery, Drained, Error, Event, Format, PartitionSpan, Record, Retryable, Sink,
+};
 use serde::{Serialize, Serializer};
 use tracing::Instrument;
 
-use crate::handler::Handler;
+use crate::function::Function;
 
 /// What the invocation was given: a record batch of a trigger format, or a timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,20 +135,20 @@ fn shown(record: &Record<'_>, zone: &Zone) -> serde_json::Value {
     out
 }
 
-pub async fn invoke<H: Handler>(
-    handler: &H,
+pub async fn invoke<S: Sink>(
+    function: &Function<S>,
     event: &str,
     deadline: Deadline,
     request_id: &str,
 ) -> Result<Summary, Error> {
-    let span = tracing::info_span!("invocation", request_id, target = %handler.target());
+    let span = tracing::info_span!("invocation", request_id, target = %function.target());
     async {
         let started = Instant::now();
         tracing::debug!(
             time_left_ms = deadline.remaining().as_millis() as u64,
             "invocation started"
         );
-        let result = deliver(handler, event, deadline, started).await;
+        let result = deliver(function, event, deadline, started).await;
         let ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(s) => tracing::info!(
@@ -163,22 +165,27 @@ pub async fn invoke<H: Handler>(
     .await
 }
 
-async fn deliver<H: Handler>(handler: &H, event: &str, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
+async fn deliver<S: Sink>(
+    function: &Function<S>,
+    event: &str,
+    deadline: Deadline,
+    started: Instant,
+) -> Result<Summary, Error> {
     let mut batch = match decode(event)? {
         Event::Records(batch) => batch,
-        Event::Timer => return run_timer(handler, deadline, started).await,
+        Event::Timer => return run_timer(function, deadline, started).await,
     };
     let (records, bytes) = (batch.len(), batch.payload_len());
-    let target = handler.target();
-    let staging = handler.stage(&mut batch)?;
+    let target = function.target();
+    let staging = function.stage(&mut batch)?;
     let delivery = if batch.is_empty() {
         Delivery::default()
     } else {
         let pending = format!("all {} records were", batch.len());
-        match within_deadline(handler.write(&batch, deadline), &target, &pending, deadline, started).await {
+        match within_deadline(function.write(&batch, deadline), &target, &pending, deadline, started).await {
             Ok(delivery) => delivery,
             Err(e) => {
-                let failures = handler
+                let failures = function
                     .reports_item_failures()
                     .then(|| item_failures(&e, batch.len()))
                     .flatten();
@@ -247,9 +254,9 @@ fn item_failures(error: &Error, batch_len: usize) -> Option<Vec<ItemFailure>> {
     )
 }
 
-async fn run_timer<H: Handler>(handler: &H, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
-    let target = handler.target();
-    let run = handler.run_scheduled(deadline);
+async fn run_timer<S: Sink>(function: &Function<S>, deadline: Deadline, started: Instant) -> Result<Summary, Error> {
+    let target = function.target();
+    let run = function.run_scheduled(deadline);
     let Drained {
         records,
         bytes,
@@ -275,7 +282,7 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// Runs the handler's work, failing it at the deadline's cut-off so the function still answers in time.
+/// Runs the function's work, failing it at the deadline's cut-off so the function still answers in time.
 async fn within_deadline<T>(
     work: impl std::future::Future<Output = Result<T, Error>>,
     target: &str,
@@ -295,9 +302,239 @@ async fn within_deadline<T>(
 
 #[cfg(test)]
 mod tests {
-    use ckafka_dump_core::{Failure, NotWritten, Unwritten};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use ckafka_dump_core::config::Env;
+    use ckafka_dump_core::{Batch, Failure, NotWritten, Unwritten};
 
     use super::*;
+
+    const MULTI: &str = include_str!("../../../events/scf-ckafka-multi-partition.json");
+    const TIMER: &str = include_str!("../../../events/timer/scf-timer.json");
+
+    /// A batch as the fake sink was given it: each record's offset and rejection.
+    type Given = Vec<(i64, Option<String>)>;
+
+    /// Answers each batch with what `answer` makes of it, and records what it was given.
+    struct FakeSink {
+        answer: fn(&Batch<'_>) -> Result<Delivery, Error>,
+        dead_letters: bool,
+        seen: Mutex<Vec<Given>>,
+    }
+
+    impl FakeSink {
+        fn new(answer: fn(&Batch<'_>) -> Result<Delivery, Error>) -> Self {
+            FakeSink {
+                answer,
+                dead_letters: false,
+                seen: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn seen(&self) -> Vec<Given> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    impl Sink for FakeSink {
+        type Error = Error;
+
+        fn target(&self) -> String {
+            "fake".to_owned()
+        }
+
+        fn dead_letters_rejected(&self) -> bool {
+            self.dead_letters
+        }
+
+        async fn write(&self, batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
+            let records = batch
+                .records()
+                .map(|r| (r.offset, r.rejection.map(str::to_owned)))
+                .collect();
+            self.seen.lock().unwrap().push(records);
+            (self.answer)(batch)
+        }
+    }
+
+    fn all_written(batch: &Batch<'_>) -> Result<Delivery, Error> {
+        Ok(Delivery {
+            written: batch.len(),
+            ..Delivery::default()
+        })
+    }
+
+    fn run<S: Sink>(function: &Function<S>, event: &str, limit: Duration) -> Result<Summary, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(invoke(function, event, Deadline::after(limit), "test"))
+    }
+
+    fn staged<'s>(sink: &'s FakeSink, vars: &[(&str, &str)]) -> Function<&'s FakeSink> {
+        Function::new(sink).with_stage(Stage::from_env(&Env::from_pairs(vars)).unwrap())
+    }
+
+    #[test]
+    fn every_record_is_accounted_for_or_the_invocation_fails() {
+        let summary = run(
+            &Function::new(FakeSink::new(all_written)),
+            MULTI,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!((summary.records, summary.written, summary.failed), (5, 5, 0));
+        assert_eq!(
+            summary.bytes,
+            decode(MULTI).unwrap().into_batch().unwrap().payload_len()
+        );
+
+        let split = |batch: &Batch<'_>| {
+            Ok(Delivery {
+                written: 2,
+                dead_lettered: 2,
+                skipped: batch.len() - 4,
+            })
+        };
+        let summary = run(&Function::new(FakeSink::new(split)), MULTI, Duration::from_secs(5)).unwrap();
+        assert_eq!((summary.written, summary.dead_lettered, summary.skipped), (2, 2, 1));
+
+        let one_short = |batch: &Batch<'_>| {
+            Ok(Delivery {
+                written: batch.len() - 1,
+                ..Delivery::default()
+            })
+        };
+        let error = run(&Function::new(FakeSink::new(one_short)), MULTI, Duration::from_secs(5)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Unaccounted {
+                    records: 5,
+                    accounted: 4,
+                    ..
+                }
+            ),
+            "a record the sink did not account for fails the invocation: {error}"
+        );
+    }
+
+    #[test]
+    fn filtered_records_never_reach_the_sink_and_are_counted() {
+        let mut sink = FakeSink::new(all_written);
+        sink.dead_letters = true;
+        let function = staged(&sink, &[("TRANSFORM_FILTER", "level == \"WARN\"")]);
+        let summary = run(&function, MULTI, Duration::from_secs(5)).unwrap();
+        assert_eq!((summary.records, summary.filtered, summary.written), (5, 2, 3));
+        let given: Vec<i64> = sink.seen()[0].iter().map(|(offset, _)| *offset).collect();
+        assert_eq!(
+            given,
+            [1201, 88, 5],
+            "the kept record and the two rejected ones, in order"
+        );
+
+        let json_only =
+            r#"{"Records":[{"Ckafka":{"topic":"t","partition":0,"offset":1,"msgKey":"None","msgBody":"{\"a\":1}"}}]}"#;
+        let sink = FakeSink::new(all_written);
+        let summary = run(
+            &staged(&sink, &[("TRANSFORM_FILTER", "a == 2")]),
+            json_only,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!((summary.filtered, summary.written), (1, 0));
+        assert!(sink.seen().is_empty(), "an empty batch is not written");
+    }
+
+    #[test]
+    fn rejected_records_fail_a_sink_without_dead_letters_before_it_writes() {
+        let vars = [("TRANSFORM_DROP", "time")];
+        let sink = FakeSink::new(all_written);
+        let error = run(&staged(&sink, &vars), MULTI, Duration::from_secs(5)).unwrap_err();
+        let not_written = error.not_written().expect("the records are named");
+        let named: Vec<i64> = not_written.records.iter().map(|r| r.offset).collect();
+        assert_eq!(named, [1201, 5], "the values that are not JSON objects");
+        assert!(!error.is_retryable(), "a re-delivery would reject them again");
+        assert!(
+            error.to_string().contains("transform: the value is not JSON"),
+            "{error}"
+        );
+        assert!(sink.seen().is_empty(), "nothing was written");
+
+        let mut with_dead_letters = FakeSink::new(all_written);
+        with_dead_letters.dead_letters = true;
+        run(&staged(&with_dead_letters, &vars), MULTI, Duration::from_secs(5)).unwrap();
+        let rejected: Vec<i64> = with_dead_letters.seen()[0]
+            .iter()
+            .filter(|(_, rejection)| rejection.is_some())
+            .map(|(offset, _)| *offset)
+            .collect();
+        assert_eq!(rejected, [1201, 5], "the sink is given them to dead-letter");
+    }
+
+    #[test]
+    fn a_write_still_running_at_the_cut_off_fails_the_invocation_in_time() {
+        struct Stuck;
+        impl Sink for Stuck {
+            type Error = Error;
+            fn target(&self) -> String {
+                "stuck".to_owned()
+            }
+            async fn write(&self, _batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                unreachable!("the driver stops waiting at the cut-off")
+            }
+        }
+        let started = Instant::now();
+        let error = run(&Function::new(Stuck), MULTI, Duration::from_millis(400)).unwrap_err();
+        assert!(matches!(error, Error::Deadline { .. }), "{error}");
+        assert!(error.is_retryable(), "the trigger delivers the batch again");
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "answered before the time limit"
+        );
+    }
+
+    #[test]
+    fn records_named_as_not_written_become_a_partial_batch_response_when_asked() {
+        let two_failed = |batch: &Batch<'_>| {
+            let unwritten = [2, 4]
+                .map(|record| Unwritten {
+                    record,
+                    failure: Failure::new("busy", true),
+                })
+                .into();
+            Err(Error::sink("fake", &NotWritten::of(batch, unwritten).unwrap()))
+        };
+        let function = Function::new(FakeSink::new(two_failed)).with_item_failures(true);
+        let summary = run(&function, MULTI, Duration::from_secs(5)).unwrap();
+        assert_eq!(summary.failed, 2);
+        let named: Vec<(&str, i64)> = summary
+            .batch_item_failures
+            .iter()
+            .map(|f| (f.item.partition.as_str(), f.item.offset))
+            .collect();
+        assert_eq!(named, [("app-log-2", 88), ("audit-1", 5)]);
+        let without = Function::new(FakeSink::new(two_failed));
+        assert!(
+            run(&without, MULTI, Duration::from_secs(5)).is_err(),
+            "off: the invocation fails"
+        );
+    }
+
+    #[test]
+    fn a_timer_event_fails_for_a_sink_without_a_scheduled_mode() {
+        let error = run(
+            &Function::new(FakeSink::new(all_written)),
+            TIMER,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::NoSchedule { .. }), "{error}");
+        assert!(!error.is_retryable());
+    }
 
     #[test]
     fn a_partial_response_names_the_records_not_written_never_the_whole_batch() {

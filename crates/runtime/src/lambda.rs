@@ -2,10 +2,10 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::{ConfigError, Deadline};
+use ckafka_dump_core::{ConfigError, Deadline, Sink};
 
 use crate::driver::{invoke, Summary};
-use crate::handler::Handler;
+use crate::function::Function;
 use crate::RuntimeError;
 
 /// What lambda_runtime reads from the environment and would panic without: the Lambda platform sets them all,
@@ -25,11 +25,11 @@ fn check_lambda_variables(env: &Env) -> Result<(), ConfigError> {
     env.parse_or::<i32>(memory, 0).map(drop)
 }
 
-pub(super) async fn run<H: Handler>(handler: H) -> Result<(), RuntimeError> {
-    let handler = &handler;
+pub(super) async fn run<S: Sink>(function: Function<S>) -> Result<(), RuntimeError> {
+    let function = &function;
     let service = service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let deadline = Deadline::from_lambda_header(event.context.deadline);
-        invoke(handler, event.payload.get(), deadline, &event.context.request_id)
+        invoke(function, event.payload.get(), deadline, &event.context.request_id)
             .await
             .map_err(|error| Diagnostic {
                 error_type: error.error_type().to_owned(),

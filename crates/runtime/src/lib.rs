@@ -1,9 +1,9 @@
-//! The runtimes of the ckafka-dump functions: one handler, three ways in — AWS Lambda
+//! The runtimes of the ckafka-dump functions: one function, three ways in — AWS Lambda
 //! (`AWS_LAMBDA_RUNTIME_API`), the Tencent SCF custom runtime (`SCF_RUNTIME_API`), or a local `invoke` from an
 //! event file — and the invocation driver they share. Only the function binaries depend on this crate.
 
 pub mod driver;
-pub mod handler;
+pub mod function;
 mod lambda;
 mod local;
 mod logging;
@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use ckafka_dump_core::config::Env;
 
 pub use driver::{dry_run, invoke, DryRun, EventKind, ItemFailure, ItemIdentifier, Summary};
-pub use handler::{report_item_failures, Handler, Triggered, WithSchedule};
+pub use function::{report_item_failures, Function};
 
 /// Why a runtime stopped or could not run an event (an invocation's own failure is a core `Error`).
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +30,13 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
 }
 
-/// The whole `main` of a function binary. `build` reads the handler's configuration from the environment;
+/// The whole `main` of a function binary. `build` reads the function's configuration from the environment;
 /// it runs once per process (cold start) and not at all for `invoke --dry-run`.
-pub fn main<H, F, Fut>(function: &'static str, build: F) -> ExitCode
+pub fn main<S, F, Fut>(function: &'static str, build: F) -> ExitCode
 where
-    H: Handler + 'static,
+    S: ckafka_dump_core::Sink + 'static,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
+    Fut: Future<Output = Result<Function<S>, ckafka_dump_core::Error>>,
 {
     if let Err(e) = logging::init() {
         eprintln!("{function}: {e}");

@@ -1,4 +1,4 @@
-//! `<function> invoke --event FILE|- [--dry-run] [--time-limit-ms N]`: runs the handler once and prints
+//! `<function> invoke --event FILE|- [--dry-run] [--time-limit-ms N]`: runs the function once and prints
 //! the JSON result on stdout.
 
 use std::future::Future;
@@ -12,7 +12,7 @@ use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::Deadline;
 
 use crate::driver::{dry_run, invoke};
-use crate::handler::Handler;
+use crate::function::Function;
 use crate::RuntimeError as Error;
 
 const DEFAULT_TIME_LIMIT_MS: u64 = 900_000;
@@ -82,11 +82,11 @@ async fn read_event(path: &str) -> Result<String, Error> {
 }
 
 /// A failed invocation is logged by the driver and ends in a failure exit code, not a second log line.
-pub(super) async fn run<H, F, Fut>(function: &str, build: F) -> Result<ExitCode, Error>
+pub(super) async fn run<S, F, Fut>(function: &str, build: F) -> Result<ExitCode, Error>
 where
-    H: Handler,
+    S: ckafka_dump_core::Sink,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
+    Fut: Future<Output = Result<Function<S>, ckafka_dump_core::Error>>,
 {
     let args = parse_args(function, std::env::args().skip(1))?;
     let deadline = Deadline::after(args.time_limit);
@@ -99,8 +99,8 @@ where
             _ => serde_json::to_string_pretty(&dry_run),
         }
     } else {
-        let handler = build().await?;
-        match invoke(&handler, &event, deadline, "local").await {
+        let function = build().await?;
+        match invoke(&function, &event, deadline, "local").await {
             Ok(summary) => serde_json::to_string(&summary),
             Err(_) => return Ok(ExitCode::FAILURE),
         }

@@ -15,7 +15,7 @@ use ckafka_dump_core::retry::RetryPolicy;
 use ckafka_dump_core::{ConfigError, Deadline, MAX_TIME_LIMIT};
 
 use crate::driver::invoke;
-use crate::handler::Handler;
+use crate::function::Function;
 use crate::RuntimeError as Error;
 
 const DEFAULT_PORT: &str = "9001";
@@ -58,18 +58,18 @@ impl RuntimeApi {
         }
     }
 
-    pub(super) async fn run<H, F, Fut>(self, build: F) -> Result<(), Error>
+    pub(super) async fn run<S, F, Fut>(self, build: F) -> Result<(), Error>
     where
-        H: Handler,
+        S: ckafka_dump_core::Sink,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<H, ckafka_dump_core::Error>>,
+        Fut: Future<Output = Result<Function<S>, ckafka_dump_core::Error>>,
     {
         // SCF has no init-error endpoint: a failed build is logged and the process exits, which the
         // platform reports as an init failure.
-        let handler = build().await?;
+        let function = build().await?;
         self.ready().await?;
         loop {
-            self.serve_next(&handler).await?;
+            self.serve_next(&function).await?;
         }
     }
 
@@ -78,7 +78,7 @@ impl RuntimeApi {
     }
 
     /// Waits for the next invocation, runs it and posts its outcome.
-    pub async fn serve_next<H: Handler>(&self, handler: &H) -> Result<(), Error> {
+    pub async fn serve_next<S: ckafka_dump_core::Sink>(&self, function: &Function<S>) -> Result<(), Error> {
         let url = format!("{}/runtime/invocation/next", self.base_url);
         let response = self.call_retrying(&url, None, || self.client.get(&url)).await?;
         let header = |name: &str| {
@@ -101,7 +101,7 @@ impl RuntimeApi {
         };
         let deadline = Deadline::after(time_limit);
         let event = response.text().await.map_err(|e| self.error(&url, e))?;
-        let posted = match invoke(handler, &event, deadline, &request_id).await {
+        let posted = match invoke(function, &event, deadline, &request_id).await {
             Ok(summary) => {
                 let body = serde_json::to_string(&summary).expect("a summary always serializes");
                 self.post("/runtime/invocation/response", body).await

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ckafka_dump_core::{Batch, Deadline, Delivery, Error, Format, Sink};
 use ckafka_dump_runtime::scf::RuntimeApi;
-use ckafka_dump_runtime::Triggered;
+use ckafka_dump_runtime::Function;
 use ckafka_dump_testkit::{repo_root as repo, spawn_listening, Owned};
 
 /// Counts records as written; sleeps past any deadline for AWS-format batches.
@@ -79,7 +79,7 @@ async fn scf_loop_posts_results_errors_and_beats_the_deadline() {
     let api = RuntimeApi::new(server.url.clone());
     api.ready().await.unwrap();
     for _ in 0..3 {
-        api.serve_next(&Triggered::new(FakeSink)).await.unwrap();
+        api.serve_next(&Function::new(FakeSink)).await.unwrap();
     }
 
     let posts = posts(&server);
@@ -124,7 +124,7 @@ async fn the_loop_outlives_5xx_from_next_and_from_the_response_post() {
     );
     let api = RuntimeApi::new(server.url.clone());
     api.ready().await.unwrap();
-    api.serve_next(&Triggered::new(FakeSink)).await.unwrap();
+    api.serve_next(&Function::new(FakeSink)).await.unwrap();
     let posts = posts(&server);
     let seen: Vec<(&str, bool)> = posts
         .iter()
@@ -158,7 +158,7 @@ async fn unreachable_runtime_api_is_an_error_naming_the_url() {
 async fn a_timer_event_to_a_function_without_scheduled_mode_is_a_clear_error() {
     let timer = std::fs::read_to_string(repo().join("events/timer/scf-timer.json")).unwrap();
     let error = ckafka_dump_runtime::invoke(
-        &Triggered::new(FakeSink),
+        &Function::new(FakeSink),
         &timer,
         Deadline::after(Duration::from_secs(5)),
         "t",

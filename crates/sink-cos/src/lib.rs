@@ -16,7 +16,7 @@ pub mod writer;
 use std::sync::Arc;
 
 use ckafka_dump_core::stage::fields::Path;
-use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Scheduled, Sink};
+use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Sink};
 use ckafka_dump_kafka::KafkaClient;
 
 use crate::config::CosConfig;
@@ -80,17 +80,15 @@ impl Sink for CosSink {
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
         trigger::write_batch(&self.objects, batch, (self.clock)(), self.clock, deadline).await
     }
-}
 
-impl Scheduled for CosSink {
-    async fn run_scheduled(&self, deadline: Deadline) -> Result<Drained, CosError> {
-        match &self.scheduler {
+    async fn run_scheduled(&self, deadline: Deadline) -> Option<Result<Drained, CosError>> {
+        Some(match &self.scheduler {
             Some(scheduler) => scheduler.drain(&self.objects, deadline, self.clock).await,
             None => Err(ConfigError::new(
                 "kafka_address",
                 "is required for the scheduled dump (timer events), with topic_name",
             )
             .into()),
-        }
+        })
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client as S3;
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
-use ckafka_dump_runtime::{invoke, Summary, WithSchedule};
+use ckafka_dump_runtime::{invoke, Function, Summary};
 use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
 use ckafka_dump_sink_cos::key::KeyTemplate;
@@ -78,7 +78,7 @@ fn s3(sink: &CosSink) -> S3 {
 }
 
 async fn run(sink: &CosSink, event: &str) -> Result<Summary, Error> {
-    invoke(&WithSchedule::new(sink), event, Deadline::after(LIMIT), "test").await
+    invoke(&Function::new(sink), event, Deadline::after(LIMIT), "test").await
 }
 
 /// Every data object of the bucket under `prefix`, key → bytes (the function's own bookkeeping under
@@ -338,7 +338,7 @@ const ORDERS_ROUTING: [(&str, &str); 5] = [
 ];
 
 async fn run_staged(sink: &CosSink, env: &[(&str, &str)], event: &str) -> Result<Summary, Error> {
-    let handler = WithSchedule::new(sink).with_stage(Stage::from_env(&Env::from_pairs(env)).unwrap());
+    let handler = Function::new(sink).with_stage(Stage::from_env(&Env::from_pairs(env)).unwrap());
     invoke(&handler, event, Deadline::after(LIMIT), "test").await
 }
 
@@ -915,7 +915,7 @@ async fn a_time_limit_that_leaves_nothing_beyond_the_upload_reserve_is_an_error_
     let (sink, _) = scheduled_sink(&topic, &[]).await;
     // SCF's default time limit (3 s) is less than the reserve of 5 s plus a 16 MiB part at 50 MiB/s.
     let error = invoke(
-        &WithSchedule::new(&sink),
+        &Function::new(&sink),
         TIMER,
         Deadline::after(Duration::from_secs(3)),
         "test",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error};
-use ckafka_dump_runtime::{invoke, Summary, Triggered};
+use ckafka_dump_runtime::{invoke, Function, Summary};
 use ckafka_dump_sink_es::config::EsConfig;
 use ckafka_dump_sink_es::EsSink;
 use ckafka_dump_testkit::{self as testkit, free_port, setting, site_package, unique, AwsRecord, FaultProxy, Owned};
@@ -33,7 +33,7 @@ fn sink(url: &str, keyword: &str, extra: &[(&str, &str)]) -> EsSink {
 }
 
 async fn run(sink: &EsSink, event: &str, limit: Duration) -> Result<Summary, Error> {
-    invoke(&Triggered::new(sink), event, Deadline::after(limit), "test").await
+    invoke(&Function::new(sink), event, Deadline::after(limit), "test").await
 }
 
 async fn get(url: &str) -> Value {
@@ -209,7 +209,7 @@ async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
     assert!(error.contains("app-log/0/1200"), "the error names the offsets: {error}");
 
     // With report_batch_item_failures (Lambda's ReportBatchItemFailures), the three are the partial response.
-    let handler = Triggered::new(&strict).with_item_failures(true);
+    let handler = Function::new(&strict).with_item_failures(true);
     let summary = invoke(&handler, SCF_MULTI, Deadline::after(Duration::from_secs(30)), "test")
         .await
         .unwrap();
@@ -277,7 +277,7 @@ fn aws_event_of_bytes(records: &[(i64, Option<&[u8]>, &str)]) -> String {
 
 async fn run_staged(sink: &EsSink, stage: &[(&str, &str)], event: &str) -> Result<Summary, Error> {
     let stage = Stage::from_env(&Env::from_pairs(stage)).unwrap();
-    let handler = Triggered::new(sink).with_stage(stage);
+    let handler = Function::new(sink).with_stage(stage);
     invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test").await
 }
 

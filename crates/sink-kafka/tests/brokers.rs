@@ -9,7 +9,7 @@ use std::time::Duration;
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
-use ckafka_dump_runtime::{invoke, Summary, Triggered};
+use ckafka_dump_runtime::{invoke, Function, Summary};
 use ckafka_dump_sink_kafka::config::KafkaConfig;
 use ckafka_dump_sink_kafka::partition::murmur2;
 use ckafka_dump_sink_kafka::request::{ERROR_HEADER, SOURCE_OFFSET_HEADER, SOURCE_TOPIC_HEADER};
@@ -80,7 +80,7 @@ fn sink(broker: &str, topic: &str, extra: &[(&str, &str)]) -> KafkaSink {
 }
 
 async fn run(sink: &KafkaSink, event: &str, limit: Duration) -> Result<Summary, Error> {
-    invoke(&Triggered::new(sink), event, Deadline::after(limit), "test").await
+    invoke(&Function::new(sink), event, Deadline::after(limit), "test").await
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn records_are_routed_to_topics_by_field_with_keys_from_a_field() {
         {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"None","msgBody":"{\"region\":\"us\",\"user\":\"u8\"}"}},
         {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"None","msgBody":"{\"region\":\"eu\"}"}},
         {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"None","msgBody":"{\"region\":\"eu\",\"user\":9}"}}]}"#;
-    let handler = Triggered::new(&sink).with_stage(stage);
+    let handler = Function::new(&sink).with_stage(stage);
     let summary = invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test")
         .await
         .unwrap();
@@ -200,7 +200,7 @@ async fn unroutable_records_go_to_the_dead_letter_topic_with_the_reason() {
         {"Ckafka":{"topic":"src","partition":0,"offset":2,"msgKey":"k2","msgBody":"text"}},
         {"Ckafka":{"topic":"src","partition":0,"offset":3,"msgKey":"k3","msgBody":"{\"user\":1}"}},
         {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"k4","msgBody":"{\"region\":\"mars\"}"}}]}"#;
-    let handler = Triggered::new(&sink).with_stage(Stage::default());
+    let handler = Function::new(&sink).with_stage(Stage::default());
     let summary = invoke(&handler, event, Deadline::after(Duration::from_secs(30)), "test")
         .await
         .unwrap();
@@ -617,7 +617,7 @@ async fn random_poison_records_are_produced_once_each_to_their_topic_or_the_dead
             })
             .collect();
         let event = serde_json::json!({ "Records": records }).to_string();
-        let handler = Triggered::new(&sink).with_stage(Stage::default());
+        let handler = Function::new(&sink).with_stage(Stage::default());
         let summary = invoke(&handler, &event, Deadline::after(Duration::from_secs(60)), "test")
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
-use ckafka_dump_runtime::{invoke, Summary, Triggered};
+use ckafka_dump_runtime::{invoke, Function, Summary};
 use ckafka_dump_sink_sql::config::SqlConfig;
 use ckafka_dump_sink_sql::db::Connection;
 use ckafka_dump_sink_sql::SqlSink;
@@ -117,7 +117,7 @@ fn msk_event(topic: &str, records: &[(i64, Option<&str>, Option<&str>)]) -> Stri
 
 async fn run(sink: &SqlSink, event: &str) -> Result<Summary, Error> {
     invoke(
-        &Triggered::new(sink),
+        &Function::new(sink),
         event,
         Deadline::after(Duration::from_secs(60)),
         "test",
@@ -301,7 +301,7 @@ async fn records_the_stage_rejects_go_to_the_dead_letter_table(db: Db) {
         ("TRANSFORM_ADD", "source:@topic"),
     ]))
     .unwrap();
-    let handler = Triggered::new(&sink).with_stage(stage);
+    let handler = Function::new(&sink).with_stage(stage);
     let values = [r#"{"num":1,"msg":"a"}"#, "not json", r#"{"num":2,"msg":"debug"}"#].map(str::to_owned);
     let event = scf_event("st", 0, &values);
     let deadline = || Deadline::after(Duration::from_secs(60));
@@ -948,7 +948,7 @@ mod poison {
         });
         let started = Instant::now();
         let summary = invoke(
-            &Triggered::new(&sink),
+            &Function::new(&sink),
             &scf_event("nu", 0, &values),
             Deadline::after(Duration::from_secs(20)),
             "test",
