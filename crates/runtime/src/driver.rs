@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use base64::Engine;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{
@@ -118,7 +117,7 @@ fn shown(record: &Record<'_>, zone: &Zone) -> serde_json::Value {
         Some(bytes) => match (serde_json::from_slice::<Value>(bytes), record.value_str()) {
             (Ok(json), _) => json,
             (Err(_), Some(text)) => Value::String(text.to_owned()),
-            (Err(_), None) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
+            (Err(_), None) => json!({ "base64": base64_simd::STANDARD.encode_to_string(bytes) }),
         },
     };
     let mut out = json!({

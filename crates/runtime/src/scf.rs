@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::{ConfigError, Deadline, MAX_TIME_LIMIT};
 
 use crate::driver::invoke;
@@ -128,17 +128,11 @@ impl RuntimeApi {
         attempts: Option<u32>,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Error> {
-        let mut backoff = RetryPolicy::DEFAULT.backoff();
-        let mut attempt = 1;
+        let mut retries = RetryPolicy::DEFAULT.retries("runtime API", Bound::Attempts(attempts));
         loop {
             match self.call(url, request()).await {
                 Ok(response) => return Ok(response),
-                Err(CallFailed { error, transient: true }) if attempts.is_none_or(|n| attempt < n) => {
-                    let delay = backoff.step();
-                    tracing::warn!(error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "runtime API unavailable");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
+                Err(CallFailed { error, transient: true }) => retries.wait(error).await?,
                 Err(CallFailed { error, .. }) => return Err(error),
             }
         }

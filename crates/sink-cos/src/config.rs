@@ -8,7 +8,7 @@ use std::time::Duration;
 use ckafka_dump_core::config::{Env, Secret};
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
+use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
 use crate::encode::{Compression, ContentFormat, Csv, Lines};
@@ -272,7 +272,7 @@ impl ScheduleConfig {
                 other
                     .parse::<i64>()
                     .ok()
-                    .filter(|&ms| ms >= 0 && chrono::DateTime::from_timestamp_millis(ms).is_some())
+                    .filter(|&ms| ms >= 0 && Timestamp::dated(ms, None).is_some())
                     .ok_or_else(|| {
                         ConfigError::new(
                             "offset_type",

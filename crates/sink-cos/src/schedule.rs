@@ -265,7 +265,7 @@ impl Scheduler {
             StartFrom::Latest => return client.get_offset(OffsetAt::Latest).await.map_err(failed),
             StartFrom::Timestamp(ms) => ms,
         };
-        let at = chrono::DateTime::from_timestamp_millis(ms)
+        let at = rskafka::chrono::DateTime::from_timestamp_millis(ms)
             .ok_or_else(|| ckafka_dump_core::ConfigError::new("offset_type", format!("{ms} is out of range")))?;
         let mut offset = client.get_offset(OffsetAt::Timestamp(at)).await.map_err(failed)?;
         if offset < 0 {
@@ -369,7 +369,7 @@ mod tests {
                 key: Some(b"k".to_vec()),
                 value: None,
                 headers: Default::default(),
-                timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+                timestamp: rskafka::chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
             },
             offset: 42,
         };

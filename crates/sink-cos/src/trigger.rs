@@ -8,7 +8,7 @@ use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
 use ckafka_dump_core::{Batch, Deadline, Delivery, Timestamp};
 use futures_util::stream::{self, StreamExt};
 
-use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::OffsetRanges;
 
 use crate::checkpoint::{ledger_key, written_key, WrittenOffsets};
@@ -208,20 +208,20 @@ async fn take_waiting(fence: &Fence<'_>) -> Result<Held, CosError> {
         max_delay: std::time::Duration::from_secs(1),
         ..RetryPolicy::DEFAULT
     };
-    let mut backoff = policy.backoff();
+    let bound = Bound::Cutoff {
+        deadline: fence.deadline,
+        attempt_budget: std::time::Duration::from_millis(200),
+    };
+    let held = |key| CosError::Lease {
+        key,
+        reason: "another invocation holds this partition".to_owned(),
+        retryable: true,
+    };
+    let mut retries = policy.retries("the partition's lease", bound);
     loop {
-        if let Some(held) = fence.take(Fenced::Partition).await? {
-            return Ok(held);
-        }
-        match backoff.next_delay(fence.deadline, std::time::Duration::from_millis(200)) {
-            Some(delay) => tokio::time::sleep(delay).await,
-            None => {
-                return Err(CosError::Lease {
-                    key: fence.key(Fenced::Partition, 1),
-                    reason: "another invocation held this partition until the deadline".to_owned(),
-                    retryable: true,
-                })
-            }
+        match fence.take(Fenced::Partition).await? {
+            Some(taken) => return Ok(taken),
+            None => retries.wait(held(fence.key(Fenced::Partition, 1))).await?,
         }
     }
 }

@@ -740,7 +740,7 @@ async fn produce(client: &Client, topic: &str, partition: i32, from: usize, coun
             key: Some(format!("k{n}").into_bytes()),
             value: Some(format!("p{partition}-{n:06}").into_bytes()),
             headers: BTreeMap::new(),
-            timestamp: chrono::DateTime::from_timestamp_millis(base_ms + n as i64 * 1000).unwrap(),
+            timestamp: rskafka::chrono::DateTime::from_timestamp_millis(base_ms + n as i64 * 1000).unwrap(),
         })
         .collect();
     for chunk in records.chunks(500) {
@@ -1341,7 +1341,7 @@ async fn the_scheduled_dump_keeps_headers_and_dates_an_undated_record_when_first
         key: None,
         value: Some(value.as_bytes().to_vec()),
         headers: BTreeMap::from([("trace".to_owned(), b"t-1".to_vec()), ("bin".to_owned(), vec![0xff])]),
-        timestamp: chrono::DateTime::from_timestamp_millis(millis).unwrap(),
+        timestamp: rskafka::chrono::DateTime::from_timestamp_millis(millis).unwrap(),
     };
     // The object's key follows its first record: the undated one.
     pc.produce(

@@ -3,7 +3,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use base64::Engine;
 use ckafka_dump_core::error::{body_excerpt, error_chain};
 use ckafka_dump_core::Failure;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -27,7 +26,7 @@ impl EsClient {
         let authorization = match &config.auth {
             Auth::None => None,
             Auth::Basic { user, password } => {
-                let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose()));
+                let token = base64_simd::STANDARD.encode_to_string(format!("{user}:{}", password.expose()));
                 Some(format!("Basic {token}"))
             }
             Auth::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),

@@ -7,7 +7,6 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use base64::Engine;
 use ckafka_dump_core::json;
 use ckafka_dump_core::stage::fields::routing_text;
 use ckafka_dump_core::stage::object::{Object, Slot};
@@ -91,7 +90,7 @@ fn write_fallback(
         }
         None => {
             out.extend_from_slice(b"\"msg_body_base64\":\"");
-            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(body).as_bytes());
+            out.extend_from_slice(base64_simd::STANDARD.encode_to_string(body).as_bytes());
             out.push(b'"');
         }
     }
@@ -198,11 +197,7 @@ pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, re
         }
         None => {
             out.extend_from_slice(b",\"raw_base64\":\"");
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(record.value_bytes())
-                    .as_bytes(),
-            );
+            out.extend_from_slice(base64_simd::STANDARD.encode_to_string(record.value_bytes()).as_bytes());
             out.push(b'"');
         }
     }

@@ -11,7 +11,7 @@ pub mod response;
 use std::time::Duration;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerCache, LedgerStore};
-use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::template::Template;
 use ckafka_dump_core::time::now_epoch_ms;
@@ -60,43 +60,62 @@ impl EsSink {
         let not_sent = Failure::new("not sent: no time left before the deadline", true);
         let mut outcomes = vec![ItemOutcome::Failed(not_sent); items.len()];
         let mut pending: Vec<usize> = (0..items.len()).collect();
-        let mut backoff = RetryPolicy::DEFAULT.backoff();
         // Halved while the server answers 413: requests shrink until they pass or hold one document.
         let mut max_bytes = self.config.bulk_max_bytes;
-        while !pending.is_empty() {
+        let bound = Bound::Cutoff {
+            deadline,
+            attempt_budget: Duration::from_secs(1),
+        };
+        let mut retries = RetryPolicy::DEFAULT.retries("bulk request", bound);
+        loop {
             let timeout = self.config.request_timeout.min(deadline.remaining());
             if timeout.is_zero() {
                 break;
             }
-            let chunks = request::chunk(items, &pending, max_bytes);
-            let answers: Vec<_> = stream::iter(chunks)
-                .map(|chunk| async move {
-                    let body = request::body(items, &chunk);
-                    let answer = self.client.bulk(body, op, chunk.len(), timeout).await;
-                    (chunk, answer)
-                })
-                .buffer_unordered(self.config.bulk_concurrency)
-                .collect()
+            pending = self
+                .send_round(items, op, &pending, max_bytes, timeout, &mut outcomes)
                 .await;
-            pending = answers
-                .into_iter()
-                .flat_map(|(chunk, answer)| outcome::record_answer(&mut outcomes, chunk, answer))
-                .collect();
             if pending.is_empty() {
                 break;
             }
             pending.sort_unstable();
+            // Each item's outcome says why it is not written; the retries' log only counts them.
+            let still_pending = format!("{} bulk items not written", pending.len());
             if pending.iter().any(|&i| matches!(outcomes[i], ItemOutcome::TooLarge(_))) {
                 max_bytes = (max_bytes / 2).max(1);
-                continue;
-            }
-            tracing::debug!(pending = pending.len(), "retrying bulk items");
-            match backoff.next_delay(deadline, Duration::from_secs(1)) {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => break,
+                retries.again(&still_pending);
+            } else if retries.wait(still_pending).await.is_err() {
+                break;
             }
         }
         outcomes
+    }
+
+    /// Sends the `pending` items in requests of at most `max_bytes`, records each answer in `outcomes` and
+    /// returns the items worth sending again.
+    async fn send_round(
+        &self,
+        items: &[BulkItem],
+        op: OpType,
+        pending: &[usize],
+        max_bytes: usize,
+        timeout: Duration,
+        outcomes: &mut [ItemOutcome],
+    ) -> Vec<usize> {
+        let chunks = request::chunk(items, pending, max_bytes);
+        let answers: Vec<_> = stream::iter(chunks)
+            .map(|chunk| async move {
+                let body = request::body(items, &chunk);
+                let answer = self.client.bulk(body, op, chunk.len(), timeout).await;
+                (chunk, answer)
+            })
+            .buffer_unordered(self.config.bulk_concurrency)
+            .collect()
+            .await;
+        answers
+            .into_iter()
+            .flat_map(|(chunk, answer)| outcome::record_answer(outcomes, chunk, answer))
+            .collect()
     }
 }
 

@@ -3,7 +3,6 @@
 use std::collections::hash_map::{Entry, HashMap};
 use std::io::Write;
 
-use base64::Engine;
 use ckafka_dump_core::json;
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
@@ -105,10 +104,7 @@ pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i6
 pub fn user_id(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) if !text.starts_with(ESCAPED_ID) && !looks_like_coordinates(text) => text.to_owned(),
-        _ => format!(
-            "{ESCAPED_ID}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        ),
+        _ => format!("{ESCAPED_ID}{}", base64_simd::URL_SAFE_NO_PAD.encode_to_string(bytes)),
     }
 }
 
@@ -338,7 +334,7 @@ mod tests {
     #[test]
     fn of_one_id_in_a_batch_the_highest_offset_is_sent_with_its_offset_as_version() {
         let record = |offset: i64, value: Option<&str>| {
-            let value = value.map(|v| format!(r#","value":"{}""#, base64::engine::general_purpose::STANDARD.encode(v)));
+            let value = value.map(|v| format!(r#","value":"{}""#, base64_simd::STANDARD.encode_to_string(v)));
             format!(
                 r#"{{"topic":"t","partition":0,"offset":{offset},"timestamp":0,"key":"aw=="{}}}"#,
                 value.unwrap_or_default()

@@ -263,8 +263,7 @@ fn aws_event(first_offset: i64, records: &[(&str, Option<&str>)]) -> String {
 
 /// An AWS Kafka event on topic `t`, partition 0: (offset, key bytes, value).
 fn aws_event_of_bytes(records: &[(i64, Option<&[u8]>, &str)]) -> String {
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let b64 = |b: &[u8]| base64_simd::STANDARD.encode_to_string(b);
     let records: Vec<Value> = records
         .iter()
         .map(|&(offset, key, value)| {

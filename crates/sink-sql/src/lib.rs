@@ -14,7 +14,7 @@ mod tls;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ckafka_dump_core::retry::RetryPolicy;
+use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{
     Batch, Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Retryable, Sink, Unwritten,
@@ -591,26 +591,28 @@ impl Sink for SqlSink {
     }
 
     async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
-        let mut backoff = RetryPolicy::DEFAULT.backoff();
+        let bound = Bound::Cutoff {
+            deadline,
+            attempt_budget: Duration::from_millis(100),
+        };
+        let mut retries = RetryPolicy::DEFAULT.retries("the batch", bound);
         let mut reread = false;
-        loop {
-            match self.attempt(batch, deadline).await {
+        let failed = loop {
+            let e = match self.attempt(batch, deadline).await {
                 Ok(delivery) => return Ok(delivery),
-                // Once: the table as read again (attempt forgot the old shape) must take the batch, or the
-                // error is the configuration's, not a change.
-                Err(e) if e.table_changed() && !reread => {
-                    tracing::warn!(error = %e, "the table changed: reading it again");
-                    reread = true;
-                }
-                Err(e) if e.is_retryable() => match backoff.next_delay(deadline, Duration::from_millis(100)) {
-                    Some(delay) => {
-                        tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "retrying the batch");
-                        tokio::time::sleep(delay).await;
-                    }
-                    None => return Err(e.records(&describe_spans(&batch.partitions()))),
-                },
-                Err(e) => return Err(e.records(&describe_spans(&batch.partitions()))),
+                Err(e) => e,
+            };
+            // Once: the table as read again (attempt forgot the old shape) must take the batch, or the error
+            // is the configuration's, not a change.
+            if e.table_changed() && !reread {
+                reread = true;
+                retries.again(&e);
+            } else if !e.is_retryable() {
+                break e;
+            } else if let Err(e) = retries.wait(e).await {
+                break e;
             }
-        }
+        };
+        Err(failed.records(&describe_spans(&batch.partitions())))
     }
 }

@@ -45,8 +45,7 @@ pub type AwsRecord<'a> = (i64, i64, Option<&'a str>, Option<&'a str>);
 /// An AWS Lambda Kafka event (MSK / self-managed) of `records` on `topic`/`partition`, every record carrying
 /// `headers` (as the event writes them: signed bytes).
 pub fn aws_event(topic: &str, partition: i32, records: &[AwsRecord<'_>], headers: &[(&str, &str)]) -> String {
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let b64 = |s: &str| base64_simd::STANDARD.encode_to_string(s);
     let headers: Vec<serde_json::Value> = headers
         .iter()
         .map(|(name, value)| {
