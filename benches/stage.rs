@@ -30,14 +30,10 @@ fn es_config(pairs: &[(&str, &str)]) -> EsConfig {
 
 /// Decodes, stages and plans the bulk items; returns their total size.
 fn to_es(event: &str, stage: &Stage, config: &EsConfig) -> usize {
-    let mut batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
-    let fields = config
-        .index_template
-        .as_ref()
-        .map_or_else(Vec::new, |t| t.fields_read());
-    stage.apply(&mut batch, &fields);
-    let routing: Vec<i64> = batch.records().map(|r| r.timestamp.map_or(0, |t| t.millis)).collect();
-    let plan = request::plan(&batch, config, &routing, 0);
+    let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+    let staged = stage.apply(&batch);
+    let routing: Vec<i64> = staged.records().map(|r| r.timestamp.map_or(0, |t| t.millis)).collect();
+    let plan = request::plan(&staged, config, &routing, 0);
     plan.items.iter().map(|i| i.lines.len()).sum()
 }
 

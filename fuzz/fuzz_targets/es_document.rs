@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         kafka_meta_field: Some("kafka".to_owned()),
         ..DocumentSettings::default()
     };
-    let document = build(&batch.get(0).unwrap(), &settings, 1_700_000_000_000);
+    let document = build(&ckafka_dump_core::StagedRecord::unstaged(batch.get(0).unwrap()), &settings, 1_700_000_000_000);
     // Syntax only: user numbers are copied as written and may lie beyond f64, which is still valid JSON.
     serde_json::from_slice::<serde::de::IgnoredAny>(&document.source)
         .unwrap_or_else(|e| panic!("invalid document JSON ({e}): {}", String::from_utf8_lossy(&document.source)));

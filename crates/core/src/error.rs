@@ -1,5 +1,5 @@
 use crate::decode::DecodeError;
-use crate::record::Batch;
+use crate::staged::StagedBatch;
 
 /// Whether retrying the same work can succeed. Every error type decides it from what it knows (a status,
 /// a typed cause), never from its message.
@@ -143,7 +143,7 @@ pub struct RecordAt {
 impl NotWritten {
     /// `None` when every record was written. Retryable when any failure is: a re-delivery writes again
     /// what can be written, and what cannot fails again.
-    pub fn of(batch: &Batch<'_>, mut unwritten: Vec<Unwritten>) -> Option<NotWritten> {
+    pub fn of(batch: &StagedBatch<'_>, mut unwritten: Vec<Unwritten>) -> Option<NotWritten> {
         if unwritten.is_empty() {
             return None;
         }
@@ -181,7 +181,7 @@ impl NotWritten {
 
 impl NotWritten {
     /// Every record of a non-empty `batch` failed the same way (nothing could be sent).
-    pub fn all(batch: &Batch<'_>, failure: Failure) -> NotWritten {
+    pub fn all(batch: &StagedBatch<'_>, failure: Failure) -> NotWritten {
         let unwritten = (0..batch.len())
             .map(|record| Unwritten {
                 record,
@@ -242,7 +242,8 @@ mod tests {
     #[test]
     fn not_written_names_records_in_order_with_distinct_reasons() {
         let event = include_str!("../../../events/scf-ckafka.json");
-        let batch = crate::decode(event).unwrap().into_batch().unwrap();
+        let decoded = crate::decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let fail = |record, reason: &str, retryable| Unwritten {
             record,
             failure: Failure::new(reason, retryable),

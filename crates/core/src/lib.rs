@@ -13,8 +13,10 @@ pub mod record;
 pub mod retry;
 pub mod sink;
 pub mod stage;
+pub mod staged;
 pub mod template;
 pub mod time;
+pub mod value;
 
 pub use deadline::{Deadline, MAX_TIME_LIMIT};
 pub use decode::{decode, DecodeError, Event};
@@ -22,3 +24,4 @@ pub use error::{ConfigError, Error, Failure, NotWritten, RecordAt, Retryable, Un
 pub use ranges::OffsetRanges;
 pub use record::{Batch, Format, Header, PartitionSpan, Record, Timestamp, TimestampType};
 pub use sink::{Delivery, Drained, Sink};
+pub use staged::{Outcome, Rejection, StagedBatch, StagedRecord};

@@ -8,8 +8,6 @@
 
 use serde::Serialize;
 
-use crate::stage::fields::Picked;
-
 /// Which trigger produced the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Format {
@@ -116,10 +114,6 @@ pub(crate) struct RecordMeta {
     pub value: Option<Span>,
     /// Range into `Batch::headers`.
     pub headers: (u32, u32),
-    /// Index into `Batch::fields`: the fields the transform stage made of the value.
-    pub fields: Option<u32>,
-    /// Index into `Batch::rejections`: why the transform stage could not process the record.
-    pub rejection: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +131,6 @@ pub struct Batch<'a> {
     pub(crate) bytes: Vec<u8>,
     pub(crate) records: Vec<RecordMeta>,
     pub(crate) headers: Vec<HeaderMeta>,
-    pub(crate) fields: Vec<Picked>,
-    pub(crate) rejections: Vec<String>,
 }
 
 /// One Kafka message as the trigger delivered it.
@@ -156,10 +148,6 @@ pub struct Record<'b> {
     /// The value as text when it is known to be UTF-8 without checking (SCF bodies).
     value_text: Option<&'b str>,
     headers: Headers<'b>,
-    /// The fields of the value the sink reads, as the transform stage found them (when it ran).
-    pub fields: Option<&'b Picked>,
-    /// Why the transform stage could not process the record; its value is then the original bytes.
-    pub rejection: Option<&'b str>,
 }
 
 /// Where a record's headers are: in its batch, in a map (a fetched record), or none (a record built from parts).
@@ -220,8 +208,6 @@ impl<'b> Record<'b> {
             value,
             value_text: None,
             headers: Headers::None,
-            fields: None,
-            rejection: None,
         }
     }
 
@@ -278,6 +264,33 @@ pub struct PartitionSpan {
     pub count: usize,
 }
 
+impl PartitionSpan {
+    /// One span per topic-partition of `records`, in order of first appearance.
+    pub fn of<'r>(records: impl IntoIterator<Item = Record<'r>>) -> Vec<PartitionSpan> {
+        let mut spans: Vec<PartitionSpan> = Vec::new();
+        for record in records {
+            match spans
+                .iter_mut()
+                .find(|s| s.partition == record.partition && s.topic == record.topic)
+            {
+                Some(span) => {
+                    span.first_offset = span.first_offset.min(record.offset);
+                    span.last_offset = span.last_offset.max(record.offset);
+                    span.count += 1;
+                }
+                None => spans.push(PartitionSpan {
+                    topic: record.topic.to_owned(),
+                    partition: record.partition,
+                    first_offset: record.offset,
+                    last_offset: record.offset,
+                    count: 1,
+                }),
+            }
+        }
+        spans
+    }
+}
+
 impl<'a> Batch<'a> {
     pub fn len(&self) -> usize {
         self.records.len()
@@ -301,42 +314,7 @@ impl<'a> Batch<'a> {
 
     /// One span per topic-partition, in order of first appearance.
     pub fn partitions(&self) -> Vec<PartitionSpan> {
-        let mut spans: Vec<PartitionSpan> = Vec::new();
-        for record in self.records() {
-            match spans
-                .iter_mut()
-                .find(|s| s.partition == record.partition && s.topic == record.topic)
-            {
-                Some(span) => {
-                    span.first_offset = span.first_offset.min(record.offset);
-                    span.last_offset = span.last_offset.max(record.offset);
-                    span.count += 1;
-                }
-                None => spans.push(PartitionSpan {
-                    topic: record.topic.to_owned(),
-                    partition: record.partition,
-                    first_offset: record.offset,
-                    last_offset: record.offset,
-                    count: 1,
-                }),
-            }
-        }
-        spans
-    }
-
-    /// `topic/partition/offset` of up to ten of the given records (batch indices), then a count of the rest:
-    /// what an error names when records were not written.
-    pub fn coordinates(&self, records: &[usize]) -> String {
-        let mut listed: Vec<String> = records
-            .iter()
-            .take(10)
-            .filter_map(|&i| self.get(i))
-            .map(|r| format!("{}/{}/{}", r.topic, r.partition, r.offset))
-            .collect();
-        if records.len() > listed.len() {
-            listed.push(format!("and {} more", records.len() - listed.len()));
-        }
-        listed.join(", ")
+        PartitionSpan::of(self.records())
     }
 
     fn resolve<'b>(&'b self, m: &RecordMeta) -> Record<'b> {
@@ -352,8 +330,6 @@ impl<'a> Batch<'a> {
                 headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
                 batch: self,
             },
-            fields: m.fields.map(|i| &self.fields[i as usize]),
-            rejection: m.rejection.map(|i| self.rejections[i as usize].as_str()),
         }
     }
 

@@ -2,8 +2,7 @@ use std::future::Future;
 
 use crate::deadline::Deadline;
 use crate::error::Retryable;
-use crate::record::Batch;
-use crate::stage::fields::Path;
+use crate::staged::StagedBatch;
 
 /// What a sink did with a batch. Every record is counted once; anything not written must be an error
 /// instead, so the trigger re-delivers the batch.
@@ -37,13 +36,6 @@ pub trait Sink: Send + Sync {
     /// Where the records go, for logs and the invocation result. Never holds a secret.
     fn target(&self) -> String;
 
-    /// The fields of the value the sink reads (`{field:...}` in an index, key or topic template, CSV
-    /// columns): the transform stage parses values for them even when nothing else is configured, and keeps
-    /// just these for the sink.
-    fn fields_read(&self) -> Vec<Path> {
-        Vec::new()
-    }
-
     /// Whether the sink writes records the transform stage rejected to its dead letters; if not, a rejected
     /// record fails the invocation.
     fn dead_letters_rejected(&self) -> bool {
@@ -53,7 +45,7 @@ pub trait Sink: Send + Sync {
     /// Durably writes the whole batch or fails. Retries must end before `deadline`'s cut-off.
     fn write(
         &self,
-        batch: &Batch<'_>,
+        batch: &StagedBatch<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send;
 
@@ -72,17 +64,13 @@ impl<S: Sink> Sink for &S {
         (**self).target()
     }
 
-    fn fields_read(&self) -> Vec<Path> {
-        (**self).fields_read()
-    }
-
     fn dead_letters_rejected(&self) -> bool {
         (**self).dead_letters_rejected()
     }
 
     fn write(
         &self,
-        batch: &Batch<'_>,
+        batch: &StagedBatch<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<Delivery, Self::Error>> + Send {
         (**self).write(batch, deadline)

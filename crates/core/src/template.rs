@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
-use crate::record::Record;
-use crate::stage::fields::{routing_text, Path};
+use crate::staged::StagedRecord;
 use crate::time::Zone;
+use crate::value::{routing_text, Path};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -98,7 +98,7 @@ impl Template {
     /// An error names the field that is missing or cannot name anything.
     pub fn render(
         &self,
-        record: &Record<'_>,
+        record: &StagedRecord<'_>,
         time_ms: i64,
         zone: &Zone,
         clean: fn(&str) -> String,
@@ -125,10 +125,8 @@ impl Template {
 
 /// The text of `path` in `record` for a name (an index, a topic, an object key); an error names the field
 /// that is missing or holds no text (an object, an array, null, "").
-pub fn field_text<'r>(path: &Path, record: &Record<'r>, zone: &Zone) -> Result<Cow<'r, str>, String> {
-    let value = path
-        .of_record(record, zone)
-        .ok_or_else(|| format!("field `{path}` is missing"))?;
+pub fn field_text<'r>(path: &Path, record: &StagedRecord<'r>, zone: &Zone) -> Result<Cow<'r, str>, String> {
+    let value = record.field(path, zone)?;
     let text = match &value {
         Cow::Borrowed(value) => routing_text(value),
         Cow::Owned(value) => routing_text(value).map(|t| Cow::Owned(t.into_owned())),
@@ -140,7 +138,7 @@ pub fn field_text<'r>(path: &Path, record: &Record<'r>, zone: &Zone) -> Result<C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage::fields::Picked;
+    use crate::{Outcome, Record};
 
     fn keep(s: &str) -> String {
         s.to_owned()
@@ -151,9 +149,9 @@ mod tests {
         let t = Template::parse("logs-{field:app}-{field:@partition}-{date}-{hour}", true).unwrap();
         assert!(t.fields_read() == [Path::parse("app").unwrap()] && t.is_dated());
         assert_eq!(t.prefix(), "logs-");
-        let fields = Picked::from(serde_json::json!({"app": "Pay", "n": 3, "o": {}, "e": ""}));
-        let mut record = Record::new("t", 2, 0, None, None, Some(b"{}"));
-        record.fields = Some(&fields);
+        let value = br#"{"app": "Pay", "n": 3, "o": {}, "e": ""}"#;
+        let record = Record::new("t", 2, 0, None, None, Some(value));
+        let record = StagedRecord::new(record, &Outcome::Original);
         let shanghai = Zone::named("Asia/Shanghai").unwrap();
         assert_eq!(
             t.render(&record, 1_709_310_600_000, &shanghai, keep),

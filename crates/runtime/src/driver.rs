@@ -6,7 +6,7 @@ use std::time::Instant;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{
-    decode, Deadline, Delivery, Drained, Error, Event, Format, PartitionSpan, Record, Retryable, Sink,
+    decode, Deadline, Delivery, Drained, Error, Event, Format, PartitionSpan, Retryable, Sink, StagedRecord,
 };
 use serde::{Serialize, Serializer};
 use tracing::Instrument;
@@ -83,17 +83,16 @@ pub struct DryRun {
 
 pub fn dry_run(event: &str, stage: &Stage, show: usize) -> Result<DryRun, Error> {
     Ok(match decode(event)? {
-        Event::Records(mut batch) => {
-            let (records, bytes, partitions) = (batch.len(), batch.payload_len(), batch.partitions());
-            let staging = stage.apply(&mut batch, &[]);
+        Event::Records(batch) => {
+            let staged = stage.apply(&batch);
             DryRun {
                 format: EventKind::Records(batch.format),
-                records,
-                bytes,
-                partitions,
-                filtered: staging.filtered,
-                rejected: staging.rejected,
-                shown: batch.records().take(show).map(|r| shown(&r, stage.zone())).collect(),
+                records: batch.len(),
+                bytes: batch.payload_len(),
+                partitions: batch.partitions(),
+                filtered: staged.filtered,
+                rejected: staged.rejected(),
+                shown: staged.records().take(show).map(|r| shown(&r, stage.zone())).collect(),
             }
         }
         Event::Timer => DryRun {
@@ -110,9 +109,10 @@ pub fn dry_run(event: &str, stage: &Stage, show: usize) -> Result<DryRun, Error>
 
 /// A record as `--show` prints it: coordinates, key, record time in the function's zone, and the value as
 /// JSON when it is JSON (else as text, else base64), or why the stage rejected it.
-fn shown(record: &Record<'_>, zone: &Zone) -> serde_json::Value {
+fn shown(record: &StagedRecord<'_>, zone: &Zone) -> serde_json::Value {
     use serde_json::{json, Value};
-    let value = match record.value {
+    let mut scratch = Vec::new();
+    let value = match record.value_to_write(&mut scratch) {
         None => Value::Null,
         Some(bytes) => match (serde_json::from_slice::<Value>(bytes), record.value_str()) {
             (Ok(json), _) => json,
@@ -128,8 +128,8 @@ fn shown(record: &Record<'_>, zone: &Zone) -> serde_json::Value {
         "time": record.timestamp.map(|t| zone.date_time(t.millis).rfc3339()),
         "value": value,
     });
-    if let Some(reason) = record.rejection {
-        out["rejected"] = Value::String(reason.to_owned());
+    if let Some(reason) = record.rejection() {
+        out["rejected"] = Value::String(reason.0.clone());
     }
     out
 }
@@ -170,13 +170,13 @@ async fn deliver<S: Sink>(
     deadline: Deadline,
     started: Instant,
 ) -> Result<Summary, Error> {
-    let mut batch = match decode(event)? {
+    let decoded = match decode(event)? {
         Event::Records(batch) => batch,
         Event::Timer => return run_timer(function, deadline, started).await,
     };
-    let (records, bytes) = (batch.len(), batch.payload_len());
+    let (records, bytes) = (decoded.len(), decoded.payload_len());
     let target = function.target();
-    let staging = function.stage(&mut batch)?;
+    let batch = function.stage(&decoded)?;
     let delivery = if batch.is_empty() {
         Delivery::default()
     } else {
@@ -199,7 +199,7 @@ async fn deliver<S: Sink>(
                     written: 0,
                     dead_lettered: 0,
                     skipped: 0,
-                    filtered: staging.filtered,
+                    filtered: batch.filtered,
                     partitions_held_elsewhere: 0,
                     failed: batch_item_failures.len(),
                     target,
@@ -209,11 +209,11 @@ async fn deliver<S: Sink>(
             }
         }
     };
-    if delivery.accounted() + staging.filtered != records {
+    if delivery.accounted() + batch.filtered != records {
         return Err(Error::Unaccounted {
             target,
             records,
-            accounted: delivery.accounted() + staging.filtered,
+            accounted: delivery.accounted() + batch.filtered,
         });
     }
     Ok(Summary {
@@ -223,7 +223,7 @@ async fn deliver<S: Sink>(
         written: delivery.written,
         dead_lettered: delivery.dead_lettered,
         skipped: delivery.skipped,
-        filtered: staging.filtered,
+        filtered: batch.filtered,
         partitions_held_elsewhere: 0,
         failed: 0,
         target,
@@ -305,7 +305,7 @@ mod tests {
     use std::time::Duration;
 
     use ckafka_dump_core::config::Env;
-    use ckafka_dump_core::{Batch, Failure, NotWritten, Unwritten};
+    use ckafka_dump_core::{Failure, NotWritten, StagedBatch, Unwritten};
 
     use super::*;
 
@@ -317,13 +317,13 @@ mod tests {
 
     /// Answers each batch with what `answer` makes of it, and records what it was given.
     struct FakeSink {
-        answer: fn(&Batch<'_>) -> Result<Delivery, Error>,
+        answer: fn(&StagedBatch<'_>) -> Result<Delivery, Error>,
         dead_letters: bool,
         seen: Mutex<Vec<Given>>,
     }
 
     impl FakeSink {
-        fn new(answer: fn(&Batch<'_>) -> Result<Delivery, Error>) -> Self {
+        fn new(answer: fn(&StagedBatch<'_>) -> Result<Delivery, Error>) -> Self {
             FakeSink {
                 answer,
                 dead_letters: false,
@@ -347,17 +347,17 @@ mod tests {
             self.dead_letters
         }
 
-        async fn write(&self, batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
+        async fn write(&self, batch: &StagedBatch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
             let records = batch
                 .records()
-                .map(|r| (r.offset, r.rejection.map(str::to_owned)))
+                .map(|r| (r.offset, r.rejection().map(|reason| reason.0.clone())))
                 .collect();
             self.seen.lock().unwrap().push(records);
             (self.answer)(batch)
         }
     }
 
-    fn all_written(batch: &Batch<'_>) -> Result<Delivery, Error> {
+    fn all_written(batch: &StagedBatch<'_>) -> Result<Delivery, Error> {
         Ok(Delivery {
             written: batch.len(),
             ..Delivery::default()
@@ -390,7 +390,7 @@ mod tests {
             decode(MULTI).unwrap().into_batch().unwrap().payload_len()
         );
 
-        let split = |batch: &Batch<'_>| {
+        let split = |batch: &StagedBatch<'_>| {
             Ok(Delivery {
                 written: 2,
                 dead_lettered: 2,
@@ -400,7 +400,7 @@ mod tests {
         let summary = run(&Function::new(FakeSink::new(split)), MULTI, Duration::from_secs(5)).unwrap();
         assert_eq!((summary.written, summary.dead_lettered, summary.skipped), (2, 2, 1));
 
-        let one_short = |batch: &Batch<'_>| {
+        let one_short = |batch: &StagedBatch<'_>| {
             Ok(Delivery {
                 written: batch.len() - 1,
                 ..Delivery::default()
@@ -481,7 +481,7 @@ mod tests {
             fn target(&self) -> String {
                 "stuck".to_owned()
             }
-            async fn write(&self, _batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
+            async fn write(&self, _batch: &StagedBatch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 unreachable!("the driver stops waiting at the cut-off")
             }
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn records_named_as_not_written_become_a_partial_batch_response_when_asked() {
-        let two_failed = |batch: &Batch<'_>| {
+        let two_failed = |batch: &StagedBatch<'_>| {
             let unwritten = [2, 4]
                 .map(|record| Unwritten {
                     record,
@@ -538,7 +538,8 @@ mod tests {
     #[test]
     fn a_partial_response_names_the_records_not_written_never_the_whole_batch() {
         let event = include_str!("../../../events/scf-ckafka-multi-partition.json");
-        let batch = decode(event).unwrap().into_batch().unwrap();
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let failed = |records: &[usize]| {
             let unwritten = records
                 .iter()

@@ -1,8 +1,10 @@
 //! What the runtimes drive: one function — a sink behind the transform stage — whatever the sink.
 
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::stage::{Stage, Staging};
-use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Error, Failure, NotWritten, Sink, Unwritten};
+use ckafka_dump_core::stage::Stage;
+use ckafka_dump_core::{
+    Batch, ConfigError, Deadline, Delivery, Drained, Error, Failure, NotWritten, Sink, StagedBatch, Unwritten,
+};
 
 /// `report_batch_item_failures`: on only when the Lambda event source mapping has `ReportBatchItemFailures`
 /// (else Lambda takes the answer for success and the records named in it are lost).
@@ -48,27 +50,27 @@ impl<S: Sink> Function<S> {
 
     /// Runs the transform stage over a decoded batch; fails when it rejected records the sink has no dead
     /// letters for.
-    pub(crate) fn stage(&self, batch: &mut Batch<'_>) -> Result<Staging, Error> {
-        let staging = self.stage.apply(batch, &self.sink.fields_read());
-        if staging.rejected > 0 && !self.sink.dead_letters_rejected() {
-            let rejected = batch
+    pub(crate) fn stage<'s>(&'s self, batch: &'s Batch<'s>) -> Result<StagedBatch<'s>, Error> {
+        let staged = self.stage.apply(batch);
+        if !self.sink.dead_letters_rejected() {
+            let rejected: Vec<Unwritten> = staged
                 .records()
                 .enumerate()
                 .filter_map(|(record, r)| {
-                    let reason = format!("transform: {}", r.rejection?);
                     Some(Unwritten {
                         record,
-                        failure: Failure::new(reason, false),
+                        failure: Failure::new(r.rejection()?.to_string(), false),
                     })
                 })
                 .collect();
-            let not_written = NotWritten::of(batch, rejected).expect("rejected records are listed");
-            return Err(Error::sink(self.target(), &not_written));
+            if let Some(not_written) = NotWritten::of(&staged, rejected) {
+                return Err(Error::sink(self.target(), &not_written));
+            }
         }
-        Ok(staging)
+        Ok(staged)
     }
 
-    pub(crate) async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, Error> {
+    pub(crate) async fn write(&self, batch: &StagedBatch<'_>, deadline: Deadline) -> Result<Delivery, Error> {
         // Boxed: sink futures nest deeply (rskafka), and inlining them into every runtime's future type
         // overflows the compiler's layout query depth.
         Box::pin(self.sink.write(batch, deadline))

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ckafka_dump_core::{Batch, Deadline, Delivery, Error, Format, Sink};
+use ckafka_dump_core::{Deadline, Delivery, Error, Format, Sink, StagedBatch};
 use ckafka_dump_runtime::scf::RuntimeApi;
 use ckafka_dump_runtime::Function;
 use ckafka_dump_testkit::{repo_root as repo, spawn_listening, Owned};
@@ -17,7 +17,7 @@ impl Sink for FakeSink {
     fn target(&self) -> String {
         "fake".to_owned()
     }
-    async fn write(&self, batch: &Batch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
+    async fn write(&self, batch: &StagedBatch<'_>, _deadline: Deadline) -> Result<Delivery, Error> {
         if batch.format == Format::AwsKafka {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }

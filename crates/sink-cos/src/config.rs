@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ckafka_dump_core::config::{Env, Secret};
-use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::time::Zone;
+use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 

@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use ckafka_dump_core::config::Choice;
 use ckafka_dump_core::json;
-use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::{Record, TimestampType};
+use ckafka_dump_core::value::Path;
+use ckafka_dump_core::{Record, StagedRecord, TimestampType};
 use serde_json::Value;
 
 /// `content_format` as spelled.
@@ -106,12 +106,15 @@ impl Lines {
         }
     }
 
-    /// `record` as a line; a JSON line or CSV row is built in `scratch`.
-    pub fn line<'a>(&self, record: &Record<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
+    /// `record` as a line: its value as the stage made it (or as it came); a JSON line or CSV row is built
+    /// in `scratch`.
+    pub fn line<'a>(&self, record: &StagedRecord<'a>, scratch: &'a mut Vec<u8>) -> Line<'a> {
         match self {
-            Lines::Text => Line::Value(record.value_bytes()),
+            Lines::Text => Line::Value(record.value_to_write(scratch).unwrap_or_default()),
             Lines::JsonLines => {
-                json_line(record, None, scratch);
+                let mut staged = Vec::new();
+                let value = record.value_to_write(&mut staged);
+                json_line(record, value, None, scratch);
                 Line::Built(scratch)
             }
             Lines::Csv(csv) => {
@@ -119,10 +122,10 @@ impl Lines {
                 let cells: Vec<Cow<'_, str>> = csv
                     .columns
                     .iter()
-                    .map(|column| match column.of_record(record, &csv.zone).as_deref() {
-                        None | Some(Value::Null) => Cow::Borrowed(""),
-                        Some(Value::String(text)) => Cow::Owned(text.clone()),
-                        Some(other) => Cow::Owned(other.to_string()),
+                    .map(|column| match record.field(column, &csv.zone).as_deref() {
+                        Err(_) | Ok(Value::Null) => Cow::Borrowed(""),
+                        Ok(Value::String(text)) => Cow::Owned(text.clone()),
+                        Ok(other) => Cow::Owned(other.to_string()),
                     })
                     .collect();
                 write_csv_row(scratch, cells.iter().map(|c| c.as_ref()));
@@ -192,9 +195,9 @@ impl Line<'_> {
     }
 }
 
-/// Writes `record` as one JSON line (with its `\n`) into `line`, replacing what was there; a dead letter
-/// carries the `error` that kept it out of the data objects.
-pub fn json_line(record: &Record<'_>, error: Option<&str>, line: &mut Vec<u8>) {
+/// Writes `record` with `value` as one JSON line (with its `\n`) into `line`, replacing what was there; a
+/// dead letter carries the `error` that kept it out of the data objects.
+pub fn json_line(record: &Record<'_>, value: Option<&[u8]>, error: Option<&str>, line: &mut Vec<u8>) {
     line.clear();
     line.extend_from_slice(b"{\"topic\":");
     json::push_string(line, record.topic);
@@ -211,7 +214,7 @@ pub fn json_line(record: &Record<'_>, error: Option<&str>, line: &mut Vec<u8>) {
         None => line.extend_from_slice(b",\"timestamp\":null,\"timestampType\":null"),
     }
     json::push_bytes_member(line, "key", record.key);
-    json::push_bytes_member(line, "value", record.value);
+    json::push_bytes_member(line, "value", value);
     line.extend_from_slice(b",\"headers\":");
     json::push_headers(line, record);
     if let Some(error) = error {
@@ -274,8 +277,6 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use ckafka_dump_core::stage::fields::Picked;
-
     use ckafka_dump_core::Timestamp;
 
     fn record(timestamp_ms: Option<i64>, key: Option<&'static [u8]>, value: Option<&'static [u8]>) -> Record<'static> {
@@ -290,7 +291,7 @@ mod tests {
     fn line(format: &Lines, entry: &Record<'_>) -> String {
         let mut scratch = Vec::new();
         let mut body = ObjectBody::new(Compression::None, 0).unwrap();
-        let line = format.line(entry, &mut scratch);
+        let line = format.line(&StagedRecord::unstaged(*entry), &mut scratch);
         let len = line.size();
         line.write_to(&mut body).unwrap();
         let out = body.finish().unwrap();
@@ -330,7 +331,8 @@ mod tests {
             "headers":[{"trace":[97,98]},{"bin":[-1]}]}]}}"#;
         let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
         let mut out = Vec::new();
-        json_line(&batch.get(0).unwrap(), Some("transform: not JSON"), &mut out);
+        let record = batch.get(0).unwrap();
+        json_line(&record, record.value, Some("transform: not JSON"), &mut out);
         let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(parsed["value"], "/w==");
         assert_eq!(parsed["value_encoding"], "base64");
@@ -357,9 +359,9 @@ mod tests {
             String::from_utf8(csv.header().unwrap()).unwrap(),
             "id,name,@offset,tags,missing,@timestamp\r\n"
         );
-        let fields = Picked::from(serde_json::json!({"id": 7, "name": "a \"b\", c\nd", "tags": ["x", "y"]}));
-        let mut entry = sample();
-        entry.fields = Some(&fields);
+        let value = serde_json::json!({"id": 7, "name": "a \"b\", c\nd", "tags": ["x", "y"]}).to_string();
+        let sample = sample();
+        let entry = Record::new(sample.topic, 1, 7, sample.timestamp, sample.key, Some(value.as_bytes()));
         assert_eq!(
             line(&csv, &entry),
             "7,\"a \"\"b\"\", c\nd\",7,\"[\"\"x\"\",\"\"y\"\"]\",,2023-11-15T06:13:20.000+08:00\r\n"

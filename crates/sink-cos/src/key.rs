@@ -4,10 +4,10 @@
 //! objects, each still keyed by its own first offset.
 
 use ckafka_dump_core::dating::Granularity;
-use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::template::field_text;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::Record;
+use ckafka_dump_core::value::Path;
+use ckafka_dump_core::{Record, StagedRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -151,7 +151,7 @@ impl KeyTemplate {
 
     /// What `record`'s `{field:NAME}` placeholders render, made safe for a key (characters other than
     /// letters, digits and `-_.=@` become `_`); an error names the field that is missing or holds no text.
-    pub fn route(&self, record: &Record<'_>, zone: &Zone) -> Result<Route, String> {
+    pub fn route(&self, record: &StagedRecord<'_>, zone: &Zone) -> Result<Route, String> {
         self.0
             .iter()
             .filter_map(|part| match part {
@@ -248,7 +248,6 @@ pub fn bad_segment(key: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ckafka_dump_core::stage::fields::Picked;
 
     fn at_2018(zone: &Zone) -> KeyFields<'_> {
         KeyFields {
@@ -298,9 +297,8 @@ mod tests {
         let t = KeyTemplate::parse("app={field:app}/{field:@header.region}-{date}/{topic}+{partition}+{start_offset}")
             .unwrap();
         assert!(t.fields_read().len() == 1 && t.routes_by_field());
-        let fields = Picked::from(serde_json::json!({"app": "Pay/EU v2", "n": 1}));
-        let mut record = Record::new("orders", 3, 42, None, None, Some(b"{}"));
-        record.fields = Some(&fields);
+        let value = br#"{"app": "Pay/EU v2", "n": 1}"#;
+        let record = StagedRecord::unstaged(Record::new("orders", 3, 42, None, None, Some(value)));
         let zone = Zone::utc();
         assert_eq!(
             t.route(&record, &zone).unwrap_err(),

@@ -15,8 +15,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
-use ckafka_dump_core::stage::fields::Path;
-use ckafka_dump_core::{Batch, ConfigError, Deadline, Delivery, Drained, Sink};
+use ckafka_dump_core::{ConfigError, Deadline, Delivery, Drained, Sink, StagedBatch};
 use ckafka_dump_kafka::KafkaClient;
 
 use crate::config::CosConfig;
@@ -66,18 +65,11 @@ impl Sink for CosSink {
         self.objects.store.describe()
     }
 
-    fn fields_read(&self) -> Vec<Path> {
-        let config = &self.objects.config;
-        let mut fields = config.key_template.fields_read();
-        fields.extend(config.content.fields_read());
-        fields
-    }
-
     fn dead_letters_rejected(&self) -> bool {
         self.objects.config.dead_letter_prefix.is_some()
     }
 
-    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
+    async fn write(&self, batch: &StagedBatch<'_>, deadline: Deadline) -> Result<Delivery, CosError> {
         trigger::write_batch(&self.objects, batch, (self.clock)(), self.clock, deadline).await
     }
 

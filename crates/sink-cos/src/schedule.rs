@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ckafka_dump_core::dating;
-use ckafka_dump_core::{Deadline, Drained, Record, Timestamp};
+use ckafka_dump_core::{Deadline, Drained, Record, StagedRecord, Timestamp};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
@@ -221,7 +221,7 @@ impl Scheduler {
             let routing =
                 dating::routing_times(&ledgers, cache, fetched.iter().cloned(), granularity, zone, now_ms).await?;
             for (record, routing_ms) in fetched.iter().zip(routing) {
-                if let Some(object) = writer.push(record, routing_ms).await? {
+                if let Some(object) = writer.push(&StagedRecord::unstaged(*record), routing_ms).await? {
                     progress.saved_after(&object, held).await?;
                 }
                 drained.records += 1;

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
-use ckafka_dump_core::{Batch, Deadline, Delivery, Timestamp};
+use ckafka_dump_core::{Deadline, Delivery, Rejection, StagedBatch, Timestamp};
 use futures_util::stream::{self, StreamExt};
 
 use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::OffsetRanges;
 
 use crate::checkpoint::{ledger_key, written_key, WrittenOffsets};
-use crate::encode::json_line;
+use crate::encode::{json_line, Lines};
 use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::key::{dead_letter_key, KeyTemplate, Route};
@@ -26,13 +26,13 @@ use crate::writer::{coordinates, KeyClaims, Objects, PartitionWriter};
 /// another offset, arrives out of order or after newer batches writes each offset into exactly one object.
 pub async fn write_batch(
     objects: &Arc<Objects>,
-    batch: &Batch<'_>,
+    batch: &StagedBatch<'_>,
     now_ms: i64,
     clock: fn() -> i64,
     deadline: Deadline,
 ) -> Result<Delivery, CosError> {
     let config = &objects.config;
-    let mut sorted = sort(batch, &config.key_template, &config.zone);
+    let mut sorted = sort(batch, &config.key_template, &config.content, &config.zone);
     // A key the store would refuse (too long, a segment that leaves its folder) is its records' fault: they
     // are set aside before anything is read or written. The latest time renders the longest `{timestamp}`.
     sorted.groups.retain(|group| {
@@ -59,7 +59,7 @@ pub async fn write_batch(
     let routing = dating::routing_times(
         &ledgers,
         &objects.ledgers,
-        batch.records(),
+        batch.records().map(|r| r.record),
         granularity,
         &config.zone,
         now_ms,
@@ -110,7 +110,7 @@ pub async fn write_batch(
 struct Invocation<'i, 'b> {
     objects: &'i Arc<Objects>,
     claims: Arc<KeyClaims>,
-    batch: &'i Batch<'b>,
+    batch: &'i StagedBatch<'b>,
     routing_ms: &'i [i64],
     run: &'i str,
     /// Whether the store can hold leases.
@@ -236,8 +236,8 @@ struct Group {
 /// Why a record goes to the dead letters.
 #[derive(Debug, PartialEq, Eq)]
 enum SetAside {
-    /// The transform stage rejected it.
-    Rejected(String),
+    /// The transform stage rejected it, or its value has no fields for the CSV columns that read them.
+    Rejected(Rejection),
     /// A field its key needs is missing or holds no text.
     Unroutable(String),
 }
@@ -245,7 +245,7 @@ enum SetAside {
 impl SetAside {
     fn detail(&self) -> &str {
         match self {
-            SetAside::Rejected(reason) | SetAside::Unroutable(reason) => reason,
+            SetAside::Rejected(Rejection(reason)) | SetAside::Unroutable(reason) => reason,
         }
     }
 }
@@ -253,7 +253,7 @@ impl SetAside {
 impl std::fmt::Display for SetAside {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SetAside::Rejected(reason) => write!(f, "transform: {reason}"),
+            SetAside::Rejected(rejection) => rejection.fmt(f),
             SetAside::Unroutable(reason) => write!(f, "object key: {reason}"),
         }
     }
@@ -270,7 +270,7 @@ struct Sorted {
 impl Sorted {
     /// The groups and dead letters of each topic-partition (in order of first appearance), with the span of
     /// all its records in the batch — tombstones skipped included, so a re-delivery skips them too.
-    fn by_partition(self, batch: &Batch<'_>) -> Vec<Partition> {
+    fn by_partition(self, batch: &StagedBatch<'_>) -> Vec<Partition> {
         let mut parts: Vec<Partition> = Vec::new();
         for span in batch.partitions() {
             parts.push(Partition {
@@ -303,13 +303,25 @@ impl Sorted {
 
 /// Record indices grouped by topic-partition and route, in batch order within each group and by first
 /// appearance; records that cannot be routed set aside.
-fn sort(batch: &Batch<'_>, template: &KeyTemplate, zone: &ckafka_dump_core::time::Zone) -> Sorted {
+fn sort(
+    batch: &StagedBatch<'_>,
+    template: &KeyTemplate,
+    content: &Lines,
+    zone: &ckafka_dump_core::time::Zone,
+) -> Sorted {
+    let reads_fields = !content.fields_read().is_empty();
     let mut sorted = Sorted::default();
     let mut index: HashMap<(&str, i32, Route), usize> = HashMap::new();
     for (i, record) in batch.records().enumerate() {
-        if let Some(reason) = record.rejection {
-            sorted.dead_letters.push((i, SetAside::Rejected(reason.to_owned())));
+        if let Some(rejection) = record.rejection() {
+            sorted.dead_letters.push((i, SetAside::Rejected(rejection.clone())));
             continue;
+        }
+        if reads_fields && record.value.is_some() {
+            if let Err(reason) = record.object() {
+                sorted.dead_letters.push((i, SetAside::Rejected(Rejection(reason))));
+                continue;
+            }
         }
         let route = match template.route(&record, zone) {
             Ok(route) => route,
@@ -340,7 +352,7 @@ fn sort(batch: &Batch<'_>, template: &KeyTemplate, zone: &ckafka_dump_core::time
 async fn write_group(
     objects: &Arc<Objects>,
     claims: &Arc<KeyClaims>,
-    batch: &Batch<'_>,
+    batch: &StagedBatch<'_>,
     group: Group,
     routing_ms: &[i64],
     deadline: Deadline,
@@ -370,7 +382,7 @@ async fn write_group(
 async fn write_dead_letters(
     objects: &Objects,
     claims: &KeyClaims,
-    batch: &Batch<'_>,
+    batch: &StagedBatch<'_>,
     dead_letters: &[(usize, SetAside)],
     deadline: Deadline,
 ) -> Result<(), CosError> {
@@ -390,7 +402,7 @@ async fn write_dead_letters(
         if objects_by_partition[at].1.is_empty() {
             claims.claim(&objects_by_partition[at].0, &record)?;
         }
-        json_line(&record, Some(&reason.to_string()), &mut line);
+        json_line(&record, record.value, Some(&reason.to_string()), &mut line);
         objects_by_partition[at].1.extend_from_slice(&line);
     }
     let total = objects_by_partition.len();
@@ -439,7 +451,6 @@ impl LedgerStore for Ledgers<'_> {
 
 #[cfg(test)]
 mod tests {
-    use ckafka_dump_core::stage::Stage;
     use ckafka_dump_core::time::Zone;
 
     use super::*;
@@ -458,9 +469,10 @@ mod tests {
             {"Ckafka":{"topic":"a","partition":1,"offset":5,"msgKey":"None","msgBody":"y"}},
             {"Ckafka":{"topic":"a","partition":0,"offset":2,"msgKey":"None","msgBody":"z"}},
             {"Ckafka":{"topic":"b","partition":0,"offset":9,"msgKey":"None","msgBody":"w"}}]}"#;
-        let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+        let decoded = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let template = KeyTemplate::parse(KeyTemplate::DEFAULT).unwrap();
-        let sorted = sort(&batch, &template, &Zone::utc());
+        let sorted = sort(&batch, &template, &Lines::Text, &Zone::utc());
         assert_eq!(
             groups(&sorted),
             vec![(vec![], vec![0, 2]), (vec![], vec![1]), (vec![], vec![3])]
@@ -486,10 +498,10 @@ mod tests {
             record(6, Some(r#"{"app":"pay"}"#)),
         ]}})
         .to_string();
-        let mut batch = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
+        let decoded = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let template = KeyTemplate::parse("{field:app}/{topic}+{partition}+{start_offset}").unwrap();
-        Stage::default().apply(&mut batch, &template.fields_read());
-        let sorted = sort(&batch, &template, &Zone::utc());
+        let sorted = sort(&batch, &template, &Lines::JsonLines, &Zone::utc());
         assert_eq!(
             groups(&sorted),
             vec![(vec!["pay"], vec![0, 5]), (vec!["auth"], vec![1])]
@@ -498,7 +510,12 @@ mod tests {
         let reasons: Vec<(usize, String)> = sorted.dead_letters.iter().map(|(i, r)| (*i, r.to_string())).collect();
         assert_eq!(reasons.len(), 2);
         assert_eq!(reasons[0].0, 2);
-        assert!(reasons[0].1.starts_with("transform: "), "{reasons:?}");
+        assert!(
+            reasons[0]
+                .1
+                .starts_with("object key: field `app`: the value is not JSON"),
+            "{reasons:?}"
+        );
         assert_eq!(reasons[1], (4, "object key: field `app` is missing".to_owned()));
     }
 }

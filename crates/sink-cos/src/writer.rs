@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use ckafka_dump_core::dating::LedgerCache;
 use ckafka_dump_core::error::shortened;
-use ckafka_dump_core::{Deadline, Record};
+use ckafka_dump_core::{Deadline, Record, StagedRecord};
 
 use crate::config::{CosConfig, MAX_KEY_BYTES};
 use crate::encode::ObjectBody;
@@ -201,7 +201,11 @@ impl PartitionWriter {
 
     /// Adds a record (routed by `routing_ms` when it starts an object); returns the object it closed when
     /// it started a new one.
-    pub async fn push(&mut self, record: &Record<'_>, routing_ms: i64) -> Result<Option<ObjectWritten>, CosError> {
+    pub async fn push(
+        &mut self,
+        record: &StagedRecord<'_>,
+        routing_ms: i64,
+    ) -> Result<Option<ObjectWritten>, CosError> {
         let objects = Arc::clone(&self.objects);
         let config = &objects.config;
         let mut scratch = std::mem::take(&mut self.scratch);

@@ -16,9 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_batch()
         .ok_or("a timer event has no records")?;
     let config = EsConfig::from_env(&Env::process())?;
+    let stage = ckafka_dump_core::stage::Stage::from_env(&Env::process())?;
+    let staged = stage.apply(&batch);
     let now_ms = ckafka_dump_core::time::now_epoch_ms();
-    let routing = vec![now_ms; batch.len()];
-    let plan = request::plan(&batch, &config, &routing, now_ms);
+    let routing = vec![now_ms; staged.len()];
+    let plan = request::plan(&staged, &config, &routing, now_ms);
     let all: Vec<usize> = (0..plan.items.len()).collect();
     std::io::stdout().write_all(&request::body(&plan.items, &all))?;
     Ok(())

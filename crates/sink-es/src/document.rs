@@ -8,10 +8,9 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use ckafka_dump_core::json;
-use ckafka_dump_core::stage::fields::routing_text;
-use ckafka_dump_core::stage::object::{Object, Slot};
 use ckafka_dump_core::time::{DateTime, Zone};
-use ckafka_dump_core::Record;
+use ckafka_dump_core::value::{routing_text, Object, Slot};
+use ckafka_dump_core::{Outcome, Record, StagedRecord};
 use serde_json::Value;
 
 use crate::response::TOO_LARGE;
@@ -34,19 +33,23 @@ pub struct Document {
     pub id: Option<String>,
 }
 
-/// Builds the document of `record`. `fallback_ms` stamps records without a timestamp (SCF events).
-pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64) -> Document {
+/// Builds the document of `record`: of the transform stage's object as it is, else of the value parsed here.
+/// `fallback_ms` stamps records without a timestamp (SCF events).
+pub fn build(record: &StagedRecord<'_>, settings: &DocumentSettings, fallback_ms: i64) -> Document {
     let body = record.value_bytes();
     let timestamp_ms = record.timestamp.map_or(fallback_ms, |t| t.millis);
     let mut source = Vec::with_capacity(body.len() + 96);
     let text = record.value_str();
     let message_text;
-    let mut fields = match text.map(Object::parse_json) {
-        Some(Ok(fields)) => fields,
-        _ => {
-            write_fallback(&mut source, text, body, record, settings, timestamp_ms);
-            return Document { source, id: None };
-        }
+    let mut fields = match record.outcome() {
+        Outcome::Object(object) => Cow::Borrowed(object),
+        _ => match text.map(Object::parse_json) {
+            Some(Ok(fields)) => Cow::Owned(fields),
+            _ => {
+                write_fallback(&mut source, text, body, record, settings, timestamp_ms);
+                return Document { source, id: None };
+            }
+        },
     };
     let message = match fields.get("message") {
         Some(Slot::Raw(raw)) if raw.get().starts_with('"') => serde_json::from_str::<String>(raw.get()).ok(),
@@ -56,18 +59,20 @@ pub fn build(record: &Record<'_>, settings: &DocumentSettings, fallback_ms: i64)
     if let Some(inner) = message.filter(|text| text.trim_start().starts_with('{')) {
         message_text = inner;
         if let Ok(merged) = Object::parse_json(&message_text) {
+            let fields = fields.to_mut();
             fields.remove("message");
             fields.extend(merged);
         }
     }
-    fields.retain(|name| !settings.ignore_fields.iter().any(|f| f == name));
+    let kept = |name: &str| !settings.ignore_fields.iter().any(|f| f == name);
     let id = settings
         .id_field
         .as_deref()
+        .filter(|f| kept(f))
         .and_then(|f| fields.get(f))
         .and_then(id_text);
-    let mut first = !fields.write_open(&mut source);
-    let has = |name: &str| fields.get(name).is_some();
+    let mut first = !fields.write_open_where(&mut source, kept);
+    let has = |name: &str| kept(name) && fields.get(name).is_some();
     write_added_fields(&mut source, &mut first, &has, record, settings, timestamp_ms);
     source.push(b'}');
     Document { source, id }
@@ -153,7 +158,10 @@ fn id_text(value: &Slot<'_>) -> Option<String> {
                 _ => None,
             }
         }
-        Slot::Made(value) => routing_text(value).filter(|s| !s.is_empty()).map(Cow::into_owned),
+        made => {
+            let value = made.value()?;
+            routing_text(&value).filter(|s| !s.is_empty()).map(Cow::into_owned)
+        }
     }
 }
 
@@ -223,7 +231,8 @@ mod tests {
     fn doc_of(body: &str, settings: &DocumentSettings) -> (serde_json::Value, Option<String>) {
         let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":1,"offset":7,"msgKey":"k","msgBody":body}}]})
             .to_string();
-        let batch = decode(&event).unwrap().into_batch().unwrap();
+        let decoded = decode(&event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let doc = build(&batch.get(0).unwrap(), settings, 1_545_084_650_987);
         (serde_json::from_slice(&doc.source).unwrap(), doc.id)
     }
@@ -232,7 +241,8 @@ mod tests {
     fn a_dead_letter_keeps_a_binary_key_and_every_header_byte_exact() {
         let event = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"key":"/wE=","value":"/w==",
             "headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
-        let batch = decode(event).unwrap().into_batch().unwrap();
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let letter = dead_letter(&batch.get(0).unwrap(), "logs", "mapper_parsing_exception", "bad", 0);
         let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
         assert_eq!(
@@ -264,7 +274,8 @@ mod tests {
     #[test]
     fn raw_numbers_are_copied_exactly() {
         let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":1,"offset":7,"msgBody":r#"{"n":12345678901234567890.50}"#}}]}).to_string();
-        let batch = decode(&event).unwrap().into_batch().unwrap();
+        let decoded = decode(&event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let doc = build(&batch.get(0).unwrap(), &settings(), 0);
         assert!(String::from_utf8(doc.source)
             .unwrap()
@@ -276,7 +287,8 @@ mod tests {
     #[test]
     fn numbers_beyond_f64_pass_as_written() {
         let event = serde_json::json!({"Records":[{"Ckafka":{"topic":"t","partition":0,"offset":1,"msgBody":r#"{"d":11115e0551}"#}}]}).to_string();
-        let batch = decode(&event).unwrap().into_batch().unwrap();
+        let decoded = decode(&event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let source = String::from_utf8(build(&batch.get(0).unwrap(), &settings(), 0).source).unwrap();
         assert!(source.starts_with(r#"{"d":11115e0551,"#), "{source}");
         serde_json::from_str::<serde::de::IgnoredAny>(&source).unwrap();
@@ -320,7 +332,8 @@ mod tests {
     fn binary_values_are_base64_and_kafka_metadata_is_optional() {
         let event =
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":3,"timestamp":0,"key":"azE=","value":"/wA="}]}}"#;
-        let batch = decode(event).unwrap().into_batch().unwrap();
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let mut s = settings();
         s.kafka_meta_field = Some("kafka".into());
         let doc: serde_json::Value = serde_json::from_slice(&build(&batch.get(0).unwrap(), &s, 99).source).unwrap();

@@ -12,10 +12,8 @@ use std::time::Duration;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerCache, LedgerStore};
 use ckafka_dump_core::retry::{Bound, RetryPolicy};
-use ckafka_dump_core::stage::fields::Path;
-use ckafka_dump_core::template::Template;
 use ckafka_dump_core::time::now_epoch_ms;
-use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
+use ckafka_dump_core::{Deadline, Delivery, Failure, NotWritten, Sink, StagedBatch};
 use futures_util::stream::{self, StreamExt};
 
 use crate::client::EsClient;
@@ -130,24 +128,17 @@ impl Sink for EsSink {
         )
     }
 
-    fn fields_read(&self) -> Vec<Path> {
-        self.config
-            .index_template
-            .as_ref()
-            .map_or_else(Vec::new, Template::fields_read)
-    }
-
     fn dead_letters_rejected(&self) -> bool {
         self.config.dead_letter_index.is_some()
     }
 
-    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
+    async fn write(&self, batch: &StagedBatch<'_>, deadline: Deadline) -> Result<Delivery, EsError> {
         let now_ms = (self.clock)();
         let ledgers = Ledgers { sink: self, deadline };
         let routing = dating::routing_times(
             &ledgers,
             &self.ledgers,
-            batch.records(),
+            batch.records().map(|r| r.record),
             self.config.granularity(),
             &self.config.zone,
             now_ms,

@@ -6,7 +6,7 @@ use std::io::Write;
 use ckafka_dump_core::json;
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
-use ckafka_dump_core::{Batch, Record};
+use ckafka_dump_core::{Record, StagedBatch, StagedRecord};
 
 use crate::config::{EsConfig, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
 use crate::document;
@@ -30,7 +30,7 @@ pub struct Plan {
 /// Writes to an `_id` follow the offsets: a document's external version is its record's offset, so an older
 /// write (a redriven batch, a slower concurrent request) never replaces a newer one, and of the records of one
 /// `_id` in a batch only the one of the highest offset is sent.
-pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Plan {
+pub fn plan(batch: &StagedBatch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Plan {
     let mut plan = Plan::default();
     let mut by_id: HashMap<(String, String), (usize, i64)> = HashMap::new();
     for (i, (record, &routing_ms)) in batch.records().zip(routing_ms).enumerate() {
@@ -47,8 +47,8 @@ pub fn plan(batch: &Batch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i6
             },
         };
         let index = index_of(config, &record, routing_ms);
-        let refusal = match (&index, record.rejection) {
-            (_, Some(reason)) => Some(("transform", reason.to_owned())),
+        let refusal = match (&index, record.rejection()) {
+            (_, Some(rejection)) => Some(("transform", rejection.0.clone())),
             (Err(reason), None) => Some(("index_name", reason.clone())),
             (Ok(_), None) => None,
         };
@@ -123,7 +123,7 @@ fn looks_like_coordinates(id: &str) -> bool {
 
 /// The data index of `record`: the template's, or `<keyword>[-date[-hour]]`; an error says which field
 /// could not name it.
-pub fn index_of(config: &EsConfig, record: &Record<'_>, routing_ms: i64) -> Result<String, String> {
+pub fn index_of(config: &EsConfig, record: &StagedRecord<'_>, routing_ms: i64) -> Result<String, String> {
     match &config.index_template {
         Some(template) => template.render(record, routing_ms, &config.zone, index_text),
         None => Ok(index_name(
@@ -233,7 +233,7 @@ pub fn bulk_item(
 
 /// The dead-letter document of a record that could not be indexed: the raw record, where it was going and
 /// why, under the record's coordinates as `_id` (a re-delivery overwrites it).
-pub fn dead_letter_item(dead_letter_index: &str, batch: &Batch<'_>, bad: &BadDocument, now_ms: i64) -> BulkItem {
+pub fn dead_letter_item(dead_letter_index: &str, batch: &StagedBatch<'_>, bad: &BadDocument, now_ms: i64) -> BulkItem {
     let record = batch.get(bad.record).expect("bad documents index the batch");
     let source = document::dead_letter(&record, &bad.target_index, &bad.error_type, &bad.reason, now_ms);
     bulk_item(
@@ -285,14 +285,13 @@ mod tests {
         let event = r#"{"records":{"t-0":[
             {"topic":"t","partition":0,"offset":1,"timestamp":0,"key":"aw==","value":"eyJhcHAiOiJwYXkifQ=="},
             {"topic":"t","partition":0,"offset":2,"timestamp":0,"key":"aw=="}]}}"#;
-        let mut batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+        let decoded = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let config = EsConfig::from_env(&ckafka_dump_core::config::Env::from_pairs(&[
             ("ES_Address", "http://127.0.0.1:9200"),
             ("ES_Index_Template", "logs-{field:app}"),
         ]))
         .unwrap();
-        let fields = config.index_template.as_ref().unwrap().fields_read();
-        ckafka_dump_core::stage::Stage::default().apply(&mut batch, &fields);
         let plan = plan(&batch, &config, &[0, 0], 0);
         assert_eq!((plan.items.len(), plan.rejected.len(), plan.skipped), (1, 0, 1));
         assert_eq!(plan.items[0].index, "logs-pay");
@@ -346,7 +345,8 @@ mod tests {
             record(2, Some("{\"n\":2}")),
         ];
         let event = format!(r#"{{"records":{{"t-0":[{}]}}}}"#, records.join(","));
-        let batch = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
+        let decoded = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let config = EsConfig::from_env(&ckafka_dump_core::config::Env::from_pairs(&[
             ("ES_Address", "http://127.0.0.1:9200"),
             ("ES_Index_KeyWord", "k"),

@@ -4,10 +4,10 @@
 
 use ckafka_dump_core::config::{Choice, Env};
 use ckafka_dump_core::record::{topic_name_problem, topic_text_problem};
-use ckafka_dump_core::stage::fields::Path;
 use ckafka_dump_core::template::Template;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::{ConfigError, Record};
+use ckafka_dump_core::value::Path;
+use ckafka_dump_core::{ConfigError, StagedRecord};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 use rskafka::client::partition::Compression;
 
@@ -66,7 +66,7 @@ impl TopicTemplate {
     }
 
     /// The topic of `record`, or why it has none (a missing field, a name Kafka refuses).
-    pub fn resolve(&self, record: &Record<'_>) -> Result<String, String> {
+    pub fn resolve(&self, record: &StagedRecord<'_>) -> Result<String, String> {
         let topic = self.template.render(record, 0, &Zone::utc(), str::to_owned)?;
         match topic_name_problem(&topic) {
             None => Ok(topic),
@@ -144,6 +144,7 @@ impl KafkaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ckafka_dump_core::{Outcome, Record};
 
     fn config(extra: &[(&str, &str)]) -> Result<KafkaConfig, ConfigError> {
         let mut pairs = vec![
@@ -159,6 +160,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.connection.brokers, ["10.0.0.1:9092", "10.0.0.2:9092"]);
         let record = Record::new("orders", 0, 0, None, None, None);
+        let record = StagedRecord::new(record, &Outcome::Original);
         assert_eq!(c.topic.resolve(&record), Ok("mirror.orders".to_owned()));
         assert_eq!(c.partition_strategy, PartitionStrategy::Key);
         assert_eq!(c.compression, Compression::NoCompression);

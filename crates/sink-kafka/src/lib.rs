@@ -8,8 +8,7 @@ pub mod request;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use ckafka_dump_core::error::Unwritten;
-use ckafka_dump_core::stage::fields::Path;
-use ckafka_dump_core::{Batch, Deadline, Delivery, Failure, NotWritten, Sink};
+use ckafka_dump_core::{Deadline, Delivery, Failure, NotWritten, Sink, StagedBatch};
 use ckafka_dump_kafka::error::{record_refusal, RecordRefusal};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
@@ -159,7 +158,7 @@ impl KafkaSink {
     fn place(
         &self,
         groups: &mut BTreeMap<(String, i32), Vec<Outgoing>>,
-        batch: &Batch<'_>,
+        batch: &StagedBatch<'_>,
         topic: String,
         partitions: i32,
         outgoing: Outgoing,
@@ -206,22 +205,11 @@ impl Sink for KafkaSink {
         format!("kafka {} topic {}", self.client.brokers(), self.config.topic)
     }
 
-    fn fields_read(&self) -> Vec<Path> {
-        let mut fields = self.config.topic.fields_read();
-        fields.extend(
-            self.config
-                .key_field
-                .clone()
-                .filter(|p| matches!(p, Path::Field { .. })),
-        );
-        fields
-    }
-
     fn dead_letters_rejected(&self) -> bool {
         self.config.dead_letter_topic.is_some()
     }
 
-    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, ProduceError> {
+    async fn write(&self, batch: &StagedBatch<'_>, deadline: Deadline) -> Result<Delivery, ProduceError> {
         // Records that cannot be produced as they are go to the dead-letter topic, or fail the batch before
         // anything is sent.
         let mut ready = Vec::with_capacity(batch.len());

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use ckafka_dump_core::sink::split_by_size;
-use ckafka_dump_core::stage::fields::routing_text;
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::time::Zone;
-use ckafka_dump_core::{Failure, Record};
+use ckafka_dump_core::value::routing_text;
+use ckafka_dump_core::{Failure, Record, StagedRecord};
 
 use crate::config::KafkaConfig;
 use rskafka::chrono::{DateTime, Utc};
@@ -34,15 +34,15 @@ pub struct Outgoing {
 /// of repeated header names the last wins. An undated record (SCF events carry no timestamp) is stamped now.
 /// A topic or key field a record lacks, and a record the transform stage rejected, are refused, never
 /// rewritten.
-pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Result<(String, Outgoing), Failure> {
+pub fn outgoing(source: usize, record: &StagedRecord<'_>, config: &KafkaConfig) -> Result<(String, Outgoing), Failure> {
     let refused = |reason: &str| {
         Failure::new(
             format!("{}/{}/{}: {reason}", record.topic, record.partition, record.offset),
             false,
         )
     };
-    if let Some(reason) = record.rejection {
-        return Err(refused(&format!("transform: {reason}")));
+    if let Some(rejection) = record.rejection() {
+        return Err(refused(&rejection.to_string()));
     }
     let topic = config
         .topic
@@ -51,7 +51,7 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
     let key = match &config.key_field {
         None => record.key.map(<[u8]>::to_vec),
         Some(path) => {
-            let value = path.of_record(record, &Zone::utc());
+            let value = record.field(path, &Zone::utc()).ok();
             let text = value.as_deref().and_then(routing_text);
             Some(
                 text.ok_or_else(|| refused("key field is missing or not a string or number"))?
@@ -72,7 +72,7 @@ pub fn outgoing(source: usize, record: &Record<'_>, config: &KafkaConfig) -> Res
             source,
             record: rskafka::record::Record {
                 key,
-                value: record.value.map(<[u8]>::to_vec),
+                value: record.value_to_write(&mut Vec::new()).map(<[u8]>::to_vec),
                 headers,
                 timestamp,
             },
@@ -162,8 +162,7 @@ mod tests {
     use super::*;
     use ckafka_dump_core::config::Env;
     use ckafka_dump_core::decode;
-    use ckafka_dump_core::stage::fields::Path;
-    use ckafka_dump_core::stage::Stage;
+    use ckafka_dump_core::StagedBatch;
 
     fn config(pairs: &[(&str, &str)]) -> KafkaConfig {
         // The first pair of a name wins: the test's own come first.
@@ -172,7 +171,7 @@ mod tests {
         KafkaConfig::from_env(&Env::from_pairs(&all)).unwrap()
     }
 
-    fn outgoing(source: usize, record: &Record<'_>, provenance: bool) -> Result<Outgoing, Failure> {
+    fn outgoing(source: usize, record: &StagedRecord<'_>, provenance: bool) -> Result<Outgoing, Failure> {
         let config = config(&[("provenance_headers", if provenance { "true" } else { "false" })]);
         super::outgoing(source, record, &config).map(|(topic, out)| {
             assert_eq!(topic, "copy");
@@ -189,11 +188,8 @@ mod tests {
             {"Ckafka":{"topic":"src","partition":0,"offset":4,"msgKey":"k","msgBody":"{\"region\":\"us\"}"}},
             {"Ckafka":{"topic":"src","partition":0,"offset":5,"msgKey":"k","msgBody":"text"}},
             {"Ckafka":{"topic":"src","partition":0,"offset":6,"msgKey":"k","msgBody":"{\"region\":\"..\",\"user\":1}"}}]}"#;
-        let mut batch = decode(event).unwrap().into_batch().unwrap();
-        Stage::default().apply(
-            &mut batch,
-            &[Path::parse("region").unwrap(), Path::parse("user").unwrap()],
-        );
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let config = config(&[
             ("kafka_topic_name", "{topic}.{field:region}"),
             ("kafka_key_field", "user"),
@@ -222,7 +218,7 @@ mod tests {
         assert_eq!(reason(2), "src/0/3: target topic: field `region` is missing");
         assert_eq!(reason(3), "src/0/4: key field is missing or not a string or number");
         assert!(
-            reason(4).starts_with("src/0/5: transform: the value is not JSON"),
+            reason(4).starts_with("src/0/5: target topic: field `region`: the value is not JSON"),
             "{}",
             reason(4)
         );
@@ -237,7 +233,8 @@ mod tests {
     #[test]
     fn records_keep_key_value_headers_and_timestamp() {
         let event = include_str!("../../../events/aws-self-managed-headers.json");
-        let batch = decode(event).unwrap().into_batch().unwrap();
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let out = outgoing(0, &batch.get(0).unwrap(), true).unwrap();
         assert_eq!(out.record.key.as_deref(), Some(&b"customer-42"[..]));
         assert_eq!(
@@ -262,7 +259,8 @@ mod tests {
             "topic": "mirror", "partition": 0, "offset": 9, "timestamp": 1, "value": "eA==",
             "headers": [own(SOURCE_OFFSET_HEADER, "41"), own("ckafka-dump-source-offset.1", "7")]}]}})
         .to_string();
-        let batch = decode(&event).unwrap().into_batch().unwrap();
+        let decoded = decode(&event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let out = outgoing(0, &batch.get(0).unwrap(), true).unwrap();
         assert_eq!(out.record.headers[SOURCE_OFFSET_HEADER], b"9");
         assert_eq!(out.record.headers["ckafka-dump-source-offset.1"], b"7");
@@ -276,7 +274,8 @@ mod tests {
             let event = format!(
                 r#"{{"records":{{"t-0":[{{"partition":0,"offset":7,"timestamp":{millis},"value":"eA=="}}]}}}}"#
             );
-            let batch = decode(&event).unwrap().into_batch().unwrap();
+            let decoded = decode(&event).unwrap().into_batch().unwrap();
+            let batch = StagedBatch::unstaged(&decoded);
             let before = now_epoch_ms();
             let out = outgoing(0, &batch.get(0).unwrap(), false).unwrap();
             assert!(out.record.timestamp.timestamp_millis() >= before, "{millis}");
@@ -286,7 +285,8 @@ mod tests {
     #[test]
     fn dead_letters_keep_the_record_and_say_where_it_came_from_and_why() {
         let event = include_str!("../../../events/aws-self-managed-headers.json");
-        let batch = decode(event).unwrap().into_batch().unwrap();
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let record = batch.get(0).unwrap();
         let refusal = Failure::new("orders.v1/0/1000: transform: the value is not JSON", false);
         let letter = dead_letter(0, &record, &refusal);
@@ -301,7 +301,8 @@ mod tests {
     #[test]
     fn chunks_keep_order_and_respect_the_size() {
         let event = include_str!("../../../events/scf-ckafka.json");
-        let batch = decode(event).unwrap().into_batch().unwrap();
+        let decoded = decode(event).unwrap().into_batch().unwrap();
+        let batch = StagedBatch::unstaged(&decoded);
         let records: Vec<Outgoing> = (0..10)
             .map(|i| outgoing(i, &batch.get(0).unwrap(), false).unwrap())
             .collect();

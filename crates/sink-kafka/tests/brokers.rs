@@ -213,7 +213,7 @@ async fn unroutable_records_go_to_the_dead_letter_topic_with_the_reason() {
     assert_eq!(letters[0].headers[SOURCE_OFFSET_HEADER], b"2");
     let why = |r: &Record| String::from_utf8(r.headers[ERROR_HEADER].clone()).unwrap();
     assert!(
-        why(&letters[0]).starts_with("src/0/2: transform: the value is not JSON"),
+        why(&letters[0]).starts_with("src/0/2: target topic: field `region`: the value is not JSON"),
         "{}",
         why(&letters[0])
     );

@@ -20,6 +20,15 @@ pub enum Cell<'r> {
 }
 
 impl Cell<'_> {
+    /// The same value, owning its text or bytes.
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Cell::Null => Cell::Null,
+            Cell::Text(text) => Cell::Text(Cow::Owned(text.into_owned())),
+            Cell::Bytes(bytes) => Cell::Bytes(Cow::Owned(bytes.into_owned())),
+        }
+    }
+
     /// Characters of a text value, for a `varchar(n)` check.
     pub fn chars(&self) -> usize {
         match self {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{
-    Batch, Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Retryable, Sink, Unwritten,
+    Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Retryable, Sink, StagedBatch, Unwritten,
 };
 use tokio::sync::Mutex;
 
@@ -225,7 +225,7 @@ impl SqlSink {
     }
 
     /// One attempt at the whole batch: connect when needed, then the transaction, both bounded by the deadline.
-    async fn attempt(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
+    async fn attempt(&self, batch: &StagedBatch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
         let mut connection = self.connection.lock().await;
         let limit = match self.config.statement_timeout {
             Some(timeout) => timeout.min(deadline.remaining()),
@@ -267,7 +267,7 @@ impl SqlSink {
     async fn transaction(
         &self,
         conn: &mut Connection,
-        batch: &Batch<'_>,
+        batch: &StagedBatch<'_>,
         limit: Duration,
     ) -> Result<Delivery, SqlError> {
         let resolved = {
@@ -474,7 +474,7 @@ impl SqlSink {
     async fn dead_letter(
         &self,
         conn: &mut Connection,
-        batch: &Batch<'_>,
+        batch: &StagedBatch<'_>,
         bad: Vec<(usize, String)>,
     ) -> Result<(), SqlError> {
         let Some(table) = &self.config.dead_letter_table else {
@@ -590,7 +590,7 @@ impl Sink for SqlSink {
         self.config.dead_letter_table.is_some()
     }
 
-    async fn write(&self, batch: &Batch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
+    async fn write(&self, batch: &StagedBatch<'_>, deadline: Deadline) -> Result<Delivery, SqlError> {
         let bound = Bound::Cutoff {
             deadline,
             attempt_budget: Duration::from_millis(100),

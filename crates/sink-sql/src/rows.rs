@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use ckafka_dump_core::time::DateTime;
-use ckafka_dump_core::Record;
-use serde_json::value::RawValue;
+use ckafka_dump_core::value::{Meta, Object, Slot};
+use ckafka_dump_core::{Outcome, Record, StagedRecord};
 
 use crate::encode::{Cell, Dialect};
 use crate::schema::{Column, ColumnType, Table};
@@ -29,41 +29,36 @@ pub enum Mode {
     },
 }
 
-/// Kafka metadata a column can take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Meta {
-    Topic,
-    Partition,
-    Offset,
-    Key,
-    Timestamp,
-    Headers,
+/// What a column takes from a record besides the value's fields: Kafka metadata, or the whole value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Whole {
+    Meta(Meta),
     Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
-    /// Kafka names (`offset`, `msgBody`, `kafka_*`): always the metadata.
-    Meta(Meta),
+    /// Kafka names (`offset`, `msgBody`, `kafka_*`): always the record's.
+    Record(Whole),
     /// Generic names (`key`, `value`, `timestamp`, `headers`): the value's field when it has one.
-    FieldOrMeta(Meta),
+    FieldOrRecord(Whole),
     Field,
 }
 
 impl Source {
     fn of(column: &str) -> Source {
         match column.to_ascii_lowercase().as_str() {
-            "topic" | "kafka_topic" => Source::Meta(Meta::Topic),
-            "partition" | "kafka_partition" => Source::Meta(Meta::Partition),
-            "offset" | "kafka_offset" => Source::Meta(Meta::Offset),
-            "msgkey" | "kafka_key" => Source::Meta(Meta::Key),
-            "msgbody" | "kafka_value" => Source::Meta(Meta::Value),
-            "kafka_timestamp" => Source::Meta(Meta::Timestamp),
-            "kafka_headers" => Source::Meta(Meta::Headers),
-            "key" => Source::FieldOrMeta(Meta::Key),
-            "value" => Source::FieldOrMeta(Meta::Value),
-            "timestamp" => Source::FieldOrMeta(Meta::Timestamp),
-            "headers" => Source::FieldOrMeta(Meta::Headers),
+            "topic" | "kafka_topic" => Source::Record(Whole::Meta(Meta::Topic)),
+            "partition" | "kafka_partition" => Source::Record(Whole::Meta(Meta::Partition)),
+            "offset" | "kafka_offset" => Source::Record(Whole::Meta(Meta::Offset)),
+            "msgkey" | "kafka_key" => Source::Record(Whole::Meta(Meta::Key)),
+            "msgbody" | "kafka_value" => Source::Record(Whole::Value),
+            "kafka_timestamp" => Source::Record(Whole::Meta(Meta::Timestamp)),
+            "kafka_headers" => Source::Record(Whole::Meta(Meta::Headers)),
+            "key" => Source::FieldOrRecord(Whole::Meta(Meta::Key)),
+            "value" => Source::FieldOrRecord(Whole::Value),
+            "timestamp" => Source::FieldOrRecord(Whole::Meta(Meta::Timestamp)),
+            "headers" => Source::FieldOrRecord(Whole::Meta(Meta::Headers)),
             _ => Source::Field,
         }
     }
@@ -87,10 +82,10 @@ pub struct Shape {
 impl Shape {
     pub fn new(table: Table, format: RowFormat, mode: Mode, dialect: Dialect) -> Shape {
         let sources: Vec<Source> = table.columns.iter().map(|c| Source::of(&c.name)).collect();
-        let reads_fields = format == RowFormat::Columns && sources.iter().any(|s| !matches!(s, Source::Meta(_)));
+        let reads_fields = format == RowFormat::Columns && sources.iter().any(|s| !matches!(s, Source::Record(_)));
         let keeps_value = sources
             .iter()
-            .any(|s| matches!(s, Source::Meta(Meta::Value) | Source::FieldOrMeta(Meta::Value)));
+            .any(|s| matches!(s, Source::Record(Whole::Value) | Source::FieldOrRecord(Whole::Value)));
         let needs_object = reads_fields && !keeps_value && sources.contains(&Source::Field);
         Shape {
             table,
@@ -160,13 +155,13 @@ struct KeyState<'b> {
 /// The rows of `records` (batch index, record): one group per set of columns the records give values for, so a
 /// column a record has no value for keeps its default. In upsert mode the records of one key become one row
 /// and at most one delete, whatever the batch boundaries: an upsert sets the columns it has values for.
-pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<'b>)>) -> Planned<'b> {
+pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, StagedRecord<'b>)>) -> Planned<'b> {
     let mut planned = Planned::default();
     let mut kept: Vec<KeyState<'b>> = Vec::new();
     let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
     for (index, record) in records {
-        if let Some(reason) = record.rejection {
-            planned.malformed.push((index, format!("transform: {reason}")));
+        if let Some(rejection) = record.rejection() {
+            planned.malformed.push((index, rejection.to_string()));
             continue;
         }
         let outcome = match (record.value, &shape.mode) {
@@ -270,7 +265,7 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, Record<
 }
 
 /// The value of each table column for `record` (`None`: the record has none, the column keeps its default).
-fn row_cells<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Option<Cell<'b>>>, String> {
+fn row_cells<'b>(shape: &Shape, record: &StagedRecord<'b>) -> Result<Vec<Option<Cell<'b>>>, String> {
     let columns = &shape.table.columns;
     let mut cells: Vec<Option<Cell<'b>>> = match &shape.format {
         RowFormat::Delimited { separator, null } => {
@@ -301,19 +296,24 @@ fn row_cells<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Option<Cell<'
                 .collect::<Result<_, String>>()?
         }
         RowFormat::Columns => {
-            let fields = if shape.reads_fields { fields_of(record) } else { None };
+            // The stage's object, or the value parsed here when no stage ran: once either way.
+            let fields = if shape.reads_fields { record.object().ok() } else { None };
             if shape.needs_object && fields.is_none() {
                 return Err("the value is not a JSON object, and the table's columns take its fields".into());
             }
             let mut cells = Vec::with_capacity(columns.len());
             for (column, source) in columns.iter().zip(&shape.sources) {
                 let field = match source {
-                    Source::Meta(_) => None,
-                    Source::Field | Source::FieldOrMeta(_) => fields.as_ref().and_then(|f| field(f, &column.name)),
+                    Source::Record(_) => None,
+                    Source::Field | Source::FieldOrRecord(_) => {
+                        fields.as_ref().and_then(|f| f.get_ignoring_case(&column.name))
+                    }
                 };
                 let cell = match (field, source) {
-                    (Some(raw), _) => Some(json_cell(raw, column)?),
-                    (None, Source::Meta(meta) | Source::FieldOrMeta(meta)) => Some(meta_cell(record, *meta, column)?),
+                    (Some(slot), _) => Some(slot_cell(slot, column)?),
+                    (None, Source::Record(whole) | Source::FieldOrRecord(whole)) => {
+                        Some(record_cell(record, whole, column)?)
+                    }
                     (None, Source::Field) => None,
                 };
                 cells.push(cell);
@@ -369,30 +369,16 @@ fn check(cell: Option<&Cell<'_>>, column: &Column, nul_refused: bool) -> Result<
     }
 }
 
-type Fields<'b> = HashMap<Cow<'b, str>, &'b RawValue>;
-
-fn fields_of<'b>(record: &Record<'b>) -> Option<Fields<'b>> {
-    serde_json::from_str(record.value_str()?).ok()
-}
-
-fn field<'b>(fields: &Fields<'b>, name: &str) -> Option<&'b RawValue> {
-    fields.get(name).copied().or_else(|| {
-        fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
-    })
-}
-
 /// A key column's value from the record's key: a field of a JSON object key, or the whole key when the table
 /// has one key column.
 fn key_field<'b>(shape: &Shape, record: &Record<'b>, column: usize) -> Result<Option<Cell<'b>>, String> {
     let Some(key) = record.key else { return Ok(None) };
     let column = &shape.table.columns[column];
     let text = std::str::from_utf8(key).ok();
-    if let Some(fields) = text.and_then(|t| serde_json::from_str::<Fields<'b>>(t).ok()) {
-        return field(&fields, &column.name)
-            .map(|raw| json_cell(raw, column))
+    if let Some(fields) = text.and_then(|t| Object::parse_json(t).ok()) {
+        return fields
+            .get_ignoring_case(&column.name)
+            .map(|slot| slot_cell(slot, column))
             .transpose();
     }
     if shape.key_columns().len() > 1 {
@@ -425,9 +411,22 @@ fn tombstone_key<'b>(shape: &Shape, record: &Record<'b>) -> Result<Vec<Cell<'b>>
         .collect()
 }
 
-/// A JSON field's value as the column takes it.
-fn json_cell<'b>(raw: &'b RawValue, column: &Column) -> Result<Cell<'b>, String> {
-    let text = raw.get();
+/// A field's value as the column takes it: JSON text read as the column's type, or a typed value.
+fn slot_cell<'b>(slot: &Slot<'b>, column: &Column) -> Result<Cell<'b>, String> {
+    match slot {
+        Slot::Raw(raw) => json_cell(raw.get(), column),
+        Slot::Bytes(bytes) if column.kind == ColumnType::Bytes => Ok(Cell::Bytes(bytes.clone())),
+        Slot::Timestamp(millis) if column.kind == ColumnType::Time => Ok(Cell::Text(Cow::Owned(sql_time(*millis)))),
+        made => {
+            let value = made.value().expect("a made value is JSON");
+            let text = serde_json::to_string(&value).expect("a JSON value always serializes");
+            json_cell(&text, column).map(Cell::into_owned)
+        }
+    }
+}
+
+/// A JSON text's value as the column takes it.
+fn json_cell<'b>(text: &'b str, column: &Column) -> Result<Cell<'b>, String> {
     // The value is quoted cut short: a dead letter or a log line never carries a huge value twice.
     let refuse = |value: &str, expected: &str| {
         Err(format!(
@@ -509,7 +508,7 @@ pub fn sql_time(epoch_ms: i64) -> String {
     )
 }
 
-fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cell<'b>, String> {
+fn record_cell<'b>(record: &StagedRecord<'b>, whole: &Whole, column: &Column) -> Result<Cell<'b>, String> {
     let bytes_or_text = |bytes: Option<&'b [u8]>, what: &str| -> Result<Cell<'b>, String> {
         let Some(bytes) = bytes else { return Ok(Cell::Null) };
         if column.kind == ColumnType::Bytes {
@@ -523,15 +522,29 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
             )),
         }
     };
+    let meta = match whole {
+        Whole::Meta(meta) => meta,
+        // The value as the sink writes it: the stage's object as JSON, or the original bytes.
+        Whole::Value => {
+            if let Outcome::Object(object) = record.outcome() {
+                let mut text = String::new();
+                object.write(&mut text);
+                return Ok(match column.kind {
+                    ColumnType::Bytes => Cell::Bytes(Cow::Owned(text.into_bytes())),
+                    _ => Cell::Text(Cow::Owned(text)),
+                });
+            }
+            return match record.value_str() {
+                Some(text) if column.kind != ColumnType::Bytes => Ok(Cell::Text(Cow::Borrowed(text))),
+                _ => bytes_or_text(record.value, "value"),
+            };
+        }
+    };
     Ok(match meta {
         Meta::Topic => Cell::Text(Cow::Borrowed(record.topic)),
         Meta::Partition => Cell::Text(Cow::Owned(record.partition.to_string())),
         Meta::Offset => Cell::Text(Cow::Owned(record.offset.to_string())),
         Meta::Key => bytes_or_text(record.key, "key")?,
-        Meta::Value => match record.value_str() {
-            Some(text) if column.kind != ColumnType::Bytes => Cell::Text(Cow::Borrowed(text)),
-            _ => bytes_or_text(record.value, "value")?,
-        },
         Meta::Timestamp => match record.timestamp {
             None => Cell::Null,
             Some(ts) => Cell::Text(Cow::Owned(match column.kind {
@@ -540,6 +553,9 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
                 _ => ts.millis.to_string(),
             })),
         },
+        Meta::TimestampMs => record
+            .timestamp
+            .map_or(Cell::Null, |ts| Cell::Text(Cow::Owned(ts.millis.to_string()))),
         Meta::Headers => {
             let json = ckafka_dump_core::json::headers_json(record);
             match column.kind {
@@ -547,6 +563,7 @@ fn meta_cell<'b>(record: &Record<'b>, meta: Meta, column: &Column) -> Result<Cel
                 _ => Cell::Text(Cow::Owned(json)),
             }
         }
+        Meta::Header(name) => bytes_or_text(record.headers().find(|h| h.key == name).map(|h| h.value), "header")?,
     })
 }
 
@@ -574,19 +591,19 @@ mod tests {
         }
     }
 
-    fn record<'b>(offset: i64, key: Option<&'b str>, value: Option<&'b str>) -> Record<'b> {
+    fn record<'b>(offset: i64, key: Option<&'b str>, value: Option<&'b str>) -> StagedRecord<'b> {
         let ts = ckafka_dump_core::Timestamp {
             millis: 1_700_000_000_123,
             kind: None,
         };
-        Record::new(
+        StagedRecord::unstaged(Record::new(
             "orders",
             2,
             offset,
             Some(ts),
             key.map(str::as_bytes),
             value.map(str::as_bytes),
-        )
+        ))
     }
 
     fn text(cell: &Cell<'_>) -> String {

@@ -185,7 +185,8 @@ async fn postgres_restarted_mid_copy_every_offset_once() {
         tokio::task::spawn_blocking(restart_postgres).await.unwrap();
     };
     let deadline = ckafka_dump_core::Deadline::after(Duration::from_secs(120));
-    let (delivery, ()) = tokio::join!(ckafka_dump_core::Sink::write(&sink, &batch, deadline), watcher);
+    let staged = ckafka_dump_core::StagedBatch::unstaged(&batch);
+    let (delivery, ()) = tokio::join!(ckafka_dump_core::Sink::write(&sink, &staged, deadline), watcher);
     let delivery = delivery.unwrap();
     assert_eq!((delivery.written, delivery.skipped), (n, 0));
     assert_eq!(count(&url, &table).await, n);

@@ -244,8 +244,6 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordSeed<'_, 'a> {
             key,
             value,
             headers: (first_header, batch.headers.len() as u32),
-            fields: None,
-            rejection: None,
         });
         Ok(())
     }

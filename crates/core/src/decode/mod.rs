@@ -286,8 +286,6 @@ impl<'a> BatchBuilder<'a> {
             bytes: self.bytes,
             records: self.records,
             headers: self.headers,
-            fields: Vec::new(),
-            rejections: Vec::new(),
         }
     }
 }

@@ -74,8 +74,6 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordsSeed<'_, 'a> {
                 key,
                 value: Some(batch.text(&c.msg_body)),
                 headers: (0, 0),
-                fields: None,
-                rejection: None,
             };
             batch.records.push(meta);
             index += 1;

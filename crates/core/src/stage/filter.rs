@@ -12,7 +12,7 @@
 use regex::Regex;
 use serde_json::Value;
 
-use super::fields::Path;
+use crate::value::Path;
 
 /// How deep parentheses and `not` may nest: the parser, the test and dropping a filter recurse once per level.
 pub const MAX_NESTING: usize = 64;
@@ -388,7 +388,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::stage::object::Object;
+    use crate::value::Object;
 
     fn passes(filter: &str, record: Value) -> bool {
         let filter = Filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));

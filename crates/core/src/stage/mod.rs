@@ -1,30 +1,28 @@
 //! The transform stage between decoding and the sink: records as data. Configured by `TRANSFORM_*`
-//! variables (and `time_zone`), validated at cold start; unconfigured it costs nothing — values are not
-//! parsed unless the sink routes by a field.
+//! variables (and `time_zone`), validated at cold start; unconfigured it costs nothing — no value is parsed
+//! (a sink that routes by a field parses the value it reads, once).
 //!
 //! Per record, in this order: parse the value (JSON, delimited text or a regex) → flatten → add Kafka
-//! metadata fields → take the record time from a field → filter → rename → drop → keep. The value the sink
-//! writes is the resulting JSON object; a filtered record leaves the batch and is counted; a record the
-//! stage cannot process stays in the batch marked rejected, with its original bytes, for the sink's dead
-//! letters (or the invocation fails, naming it).
+//! metadata fields → take the record time from a field → filter → rename → drop → keep. What the sink gets
+//! is a [`StagedBatch`]: a kept record carries the resulting object, which the sink reads by field and
+//! writes out without parsing it again; a filtered record leaves the batch and is counted; a record the
+//! stage cannot process stays, rejected with its reason and its original bytes, for the sink's dead letters
+//! (or the invocation fails, naming it).
 
-pub mod fields;
-pub mod filter;
-pub mod object;
+mod filter;
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use regex::Regex;
 
 use crate::config::{split_list, Env};
 use crate::error::ConfigError;
-use crate::record::{Batch, Record, Span, Timestamp};
+use crate::record::{Batch, Record, Timestamp};
+use crate::staged::{Outcome, Rejection, StagedBatch};
 use crate::time::{TimeFormat, Zone};
+use crate::value::{Meta, Object, Path, Slot, META_NAMES};
 
-use self::fields::{Meta, Path, Picked};
 use self::filter::Filter;
-use self::object::{Object, Slot};
 
 /// How a value becomes fields.
 #[derive(Debug, Clone)]
@@ -54,13 +52,6 @@ struct Steps {
     rename: Vec<(String, String)>,
     drop: Vec<String>,
     keep: Vec<String>,
-}
-
-/// What the stage did to a batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Staging {
-    pub filtered: usize,
-    pub rejected: usize,
 }
 
 enum Processed<'r> {
@@ -103,108 +94,34 @@ impl Stage {
         self.steps.is_some()
     }
 
-    /// Runs the stage over `batch`: filtered records leave it, kept ones carry their transformed value (when
-    /// configured) and the `fields_read` by the sink, rejected ones their reason. When the sink reads fields,
-    /// values are parsed even when nothing else is configured.
-    pub fn apply(&self, batch: &mut Batch<'_>, fields_read: &[Path]) -> Staging {
-        let parse_only = Steps::parse_only();
-        let steps = match &self.steps {
-            Some(steps) => steps,
-            None if !fields_read.is_empty() => &parse_only,
-            None => return Staging::default(),
+    /// Runs the stage over `batch`: filtered records leave it, kept ones carry the object the stage made of
+    /// their value and their record time, rejected ones their reason. Unconfigured, it hands every record on
+    /// as it came, parsing nothing.
+    pub fn apply<'s>(&'s self, batch: &'s Batch<'s>) -> StagedBatch<'s> {
+        let Some(steps) = &self.steps else {
+            return StagedBatch::unstaged(batch);
         };
-        // Each value is written out and dropped while it is still in the cache; the sink keeps only the few
-        // fields it reads. Staged values go after a copy of the batch's text, which then replaces it: sinks
-        // read them as text, and the spans already in the batch stay valid.
-        let rewrites_values = self.steps.is_some();
-        let mut text = String::new();
-        if rewrites_values {
-            text.reserve(batch.text.len() + batch.payload_len() + batch.len() * 64);
-            text.push_str(&batch.text);
-        }
-        let staged: Vec<Option<Staged>> = batch
-            .records()
-            .map(|record| {
-                record.value.map(|_| match steps.process(&record, &self.zone) {
-                    Processed::Filtered => Staged::Filtered,
-                    Processed::Rejected(reason) => Staged::Rejected(reason),
-                    Processed::Kept { fields, time_ms } => {
-                        let value = rewrites_values.then(|| {
-                            let start = text.len();
-                            fields.write(&mut text);
-                            start..text.len()
-                        });
-                        let picked = (!fields_read.is_empty()).then(|| fields.pick(fields_read));
-                        Staged::Kept { value, picked, time_ms }
-                    }
-                })
-            })
-            .collect();
-        if rewrites_values {
-            batch.text = text;
-        }
-        let mut staging = Staging::default();
-        let metas = std::mem::take(&mut batch.records);
-        for (mut meta, staged) in metas.into_iter().zip(staged) {
-            match staged {
-                None => {}
-                Some(Staged::Filtered) => {
-                    staging.filtered += 1;
-                    continue;
-                }
-                Some(Staged::Rejected(reason)) => {
-                    staging.rejected += 1;
-                    meta.rejection = Some(batch.rejections.len() as u32);
-                    batch.rejections.push(reason);
-                }
-                Some(Staged::Kept { value, picked, time_ms }) => {
-                    if let Some(range) = value {
-                        meta.value = Some(Span::Text {
-                            start: range.start as u32,
-                            len: range.len() as u32,
-                        });
-                    }
-                    if let Some(millis) = time_ms {
-                        meta.timestamp = Timestamp::dated(millis, None);
-                    }
-                    if let Some(picked) = picked {
-                        meta.fields = Some(batch.fields.len() as u32);
-                        batch.fields.push(picked);
-                    }
+        let outcomes = batch.records().map(|record| {
+            if record.value.is_none() {
+                return Some((record.timestamp, Outcome::Original));
+            }
+            match steps.process(&record, &self.zone) {
+                Processed::Filtered => None,
+                Processed::Rejected(reason) => Some((record.timestamp, Outcome::Rejected(Rejection(reason)))),
+                Processed::Kept { fields, time_ms } => {
+                    let timestamp = match time_ms {
+                        Some(millis) => Timestamp::dated(millis, None),
+                        None => record.timestamp,
+                    };
+                    Some((timestamp, Outcome::Object(fields)))
                 }
             }
-            batch.records.push(meta);
-        }
-        staging
+        });
+        StagedBatch::new(batch, outcomes)
     }
-}
-
-/// A record after the stage, before its batch is rewritten.
-enum Staged {
-    Filtered,
-    Rejected(String),
-    Kept {
-        /// Where its transformed value is in the batch's new text.
-        value: Option<Range<usize>>,
-        picked: Option<Picked>,
-        time_ms: Option<i64>,
-    },
 }
 
 impl Steps {
-    fn parse_only() -> Steps {
-        Steps {
-            parse: Parse::Json,
-            flatten: None,
-            add: Vec::new(),
-            time: None,
-            filter: None,
-            rename: Vec::new(),
-            drop: Vec::new(),
-            keep: Vec::new(),
-        }
-    }
-
     fn from_env(env: &Env) -> Result<Steps, ConfigError> {
         let invalid = |var: &'static str| move |reason: String| ConfigError::new(var, reason);
         let parse = match env.get("TRANSFORM_PARSE")?.as_deref().unwrap_or("json") {
@@ -239,10 +156,7 @@ impl Steps {
                 Ok(Path::Meta(meta)) => Ok((name, meta)),
                 _ => Err(ConfigError::new(
                     "TRANSFORM_ADD",
-                    format!(
-                        "`{name}:{source}`: the source must be Kafka metadata ({})",
-                        fields::META_NAMES
-                    ),
+                    format!("`{name}:{source}`: the source must be Kafka metadata ({})", META_NAMES),
                 )),
             })
             .collect::<Result<_, _>>()?;

@@ -33,61 +33,71 @@ fn event(values: &[Option<&str>]) -> String {
 /// Per record left in the batch: offset, value (as JSON, else as text), rejection, record time.
 type Seen = (i64, Option<Value>, Option<String>, Option<i64>);
 
-fn run(stage: &Stage, values: &[Option<&str>], fields_read: &[Path]) -> (Staging, Vec<Seen>) {
+/// Runs `stage` over an event of `values`: (filtered, rejected) and what is left.
+fn run(stage: &Stage, values: &[Option<&str>]) -> ((usize, usize), Vec<Seen>) {
     let event = event(values);
-    let Ok(Event::Records(mut batch)) = decode(&event) else {
+    let Ok(Event::Records(batch)) = decode(&event) else {
         panic!("decodes")
     };
-    let staging = stage.apply(&mut batch, fields_read);
-    let out = batch
+    let staged = stage.apply(&batch);
+    let mut scratch = Vec::new();
+    let out = staged
         .records()
         .map(|r| {
             let value = r
-                .value
+                .value_to_write(&mut scratch)
                 .map(|v| serde_json::from_slice(v).unwrap_or(Value::String(String::from_utf8_lossy(v).into())));
             (
                 r.offset,
                 value,
-                r.rejection.map(str::to_owned),
+                r.rejection().map(|reason| reason.0.clone()),
                 r.timestamp.map(|t| t.millis),
             )
         })
         .collect();
-    (staging, out)
+    ((staged.filtered, staged.rejected()), out)
 }
 
 #[test]
 fn unconfigured_stage_leaves_the_batch_alone() {
     let s = stage(&[]);
     assert!(!s.is_configured());
-    let (staging, out) = run(&s, &[Some("not json"), None], &[]);
-    assert_eq!(staging, Staging::default());
+    let (staging, out) = run(&s, &[Some("not json"), None]);
+    assert_eq!(staging, (0, 0));
     assert_eq!(out[0].1, Some(json!("not json")));
 }
 
 #[test]
-fn routing_by_field_parses_without_rewriting() {
+fn without_a_stage_a_field_is_read_by_parsing_the_value_it_is_in() {
     let event = event(&[Some(r#"{"b":1,  "a":2}"#), Some("plain")]);
-    let Ok(Event::Records(mut batch)) = decode(&event) else {
+    let Ok(Event::Records(batch)) = decode(&event) else {
         panic!()
     };
-    let read = [Path::parse("a").unwrap(), Path::parse("missing").unwrap()];
-    let staging = stage(&[]).apply(&mut batch, &read);
-    assert_eq!(staging.rejected, 1);
-    let first = batch.get(0).unwrap();
+    let unconfigured = stage(&[]);
+    let staged = unconfigured.apply(&batch);
+    assert_eq!(staged.rejected(), 0);
+    let first = staged.get(0).unwrap();
     assert_eq!(
-        first.value,
+        first.value_to_write(&mut Vec::new()),
         Some(&br#"{"b":1,  "a":2}"#[..]),
         "the original bytes are written"
     );
+    let utc = Zone::utc();
     assert_eq!(
-        first.fields,
-        Some(&Picked::from(json!({"a": 2}))),
-        "only the fields the sink reads are kept"
+        first.field(&Path::parse("a").unwrap(), &utc).unwrap().into_owned(),
+        json!(2)
     );
     assert_eq!(
-        batch.get(1).unwrap().rejection,
-        Some("the value is not JSON: expected value at line 1 column 1")
+        first.field(&Path::parse("missing").unwrap(), &utc).unwrap_err(),
+        "field `missing` is missing"
+    );
+    assert_eq!(
+        staged
+            .get(1)
+            .unwrap()
+            .field(&Path::parse("a").unwrap(), &utc)
+            .unwrap_err(),
+        "field `a`: the value is not JSON: expected value at line 1 column 1"
     );
 }
 
@@ -114,15 +124,8 @@ fn filter_rename_drop_keep_flatten_and_metadata() {
             Some(r#"{"level":"info","msg":"fine"}"#),
             None,
         ],
-        &[],
     );
-    assert_eq!(
-        staging,
-        Staging {
-            filtered: 1,
-            rejected: 0
-        }
-    );
+    assert_eq!(staging, (1, 0));
     assert_eq!(out.len(), 2, "the filtered record left the batch; the tombstone stays");
     assert_eq!(
         out[0].1,
@@ -134,7 +137,7 @@ fn filter_rename_drop_keep_flatten_and_metadata() {
     assert_eq!((out[1].0, &out[1].1), (2, &None));
 
     let keep = stage(&[("TRANSFORM_KEEP", "a, c")]);
-    let (_, out) = run(&keep, &[Some(r#"{"a":1,"b":2,"c":{"d":3}}"#)], &[]);
+    let (_, out) = run(&keep, &[Some(r#"{"a":1,"b":2,"c":{"d":3}}"#)]);
     assert_eq!(out[0].1, Some(json!({"a": 1, "c": {"d": 3}})));
 }
 
@@ -145,16 +148,12 @@ fn delimited_and_regex_values_become_fields() {
         ("TRANSFORM_DELIMITER", "|"),
         ("TRANSFORM_FIELDS", "time, level, msg"),
     ]);
-    let (staging, out) = run(
-        &delimited,
-        &[Some("2024-03-01|warn|disk | 91%"), Some("just text")],
-        &[],
-    );
+    let (staging, out) = run(&delimited, &[Some("2024-03-01|warn|disk | 91%"), Some("just text")]);
     assert_eq!(
         out[0].1,
         Some(json!({"time": "2024-03-01", "level": "warn", "msg": "disk | 91%"}))
     );
-    assert_eq!(staging.rejected, 1);
+    assert_eq!(staging.1, 1);
     assert_eq!(out[1].2.as_deref(), Some("3 fields expected, 1 found between `|`"));
     assert_eq!(
         out[1].1,
@@ -167,18 +166,8 @@ fn delimited_and_regex_values_become_fields() {
         ("TRANSFORM_REGEX", r"^(?P<ip>\S+) (?P<method>[A-Z]+) (?P<path>\S+)"),
         ("TRANSFORM_FILTER", r#"method in ["GET"]"#),
     ]);
-    let (staging, out) = run(
-        &regex,
-        &[Some("10.0.0.1 GET /a"), Some("10.0.0.2 POST /b"), Some("-")],
-        &[],
-    );
-    assert_eq!(
-        staging,
-        Staging {
-            filtered: 1,
-            rejected: 1
-        }
-    );
+    let (staging, out) = run(&regex, &[Some("10.0.0.1 GET /a"), Some("10.0.0.2 POST /b"), Some("-")]);
+    assert_eq!(staging, (1, 1));
     assert_eq!(out[0].1, Some(json!({"ip": "10.0.0.1", "method": "GET", "path": "/a"})));
     assert!(out[1].2.as_deref().unwrap().contains("does not match the regex"));
 }
@@ -197,14 +186,13 @@ fn record_time_from_a_field_replaces_the_kafka_time() {
             Some(r#"{"ts":"soon"}"#),
             Some("{}"),
         ],
-        &[],
     );
     assert_eq!(
         out[0].3,
         Some(1_709_337_599_000),
         "07:59:59 in Beijing is 23:59:59 UTC the day before"
     );
-    assert_eq!(staging.rejected, 2);
+    assert_eq!(staging.1, 2);
     assert!(out[1]
         .2
         .as_deref()
@@ -221,7 +209,7 @@ fn record_time_from_a_field_replaces_the_kafka_time() {
 #[test]
 fn json_values_double_encoded_are_unwrapped_and_others_rejected() {
     let s = stage(&[("TRANSFORM_DROP", "x")]);
-    let (_, out) = run(&s, &[Some(r#""{\"a\":1,\"x\":2}""#), Some("[1]"), Some("{bad")], &[]);
+    let (_, out) = run(&s, &[Some(r#""{\"a\":1,\"x\":2}""#), Some("[1]"), Some("{bad")]);
     assert_eq!(out[0].1, Some(json!({"a": 1})));
     assert_eq!(out[1].2.as_deref(), Some("the value is not a JSON object"));
     assert!(out[2].2.as_deref().unwrap().starts_with("the value is not JSON"));

@@ -1,4 +1,4 @@
-//! Field paths (`user.id`, `@topic`), Kafka metadata as field values, and flattening.
+//! Field paths (`user.id`, `@topic`) and Kafka metadata as field values.
 
 use std::borrow::Cow;
 
@@ -88,44 +88,6 @@ impl std::fmt::Display for Meta {
             Meta::Header(name) => return write!(f, "@header.{name}"),
         };
         write!(f, "@{name}")
-    }
-}
-
-/// The fields a sink reads, as the stage found them in a record, each under its path's name: a short list,
-/// not a map, since a sink reads one or two.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Picked(Vec<(String, Value)>);
-
-impl Picked {
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, value)| value)
-    }
-}
-
-impl FromIterator<(String, Value)> for Picked {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(fields: I) -> Self {
-        Picked(fields.into_iter().collect())
-    }
-}
-
-/// A JSON object's fields (anything else has none).
-impl From<Value> for Picked {
-    fn from(value: Value) -> Self {
-        match value {
-            Value::Object(fields) => fields.into_iter().collect(),
-            _ => Picked::default(),
-        }
-    }
-}
-
-impl Path {
-    /// The value in the fields the transform stage made of `record` (none when it did not run) or, for
-    /// metadata, from `record`.
-    pub fn of_record<'r>(&self, record: &Record<'r>, zone: &Zone) -> Option<Cow<'r, Value>> {
-        match self {
-            Path::Field { name, .. } => record.fields?.get(name).map(Cow::Borrowed),
-            Path::Meta(meta) => meta.value(record, zone).map(Cow::Owned),
-        }
     }
 }
 

@@ -10,30 +10,48 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::fields::{Meta, Path, Picked};
+use super::path::{Meta, Path};
 use crate::record::Record;
 use crate::time::Zone;
 
-/// One field's value: still the JSON text of the record, or a value the stage made.
-#[derive(Debug)]
+/// One field's value: still the JSON text of the record, or a typed value something made (the stage, a
+/// decoder). A reader takes the type it needs without a trip through text; JSON output writes bytes as base64
+/// and times as RFC 3339 in UTC.
+#[derive(Debug, Clone)]
 pub enum Slot<'a> {
     Raw(&'a RawValue),
+    /// A number, string, boolean, null, or nested object or array.
     Made(Value),
+    Bytes(Cow<'a, [u8]>),
+    /// Milliseconds since the Unix epoch.
+    Timestamp(i64),
 }
 
 impl Slot<'_> {
-    /// The value as data; `None` for JSON text serde_json cannot hold (a number beyond f64).
-    fn value(&self) -> Option<Cow<'_, Value>> {
+    /// The value as JSON data; `None` for JSON text serde_json cannot hold.
+    pub fn value(&self) -> Option<Cow<'_, Value>> {
         match self {
             Slot::Made(value) => Some(Cow::Borrowed(value)),
             Slot::Raw(raw) => serde_json::from_str(raw.get()).ok().map(Cow::Owned),
+            Slot::Bytes(bytes) => Some(Cow::Owned(Value::String(base64_simd::STANDARD.encode_to_string(bytes)))),
+            Slot::Timestamp(millis) => Some(Cow::Owned(Value::String(
+                crate::time::DateTime::from_epoch_ms(*millis).rfc3339(),
+            ))),
+        }
+    }
+
+    fn write(&self, out: &mut impl JsonOut) {
+        match self {
+            Slot::Raw(raw) => out.push_text(raw.get()),
+            Slot::Made(value) => out.push_value(value),
+            other => out.push_value(&other.value().expect("bytes and times are JSON strings")),
         }
     }
 }
 
 /// A JSON object's top-level fields in order; a name appears once (the last one written wins, as in
 /// serde_json's maps).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Object<'a> {
     fields: Vec<(Cow<'a, str>, Slot<'a>)>,
 }
@@ -69,6 +87,11 @@ impl<'a> Object<'a> {
             object.insert(Cow::Owned(name.to_owned()), Slot::Made(Value::String(text.to_owned())));
         }
         object
+    }
+
+    /// The fields in their order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &Slot<'a>)> {
+        self.fields.iter().map(|(name, slot)| (name.as_ref(), slot))
     }
 
     fn position(&self, name: &str) -> Option<usize> {
@@ -164,17 +187,6 @@ impl<'a> Object<'a> {
         out
     }
 
-    /// The fields `paths` find, under the paths' names.
-    pub fn pick(&self, paths: &[Path]) -> Picked {
-        paths
-            .iter()
-            .filter_map(|path| match path {
-                Path::Field { name, .. } => Some((name.clone(), self.find(path)?.into_owned())),
-                Path::Meta(_) => None,
-            })
-            .collect()
-    }
-
     /// Writes the object as JSON: raw values byte for byte as they came.
     pub fn write(&self, out: &mut impl JsonOut) {
         self.write_open(out);
@@ -183,19 +195,32 @@ impl<'a> Object<'a> {
 
     /// Writes `{` and the fields, leaving the object open for more; tells whether any field was written.
     pub fn write_open(&self, out: &mut impl JsonOut) -> bool {
+        self.write_open_where(out, |_| true)
+    }
+
+    /// [`Object::write_open`] of the fields whose names `keep` accepts.
+    pub fn write_open_where(&self, out: &mut impl JsonOut, keep: impl Fn(&str) -> bool) -> bool {
         out.push_text("{");
-        for (i, (name, slot)) in self.fields.iter().enumerate() {
-            if i > 0 {
+        let mut written = false;
+        for (name, slot) in self.fields.iter().filter(|(name, _)| keep(name)) {
+            if std::mem::replace(&mut written, true) {
                 out.push_text(",");
             }
             write_name(out, name);
             out.push_text(":");
-            match slot {
-                Slot::Raw(raw) => out.push_text(raw.get()),
-                Slot::Made(value) => out.push_value(value),
-            }
+            slot.write(out);
         }
-        !self.fields.is_empty()
+        written
+    }
+
+    /// The field named `name`, or else the first whose name matches it ignoring ASCII case (SQL columns).
+    pub fn get_ignoring_case(&self, name: &str) -> Option<&Slot<'a>> {
+        self.get(name).or_else(|| {
+            self.fields
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, slot)| slot)
+        })
     }
 }
 
