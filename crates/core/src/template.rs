@@ -1,6 +1,8 @@
-//! Names that follow a record: `logs-{field:app}-{date}` for an index, `{field:region}` for a topic.
-//! Every placeholder is a function of the record (its fields, metadata and record time), so a re-delivered
-//! record gets the same name.
+//! The one template engine: names that follow a record — an index (`logs-{field:app}-{date}`), a topic
+//! (`mirror.{topic}`), an object key (`{topic}/{date}/{topic}+{partition}+{start_offset}`). Literal text,
+//! `{field:PATH}` (a value field or Kafka metadata, as the transform stage names them), and the placeholders
+//! of the sink that uses the template ([`Placeholder`]). Every placeholder is a function of the record, so a
+//! re-delivered record gets the same name.
 
 use std::borrow::Cow;
 
@@ -8,24 +10,34 @@ use crate::staged::StagedRecord;
 use crate::time::Zone;
 use crate::value::{routing_text, Path};
 
+/// The placeholders a sink's templates know besides `{field:PATH}`.
+pub trait Placeholder: Copy + Eq + std::fmt::Debug + 'static {
+    /// Each placeholder's name, as written between the braces.
+    const NAMES: &'static [(&'static str, Self)];
+
+    fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("?", |(name, _)| name)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
+pub enum Part<P> {
     Literal(String),
+    Placeholder(P),
+    /// `{field:PATH}`.
     Field(Path),
-    /// `YYYY-MM-DD` of the record time in the zone.
-    Date,
-    /// `HH` of the record time in the zone.
-    Hour,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    parts: Vec<Part>,
+pub struct Template<P> {
+    parts: Vec<Part<P>>,
 }
 
-impl Template {
-    /// `dated`: whether `{date}` and `{hour}` may appear.
-    pub fn parse(text: &str, dated: bool) -> Result<Template, String> {
+impl<P: Placeholder> Template<P> {
+    pub fn parse(text: &str) -> Result<Template<P>, String> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
@@ -39,20 +51,23 @@ impl Template {
                 )
             })?;
             let name = &rest[open + 1..open + close];
-            parts.push(match name {
-                "date" if dated => Part::Date,
-                "hour" if dated => Part::Hour,
-                _ => match name.strip_prefix("field:") {
-                    Some(path) if !path.is_empty() => Part::Field(Path::parse(path)?),
-                    _ => {
-                        let known = if dated {
-                            "{field:NAME}, {date}, {hour}"
-                        } else {
-                            "{field:NAME}"
-                        };
-                        return Err(format!("`{text}`: unknown placeholder `{{{name}}}` (known: {known})"));
-                    }
-                },
+            let known = P::NAMES.iter().find(|(n, _)| *n == name);
+            parts.push(match (known, name.strip_prefix("field:")) {
+                (Some((_, placeholder)), _) => Part::Placeholder(*placeholder),
+                (None, Some(path)) if !path.is_empty() => {
+                    Part::Field(Path::parse(path).map_err(|e| format!("`{text}`: {e}"))?)
+                }
+                _ => {
+                    let known: Vec<String> = P::NAMES
+                        .iter()
+                        .map(|(n, _)| format!("{{{n}}}"))
+                        .chain(["{field:NAME}".to_owned()])
+                        .collect();
+                    return Err(format!(
+                        "`{text}`: unknown placeholder `{{{name}}}` (known: {})",
+                        known.join(", ")
+                    ));
+                }
             });
             rest = &rest[open + close + 1..];
         }
@@ -60,6 +75,14 @@ impl Template {
             parts.push(Part::Literal(rest.to_owned()));
         }
         Ok(Template { parts })
+    }
+
+    pub fn parts(&self) -> &[Part<P>] {
+        &self.parts
+    }
+
+    pub fn has(&self, placeholder: P) -> bool {
+        self.parts.contains(&Part::Placeholder(placeholder))
     }
 
     /// The value fields the template reads (metadata left out).
@@ -71,8 +94,9 @@ impl Template {
         fields.collect()
     }
 
-    pub fn is_dated(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Date | Part::Hour))
+    /// How many `{field:...}` placeholders there are.
+    pub fn fields_len(&self) -> usize {
+        self.parts.iter().filter(|p| matches!(p, Part::Field(_))).count()
     }
 
     /// The template's literal text, placeholders left out (to check the characters a target allows).
@@ -94,32 +118,50 @@ impl Template {
         }
     }
 
-    /// The name for `record` dated `time_ms`; field values pass through `clean` (what the target allows).
-    /// An error names the field that is missing or cannot name anything.
+    /// The template rendered into `out`: literals as they are, each placeholder by `placeholder`, each
+    /// `{field:...}` by `field` (which fails for a record that cannot name anything).
+    pub fn render_with<E>(
+        &self,
+        out: &mut String,
+        mut placeholder: impl FnMut(P, &mut String),
+        mut field: impl FnMut(&Path, &mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Placeholder(p) => placeholder(*p, out),
+                Part::Field(path) => field(path, out)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The name for `record`: placeholders by `placeholder`, field values through `clean` (what the target
+    /// allows). An error names the field that is missing or cannot name anything.
     pub fn render(
         &self,
         record: &StagedRecord<'_>,
-        time_ms: i64,
         zone: &Zone,
         clean: fn(&str) -> String,
+        placeholder: impl FnMut(P, &mut String),
     ) -> Result<String, String> {
-        use std::fmt::Write;
         let mut out = String::with_capacity(64);
-        let time = self.is_dated().then(|| zone.date_time(time_ms));
-        for part in &self.parts {
-            match (part, &time) {
-                (Part::Literal(text), _) => out.push_str(text),
-                (Part::Date, Some(t)) => {
-                    let _ = write!(out, "{:04}-{:02}-{:02}", t.year, t.month, t.day);
-                }
-                (Part::Hour, Some(t)) => {
-                    let _ = write!(out, "{:02}", t.hour);
-                }
-                (Part::Date | Part::Hour, None) => unreachable!("a dated template has a time"),
-                (Part::Field(path), _) => out.push_str(&clean(&field_text(path, record, zone)?)),
-            }
-        }
+        self.render_with(&mut out, placeholder, |path, out| {
+            out.push_str(&clean(&field_text(path, record, zone)?));
+            Ok::<(), String>(())
+        })?;
         Ok(out)
+    }
+}
+
+/// As written: `{date}`, `{field:app}`.
+impl<P: Placeholder> std::fmt::Display for Part<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Part::Literal(text) => f.write_str(text),
+            Part::Placeholder(p) => write!(f, "{{{}}}", p.name()),
+            Part::Field(path) => write!(f, "{{field:{path}}}"),
+        }
     }
 }
 
@@ -144,24 +186,51 @@ mod tests {
         s.to_owned()
     }
 
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Dated {
+        Date,
+        Hour,
+    }
+
+    impl Placeholder for Dated {
+        const NAMES: &'static [(&'static str, Self)] = &[("date", Dated::Date), ("hour", Dated::Hour)];
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Nothing {}
+
+    impl Placeholder for Nothing {
+        const NAMES: &'static [(&'static str, Self)] = &[];
+    }
+
+    fn dated(zone: &Zone, ms: i64) -> impl FnMut(Dated, &mut String) + '_ {
+        move |p, out| {
+            let t = zone.date_time(ms);
+            out.push_str(&match p {
+                Dated::Date => t.date(),
+                Dated::Hour => format!("{:02}", t.hour),
+            })
+        }
+    }
+
     #[test]
     fn renders_fields_metadata_and_zoned_dates() {
-        let t = Template::parse("logs-{field:app}-{field:@partition}-{date}-{hour}", true).unwrap();
-        assert!(t.fields_read() == [Path::parse("app").unwrap()] && t.is_dated());
+        let t = Template::<Dated>::parse("logs-{field:app}-{field:@partition}-{date}-{hour}").unwrap();
+        assert!(t.fields_read() == [Path::parse("app").unwrap()] && t.has(Dated::Date));
         assert_eq!(t.prefix(), "logs-");
         let value = br#"{"app": "Pay", "n": 3, "o": {}, "e": ""}"#;
         let record = Record::new("t", 2, 0, None, None, Some(value));
         let record = StagedRecord::new(record, &Outcome::Original);
         let shanghai = Zone::named("Asia/Shanghai").unwrap();
         assert_eq!(
-            t.render(&record, 1_709_310_600_000, &shanghai, keep),
+            t.render(&record, &shanghai, keep, dated(&shanghai, 1_709_310_600_000)),
             Ok("logs-Pay-2-2024-03-02-00".to_owned())
         );
         let lower: fn(&str) -> String = |s| s.to_lowercase();
         assert_eq!(
-            Template::parse("{field:app}{field:n}", false)
+            Template::<Nothing>::parse("{field:app}{field:n}")
                 .unwrap()
-                .render(&record, 0, &shanghai, lower),
+                .render(&record, &shanghai, lower, |_, _| ()),
             Ok("pay3".to_owned())
         );
         for (field, error) in [
@@ -169,26 +238,26 @@ mod tests {
             ("o", "field `o` ({}) cannot name"),
             ("e", "field `e` (\"\")"),
         ] {
-            let t = Template::parse(&format!("{{field:{field}}}"), false).unwrap();
-            let e = t.render(&record, 0, &shanghai, keep).unwrap_err();
+            let t = Template::<Nothing>::parse(&format!("{{field:{field}}}")).unwrap();
+            let e = t.render(&record, &shanghai, keep, |_, _| ()).unwrap_err();
             assert!(e.starts_with(error), "{e}");
         }
     }
 
     #[test]
     fn mistakes_are_named() {
-        assert!(Template::parse("a-{date", true)
+        assert!(Template::<Dated>::parse("a-{date")
             .unwrap_err()
             .contains("unclosed `{` at character 3"));
-        assert!(Template::parse("{date}", false)
+        assert!(Template::<Nothing>::parse("{date}")
             .unwrap_err()
-            .contains("unknown placeholder `{date}`"));
-        assert!(Template::parse("{field:}", true)
+            .contains("unknown placeholder `{date}` (known: {field:NAME})"));
+        assert!(Template::<Dated>::parse("{field:}")
             .unwrap_err()
-            .contains("unknown placeholder"));
-        assert!(Template::parse("{field:@nope}", true)
+            .contains("unknown placeholder `{field:}` (known: {date}, {hour}, {field:NAME})"));
+        assert!(Template::<Dated>::parse("{field:@nope}")
             .unwrap_err()
             .contains("not Kafka metadata"));
-        assert!(Template::parse("plain", true).unwrap().fields_read().is_empty());
+        assert!(Template::<Dated>::parse("plain").unwrap().fields_read().is_empty());
     }
 }

@@ -56,11 +56,6 @@ impl Checkpoint {
     }
 }
 
-/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.json`: beside the data, apart from its keys.
-pub fn checkpoint_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
-    bookkeeping_key(prefix, instance, topic, partition, "json")
-}
-
 /// The offsets of a partition trigger mode has written to objects, whatever the batches' boundaries and order:
 /// a delivery writes only the records of offsets outside these ranges, then adds its span.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,24 +92,10 @@ impl WrittenOffsets {
     }
 }
 
-/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.written.json`: the offsets trigger mode wrote.
-pub fn written_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
-    bookkeeping_key(prefix, instance, topic, partition, "written.json")
-}
-
-/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.dates.json`: the dating ledger of a partition's
-/// undated records in trigger mode.
-pub fn ledger_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
-    bookkeeping_key(prefix, instance, topic, partition, "dates.json")
-}
-
-pub(crate) fn bookkeeping_key(prefix: &str, instance: &str, topic: &str, partition: i32, extension: &str) -> String {
-    format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.{extension}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming::{checkpoint_key, written_key};
 
     #[test]
     fn checkpoints_round_trip_under_their_own_folder() {

@@ -12,14 +12,13 @@ use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
 use crate::encode::{Compression, ContentFormat, Csv, Lines};
-use crate::key::{bad_segment, KeyFields, KeyTemplate};
+use crate::naming::{bad_segment, KeyFields, KeyTemplate, MAX_KEY_BYTES};
 
 /// The console's limit for one file ("单个文件最大500MB").
 pub const MAX_OBJECT_BYTES: usize = 500 * 1024 * 1024;
 /// S3's smallest part (all parts but the last).
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 /// The longest object key COS and S3 accept.
-pub const MAX_KEY_BYTES: usize = 1024;
 const MAX_CONCURRENCY: usize = 64;
 /// One fetch response is held in memory; Kafka's own `fetch.max.bytes` default is 50 MiB.
 const MAX_FETCH_BYTES: usize = 256 * 1024 * 1024;

@@ -7,7 +7,8 @@ use ckafka_dump_core::Deadline;
 use tokio::time::Instant;
 
 use crate::error::CosError;
-use crate::lease::{lease_key, probe_key, Fenced, Lease, MARGIN_MS, MAX_ATTEMPTS};
+use crate::lease::{Fenced, Lease, MARGIN_MS, MAX_ATTEMPTS};
+use crate::naming::{lease_key, probe_key};
 use crate::store::Created;
 use crate::writer::Objects;
 

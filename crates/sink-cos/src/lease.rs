@@ -13,7 +13,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::bookkeeping_key;
 use crate::error::CosError;
 
 /// How long after its run's deadline a lease still holds: a request sent before the deadline may still land,
@@ -63,25 +62,10 @@ pub enum Fenced {
     Partition,
 }
 
-/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.leases/<what>-<attempt, 4 digits>.json`, `<what>` the
-/// offset in 19 digits or `trigger`.
-pub fn lease_key(prefix: &str, instance: &str, topic: &str, partition: i32, fenced: Fenced, attempt: u32) -> String {
-    let name = match fenced {
-        Fenced::Offset(offset) => format!("leases/{offset:019}-{attempt:04}.json"),
-        Fenced::Partition => format!("leases/trigger-{attempt:04}.json"),
-    };
-    bookkeeping_key(prefix, instance, topic, partition, &name)
-}
-
-/// `<prefix>.ckafka-dump/<instance>/fencing-check-<run>.json`: the object a process creates twice to see that
-/// the store refuses the second create.
-pub fn probe_key(prefix: &str, instance: &str, run: &str) -> String {
-    format!("{prefix}.ckafka-dump/{instance}/fencing-check-{run}.json")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming::lease_key;
 
     #[test]
     fn a_lease_holds_until_it_expires_and_round_trips() {

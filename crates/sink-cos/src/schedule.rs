@@ -17,11 +17,12 @@ use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
 use tokio::time::Instant;
 
-use crate::checkpoint::{checkpoint_key, Checkpoint};
+use crate::checkpoint::Checkpoint;
 use crate::config::{ScheduleConfig, StartFrom};
 use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::lease::Fenced;
+use crate::naming::checkpoint_key;
 use crate::store::Created;
 use crate::trigger::Ledgers;
 use crate::writer::{KeyClaims, ObjectWritten, Objects, PartitionWriter};

@@ -11,12 +11,12 @@ use futures_util::stream::{self, StreamExt};
 use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::OffsetRanges;
 
-use crate::checkpoint::{ledger_key, written_key, WrittenOffsets};
+use crate::checkpoint::WrittenOffsets;
 use crate::encode::{json_line, Lines};
 use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
-use crate::key::{dead_letter_key, KeyTemplate, Route};
 use crate::lease::Fenced;
+use crate::naming::{dead_letter_key, ledger_key, written_key, KeyTemplate, Route};
 use crate::writer::{coordinates, KeyClaims, Objects, PartitionWriter};
 
 /// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.

@@ -9,10 +9,10 @@ use ckafka_dump_core::dating::LedgerCache;
 use ckafka_dump_core::error::shortened;
 use ckafka_dump_core::{Deadline, Record, StagedRecord};
 
-use crate::config::{CosConfig, MAX_KEY_BYTES};
+use crate::config::CosConfig;
 use crate::encode::ObjectBody;
 use crate::error::CosError;
-use crate::key::{bad_segment, KeyFields, Route};
+use crate::naming::{key_problem, KeyFields, Route};
 use crate::store::{self, by_cutoff, Created, ObjectMeta, ObjectStore, Upload};
 
 /// The bucket and how objects in it are named and encoded; shared by all writers of a function.
@@ -60,17 +60,13 @@ impl Objects {
             .config
             .key_template
             .render(&self.config.prefix, &fields, route, &self.extension);
-        let refused = if key.len() > MAX_KEY_BYTES {
-            format!("{} bytes, longer than the {MAX_KEY_BYTES} the store accepts", key.len())
-        } else if let Some(segment) = bad_segment(&key) {
-            format!("`{key}` has a path segment `{segment}`, which would leave its folder")
-        } else {
-            return Ok(key);
-        };
-        Err(CosError::Key {
-            record: coordinates(record),
-            reason: refused,
-        })
+        match key_problem(&key) {
+            None => Ok(key),
+            Some(reason) => Err(CosError::Key {
+                record: coordinates(record),
+                reason,
+            }),
+        }
     }
 
     /// A bookkeeping object beside the data (a checkpoint, a dating ledger): its bytes, or `None`.

@@ -11,10 +11,10 @@ use ckafka_dump_core::config::Env;
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Error, Retryable};
 use ckafka_dump_runtime::{invoke, Function, Summary};
-use ckafka_dump_sink_cos::checkpoint::{checkpoint_key, Checkpoint};
+use ckafka_dump_sink_cos::checkpoint::Checkpoint;
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
-use ckafka_dump_sink_cos::key::KeyTemplate;
-use ckafka_dump_sink_cos::lease::{lease_key, Fenced, Lease};
+use ckafka_dump_sink_cos::lease::{Fenced, Lease};
+use ckafka_dump_sink_cos::naming::{checkpoint_key, lease_key, KeyTemplate};
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
 use ckafka_dump_testkit::{

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ckafka_dump_core::config::{split_list, Choice, Env, Secret};
 use ckafka_dump_core::dating::Granularity;
-use ckafka_dump_core::template::Template;
+use ckafka_dump_core::template::{Placeholder, Template};
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 
@@ -67,7 +67,7 @@ pub struct EsConfig {
     pub index_keyword: String,
     pub index_time_format: IndexTimeFormat,
     /// `ES_Index_Template`: data index names from the record's fields and time.
-    pub index_template: Option<Template>,
+    pub index_template: Option<Template<IndexPart>>,
     pub zone: Zone,
     /// `ES_Id_Field=@key`: the record key is the `_id`.
     pub id_from_key: bool,
@@ -100,7 +100,7 @@ impl EsConfig {
         let index_template = match env.get("ES_Index_Template")? {
             None => None,
             Some(text) => {
-                let template = Template::parse(&text, true).map_err(|e| ConfigError::new("ES_Index_Template", e))?;
+                let template = Template::parse(&text).map_err(|e| ConfigError::new("ES_Index_Template", e))?;
                 validate_index_name(
                     "ES_Index_Template",
                     &text.replace(['{', '}', ':', '@'], "").to_lowercase(),
@@ -172,11 +172,26 @@ impl EsConfig {
     }
 }
 
+/// `ES_Index_Template`'s placeholders besides `{field:NAME}`: the record time's date and hour in `time_zone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexPart {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `HH`.
+    Hour,
+}
+
+impl Placeholder for IndexPart {
+    const NAMES: &'static [(&'static str, Self)] = &[("date", IndexPart::Date), ("hour", IndexPart::Hour)];
+}
+
 impl EsConfig {
     /// What index names render of a record's time (none: no ledger is needed for undated records).
     pub fn granularity(&self) -> Option<Granularity> {
         match &self.index_template {
-            Some(template) => template.is_dated().then_some(Granularity::Hour),
+            Some(template) => {
+                (template.has(IndexPart::Date) || template.has(IndexPart::Hour)).then_some(Granularity::Hour)
+            }
             None => self.index_time_format.granularity(),
         }
     }

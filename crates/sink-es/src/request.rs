@@ -8,7 +8,7 @@ use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
 use ckafka_dump_core::{Record, StagedBatch, StagedRecord};
 
-use crate::config::{EsConfig, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
+use crate::config::{EsConfig, IndexPart, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
 use crate::document;
 use crate::outcome::BadDocument;
 
@@ -125,7 +125,13 @@ fn looks_like_coordinates(id: &str) -> bool {
 /// could not name it.
 pub fn index_of(config: &EsConfig, record: &StagedRecord<'_>, routing_ms: i64) -> Result<String, String> {
     match &config.index_template {
-        Some(template) => template.render(record, routing_ms, &config.zone, index_text),
+        Some(template) => {
+            let time = config.zone.date_time(routing_ms);
+            template.render(record, &config.zone, index_text, |part, out| match part {
+                IndexPart::Date => out.push_str(&time.date()),
+                IndexPart::Hour => out.push_str(&format!("{:02}", time.hour)),
+            })
+        }
         None => Ok(index_name(
             &config.index_keyword,
             config.index_time_format,

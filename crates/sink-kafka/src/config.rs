@@ -4,7 +4,7 @@
 
 use ckafka_dump_core::config::{Choice, Env};
 use ckafka_dump_core::record::{topic_name_problem, topic_text_problem};
-use ckafka_dump_core::template::Template;
+use ckafka_dump_core::template::{Placeholder, Template};
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{ConfigError, StagedRecord};
@@ -48,13 +48,20 @@ impl Choice for PartitionStrategy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicTemplate {
     text: String,
-    template: Template,
+    template: Template<SourceTopic>,
+}
+
+/// `{topic}` in `kafka_topic_name`: the record's own topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceTopic;
+
+impl Placeholder for SourceTopic {
+    const NAMES: &'static [(&'static str, Self)] = &[("topic", SourceTopic)];
 }
 
 impl TopicTemplate {
     pub fn parse(var: &str, text: &str) -> Result<Self, ConfigError> {
-        let template = Template::parse(&text.replace("{topic}", "{field:@topic}"), false)
-            .map_err(|e| ConfigError::new(var, e.replace("{field:@topic}", "{topic}")))?;
+        let template = Template::parse(text).map_err(|e| ConfigError::new(var, e))?;
         Ok(TopicTemplate {
             text: text.to_owned(),
             template,
@@ -67,7 +74,11 @@ impl TopicTemplate {
 
     /// The topic of `record`, or why it has none (a missing field, a name Kafka refuses).
     pub fn resolve(&self, record: &StagedRecord<'_>) -> Result<String, String> {
-        let topic = self.template.render(record, 0, &Zone::utc(), str::to_owned)?;
+        let topic = self
+            .template
+            .render(record, &Zone::utc(), str::to_owned, |SourceTopic, out| {
+                out.push_str(record.topic)
+            })?;
         match topic_name_problem(&topic) {
             None => Ok(topic),
             Some(problem) => Err(problem),

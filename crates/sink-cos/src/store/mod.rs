@@ -9,8 +9,9 @@ use std::pin::Pin;
 
 use ckafka_dump_core::Deadline;
 
-use crate::config::{Destination, MAX_KEY_BYTES};
+use crate::config::Destination;
 use crate::error::CosError;
+use crate::naming::key_problem;
 
 /// How an object is stored: the headers S3 keeps with it.
 #[derive(Debug, Clone, Default)]
@@ -80,13 +81,8 @@ pub async fn by_cutoff<T>(
     work: impl Future<Output = Result<T, CosError>>,
 ) -> Result<T, CosError> {
     // The S3 SDK panics on a URI this long; COS and S3 refuse such keys anyway.
-    if key.len() > MAX_KEY_BYTES {
-        return Err(CosError::store(
-            op,
-            key,
-            format!("{} bytes, longer than the {MAX_KEY_BYTES} the store accepts", key.len()),
-            false,
-        ));
+    if let Some(problem) = key_problem(key) {
+        return Err(CosError::store(op, key, problem, false));
     }
     tokio::time::timeout_at(deadline.cutoff(), work)
         .await

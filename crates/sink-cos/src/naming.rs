@@ -1,16 +1,22 @@
-//! Object keys from a template. Every placeholder is a function of the object's first record, so the same
-//! records always get the same key and a re-delivered batch or a re-run overwrites instead of duplicating.
+//! Every object key to-cos makes, and the rules they keep: data objects from the key template, dead-letter
+//! objects, and the bookkeeping beside the data (checkpoints, written offsets, dating ledgers, leases).
+//!
+//! Every placeholder of the key template is a function of the object's first record, so the same records
+//! always get the same key and a re-delivered batch or a re-run overwrites instead of duplicating.
 //! `{field:NAME}` routes records: those of one topic-partition with different values go to different
 //! objects, each still keyed by its own first offset.
 
 use ckafka_dump_core::dating::Granularity;
-use ckafka_dump_core::template::field_text;
+use ckafka_dump_core::template::{field_text, Part, Placeholder, Template};
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{Record, StagedRecord};
 
+use crate::lease::Fenced;
+
+/// `object_key_template`'s placeholders besides `{field:NAME}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub enum KeyPart {
     Instance,
     Topic,
     TopicId,
@@ -21,30 +27,24 @@ enum Field {
     Timestamp,
 }
 
-const FIELDS: [(&str, Field); 8] = [
-    ("instance", Field::Instance),
-    ("topic", Field::Topic),
-    ("topic_id", Field::TopicId),
-    ("partition", Field::Partition),
-    ("start_offset", Field::StartOffset),
-    ("date", Field::Date),
-    ("hour", Field::Hour),
-    ("timestamp", Field::Timestamp),
-];
-
-impl Field {
-    /// Renders in a fixed number of characters: a date, an hour, a zero-padded offset.
-    fn fixed_width(self) -> bool {
-        matches!(self, Field::Date | Field::Hour | Field::StartOffset)
-    }
+impl Placeholder for KeyPart {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("instance", KeyPart::Instance),
+        ("topic", KeyPart::Topic),
+        ("topic_id", KeyPart::TopicId),
+        ("partition", KeyPart::Partition),
+        ("start_offset", KeyPart::StartOffset),
+        ("date", KeyPart::Date),
+        ("hour", KeyPart::Hour),
+        ("timestamp", KeyPart::Timestamp),
+    ];
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Field(Field),
-    /// `{field:NAME}`: a field of the record's value, or its metadata.
-    Record(Path),
+impl KeyPart {
+    /// Renders in a fixed number of characters: a date, an hour, a zero-padded offset.
+    fn fixed_width(self) -> bool {
+        matches!(self, KeyPart::Date | KeyPart::Hour | KeyPart::StartOffset)
+    }
 }
 
 /// The texts a record's `{field:NAME}` placeholders render, in template order: records of one
@@ -52,7 +52,7 @@ enum Part {
 pub type Route = Vec<String>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyTemplate(Vec<Part>);
+pub struct KeyTemplate(Template<KeyPart>);
 
 /// What a key is made of: the object's first record and the function's naming settings.
 #[derive(Debug, Clone, Copy)]
@@ -73,37 +73,10 @@ impl KeyTemplate {
     pub const DEFAULT: &'static str = "{instance}/{topic_id}/{date}/{topic}+{partition}+{start_offset}";
 
     pub fn parse(template: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_owned()));
-            }
-            let close = rest[open..]
-                .find('}')
-                .ok_or_else(|| format!("`{template}`: unclosed `{{`"))?;
-            let name = &rest[open + 1..open + close];
-            let part = match (FIELDS.iter().find(|(n, _)| *n == name), name.strip_prefix("field:")) {
-                (Some((_, field)), _) => Part::Field(*field),
-                (None, Some(path)) if !path.is_empty() => {
-                    Part::Record(Path::parse(path).map_err(|e| format!("`{template}`: {e}"))?)
-                }
-                _ => {
-                    let known: Vec<_> = FIELDS.iter().map(|(n, _)| format!("{{{n}}}")).collect();
-                    return Err(format!(
-                        "`{template}`: unknown placeholder `{{{name}}}` (known: {} {{field:NAME}})",
-                        known.join(" ")
-                    ));
-                }
-            };
-            parts.push(part);
-            rest = &rest[open + close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
-        }
-        let has = |f: Field| parts.contains(&Part::Field(f));
-        if !(has(Field::Partition) && has(Field::StartOffset) && (has(Field::Topic) || has(Field::TopicId))) {
+        let parsed = Template::<KeyPart>::parse(template)?;
+        let parts = parsed.parts();
+        let has = |p: KeyPart| parsed.has(p);
+        if !(has(KeyPart::Partition) && has(KeyPart::StartOffset) && (has(KeyPart::Topic) || has(KeyPart::TopicId))) {
             return Err(format!(
                 "`{template}` must contain {{partition}}, {{start_offset}} and {{topic}} or {{topic_id}}, so that each object has its own stable key"
             ));
@@ -120,7 +93,8 @@ impl KeyTemplate {
         // a literal after it (or the end) so that keys of different records cannot collide.
         for pair in parts.windows(2) {
             if let [left, right] = pair {
-                let left_fixed = matches!(left, Part::Literal(_)) || matches!(left, Part::Field(f) if f.fixed_width());
+                let left_fixed =
+                    matches!(left, Part::Literal(_)) || matches!(left, Part::Placeholder(p) if p.fixed_width());
                 if !left_fixed && !matches!(right, Part::Literal(_)) {
                     return Err(format!(
                         "`{template}`: {left}{right} needs a separator between them (e.g. `/`, `+` or `-`), or keys of different records could be the same"
@@ -128,16 +102,12 @@ impl KeyTemplate {
                 }
             }
         }
-        Ok(KeyTemplate(parts))
+        Ok(KeyTemplate(parsed))
     }
 
-    /// The value fields keys follow (the transform stage must parse them).
+    /// The value fields keys follow.
     pub fn fields_read(&self) -> Vec<Path> {
-        let fields = self.0.iter().filter_map(|p| match p {
-            Part::Record(path @ Path::Field { .. }) => Some(path.clone()),
-            _ => None,
-        });
-        fields.collect()
+        self.0.fields_read()
     }
 
     pub fn routes_by_field(&self) -> bool {
@@ -146,16 +116,17 @@ impl KeyTemplate {
 
     /// How many `{field:NAME}` placeholders there are.
     pub fn route_len(&self) -> usize {
-        self.0.iter().filter(|p| matches!(p, Part::Record(_))).count()
+        self.0.fields_len()
     }
 
     /// What `record`'s `{field:NAME}` placeholders render, made safe for a key (characters other than
     /// letters, digits and `-_.=@` become `_`); an error names the field that is missing or holds no text.
     pub fn route(&self, record: &StagedRecord<'_>, zone: &Zone) -> Result<Route, String> {
         self.0
+            .parts()
             .iter()
             .filter_map(|part| match part {
-                Part::Record(path) => Some(field_text(path, record, zone).map(|text| key_safe(&text))),
+                Part::Field(path) => Some(field_text(path, record, zone).map(|text| key_safe(&text))),
                 _ => None,
             })
             .collect()
@@ -163,12 +134,12 @@ impl KeyTemplate {
 
     /// The finest time the keys render (none: keys do not depend on time).
     pub fn granularity(&self) -> Option<Granularity> {
-        let has = |f: Field| self.0.contains(&Part::Field(f));
-        if has(Field::Timestamp) {
+        let has = |p: KeyPart| self.0.has(p);
+        if has(KeyPart::Timestamp) {
             Some(Granularity::Millisecond)
-        } else if has(Field::Hour) {
+        } else if has(KeyPart::Hour) {
             Some(Granularity::Hour)
-        } else if has(Field::Date) {
+        } else if has(KeyPart::Date) {
             Some(Granularity::Day)
         } else {
             None
@@ -182,36 +153,29 @@ impl KeyTemplate {
         let mut key = String::with_capacity(prefix.len() + 96);
         key.push_str(prefix);
         let mut route = route.iter();
-        for part in &self.0 {
-            let _ = match part {
-                Part::Literal(text) => write!(key, "{text}"),
-                Part::Field(Field::Instance) => write!(key, "{}", fields.instance),
-                Part::Field(Field::Topic) => write!(key, "{}", fields.topic),
-                Part::Field(Field::TopicId) => write!(key, "{}", fields.topic_id),
-                Part::Field(Field::Partition) => write!(key, "{}", fields.partition),
-                // 19 digits hold any i64 offset, so keys sort in offset order.
-                Part::Field(Field::StartOffset) => write!(key, "{:019}", fields.start_offset),
-                Part::Field(Field::Date) => write!(key, "{}", time.date()),
-                Part::Field(Field::Hour) => write!(key, "{:02}", time.hour),
-                Part::Field(Field::Timestamp) => write!(key, "{}", fields.timestamp_ms),
-                Part::Record(_) => write!(key, "{}", route.next().map_or("", String::as_str)),
-            };
-        }
+        let rendered = self.0.render_with(
+            &mut key,
+            |part, key| {
+                let _ = match part {
+                    KeyPart::Instance => write!(key, "{}", fields.instance),
+                    KeyPart::Topic => write!(key, "{}", fields.topic),
+                    KeyPart::TopicId => write!(key, "{}", fields.topic_id),
+                    KeyPart::Partition => write!(key, "{}", fields.partition),
+                    // 19 digits hold any i64 offset, so keys sort in offset order.
+                    KeyPart::StartOffset => write!(key, "{:019}", fields.start_offset),
+                    KeyPart::Date => write!(key, "{}", time.date()),
+                    KeyPart::Hour => write!(key, "{:02}", time.hour),
+                    KeyPart::Timestamp => write!(key, "{}", fields.timestamp_ms),
+                };
+            },
+            |_, key| {
+                key.push_str(route.next().map_or("", String::as_str));
+                Ok::<(), std::convert::Infallible>(())
+            },
+        );
+        let Ok(()) = rendered;
         key.push_str(extension);
         key
-    }
-}
-
-impl std::fmt::Display for Part {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Part::Literal(text) => write!(f, "{text}"),
-            Part::Field(field) => {
-                let name = FIELDS.iter().find(|(_, x)| x == field).map_or("?", |(n, _)| n);
-                write!(f, "{{{name}}}")
-            }
-            Part::Record(path) => write!(f, "{{field:{path}}}"),
-        }
     }
 }
 
@@ -243,6 +207,57 @@ fn key_safe(text: &str) -> String {
 pub fn bad_segment(key: &str) -> Option<&str> {
     key.split('/')
         .find(|segment| segment.is_empty() || *segment == "." || *segment == "..")
+}
+
+/// The longest key S3 and COS accept, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Why the store cannot take `key`: longer than it accepts, or a path segment that leaves its folder.
+pub fn key_problem(key: &str) -> Option<String> {
+    if key.len() > MAX_KEY_BYTES {
+        Some(format!(
+            "{} bytes, longer than the {MAX_KEY_BYTES} the store accepts",
+            key.len()
+        ))
+    } else {
+        bad_segment(key).map(|segment| format!("`{key}` has a path segment `{segment}`, which would leave its folder"))
+    }
+}
+
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.json`: beside the data, apart from its keys.
+pub fn checkpoint_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
+    bookkeeping_key(prefix, instance, topic, partition, "json")
+}
+
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.written.json`: the offsets trigger mode wrote.
+pub fn written_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
+    bookkeeping_key(prefix, instance, topic, partition, "written.json")
+}
+
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.dates.json`: the dating ledger of a partition's
+/// undated records in trigger mode.
+pub fn ledger_key(prefix: &str, instance: &str, topic: &str, partition: i32) -> String {
+    bookkeeping_key(prefix, instance, topic, partition, "dates.json")
+}
+
+fn bookkeeping_key(prefix: &str, instance: &str, topic: &str, partition: i32, extension: &str) -> String {
+    format!("{prefix}.ckafka-dump/{instance}/{topic}/{partition}.{extension}")
+}
+
+/// `<prefix>.ckafka-dump/<instance>/<topic>/<partition>.leases/<what>-<attempt, 4 digits>.json`, `<what>` the
+/// offset in 19 digits or `trigger`.
+pub fn lease_key(prefix: &str, instance: &str, topic: &str, partition: i32, fenced: Fenced, attempt: u32) -> String {
+    let name = match fenced {
+        Fenced::Offset(offset) => format!("leases/{offset:019}-{attempt:04}.json"),
+        Fenced::Partition => format!("leases/trigger-{attempt:04}.json"),
+    };
+    bookkeeping_key(prefix, instance, topic, partition, &name)
+}
+
+/// `<prefix>.ckafka-dump/<instance>/fencing-check-<run>.json`: the object a process creates twice to see that
+/// the store refuses the second create.
+pub fn probe_key(prefix: &str, instance: &str, run: &str) -> String {
+    format!("{prefix}.ckafka-dump/{instance}/fencing-check-{run}.json")
 }
 
 #[cfg(test)]
