@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::Record;
+use crate::{Record, TimestampType};
 
 /// `s` as a JSON string.
 pub fn push_string(out: &mut Vec<u8>, s: &str) {
@@ -37,6 +37,30 @@ pub fn push_headers(out: &mut Vec<u8>, record: &Record<'_>) {
         out.push(b'}');
     }
     out.push(b']');
+}
+
+/// The record's members, without braces: topic, partition, offset, timestamp, timestampType, key, `value` (the
+/// record's own or, for a data line, the value as the stage made it) and headers — all a restore needs to rebuild
+/// the record.
+pub fn push_record_members(out: &mut Vec<u8>, record: &Record<'_>, value: Option<&[u8]>) {
+    out.extend_from_slice(b"\"topic\":");
+    push_string(out, record.topic);
+    let _ = write!(out, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
+    match record.timestamp {
+        Some(t) => {
+            let kind = match t.kind {
+                None => "null",
+                Some(TimestampType::CreateTime) => "\"CREATE_TIME\"",
+                Some(TimestampType::LogAppendTime) => "\"LOG_APPEND_TIME\"",
+            };
+            let _ = write!(out, ",\"timestamp\":{},\"timestampType\":{kind}", t.millis);
+        }
+        None => out.extend_from_slice(b",\"timestamp\":null,\"timestampType\":null"),
+    }
+    push_bytes_member(out, "key", record.key);
+    push_bytes_member(out, "value", value);
+    out.extend_from_slice(b",\"headers\":");
+    push_headers(out, record);
 }
 
 /// [`push_headers`] as a string.

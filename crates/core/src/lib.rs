@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dating;
+pub mod dead_letter;
 pub mod deadline;
 pub mod decode;
 pub mod error;

@@ -8,7 +8,7 @@ use ckafka_dump_core::config::Choice;
 use ckafka_dump_core::json;
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::Path;
-use ckafka_dump_core::{Record, StagedRecord, TimestampType};
+use ckafka_dump_core::{Record, StagedRecord};
 use serde_json::Value;
 
 /// `content_format` as spelled.
@@ -114,7 +114,7 @@ impl Lines {
             Lines::JsonLines => {
                 let mut staged = Vec::new();
                 let value = record.value_to_write(&mut staged);
-                json_line(record, value, None, scratch);
+                json_line(record, value, scratch);
                 Line::Built(scratch)
             }
             Lines::Csv(csv) => {
@@ -195,32 +195,11 @@ impl Line<'_> {
     }
 }
 
-/// Writes `record` with `value` as one JSON line (with its `\n`) into `line`, replacing what was there; a
-/// dead letter carries the `error` that kept it out of the data objects.
-pub fn json_line(record: &Record<'_>, value: Option<&[u8]>, error: Option<&str>, line: &mut Vec<u8>) {
+/// Writes `record` with `value` as one JSON line (with its `\n`) into `line`, replacing what was there.
+pub fn json_line(record: &Record<'_>, value: Option<&[u8]>, line: &mut Vec<u8>) {
     line.clear();
-    line.extend_from_slice(b"{\"topic\":");
-    json::push_string(line, record.topic);
-    let _ = write!(line, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
-    match record.timestamp {
-        Some(t) => {
-            let kind = match t.kind {
-                None => "null",
-                Some(TimestampType::CreateTime) => "\"CREATE_TIME\"",
-                Some(TimestampType::LogAppendTime) => "\"LOG_APPEND_TIME\"",
-            };
-            let _ = write!(line, ",\"timestamp\":{},\"timestampType\":{kind}", t.millis);
-        }
-        None => line.extend_from_slice(b",\"timestamp\":null,\"timestampType\":null"),
-    }
-    json::push_bytes_member(line, "key", record.key);
-    json::push_bytes_member(line, "value", value);
-    line.extend_from_slice(b",\"headers\":");
-    json::push_headers(line, record);
-    if let Some(error) = error {
-        line.extend_from_slice(b",\"error\":");
-        json::push_string(line, error);
-    }
+    line.push(b'{');
+    json::push_record_members(line, record, value);
     line.extend_from_slice(b"}\n");
 }
 
@@ -325,14 +304,14 @@ mod tests {
     }
 
     #[test]
-    fn json_lines_keep_headers_and_dead_letters_their_error() {
+    fn json_lines_keep_headers_byte_exact() {
         let event = r#"{"eventSource":"aws:kafka","records":{"t-0":[{"topic":"t","partition":0,"offset":3,
             "timestamp":1,"timestampType":"CREATE_TIME","value":"/w==",
             "headers":[{"trace":[97,98]},{"bin":[-1]}]}]}}"#;
         let batch = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
         let mut out = Vec::new();
         let record = batch.get(0).unwrap();
-        json_line(&record, record.value, Some("transform: not JSON"), &mut out);
+        json_line(&record, record.value, &mut out);
         let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(parsed["value"], "/w==");
         assert_eq!(parsed["value_encoding"], "base64");
@@ -340,7 +319,6 @@ mod tests {
             parsed["headers"],
             serde_json::json!([{"key": "trace", "value": "ab"}, {"key": "bin", "value": "/w==", "value_encoding": "base64"}])
         );
-        assert_eq!(parsed["error"], "transform: not JSON");
         assert_eq!(
             (parsed["timestamp"].as_i64(), parsed["timestampType"].as_str()),
             (Some(1), Some("CREATE_TIME"))

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
+use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::{Deadline, Delivery, Rejection, StagedBatch, Timestamp};
 use futures_util::stream::{self, StreamExt};
 
@@ -12,7 +13,7 @@ use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::OffsetRanges;
 
 use crate::checkpoint::WrittenOffsets;
-use crate::encode::{json_line, Lines};
+use crate::encode::Lines;
 use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::lease::Fenced;
@@ -174,7 +175,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
             dead_lettered: part.dead_letters.len(),
             skipped: before - written - part.dead_letters.len(),
         };
-        let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, deadline);
+        let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, clock(), deadline);
         let total = part.groups.len();
         let data = stream::iter(part.groups)
             .map(|group| write_group(objects, claims, batch, group, routing_ms, deadline))
@@ -384,6 +385,7 @@ async fn write_dead_letters(
     claims: &KeyClaims,
     batch: &StagedBatch<'_>,
     dead_letters: &[(usize, SetAside)],
+    now_ms: i64,
     deadline: Deadline,
 ) -> Result<(), CosError> {
     let Some(prefix) = &objects.config.dead_letter_prefix else {
@@ -391,7 +393,6 @@ async fn write_dead_letters(
     };
     let mut objects_by_partition: Vec<(String, Vec<u8>)> = Vec::new();
     let mut index: HashMap<(&str, i32), usize> = HashMap::new();
-    let mut line = Vec::new();
     for (i, reason) in dead_letters {
         let record = batch.get(*i).expect("dead letters index the batch");
         let at = *index.entry((record.topic, record.partition)).or_insert_with(|| {
@@ -402,8 +403,19 @@ async fn write_dead_letters(
         if objects_by_partition[at].1.is_empty() {
             claims.claim(&objects_by_partition[at].0, &record)?;
         }
-        json_line(&record, record.value, Some(&reason.to_string()), &mut line);
-        objects_by_partition[at].1.extend_from_slice(&line);
+        let (cause, reason) = match reason {
+            SetAside::Rejected(Rejection(reason)) => (Cause::Transform, reason),
+            SetAside::Unroutable(reason) => (Cause::Route, reason),
+        };
+        let letter = DeadLetter {
+            record: &record,
+            cause,
+            reason,
+            target: "",
+        };
+        let body = &mut objects_by_partition[at].1;
+        letter.write_json(now_ms, body);
+        body.push(b'\n');
     }
     let total = objects_by_partition.len();
     let errors: Vec<CosError> = stream::iter(objects_by_partition)

@@ -419,8 +419,12 @@ async fn records_route_by_field_to_beijing_dated_csv_objects_and_unroutable_ones
         (letters[0]["offset"].as_i64(), letters[0]["value"].as_str()),
         (Some(13), Some("not json"))
     );
+    assert_eq!(letters[0]["error"]["cause"], "transform", "{}", letters[0]);
     assert!(
-        letters[0]["error"].as_str().unwrap().starts_with("transform: "),
+        letters[0]["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the value is not JSON"),
         "{}",
         letters[0]
     );
@@ -429,7 +433,13 @@ async fn records_route_by_field_to_beijing_dated_csv_objects_and_unroutable_ones
         serde_json::json!([{"key": "trace", "value": "t-1"}])
     );
     assert_eq!(letters[1]["offset"], 14);
-    assert_eq!(letters[1]["error"], "object key: field `app` is missing");
+    assert_eq!(
+        (
+            letters[1]["error"]["cause"].as_str(),
+            letters[1]["error"]["reason"].as_str()
+        ),
+        (Some("route"), Some("field `app` is missing"))
+    );
     assert_eq!(
         letters[1]["value"], r#"{"id":5,"time":"2024-03-01T16:00:00Z"}"#,
         "the original bytes"
@@ -1223,7 +1233,7 @@ async fn routing_values_that_would_leave_the_bucket_or_pass_the_key_limit_stay_i
         (letters[0]["offset"].as_i64(), letters[1]["offset"].as_i64()),
         (Some(2), Some(4))
     );
-    let error = letters[1]["error"].as_str().unwrap();
+    let error = letters[1]["error"]["reason"].as_str().unwrap();
     assert!(error.contains("longer than the 1024 the store accepts"), "{error}");
     let again = run_staged(&sink, &env, &event).await.unwrap();
     assert_eq!((again.written, again.dead_lettered, again.skipped), (0, 0, 6));

@@ -8,12 +8,10 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use ckafka_dump_core::json;
-use ckafka_dump_core::time::{DateTime, Zone};
+use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::{routing_text, Object, Slot};
 use ckafka_dump_core::{Outcome, Record, StagedRecord};
 use serde_json::Value;
-
-use crate::response::TOO_LARGE;
 
 /// What the document builder needs from the configuration.
 #[derive(Debug, Clone, Default)]
@@ -165,54 +163,6 @@ fn id_text(value: &Slot<'_>) -> Option<String> {
     }
 }
 
-/// The dead-letter document of a record the target index refused as malformed: the raw body, the error,
-/// the index it was meant for, the Kafka coordinates, the key and the headers (bytes that are not UTF-8 in
-/// base64, marked as in to-cos's JSON lines), so it can be fixed and replayed without losing a byte. A record
-/// too large for any request the server takes ([`TOO_LARGE`]) would make a letter as large: it keeps only where
-/// to read it.
-pub fn dead_letter(record: &Record<'_>, target_index: &str, error_type: &str, reason: &str, now_ms: i64) -> Vec<u8> {
-    let with_bytes = error_type != TOO_LARGE;
-    let capacity = if with_bytes { record.value_bytes().len() } else { 0 };
-    let mut out = Vec::with_capacity(capacity + 256);
-    out.extend_from_slice(b"{\"@timestamp\":");
-    json::push_string(&mut out, &DateTime::from_epoch_ms(now_ms).rfc3339());
-    out.extend_from_slice(b",\"target_index\":");
-    json::push_string(&mut out, target_index);
-    out.extend_from_slice(b",\"error\":{\"type\":");
-    json::push_string(&mut out, error_type);
-    out.extend_from_slice(b",\"reason\":");
-    json::push_string(&mut out, reason);
-    out.extend_from_slice(b"},\"topic\":");
-    json::push_string(&mut out, record.topic);
-    let _ = write!(out, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
-    if !with_bytes {
-        out.extend_from_slice(b",\"bytes\":");
-        let note = format!(
-            "not stored: read the key, value and headers at {}/{}/{}",
-            record.topic, record.partition, record.offset
-        );
-        json::push_string(&mut out, &note);
-        out.push(b'}');
-        return out;
-    }
-    json::push_bytes_member(&mut out, "key", record.key);
-    out.extend_from_slice(b",\"headers\":");
-    json::push_headers(&mut out, record);
-    match record.value_str() {
-        Some(text) => {
-            out.extend_from_slice(b",\"raw\":");
-            json::push_string(&mut out, text);
-        }
-        None => {
-            out.extend_from_slice(b",\"raw_base64\":\"");
-            out.extend_from_slice(base64_simd::STANDARD.encode_to_string(record.value_bytes()).as_bytes());
-            out.push(b'"');
-        }
-    }
-    out.push(b'}');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,25 +185,6 @@ mod tests {
         let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
         let doc = build(&batch.get(0).unwrap(), settings, 1_545_084_650_987);
         (serde_json::from_slice(&doc.source).unwrap(), doc.id)
-    }
-
-    #[test]
-    fn a_dead_letter_keeps_a_binary_key_and_every_header_byte_exact() {
-        let event = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"key":"/wE=","value":"/w==",
-            "headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
-        let decoded = decode(event).unwrap().into_batch().unwrap();
-        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
-        let letter = dead_letter(&batch.get(0).unwrap(), "logs", "mapper_parsing_exception", "bad", 0);
-        let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
-        assert_eq!(
-            (letter["key"].as_str(), letter["key_encoding"].as_str()),
-            (Some("/wE="), Some("base64"))
-        );
-        assert_eq!(letter["raw_base64"], "/w==");
-        assert_eq!(
-            letter["headers"],
-            serde_json::json!([{"key": "h", "value": "a"}, {"key": "h", "value": "/w==", "value_encoding": "base64"}])
-        );
     }
 
     #[test]

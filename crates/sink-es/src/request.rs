@@ -3,6 +3,7 @@
 use std::collections::hash_map::{Entry, HashMap};
 use std::io::Write;
 
+use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::json;
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
@@ -11,6 +12,12 @@ use ckafka_dump_core::{Record, StagedBatch, StagedRecord};
 use crate::config::{EsConfig, IndexPart, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
 use crate::document;
 use crate::outcome::BadDocument;
+use crate::response::TOO_LARGE;
+
+/// The error types of records refused before anything is sent: the stage rejected them, or their index name
+/// cannot be made.
+const TRANSFORM: &str = "transform";
+const INDEX_NAME: &str = "index_name";
 
 /// What a batch becomes: bulk items, records to dead-letter before anything is sent (the transform stage
 /// rejected them, or their index name cannot be made), tombstones skipped, and records superseded in the batch
@@ -48,8 +55,8 @@ pub fn plan(batch: &StagedBatch<'_>, config: &EsConfig, routing_ms: &[i64], now_
         };
         let index = index_of(config, &record, routing_ms);
         let refusal = match (&index, record.rejection()) {
-            (_, Some(rejection)) => Some(("transform", rejection.0.clone())),
-            (Err(reason), None) => Some(("index_name", reason.clone())),
+            (_, Some(rejection)) => Some((TRANSFORM, rejection.0.clone())),
+            (Err(reason), None) => Some((INDEX_NAME, reason.clone())),
             (Ok(_), None) => None,
         };
         if let Some((error_type, reason)) = refusal {
@@ -241,7 +248,20 @@ pub fn bulk_item(
 /// why, under the record's coordinates as `_id` (a re-delivery overwrites it).
 pub fn dead_letter_item(dead_letter_index: &str, batch: &StagedBatch<'_>, bad: &BadDocument, now_ms: i64) -> BulkItem {
     let record = batch.get(bad.record).expect("bad documents index the batch");
-    let source = document::dead_letter(&record, &bad.target_index, &bad.error_type, &bad.reason, now_ms);
+    let (cause, reason) = match bad.error_type.as_str() {
+        TRANSFORM => (Cause::Transform, bad.reason.clone()),
+        INDEX_NAME => (Cause::Route, bad.reason.clone()),
+        TOO_LARGE => (Cause::TooLarge, bad.reason.clone()),
+        error_type => (Cause::Refused, format!("{error_type}: {}", bad.reason)),
+    };
+    let letter = DeadLetter {
+        record: &record,
+        cause,
+        reason: &reason,
+        target: &bad.target_index,
+    };
+    let mut source = Vec::with_capacity(record.value_bytes().len() + 512);
+    letter.write_json(now_ms, &mut source);
     bulk_item(
         bad.record,
         Action::Index,

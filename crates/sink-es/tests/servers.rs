@@ -188,11 +188,12 @@ async fn mapping_conflict_goes_to_the_dead_letter_index(url: String) {
     assert_eq!((summary.written, summary.dead_lettered), (2, 3), "{summary:?}");
     assert_eq!(count(&url, &keyword).await, 2);
     let dead = doc(&url, &format!("{keyword}-dead-letter"), "app-log-2-88").await;
-    assert_eq!(dead["_source"]["target_index"], keyword.as_str(), "{dead}");
+    assert_eq!(dead["_source"]["error"]["target"], keyword.as_str(), "{dead}");
     assert_eq!(dead["_source"]["offset"], 88);
-    assert!(dead["_source"]["raw"].as_str().unwrap().contains("disk 91% full"));
+    assert!(dead["_source"]["value"].as_str().unwrap().contains("disk 91% full"));
+    assert_eq!(dead["_source"]["error"]["cause"], "refused", "{dead}");
     assert!(
-        dead["_source"]["error"]["type"].as_str().unwrap().contains("pars"),
+        dead["_source"]["error"]["reason"].as_str().unwrap().contains("pars"),
         "{dead}"
     );
 
@@ -353,10 +354,10 @@ async fn a_stage_routes_records_to_indices_by_field_and_beijing_date(url: String
         "the debug record was filtered"
     );
     let not_json = doc(&url, &format!("{keyword}-dead-letter"), "t-0-3").await;
-    assert_eq!(not_json["_source"]["error"]["type"], "transform", "{not_json}");
-    assert_eq!(not_json["_source"]["raw"], "not json");
+    assert_eq!(not_json["_source"]["error"]["cause"], "transform", "{not_json}");
+    assert_eq!(not_json["_source"]["value"], "not json");
     let no_app = doc(&url, &format!("{keyword}-dead-letter"), "t-0-4").await;
-    assert_eq!(no_app["_source"]["error"]["type"], "index_name", "{no_app}");
+    assert_eq!(no_app["_source"]["error"]["cause"], "route", "{no_app}");
     assert_eq!(no_app["_source"]["error"]["reason"], "field `app` is missing");
     assert_eq!(count(&url, &format!("{keyword}-dead-letter")).await, 2);
 }
@@ -883,13 +884,10 @@ async fn requests_refused_as_too_large_shrink_and_a_document_too_large_alone_is_
     let es = es_url();
     assert_eq!(count(&es, &keyword).await, 20);
     let letter = doc(&es, &format!("{keyword}-dead-letter"), "big-0-7").await;
-    assert_eq!(
-        letter["_source"]["error"]["type"], "request_entity_too_large",
-        "{letter}"
-    );
-    assert!(letter["_source"]["raw"].is_null(), "{letter}");
+    assert_eq!(letter["_source"]["error"]["cause"], "too_large", "{letter}");
+    assert!(letter["_source"]["value"].is_null(), "{letter}");
     assert!(
-        letter["_source"]["bytes"]
+        letter["_source"]["not_stored"]
             .as_str()
             .unwrap()
             .contains("read the key, value and headers at big/0/7"),
