@@ -14,10 +14,12 @@ mod tls;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::{
-    Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Retryable, Sink, StagedBatch, Unwritten,
+    Deadline, Delivery, Failure, NotWritten, OffsetRanges, PartitionSpan, Record, Retryable, Sink, StagedBatch,
+    Unwritten,
 };
 use tokio::sync::Mutex;
 
@@ -28,7 +30,7 @@ use crate::error::SqlError;
 use crate::outcome::ErrorClass;
 use crate::rows::{Group, Mode, Row, Shape};
 use crate::schema::{Column, ColumnType, Table};
-use crate::statements::{DeadLetter, SizeLimit, Statements};
+use crate::statements::{SizeLimit, Statements};
 
 impl From<SqlError> for ckafka_dump_core::Error {
     fn from(e: SqlError) -> Self {
@@ -347,7 +349,17 @@ impl SqlSink {
             });
         }
         let planned = rows::plan(shape, fresh);
-        let mut bad = planned.malformed;
+        let mut bad: Vec<(usize, Cause, String)> = planned
+            .rejected
+            .into_iter()
+            .map(|(index, reason)| (index, Cause::Transform, reason))
+            .chain(
+                planned
+                    .malformed
+                    .into_iter()
+                    .map(|(index, reason)| (index, Cause::Refused, reason)),
+            )
+            .collect();
         let upsert_key = match &shape.mode {
             Mode::Append => None,
             Mode::Upsert { key_columns, .. } => Some(key_columns.as_slice()),
@@ -365,7 +377,11 @@ impl SqlSink {
                 .load_finding_refused(conn, shape, &load, rows.iter().collect())
                 .await?;
             loaded += rows.len() - refused.len();
-            bad.extend(refused);
+            bad.extend(
+                refused
+                    .into_iter()
+                    .map(|(index, reason)| (index, Cause::Refused, reason)),
+            );
         }
         let dead_lettered = bad.len();
         if !bad.is_empty() {
@@ -475,63 +491,68 @@ impl SqlSink {
         &self,
         conn: &mut Connection,
         batch: &StagedBatch<'_>,
-        bad: Vec<(usize, String)>,
+        bad: Vec<(usize, Cause, String)>,
     ) -> Result<(), SqlError> {
         let Some(table) = &self.config.dead_letter_table else {
             let unwritten = bad
                 .into_iter()
-                .map(|(record, reason)| Unwritten {
-                    record,
-                    failure: Failure::new(format!("{reason} (no dead_letter_table)"), false),
+                .map(|(record, cause, reason)| {
+                    let reason = match cause {
+                        Cause::Transform => format!("transform: {reason}"),
+                        _ => reason,
+                    };
+                    Unwritten {
+                        record,
+                        failure: Failure::new(format!("{reason} (no dead_letter_table)"), false),
+                    }
                 })
                 .collect();
             return Err(NotWritten::of(batch, unwritten).expect("bad records exist").into());
         };
-        let mut letters: Vec<DeadLetter<'_>> = bad
+        let records: Vec<(Record<'_>, Cause, String)> = bad
             .into_iter()
-            .filter_map(|(index, error)| {
-                let record = batch.get(index)?;
-                Some(DeadLetter {
-                    topic: record.topic,
-                    partition: record.partition,
-                    offset: record.offset,
-                    key: record.key,
-                    value: record.value,
-                    headers: ckafka_dump_core::json::headers_json(&record),
-                    // A NUL would make the letter unstorable on PostgreSQL; a database's error may quote a
-                    // whole value.
-                    error: ckafka_dump_core::error::shortened(&error.replace('\0', "\\0"), 2000),
-                })
-            })
+            .filter_map(|(index, cause, reason)| Some((batch.get(index)?.record, cause, reason)))
             .collect();
-        let failed_at = rows::sql_time(now_epoch_ms());
         let target = self.config.table.to_string();
+        let mut reasons: Vec<String> = records.iter().map(|(_, _, reason)| reason.clone()).collect();
+        let failed_at = rows::sql_time(now_epoch_ms());
         let limit = SizeLimit {
             server_max: conn.max_statement_bytes(),
         };
         let dialect = self.dialect();
-        let mut statements = statements::insert_dead_letters(dialect, table, &target, &letters, &failed_at, limit);
+        let mut causes: Vec<Cause> = records.iter().map(|(_, cause, _)| *cause).collect();
+        let mut statements = statements::insert_dead_letters(
+            dialect,
+            table,
+            &dead_letters(&records, &causes, &reasons, &target),
+            &failed_at,
+            limit,
+        );
         if !statements.oversized.is_empty() {
             // A record larger than any statement the server takes is stored without its bytes: its letter
             // says where to find them.
             for &i in &statements.oversized {
-                let letter = &mut letters[i];
-                let size = letter.key.map_or(0, <[u8]>::len) + letter.value.map_or(0, <[u8]>::len);
-                letter.error.push_str(&format!(
-                    " (the record's key and value, {size} bytes, are over the server's max_allowed_packet and are not \
-                     stored here: read them at {}/{}/{})",
-                    letter.topic, letter.partition, letter.offset
+                let record = &records[i].0;
+                let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
+                reasons[i].push_str(&format!(
+                    " (the record's key and value, {size} bytes, are over the server's max_allowed_packet)"
                 ));
-                (letter.key, letter.value, letter.headers) = (None, None, "[]".to_owned());
+                causes[i] = Cause::TooLarge;
             }
-            statements = statements::insert_dead_letters(dialect, table, &target, &letters, &failed_at, limit);
+            statements = statements::insert_dead_letters(
+                dialect,
+                table,
+                &dead_letters(&records, &causes, &reasons, &target),
+                &failed_at,
+                limit,
+            );
             if let Some(&i) = statements.oversized.first() {
-                let letter = &letters[i];
+                let record = &records[i].0;
                 return Err(DbError::new(
                     ErrorClass::Permanent,
                     format!(
                         "the dead letter of {}/{}/{} is over max_allowed_packet ({} bytes) even without its bytes",
-                        letter.topic, letter.partition, letter.offset, limit.server_max
+                        record.topic, record.partition, record.offset, limit.server_max
                     ),
                 )
                 .context(format!("dead-letter table {table}"))
@@ -545,6 +566,26 @@ impl SqlSink {
         }
         Ok(())
     }
+}
+
+/// The dead letters of `records`, each with its cause and reason, meant for `target`.
+fn dead_letters<'a>(
+    records: &'a [(Record<'a>, Cause, String)],
+    causes: &[Cause],
+    reasons: &'a [String],
+    target: &'a str,
+) -> Vec<DeadLetter<'a>> {
+    records
+        .iter()
+        .zip(causes)
+        .zip(reasons)
+        .map(|(((record, _, _), cause), reason)| DeadLetter {
+            record,
+            cause: *cause,
+            reason,
+            target,
+        })
+        .collect()
 }
 
 /// The target table as the database resolved it on the first batch of the process.

@@ -128,6 +128,8 @@ pub struct Planned<'b> {
     /// Upsert mode's tombstones with `delete_on_tombstone`: the key columns' values, deleted before the rows
     /// are written (a key deleted then upserted again in the batch has both).
     pub deletes: Vec<Row<'b>>,
+    /// Records the transform stage rejected, and why.
+    pub rejected: Vec<(usize, String)>,
     /// Records that cannot become rows, and why.
     pub malformed: Vec<(usize, String)>,
     /// Tombstones nothing is done with.
@@ -161,7 +163,7 @@ pub fn plan<'b>(shape: &Shape, records: impl IntoIterator<Item = (usize, StagedR
     let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
     for (index, record) in records {
         if let Some(rejection) = record.rejection() {
-            planned.malformed.push((index, rejection.to_string()));
+            planned.rejected.push((index, rejection.0.clone()));
             continue;
         }
         let outcome = match (record.value, &shape.mode) {

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::{OffsetRanges, PartitionSpan};
 
 use crate::encode::{push_copy_row, Cell, Dialect};
@@ -353,22 +354,25 @@ pub fn create_dead_letter_table(dialect: Dialect, dead_letters: &TableName) -> S
     )
 }
 
-/// One dead letter: the record as it came, where it came from, and what the database or the conversion said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter<'b> {
-    pub topic: &'b str,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<&'b [u8]>,
-    pub value: Option<&'b [u8]>,
-    pub headers: String,
-    pub error: String,
+/// The `error` column of a dead letter: why, as every function reports it (a stage rejection as
+/// `transform: …`), without a NUL (unstorable on PostgreSQL) and cut short (a database's error may quote a whole
+/// value); for a letter without its bytes, where to read them.
+fn error_text(letter: &DeadLetter<'_>) -> String {
+    let mut error = match letter.cause {
+        Cause::Transform => format!("transform: {}", letter.reason),
+        _ => letter.reason.to_owned(),
+    };
+    if !letter.keeps_bytes() {
+        error.push_str(&format!(" (not stored here: {})", letter.not_stored()));
+    }
+    ckafka_dump_core::error::shortened(&error.replace('\0', "\\0"), 2000)
 }
 
+/// The layout's members as the dead-letter table's columns: `target` (the table the records were meant for),
+/// the coordinates, key, value, headers (a JSON list), the error and when.
 pub fn insert_dead_letters(
     dialect: Dialect,
     dead_letters: &TableName,
-    target: &str,
     letters: &[DeadLetter<'_>],
     failed_at: &str,
     limit: SizeLimit,
@@ -389,16 +393,24 @@ pub fn insert_dead_letters(
     let rows: Vec<Vec<Cell<'_>>> = letters
         .iter()
         .map(|l| {
-            let bytes = |b: Option<&[u8]>| b.map_or(Cell::Null, |b| Cell::Bytes(Cow::Owned(b.to_vec())));
+            let r = l.record;
+            let bytes = |b: Option<&[u8]>| {
+                b.filter(|_| l.keeps_bytes())
+                    .map_or(Cell::Null, |b| Cell::Bytes(Cow::Owned(b.to_vec())))
+            };
+            let headers = match l.keeps_bytes() {
+                true => ckafka_dump_core::json::headers_json(r),
+                false => "[]".to_owned(),
+            };
             vec![
-                Cell::Text(Cow::Borrowed(target)),
-                Cell::Text(Cow::Borrowed(l.topic)),
-                Cell::Text(Cow::Owned(l.partition.to_string())),
-                Cell::Text(Cow::Owned(l.offset.to_string())),
-                bytes(l.key),
-                bytes(l.value),
-                Cell::Text(Cow::Borrowed(&l.headers)),
-                Cell::Text(Cow::Borrowed(&l.error)),
+                Cell::Text(Cow::Borrowed(l.target)),
+                Cell::Text(Cow::Borrowed(r.topic)),
+                Cell::Text(Cow::Owned(r.partition.to_string())),
+                Cell::Text(Cow::Owned(r.offset.to_string())),
+                bytes(r.key),
+                bytes(r.value),
+                Cell::Text(Cow::Owned(headers)),
+                Cell::Text(Cow::Owned(error_text(l))),
                 Cell::Text(Cow::Borrowed(failed_at)),
             ]
         })
@@ -622,26 +634,23 @@ mod tests {
     #[test]
     fn dead_letters_replace_a_letter_of_the_same_record() {
         let target = TableName::parse("dead").unwrap();
+        let record = ckafka_dump_core::Record::new("t", 0, 5, None, None, Some(b"v"));
         let letter = DeadLetter {
-            topic: "t",
-            partition: 0,
-            offset: 5,
-            key: None,
-            value: Some(b"v"),
-            headers: "[]".into(),
-            error: "bad".into(),
+            record: &record,
+            cause: Cause::Refused,
+            reason: "bad",
+            target: "public.ev",
         };
         let limit = SizeLimit { server_max: 1 << 20 };
         let pg = insert_dead_letters(
             Dialect::Postgres,
             &target,
-            "public.ev",
             std::slice::from_ref(&letter),
             "2024-01-01",
             limit,
         );
         assert!(pg.sql[0].contains("ON CONFLICT (\"target_table\", \"topic\", \"partition\", \"offset\") DO UPDATE"));
-        let my = insert_dead_letters(Dialect::Mysql, &target, "ckd.ev", &[letter], "2024-01-01", limit);
+        let my = insert_dead_letters(Dialect::Mysql, &target, &[letter], "2024-01-01", limit);
         assert!(
             my.sql[0].ends_with("`failed_at` = VALUES(`failed_at`)"),
             "{}",

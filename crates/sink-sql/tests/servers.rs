@@ -1233,7 +1233,7 @@ mod mysql_only {
         assert_eq!(letter[0].as_deref(), Some("2"));
         let error = letter[1].as_deref().unwrap();
         assert!(
-            error.contains("max_allowed_packet") && error.contains("read them at pk/0/2"),
+            error.contains("max_allowed_packet") && error.contains("read the key, value and headers at pk/0/2"),
             "{error}"
         );
         assert_eq!(
