@@ -17,6 +17,7 @@ step "toolchain components and test tools (cargo-lambda, SAM CLI, cfn-lint)"
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 scripts/services.sh tools
 cargo fmt --all --check
+python3 scripts/check_links.py
 
 step "in the background: the servers from crates.io ($logs/servers-build.log) and the release build ($logs/release-build.log)"
 scripts/services.sh build >"$logs/servers-build.log" 2>&1 &

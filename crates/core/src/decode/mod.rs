@@ -111,7 +111,7 @@ pub fn decode(event: &str) -> Result<Event<'_>, DecodeError> {
 }
 
 /// The syntax error of an event that is not JSON at all, found anew: the seeds wrap errors with the record
-/// they were in, which hides whether serde met a syntax error (the README promises line and column).
+/// they were in, which hides whether serde met a syntax error (docs/running.md promises line and column).
 fn not_json(event: &str) -> Option<DecodeError> {
     serde_json::from_str::<IgnoredAny>(event)
         .err()
