@@ -1,12 +1,162 @@
-//! Environment → typed configuration helpers. Every error names the variable; secrets' values never
-//! appear in an error or a log.
+//! Environment → typed configuration. Every variable a function reads is declared once as a [`Var`] — its
+//! name, the names it is also read under, its kind with the default and range the parser applies, and a one-line
+//! doc — and read only through that declaration; the documentation's configuration tables are rendered from the
+//! same declarations ([`table`]), and a test per function fails when its page and its declarations differ.
+//! Every error names the variable; secrets' values never appear in an error or a log.
 
 use std::fmt;
-use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::ConfigError;
+
+/// One environment variable, declared once.
+#[derive(Debug, Clone, Copy)]
+pub struct Var {
+    pub name: &'static str,
+    /// Older names read when `name` is unset (a variable's first name, a template's spelling).
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    /// What it does, for the documentation.
+    pub doc: &'static str,
+}
+
+/// What a variable holds, with the default and range its reader applies.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Text, trimmed; what applies when it is unset.
+    Text(Unset),
+    /// Text taken as it is (a delimiter may be a space); what applies when it is unset.
+    Untrimmed(Unset),
+    /// A password or key: never shown.
+    Secret(Unset),
+    /// A comma-separated list.
+    List(Unset),
+    /// A PEM certificate: its text, or a file path.
+    Pem,
+    Flag {
+        default: bool,
+    },
+    /// A count or size from `min` to `max`.
+    Count {
+        default: u64,
+        min: u64,
+        max: u64,
+    },
+    /// Milliseconds from 1 to `max`.
+    Millis {
+        default: u64,
+        max: u64,
+    },
+    /// One of a [`Choice`]'s spellings.
+    Choice {
+        default: &'static str,
+        spellings: fn() -> Vec<&'static str>,
+    },
+}
+
+/// What applies when a text variable is unset.
+#[derive(Debug, Clone, Copy)]
+pub enum Unset {
+    Required,
+    Nothing,
+    /// Described: `from the COS domain, else us-east-1`, `required with csv`.
+    Means(&'static str),
+    /// This value ([`Env::text`] gives it).
+    Default(&'static str),
+}
+
+impl Var {
+    /// A variable of `kind` with no other names.
+    pub const fn new(name: &'static str, kind: Kind, doc: &'static str) -> Var {
+        Var {
+            name,
+            aliases: &[],
+            kind,
+            doc,
+        }
+    }
+
+    pub const fn also(self, aliases: &'static [&'static str]) -> Var {
+        Var { aliases, ..self }
+    }
+
+    /// The default column of the documentation.
+    pub fn default_text(&self) -> String {
+        let unset = |u: Unset| match u {
+            Unset::Required => "required".to_owned(),
+            Unset::Nothing => "unset".to_owned(),
+            Unset::Means(text) => text.to_owned(),
+            Unset::Default(value) => format!("`{value}`"),
+        };
+        match self.kind {
+            Kind::Text(u) | Kind::Untrimmed(u) | Kind::Secret(u) | Kind::List(u) => unset(u),
+            Kind::Pem => "unset".to_owned(),
+            Kind::Flag { default } => format!("`{default}`"),
+            Kind::Count { default, .. } | Kind::Millis { default, .. } => format!("`{default}`"),
+            Kind::Choice { default, .. } => format!("`{default}`"),
+        }
+    }
+
+    /// The effect column: the doc, then what the kind allows.
+    pub fn effect_text(&self) -> String {
+        let mut text = self.doc.to_owned();
+        match self.kind {
+            Kind::Count { min, max, .. } => text.push_str(&format!(" From {min} to {max}.")),
+            Kind::Millis { max, .. } => text.push_str(&format!(" From 1 to {max} ms.")),
+            Kind::Choice { spellings, .. } => {
+                let spellings: Vec<String> = spellings().iter().map(|s| format!("`{s}`")).collect();
+                text.push_str(&format!(" One of {}.", spellings.join(", ")));
+            }
+            Kind::Secret(_) => text.push_str(" Never logged."),
+            _ => {}
+        }
+        text
+    }
+}
+
+/// The spellings of a [`Choice`], for [`Kind::Choice`].
+pub fn spellings<T: Choice>() -> Vec<&'static str> {
+    T::CHOICES.iter().map(|(spelling, _)| *spelling).collect()
+}
+
+/// Declares variables as constants and lists them all in one slice, so no declared variable is left out of the
+/// documentation.
+#[macro_export]
+macro_rules! variables {
+    ($(#[$list_doc:meta])* $list:ident; $($(#[$doc:meta])* $name:ident = $var:expr;)+) => {
+        $($(#[$doc])* pub const $name: $crate::config::Var = $var;)+
+        $(#[$list_doc])*
+        pub const $list: &[&$crate::config::Var] = &[$(&$name),+];
+    };
+}
+
+/// The configuration table of `vars`, as the documentation shows it.
+pub fn table<'v>(vars: impl IntoIterator<Item = &'v Var>) -> String {
+    let mut out = String::from("| variable | default | effect |\n|---|---|---|\n");
+    for var in vars {
+        let mut names = format!("`{}`", var.name);
+        for alias in var.aliases {
+            names.push_str(&format!(" (also `{alias}`)"));
+        }
+        let cell = |text: String| text.replace('|', "\\|");
+        out.push_str(&format!(
+            "| {names} | {} | {} |\n",
+            cell(var.default_text()),
+            cell(var.effect_text())
+        ));
+    }
+    out
+}
+
+/// Replaces the block of `page` between `<!-- configuration: NAME -->` and `<!-- /configuration -->` with
+/// `table`; `None` when the page has no such block.
+pub fn with_table(page: &str, name: &str, table: &str) -> Option<String> {
+    let open = format!("<!-- configuration: {name} -->\n");
+    let start = page.find(&open)? + open.len();
+    let end = start + page[start..].find("<!-- /configuration -->")?;
+    Some(format!("{}{table}{}", &page[..start], &page[end..]))
+}
 
 /// A variable's value: unset (`None`), or its text, or `Err` when it is not UTF-8.
 type Lookup = Box<dyn Fn(&str) -> Option<Result<String, ()>> + Send + Sync>;
@@ -32,27 +182,43 @@ impl Env {
 
     /// The trimmed value; unset and empty are the same. A value that is not UTF-8, or holds a control
     /// character (a newline pasted into a console form), is refused: it would otherwise be taken as unset or
-    /// break a request header later.
-    pub fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        Ok(self.raw(name)?.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+    /// break a request header later. An unset variable is read under its other names, in order.
+    pub fn get(&self, var: &Var) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .untrimmed(var)?
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()))
     }
 
-    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
-        self.get(name)?
-            .ok_or_else(|| ConfigError::new(name, "is required but not set"))
+    /// [`Env::get`], or the declared [`Unset::Default`].
+    pub fn text(&self, var: &Var) -> Result<Option<String>, ConfigError> {
+        Ok(self.get(var)?.or_else(|| match var.kind {
+            Kind::Text(Unset::Default(value)) => Some(value.to_owned()),
+            _ => None,
+        }))
+    }
+
+    pub fn required(&self, var: &Var) -> Result<String, ConfigError> {
+        self.get(var)?
+            .ok_or_else(|| ConfigError::new(var.name, "is required but not set"))
     }
 
     /// Taken as it is, untrimmed; its value never appears in an error.
-    pub fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
-        Ok(self.untrimmed(name)?.map(Secret))
+    pub fn secret(&self, var: &Var) -> Result<Option<Secret>, ConfigError> {
+        Ok(self.untrimmed(var)?.map(Secret))
     }
 
     /// Taken as it is (a delimiter may be a space or a tab); unset and empty are the same.
-    pub fn untrimmed(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        Ok(self.raw(name)?.filter(|v| !v.is_empty()))
+    pub fn untrimmed(&self, var: &Var) -> Result<Option<String>, ConfigError> {
+        for name in std::iter::once(&var.name).chain(var.aliases) {
+            if let Some(value) = self.raw(name)?.filter(|v| !v.trim().is_empty()) {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
     }
 
-    fn raw(&self, name: &str) -> Result<Option<String>, ConfigError> {
+    fn raw(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         match (self.lookup)(name) {
             None => Ok(None),
             Some(Err(())) => Err(ConfigError::new(name, "is not valid UTF-8")),
@@ -66,74 +232,107 @@ impl Env {
         }
     }
 
-    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    /// A value of any type that parses from text; `None` when unset.
+    pub fn parse<T>(&self, var: &Var) -> Result<Option<T>, ConfigError>
     where
         T: FromStr,
         T::Err: fmt::Display,
     {
-        match self.get(name)? {
-            None => Ok(default),
+        match self.get(var)? {
+            None => Ok(None),
             Some(raw) => raw
                 .parse()
-                .map_err(|e| ConfigError::new(name, format!("`{raw}` is not valid: {e}"))),
+                .map(Some)
+                .map_err(|e| ConfigError::new(var.name, format!("`{raw}` is not valid: {e}"))),
         }
     }
 
-    /// A count, size or time in `range` (what the target accepts): sizes, concurrency, timeouts.
-    pub fn within(&self, name: &str, default: u64, range: RangeInclusive<u64>) -> Result<u64, ConfigError> {
-        let value = self.parse_or(name, default)?;
-        if !range.contains(&value) {
+    /// A [`Kind::Count`]: a count, size or port within what the target accepts.
+    pub fn count(&self, var: &Var) -> Result<u64, ConfigError> {
+        let Kind::Count { default, min, max } = var.kind else {
+            panic!("{} is declared as {:?}, not a count", var.name, var.kind)
+        };
+        let value = self.parse(var)?.unwrap_or(default);
+        if !(min..=max).contains(&value) {
             return Err(ConfigError::new(
-                name,
-                format!("{value} is out of range: must be {} to {}", range.start(), range.end()),
+                var.name,
+                format!("{value} is out of range: must be {min} to {max}"),
             ));
         }
         Ok(value)
     }
 
-    /// [`Env::within`] for sizes and counts held in memory.
-    pub fn size_within(&self, name: &str, default: usize, range: RangeInclusive<usize>) -> Result<usize, ConfigError> {
-        let value = self.within(name, default as u64, *range.start() as u64..=*range.end() as u64)?;
-        Ok(value as usize)
+    /// [`Env::count`] for sizes and counts held in memory.
+    pub fn size(&self, var: &Var) -> Result<usize, ConfigError> {
+        self.count(var).map(|n| n as usize)
     }
 
-    /// A time in milliseconds, from 1 ms to `max`.
-    pub fn millis_within(&self, name: &str, default: Duration, max: Duration) -> Result<Duration, ConfigError> {
-        let ms = self.within(name, default.as_millis() as u64, 1..=max.as_millis() as u64)?;
+    /// A [`Kind::Millis`]: a time in milliseconds, from 1 ms to its maximum.
+    pub fn millis(&self, var: &Var) -> Result<Duration, ConfigError> {
+        let Kind::Millis { default, max } = var.kind else {
+            panic!("{} is declared as {:?}, not milliseconds", var.name, var.kind)
+        };
+        let ms = self.parse(var)?.unwrap_or(default);
+        if !(1..=max).contains(&ms) {
+            return Err(ConfigError::new(
+                var.name,
+                format!("{ms} is out of range: must be 1 to {max}"),
+            ));
+        }
         Ok(Duration::from_millis(ms))
     }
 
     /// A PEM certificate given as its text (starting `-----BEGIN`) or as a file path.
-    pub fn pem(&self, name: &str) -> Result<Option<Vec<u8>>, ConfigError> {
-        match self.get(name)? {
+    pub fn pem(&self, var: &Var) -> Result<Option<Vec<u8>>, ConfigError> {
+        match self.get(var)? {
             None => Ok(None),
             Some(pem) if pem.starts_with("-----BEGIN") => Ok(Some(pem.into_bytes())),
             Some(path) => std::fs::read(&path)
                 .map(Some)
-                .map_err(|e| ConfigError::new(name, format!("cannot read `{path}`: {e}"))),
+                .map_err(|e| ConfigError::new(var.name, format!("cannot read `{path}`: {e}"))),
         }
     }
 
-    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name)?.map(|v| v.to_ascii_lowercase()) {
+    /// A [`Kind::Flag`].
+    pub fn flag(&self, var: &Var) -> Result<bool, ConfigError> {
+        let Kind::Flag { default } = var.kind else {
+            panic!("{} is declared as {:?}, not a flag", var.name, var.kind)
+        };
+        match self.get(var)?.map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
             Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
             Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
-            Some(v) => Err(ConfigError::new(name, format!("`{v}` is not a boolean (true/false)"))),
+            Some(v) => Err(ConfigError::new(
+                var.name,
+                format!("`{v}` is not a boolean (true/false)"),
+            )),
         }
     }
 
-    /// One of `T`'s spellings (case-insensitive).
-    pub fn choice<T: Choice>(&self, name: &str, default: T) -> Result<T, ConfigError> {
-        match self.get(name)? {
-            None => Ok(default),
-            Some(v) => T::from_spelling(&v).map_err(|reason| ConfigError::new(name, reason)),
+    /// A [`Kind::Choice`]: one of `T`'s spellings (case-insensitive), its declared default when unset.
+    pub fn choice<T: Choice>(&self, var: &Var) -> Result<T, ConfigError> {
+        let Kind::Choice { default, .. } = var.kind else {
+            panic!("{} is declared as {:?}, not a choice", var.name, var.kind)
+        };
+        match self.get(var)? {
+            None => Ok(T::from_spelling(default).expect("a declared default is one of the spellings")),
+            Some(v) => T::from_spelling(&v).map_err(|reason| ConfigError::new(var.name, reason)),
+        }
+    }
+
+    /// A [`Kind::Choice`] whose default follows from other settings (`None` when unset).
+    pub fn choice_given<T: Choice>(&self, var: &Var) -> Result<Option<T>, ConfigError> {
+        match self.get(var)? {
+            None => Ok(None),
+            Some(v) => T::from_spelling(&v)
+                .map(Some)
+                .map_err(|reason| ConfigError::new(var.name, reason)),
         }
     }
 
     /// A comma-separated list, items trimmed, empty items dropped; empty when unset.
-    pub fn list(&self, name: &str) -> Result<Vec<String>, ConfigError> {
-        Ok(self.get(name)?.map_or_else(Vec::new, |v| split_list(&v)))
+    pub fn list(&self, var: &Var) -> Result<Vec<String>, ConfigError> {
+        Ok(self.get(var)?.map_or_else(Vec::new, |v| split_list(&v)))
     }
 }
 
@@ -198,71 +397,117 @@ impl fmt::Debug for Secret {
 mod tests {
     use super::*;
 
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Granularity {
+        Day,
+        Hour,
+    }
+
+    impl Choice for Granularity {
+        const CHOICES: &'static [(&'static str, Self)] = &[("day", Granularity::Day), ("hour", Granularity::Hour)];
+    }
+
+    crate::variables! {
+        ALL;
+        N = Var::new("n", Kind::Count { default: 4, min: 1, max: 10 }, "A count.");
+        B = Var::new("b", Kind::Flag { default: true }, "A flag.");
+        C = Var::new("c", Kind::Choice { default: "day", spellings: spellings::<Granularity> }, "A choice.");
+        T = Var::new("t", Kind::Millis { default: 1000, max: 900_000 }, "A time.");
+        L = Var::new("l", Kind::List(Unset::Nothing), "A list.");
+        R = Var::new("r", Kind::Text(Unset::Required), "Text.").also(&["old_r"]);
+        PW = Var::new("pw", Kind::Secret(Unset::Nothing), "A password.");
+        CA = Var::new("ca", Kind::Pem, "A CA.");
+    }
+
     #[test]
-    fn errors_name_the_variable_and_value() {
-        let env = Env::from_pairs(&[("n", "ten"), ("b", "maybe"), ("c", "HOUR"), ("empty", " ")]);
-        let e = env.parse_or::<u32>("n", 1).unwrap_err();
+    fn values_are_read_through_their_declarations_and_errors_name_the_variable() {
+        let env = Env::from_pairs(&[
+            ("n", "ten"),
+            ("b", "maybe"),
+            ("c", "HOUR"),
+            ("t", "1500"),
+            ("old_r", " x "),
+        ]);
+        let e = env.count(&N).unwrap_err();
         assert_eq!(e.var, "n");
         assert!(e.to_string().contains("`ten`"), "{e}");
-        assert!(env
-            .bool_or("b", true)
-            .unwrap_err()
-            .to_string()
-            .contains("environment variable b"));
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        enum Granularity {
-            Day,
-            Hour,
-        }
-        impl Choice for Granularity {
-            const CHOICES: &'static [(&'static str, Self)] = &[("day", Granularity::Day), ("hour", Granularity::Hour)];
-        }
-        assert_eq!(env.choice("c", Granularity::Day).unwrap(), Granularity::Hour);
+        assert!(env.flag(&B).unwrap_err().to_string().contains("environment variable b"));
+        assert_eq!(env.choice::<Granularity>(&C).unwrap(), Granularity::Hour);
         assert_eq!(Granularity::Hour.spelling(), "hour");
-        assert_eq!(env.choice("unset", Granularity::Day).unwrap(), Granularity::Day);
-        let bad = env.choice("n", Granularity::Day).unwrap_err().to_string();
-        assert!(bad.contains("`ten` is not one of day, hour"), "{bad}");
-        assert_eq!(split_list(" a, b,,c ,"), ["a", "b", "c"]);
-        assert!(env.list("unset").unwrap().is_empty());
-        assert_eq!(env.parse_or("empty", 7u32).unwrap(), 7);
-        assert!(env.required("missing").unwrap_err().to_string().contains("missing"));
+        assert_eq!(env.millis(&T), Ok(Duration::from_millis(1500)));
+        assert_eq!(env.required(&R).unwrap(), "x", "read under its other name, trimmed");
+        assert!(env.list(&L).unwrap().is_empty());
+        let unset = Env::from_pairs(&[]);
+        assert_eq!(
+            (unset.count(&N), unset.flag(&B), unset.choice::<Granularity>(&C)),
+            (Ok(4), Ok(true), Ok(Granularity::Day)),
+            "the declared defaults"
+        );
+        assert!(unset.required(&R).unwrap_err().to_string().contains("r: is required"));
+        let bad = Env::from_pairs(&[("c", "week")])
+            .choice::<Granularity>(&C)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("`week` is not one of day, hour"), "{bad}");
         assert!(Env::from_pairs(&[("n", "0")])
-            .within("n", 4, 1..=10)
+            .count(&N)
             .unwrap_err()
             .to_string()
             .contains("0 is out of range: must be 1 to 10"));
-        assert!(Env::from_pairs(&[("n", "40000000000")])
-            .size_within("n", 4, 1..=1 << 20)
-            .is_err());
-        assert_eq!(
-            Env::from_pairs(&[("t", "1500")]).millis_within("t", Duration::from_secs(1), Duration::from_secs(900)),
-            Ok(Duration::from_millis(1500))
+        assert_eq!(split_list(" a, b,,c ,"), ["a", "b", "c"]);
+        let pem = Env::from_pairs(&[("ca", "-----BEGIN CERTIFICATE-----")]);
+        assert!(pem.pem(&CA).unwrap().is_some());
+        let missing = Env::from_pairs(&[("ca", "/nonexistent/ca.pem")])
+            .pem(&CA)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("/nonexistent/ca.pem"), "{missing}");
+    }
+
+    #[test]
+    fn the_table_shows_defaults_ranges_choices_and_other_names() {
+        let table = table(ALL.iter().copied());
+        assert!(table.contains("| `n` | `4` | A count. From 1 to 10. |"), "{table}");
+        assert!(
+            table.contains("| `c` | `day` | A choice. One of `day`, `hour`. |"),
+            "{table}"
         );
-        let pem = Env::from_pairs(&[("ca", "-----BEGIN CERTIFICATE-----"), ("path", "/nonexistent/ca.pem")]);
-        assert!(pem.pem("ca").unwrap().is_some());
-        assert!(pem.pem("path").unwrap_err().to_string().contains("/nonexistent/ca.pem"));
+        assert!(table.contains("| `r` (also `old_r`) | required | Text. |"), "{table}");
+        assert!(
+            table.contains("| `pw` | unset | A password. Never logged. |"),
+            "{table}"
+        );
+        let page = "a\n<!-- configuration: x -->\nold\n<!-- /configuration -->\nb";
+        assert_eq!(
+            with_table(page, "x", "new\n").unwrap(),
+            "a\n<!-- configuration: x -->\nnew\n<!-- /configuration -->\nb"
+        );
     }
 
     #[test]
     fn control_characters_and_non_utf8_values_are_refused() {
+        let region = Var::new("region", Kind::Text(Unset::Nothing), "");
+        let id = Var::new("id", Kind::Text(Unset::Nothing), "");
+        let key = Var::new("key", Kind::Secret(Unset::Nothing), "");
         let env = Env::from_pairs(&[("region", "ap-guang\nzhou"), ("id", " AKID1\n"), ("key", "sk\r\n-1")]);
-        let e = env.get("region").unwrap_err().to_string();
+        let e = env.get(&region).unwrap_err().to_string();
         assert!(
             e.contains("region") && e.contains("control character ('\\n') at byte 8"),
             "{e}"
         );
         assert_eq!(
-            env.get("id").unwrap().as_deref(),
+            env.get(&id).unwrap().as_deref(),
             Some("AKID1"),
             "a trailing newline is trimmed"
         );
-        let secret = env.secret("key").unwrap_err().to_string();
+        let secret = env.secret(&key).unwrap_err().to_string();
         assert!(!secret.contains("sk"), "{secret}");
         let not_utf8 = Env {
             lookup: Box::new(|_| Some(Err(()))),
         };
+        let topic_id = Var::new("topic_id", Kind::Text(Unset::Nothing), "");
         assert_eq!(
-            not_utf8.get("topic_id").unwrap_err().to_string(),
+            not_utf8.get(&topic_id).unwrap_err().to_string(),
             "environment variable topic_id: is not valid UTF-8"
         );
     }
@@ -270,7 +515,7 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         let env = Env::from_pairs(&[("pw", "hunter2")]);
-        let secret = env.secret("pw").unwrap().unwrap();
+        let secret = env.secret(&PW).unwrap().unwrap();
         assert_eq!(secret.expose(), "hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"));
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ckafka_dump_core::config::{Choice, Env, Secret};
+use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Secret, Unset, Var};
 use ckafka_dump_core::record::topic_name_problem;
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 
@@ -66,14 +66,52 @@ pub struct ConnectionConfig {
     pub request_timeout: Duration,
 }
 
-/// The request timeout's variable, and the name to-kafka gave it first (still read).
-const TIMEOUT_VARS: [&str; 2] = ["kafka_timeout_ms", "produce_timeout_ms"];
+ckafka_dump_core::variables! {
+    /// How to reach a cluster: to-kafka's target, to-cos's scheduled source.
+    VARIABLES;
+    KAFKA_ADDRESS = Var::new(
+        "kafka_address",
+        Kind::List(Unset::Required),
+        "One or more comma-separated `host:port` bootstrap brokers.",
+    );
+    SECURITY_PROTOCOL = Var::new(
+        "security_protocol",
+        Kind::Choice { default: "PLAINTEXT", spellings: spellings::<SecurityProtocol> },
+        "How to connect: SASL and/or TLS.",
+    );
+    SASL_MECHANISM = Var::new(
+        "sasl_mechanism",
+        Kind::Choice { default: "PLAIN", spellings: spellings::<SaslMechanism> },
+        "With a SASL protocol.",
+    );
+    SASL_PLAIN_USERNAME = Var::new(
+        "sasl_plain_username",
+        Kind::Text(Unset::Means("required with SASL")),
+        "The SASL user; CKafka's `<instanceId>#<user>` works as is.",
+    );
+    SASL_PLAIN_PASSWORD = Var::new(
+        "sasl_plain_password",
+        Kind::Secret(Unset::Means("required with SASL")),
+        "The SASL password.",
+    );
+    SSL_CAFILE = Var::new(
+        "ssl_cafile",
+        Kind::Pem,
+        "CA certificate (PEM path or PEM text) trusted besides the public roots, for `SSL` / `SASL_SSL`.",
+    );
+    KAFKA_TIMEOUT_MS = Var::new(
+        "kafka_timeout_ms",
+        Kind::Millis { default: 30_000, max: MAX_TIME_LIMIT.as_millis() as u64 },
+        "How long rskafka retries a connection or a request before giving up (never past the invocation's deadline).",
+    )
+    .also(&["produce_timeout_ms"]);
+}
 
 impl ConnectionConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let brokers = env.list("kafka_address")?;
+        let brokers = env.list(&KAFKA_ADDRESS)?;
         if brokers.is_empty() {
-            return Err(ConfigError::new("kafka_address", "is required but names no broker"));
+            return Err(ConfigError::new(KAFKA_ADDRESS.name, "is required but names no broker"));
         }
         for broker in &brokers {
             let port = broker
@@ -81,36 +119,29 @@ impl ConnectionConfig {
                 .and_then(|(host, port)| (!host.is_empty()).then_some(port));
             if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
                 return Err(ConfigError::new(
-                    "kafka_address",
+                    KAFKA_ADDRESS.name,
                     format!("`{broker}` is not host:port"),
                 ));
             }
         }
-        let security_protocol = env.choice("security_protocol", SecurityProtocol::Plaintext)?;
+        let security_protocol: SecurityProtocol = env.choice(&SECURITY_PROTOCOL)?;
         let sasl = if security_protocol.uses_sasl() {
             Some(SaslSettings {
-                mechanism: env.choice("sasl_mechanism", SaslMechanism::Plain)?,
-                username: env.required("sasl_plain_username")?,
-                password: env.secret("sasl_plain_password")?.ok_or_else(|| {
-                    ConfigError::new("sasl_plain_password", "is required when security_protocol uses SASL")
+                mechanism: env.choice(&SASL_MECHANISM)?,
+                username: env.required(&SASL_PLAIN_USERNAME)?,
+                password: env.secret(&SASL_PLAIN_PASSWORD)?.ok_or_else(|| {
+                    ConfigError::new(SASL_PLAIN_PASSWORD.name, "is required when security_protocol uses SASL")
                 })?,
             })
         } else {
             None
         };
-        let mut timeout_var = TIMEOUT_VARS[0];
-        for var in TIMEOUT_VARS {
-            if env.get(var)?.is_some() {
-                timeout_var = var;
-                break;
-            }
-        }
         Ok(ConnectionConfig {
             brokers,
             security_protocol,
             sasl,
-            ca_cert_pem: env.pem("ssl_cafile")?,
-            request_timeout: env.millis_within(timeout_var, Duration::from_secs(30), MAX_TIME_LIMIT)?,
+            ca_cert_pem: env.pem(&SSL_CAFILE)?,
+            request_timeout: env.millis(&KAFKA_TIMEOUT_MS)?,
         })
     }
 }

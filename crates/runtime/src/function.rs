@@ -9,7 +9,7 @@ use ckafka_dump_core::{
 /// `report_batch_item_failures`: on only when the Lambda event source mapping has `ReportBatchItemFailures`
 /// (else Lambda takes the answer for success and the records named in it are lost).
 pub fn report_item_failures(env: &Env) -> Result<bool, ConfigError> {
-    env.bool_or("report_batch_item_failures", false)
+    env.flag(&crate::variables::REPORT_BATCH_ITEM_FAILURES)
 }
 
 /// A sink with its transform stage and how it answers records it could not write.

@@ -6,6 +6,9 @@ use ckafka_dump_core::{ConfigError, Deadline, Sink};
 
 use crate::driver::{invoke, Summary};
 use crate::function::Function;
+use crate::variables::{
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION, AWS_LAMBDA_RUNTIME_API,
+};
 use crate::RuntimeError;
 
 /// What lambda_runtime reads from the environment and would panic without: the Lambda platform sets them all,
@@ -16,13 +19,13 @@ pub(super) fn check_environment() -> Result<(), ConfigError> {
 
 fn check_lambda_variables(env: &Env) -> Result<(), ConfigError> {
     const SET_BY_LAMBDA: &str = "is required with AWS_LAMBDA_RUNTIME_API (Lambda sets it; set it when running by hand)";
-    for var in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION"] {
-        env.get(var)?.ok_or_else(|| ConfigError::new(var, SET_BY_LAMBDA))?;
+    for var in [&AWS_LAMBDA_FUNCTION_NAME, &AWS_LAMBDA_FUNCTION_VERSION] {
+        env.get(var)?.ok_or_else(|| ConfigError::new(var.name, SET_BY_LAMBDA))?;
     }
-    let memory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+    let memory = &AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
     env.get(memory)?
-        .ok_or_else(|| ConfigError::new(memory, SET_BY_LAMBDA))?;
-    env.parse_or::<i32>(memory, 0).map(drop)
+        .ok_or_else(|| ConfigError::new(memory.name, SET_BY_LAMBDA))?;
+    env.parse::<i32>(memory).map(drop)
 }
 
 pub(super) async fn run<S: Sink>(function: Function<S>) -> Result<(), RuntimeError> {
@@ -39,7 +42,11 @@ pub(super) async fn run<S: Sink>(function: Function<S>) -> Result<(), RuntimeErr
     lambda_runtime::run::<_, _, Summary, _, _, _, _>(service)
         .await
         .map_err(|e| RuntimeError::RuntimeApi {
-            url: std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default(),
+            url: Env::process()
+                .get(&AWS_LAMBDA_RUNTIME_API)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
             message: e.to_string(),
         })
 }

@@ -8,6 +8,7 @@ mod lambda;
 mod local;
 mod logging;
 pub mod scf;
+pub mod variables;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -50,7 +51,8 @@ where
         }
     };
     let result = runtime.block_on(async {
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let lambda_api = Env::process().get(&variables::AWS_LAMBDA_RUNTIME_API);
+        if lambda_api.map_err(ckafka_dump_core::Error::from)?.is_some() {
             lambda::check_environment().map_err(ckafka_dump_core::Error::from)?;
             lambda::run(build().await?).await.map(|()| ExitCode::SUCCESS)
         } else if let Some(api) = scf::RuntimeApi::from_env(&Env::process()).map_err(ckafka_dump_core::Error::from)? {

@@ -3,6 +3,8 @@ use std::io::IsTerminal;
 use ckafka_dump_core::config::{Choice, Env};
 use tracing_subscriber::EnvFilter;
 
+use crate::variables::{AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL, LOG_FORMAT, RUST_LOG};
+
 /// rskafka logs every connection attempt and retry; the invocation's own error line already names the cause.
 const QUIET_RSKAFKA: &str = "rskafka=error";
 
@@ -13,7 +15,7 @@ const QUIET_RSKAFKA: &str = "rskafka=error";
 pub fn init() -> Result<(), String> {
     let env = Env::process();
     let mut json = false;
-    for var in ["AWS_LAMBDA_LOG_FORMAT", "LOG_FORMAT"] {
+    for var in [&AWS_LAMBDA_LOG_FORMAT, &LOG_FORMAT] {
         json |= env
             .get(var)
             .map_err(|e| e.to_string())?
@@ -58,9 +60,10 @@ impl Choice for LambdaLevel {
 
 fn filter(env: &Env) -> Result<EnvFilter, String> {
     let level = env
-        .choice("AWS_LAMBDA_LOG_LEVEL", LambdaLevel::Unset)
-        .map_err(|e| e.to_string())?;
-    let rust_log = env.get("RUST_LOG").map_err(|e| e.to_string())?;
+        .choice_given(&AWS_LAMBDA_LOG_LEVEL)
+        .map_err(|e| e.to_string())?
+        .unwrap_or(LambdaLevel::Unset);
+    let rust_log = env.get(&RUST_LOG).map_err(|e| e.to_string())?;
     Ok(match (level, rust_log) {
         (LambdaLevel::Trace, _) => EnvFilter::new("trace"),
         (LambdaLevel::Debug, _) => EnvFilter::new("debug"),

@@ -16,6 +16,7 @@ use ckafka_dump_core::{ConfigError, Deadline, MAX_TIME_LIMIT};
 
 use crate::driver::invoke;
 use crate::function::Function;
+use crate::variables::{SCF_RUNTIME_API, SCF_RUNTIME_API_PORT};
 use crate::RuntimeError as Error;
 
 const DEFAULT_PORT: &str = "9001";
@@ -37,14 +38,14 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// `SCF_RUNTIME_API` (host, or host:port) plus `SCF_RUNTIME_API_PORT`, as the platform sets them.
     pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
-        let Some(host) = env.get("SCF_RUNTIME_API")? else {
+        let Some(host) = env.get(&SCF_RUNTIME_API)? else {
             return Ok(None);
         };
         let address = if host.contains(':') {
             host
         } else {
             let port = env
-                .get("SCF_RUNTIME_API_PORT")?
+                .get(&SCF_RUNTIME_API_PORT)?
                 .unwrap_or_else(|| DEFAULT_PORT.to_owned());
             format!("{host}:{port}")
         };

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ckafka_dump_core::config::{Env, Secret};
+use ckafka_dump_core::config::{spellings, Env, Kind, Secret, Unset, Var};
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};
@@ -100,11 +100,123 @@ pub struct ScheduleConfig {
     pub fetch_max_bytes: usize,
 }
 
+ckafka_dump_core::variables! {
+    /// to-cos's variables (the scheduled mode's connection is the kafka crate's, `kafka_address` aside).
+    VARIABLES;
+    BUCKET_ADDRESS = Var::new(
+        "bucket_address",
+        Kind::Text(Unset::Required),
+        "Where objects go: `<bucket>-<appid>.cos.<region>.myqcloud.com[/prefix/]`, a bare COS bucket name with `region`, `s3://<bucket>[/prefix/]` (any S3 API), or `file:///dir` (a local directory).",
+    );
+    REGION = Var::new(
+        "region",
+        Kind::Text(Unset::Means("from the COS domain, else `us-east-1`")),
+        "Bucket region; required with a bare COS bucket name.",
+    )
+    .also(&["AWS_REGION", "AWS_DEFAULT_REGION"]);
+    ENDPOINT_URL = Var::new(
+        "endpoint_url",
+        Kind::Text(Unset::Nothing),
+        "S3-compatible endpoint for `s3://` (MinIO, Ceph, R2, COS's S3 endpoint, …); path-style requests.",
+    )
+    .also(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]);
+    TENCENTCLOUD_SECRETID = Var::new(
+        "TENCENTCLOUD_SECRETID",
+        Kind::Text(Unset::Means("set by SCF for the function's role")),
+        "Credentials, with `TENCENTCLOUD_SECRETKEY` and `TENCENTCLOUD_SESSIONTOKEN`; else the `AWS_*` ones.",
+    );
+    TENCENTCLOUD_SECRETKEY = Var::new("TENCENTCLOUD_SECRETKEY", Kind::Secret(Unset::Means("set by SCF")), "With `TENCENTCLOUD_SECRETID`.");
+    TENCENTCLOUD_SESSIONTOKEN = Var::new("TENCENTCLOUD_SESSIONTOKEN", Kind::Secret(Unset::Means("set by SCF")), "With `TENCENTCLOUD_SECRETID`.");
+    AWS_ACCESS_KEY_ID = Var::new(
+        "AWS_ACCESS_KEY_ID",
+        Kind::Text(Unset::Means("set by Lambda for the execution role")),
+        "Credentials when `TENCENTCLOUD_SECRETID` is unset, with `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`. Profiles, SSO and instance metadata are not read.",
+    );
+    AWS_SECRET_ACCESS_KEY = Var::new("AWS_SECRET_ACCESS_KEY", Kind::Secret(Unset::Means("set by Lambda")), "With `AWS_ACCESS_KEY_ID`.");
+    AWS_SESSION_TOKEN = Var::new("AWS_SESSION_TOKEN", Kind::Secret(Unset::Means("set by Lambda")), "With `AWS_ACCESS_KEY_ID`.");
+    DESTINATION_PATH = Var::new(
+        "destination_path",
+        Kind::Text(Unset::Nothing),
+        "Key prefix (the console's 目标路径); must end with `/`. Or give it as the path of `bucket_address`.",
+    );
+    OBJECT_KEY_TEMPLATE = Var::new(
+        "object_key_template",
+        Kind::Text(Unset::Default(KeyTemplate::DEFAULT)),
+        "Key template: `{instance}`, `{topic}`, `{topic_id}`, `{partition}`, `{start_offset}`, `{date}`, `{hour}`, `{timestamp}` and `{field:NAME}`, each of the object's first record; it must contain `{partition}`, `{start_offset}` and `{topic}` or `{topic_id}`.",
+    );
+    KAFKA_INSTANCE_ID = Var::new("kafka_instance_id", Kind::Text(Unset::Default("kafka")), "The key's `{instance}`.");
+    TOPIC_ID = Var::new("topic_id", Kind::Text(Unset::Means("the topic")), "The key's `{topic_id}`.");
+    CONTENT_FORMAT = Var::new(
+        "content_format",
+        Kind::Choice { default: "text", spellings: spellings::<ContentFormat> },
+        "`text`: each value and `\\n`; `json`: one JSON line per record with everything a restore needs; `csv`: the `csv_columns`.",
+    );
+    CSV_COLUMNS = Var::new(
+        "csv_columns",
+        Kind::List(Unset::Means("required with `csv`")),
+        "Columns in order: value fields (`user.id`) or metadata (`@offset`).",
+    );
+    CSV_HEADER = Var::new("csv_header", Kind::Flag { default: true }, "A header row at the top of each object.");
+    DEAD_LETTER_PREFIX = Var::new(
+        "dead_letter_prefix",
+        Kind::Text(Unset::Nothing),
+        "Where records the stage rejects or a key cannot be made for go (a key prefix from the bucket's root, ending in `/`); unset, they fail the invocation.",
+    );
+    COMPRESSION_TYPE = Var::new(
+        "compression_type",
+        Kind::Choice { default: "none", spellings: spellings::<Compression> },
+        "Compresses objects as they are written, and sets `Content-Encoding`.",
+    );
+    PARTITION_MAX_TO_COS_BYTES = Var::new(
+        "partition_max_to_cos_bytes",
+        // The console's limit per object ("单个文件最大500MB").
+        Kind::Count { default: MAX_OBJECT_BYTES as u64, min: 1, max: MAX_OBJECT_BYTES as u64 },
+        "Content bytes per object: the next record starts the next object.",
+    );
+    PART_SIZE_BYTES = Var::new(
+        "part_size_bytes",
+        // A part is held in memory: no larger than an object may be.
+        Kind::Count { default: 16 * 1024 * 1024, min: MIN_PART_BYTES as u64, max: MAX_OBJECT_BYTES as u64 },
+        "Multipart part size (held in memory).",
+    );
+    STORAGE_CLASS = Var::new(
+        "storage_class",
+        Kind::Text(Unset::Means("the bucket's default")),
+        "E.g. `STANDARD_IA` (what the template used).",
+    );
+    UPLOAD_CONCURRENCY = Var::new(
+        "upload_concurrency",
+        Kind::Count { default: 4, min: 1, max: MAX_CONCURRENCY as u64 },
+        "Objects uploaded at once (trigger) / partitions drained at once (scheduled).",
+    );
+    KAFKA_ADDRESS = Var::new(
+        "kafka_address",
+        Kind::List(Unset::Nothing),
+        "The scheduled mode's bootstrap brokers (`host:port`, comma-separated); required for timer events.",
+    );
+    TOPIC_NAME = Var::new("topic_name", Kind::Text(Unset::Means("required with `kafka_address`")), "The scheduled mode's topic.");
+    OFFSET_TYPE = Var::new(
+        "offset_type",
+        Kind::Text(Unset::Default("earliest")),
+        "Where a partition without a checkpoint starts: `earliest`, `latest`, or an epoch-ms time (the first record at or after it).",
+    );
+    CONSUMER_TIMEOUT_MS = Var::new(
+        "consumer_timeout_ms",
+        Kind::Millis { default: 3000, max: MAX_TIME_LIMIT.as_millis() as u64 },
+        "A partition with nothing new for this long is done for this run.",
+    );
+    FETCH_MAX_BYTES = Var::new(
+        "fetch_max_bytes",
+        Kind::Count { default: 8 * 1024 * 1024, min: 1024, max: MAX_FETCH_BYTES as u64 },
+        "Bytes per fetch request.",
+    );
+}
+
 impl CosConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let address = env.required("bucket_address")?;
+        let address = env.required(&BUCKET_ADDRESS)?;
         let (destination, path) = destination(env, &address)?;
-        let prefix = match (path.is_empty(), env.get("destination_path")?) {
+        let prefix = match (path.is_empty(), env.get(&DESTINATION_PATH)?) {
             (_, None) => path,
             (true, Some(p)) => p.trim_start_matches('/').to_owned(),
             (false, Some(_)) => {
@@ -120,17 +232,13 @@ impl CosConfig {
                 format!("`{prefix}` must end with `/` (the path prefix of the bucket_address is checked too)"),
             ));
         }
-        let key_template = KeyTemplate::parse(
-            &env.get("object_key_template")?
-                .unwrap_or(KeyTemplate::DEFAULT.to_owned()),
-        )
-        .map_err(|reason| ConfigError::new("object_key_template", reason))?;
+        let key_template = KeyTemplate::parse(&env.text(&OBJECT_KEY_TEMPLATE)?.expect("the template has a default"))
+            .map_err(|reason| ConfigError::new("object_key_template", reason))?;
         let zone = Zone::from_env(env)?;
         let content = lines(env, &zone)?;
-        let compression = env.choice("compression_type", Compression::None)?;
-        // The console's limit per object ("单个文件最大500MB").
-        let max_object_bytes = env.size_within("partition_max_to_cos_bytes", MAX_OBJECT_BYTES, 1..=MAX_OBJECT_BYTES)?;
-        let schedule = match env.get("kafka_address")? {
+        let compression = env.choice(&COMPRESSION_TYPE)?;
+        let max_object_bytes = env.size(&PARTITION_MAX_TO_COS_BYTES)?;
+        let schedule = match env.get(&KAFKA_ADDRESS)? {
             Some(_) => Some(ScheduleConfig::from_env(env)?),
             None => None,
         };
@@ -150,7 +258,7 @@ impl CosConfig {
             }
         }
         let dead_letter_prefix = env
-            .get("dead_letter_prefix")?
+            .get(&DEAD_LETTER_PREFIX)?
             .map(|p| p.trim_start_matches('/').to_owned());
         if let Some(dead) = &dead_letter_prefix {
             if !dead.ends_with('/') || dead.as_str() == prefix {
@@ -174,17 +282,16 @@ impl CosConfig {
             destination,
             prefix,
             key_template,
-            instance: env.get("kafka_instance_id")?.unwrap_or_else(|| "kafka".to_owned()),
-            topic_id: env.get("topic_id")?,
+            instance: env.text(&KAFKA_INSTANCE_ID)?.expect("the instance has a default"),
+            topic_id: env.get(&TOPIC_ID)?,
             zone,
             content,
             dead_letter_prefix,
             compression,
             max_object_bytes,
-            // A part is held in memory: no larger than an object may be.
-            part_bytes: env.size_within("part_size_bytes", 16 * 1024 * 1024, MIN_PART_BYTES..=MAX_OBJECT_BYTES)?,
-            storage_class: env.get("storage_class")?,
-            concurrency: env.size_within("upload_concurrency", 4, 1..=MAX_CONCURRENCY)?,
+            part_bytes: env.size(&PART_SIZE_BYTES)?,
+            storage_class: env.get(&STORAGE_CLASS)?,
+            concurrency: env.size(&UPLOAD_CONCURRENCY)?,
             schedule,
         };
         config.check_key_length()?;
@@ -229,12 +336,12 @@ impl CosConfig {
 
 /// `content_format`, with `csv_columns` and `csv_header` for CSV.
 fn lines(env: &Env, zone: &Zone) -> Result<Lines, ConfigError> {
-    Ok(match env.choice("content_format", ContentFormat::Text)? {
+    Ok(match env.choice(&CONTENT_FORMAT)? {
         ContentFormat::Text => Lines::Text,
         ContentFormat::JsonLines => Lines::JsonLines,
         ContentFormat::Csv => {
             let columns = env
-                .list("csv_columns")?
+                .list(&CSV_COLUMNS)?
                 .iter()
                 .map(|column| Path::parse(column).map_err(|e| ConfigError::new("csv_columns", e)))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -246,7 +353,7 @@ fn lines(env: &Env, zone: &Zone) -> Result<Lines, ConfigError> {
             }
             Lines::Csv(Csv {
                 columns,
-                header: env.bool_or("csv_header", true)?,
+                header: env.flag(&CSV_HEADER)?,
                 zone: zone.clone(),
             })
         }
@@ -256,7 +363,7 @@ fn lines(env: &Env, zone: &Zone) -> Result<Lines, ConfigError> {
 impl ScheduleConfig {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let connection = ConnectionConfig::from_env(env)?;
-        let topic = env.required("topic_name")?;
+        let topic = env.required(&TOPIC_NAME)?;
         if topic.contains("{topic}") {
             return Err(ConfigError::new(
                 "topic_name",
@@ -264,7 +371,7 @@ impl ScheduleConfig {
             ));
         }
         check_topic_name("topic_name", &topic)?;
-        let start = match env.get("offset_type")?.as_deref() {
+        let start = match env.text(&OFFSET_TYPE)?.as_deref() {
             None | Some("earliest") => StartFrom::Earliest,
             Some("latest") => StartFrom::Latest,
             Some(other) => StartFrom::Timestamp(
@@ -284,8 +391,8 @@ impl ScheduleConfig {
             connection,
             topic,
             start,
-            idle_timeout: env.millis_within("consumer_timeout_ms", Duration::from_secs(3), MAX_TIME_LIMIT)?,
-            fetch_max_bytes: env.size_within("fetch_max_bytes", 8 * 1024 * 1024, 1024..=MAX_FETCH_BYTES)?,
+            idle_timeout: env.millis(&CONSUMER_TIMEOUT_MS)?,
+            fetch_max_bytes: env.size(&FETCH_MAX_BYTES)?,
         })
     }
 }
@@ -306,15 +413,8 @@ fn destination(env: &Env, address: &str) -> Result<(Destination, String), Config
     }
     let (bucket, region, endpoint, path_style, path) = if let Some(rest) = address.strip_prefix("s3://") {
         let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let endpoint = ["endpoint_url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-            .iter()
-            .find_map(|var| env.get(var).transpose())
-            .transpose()?;
-        let region = ["region", "AWS_REGION", "AWS_DEFAULT_REGION"]
-            .iter()
-            .find_map(|var| env.get(var).transpose())
-            .transpose()?
-            .unwrap_or_else(|| "us-east-1".to_owned());
+        let endpoint = env.get(&ENDPOINT_URL)?;
+        let region = env.get(&REGION)?.unwrap_or_else(|| "us-east-1".to_owned());
         let path_style = endpoint.is_some();
         (bucket.to_owned(), region, endpoint, path_style, path.to_owned())
     } else {
@@ -331,8 +431,8 @@ fn destination(env: &Env, address: &str) -> Result<(Destination, String), Config
                 (bucket.to_owned(), region.to_owned())
             }
             None if !host.contains(['.', ':']) => {
-                let region = env.get("region")?.ok_or_else(|| {
-                    ConfigError::new("region", format!("is required with the bare COS bucket name `{host}`"))
+                let region = env.get(&REGION)?.ok_or_else(|| {
+                    ConfigError::new(REGION.name, format!("is required with the bare COS bucket name `{host}`"))
                 })?;
                 (host.to_owned(), region)
             }
@@ -362,22 +462,22 @@ fn destination(env: &Env, address: &str) -> Result<(Destination, String), Config
 fn credentials(env: &Env) -> Result<Credentials, ConfigError> {
     for (id, key, token, source) in [
         (
-            "TENCENTCLOUD_SECRETID",
-            "TENCENTCLOUD_SECRETKEY",
-            "TENCENTCLOUD_SESSIONTOKEN",
+            &TENCENTCLOUD_SECRETID,
+            &TENCENTCLOUD_SECRETKEY,
+            &TENCENTCLOUD_SESSIONTOKEN,
             "TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY",
         ),
         (
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
+            &AWS_ACCESS_KEY_ID,
+            &AWS_SECRET_ACCESS_KEY,
+            &AWS_SESSION_TOKEN,
             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         ),
     ] {
         if let Some(access_key_id) = env.get(id)? {
             let secret_access_key = env
                 .secret(key)?
-                .ok_or_else(|| ConfigError::new(key, format!("is required when {id} is set")))?;
+                .ok_or_else(|| ConfigError::new(key.name, format!("is required when {} is set", id.name)))?;
             return Ok(Credentials {
                 access_key_id,
                 secret_access_key,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ckafka_dump_core::config::{split_list, Choice, Env, Secret};
+use ckafka_dump_core::config::{spellings, split_list, Choice, Env, Kind, Secret, Unset, Var};
 use ckafka_dump_core::dating::Granularity;
 use ckafka_dump_core::template::{Placeholder, Template};
 use ckafka_dump_core::time::Zone;
@@ -82,69 +82,149 @@ pub struct EsConfig {
     pub bulk_concurrency: usize,
 }
 
+ckafka_dump_core::variables! {
+    /// to-es's variables.
+    VARIABLES;
+    ES_ADDRESS = Var::new(
+        "ES_Address",
+        Kind::Text(Unset::Required),
+        "One or more comma-separated nodes, `http(s)://host:port` (`host:port` means http). Credentials in the URL are refused: use the variables below.",
+    );
+    ES_USER = Var::new("ES_User", Kind::Text(Unset::Nothing), "Basic auth user; with `ES_Password`.");
+    ES_PASSWORD = Var::new("ES_Password", Kind::Secret(Unset::Nothing), "Basic auth password; with `ES_User`.");
+    ES_API_KEY = Var::new(
+        "ES_Api_Key",
+        Kind::Secret(Unset::Nothing),
+        "API key (the base64 `id:key` Elasticsearch returns as `encoded`), sent as `Authorization: ApiKey …`; wins over user/password.",
+    );
+    ES_CA_CERT = Var::new(
+        "ES_CA_Cert",
+        Kind::Pem,
+        "CA certificate for TLS: a PEM file path, or the PEM text itself. Public CAs are trusted without it.",
+    );
+    ES_INDEX_KEYWORD = Var::new(
+        "ES_Index_KeyWord",
+        Kind::Text(Unset::Means("required (unless `ES_Index_Template` starts with text)")),
+        "Index name prefix. Must be a valid index name (lowercase). Also names the dead-letter index and the dating ledger's.",
+    );
+    ES_INDEX_TIMEFORMAT = Var::new(
+        "ES_Index_TimeFormat",
+        Kind::Choice { default: "day", spellings: spellings::<IndexTimeFormat> },
+        "`day` → `<keyword>-YYYY-MM-DD`, `hour` → `<keyword>-YYYY-MM-DD-HH`, `none` → `<keyword>`; dates in `time_zone`.",
+    );
+    ES_INDEX_TEMPLATE = Var::new(
+        "ES_Index_Template",
+        Kind::Text(Unset::Nothing),
+        "Index names from each record instead: `logs-{field:app}-{date}` with `{field:NAME}` (a field of the record, or metadata such as `{field:@topic}`; lowercased, characters index names refuse become `_`), `{date}` (`YYYY-MM-DD`) and `{hour}` (`HH`) of the record time in `time_zone`. A record without the field is dead-lettered (`cause` `route`). With a template, an unset `ES_Index_KeyWord` defaults to the template's leading text (`logs`).",
+    );
+    ES_LOG_IGNOREWORD = Var::new("ES_Log_IgnoreWord", Kind::List(Unset::Nothing), "Comma list of top-level fields to drop from documents.");
+    ES_ID_FIELD = Var::new(
+        "ES_Id_Field",
+        Kind::Text(Unset::Default("log_id")),
+        "Document field whose value (string or number) becomes `_id`; `@key` uses the record key (records without one use coordinates); `none` always uses `<topic>-<partition>-<offset>`.",
+    );
+    ES_DELETE_ON_TOMBSTONE = Var::new(
+        "ES_Delete_On_Tombstone",
+        Kind::Flag { default: false },
+        "A null value (tombstone) deletes the document whose `_id` is its key (Kafka Connect's `behavior.on.null.values=delete`); needs `ES_Id_Field=@key`. Use a fixed index: a dated one would miss documents in older indices. When false, tombstones are skipped.",
+    );
+    ES_TIMESTAMP_FIELD = Var::new(
+        "ES_Timestamp_Field",
+        Kind::Text(Unset::Default("time")),
+        "Field added (only when absent) with the record time (the stage's, else Kafka's, else when first seen) in RFC 3339 in `time_zone`; `none` adds nothing. For a data stream: `@timestamp` with `ES_Op_Type=create`.",
+    );
+    ES_KAFKA_META_FIELD = Var::new(
+        "ES_Kafka_Meta_Field",
+        Kind::Text(Unset::Nothing),
+        "When set, adds `{topic, partition, offset, key}` under this field (only when absent).",
+    );
+    ES_DEAD_LETTER_INDEX = Var::new(
+        "ES_Dead_Letter_Index",
+        Kind::Text(Unset::Means("`<keyword>-dead-letter`")),
+        "Where malformed documents go — and records the transform stage rejected or whose index name cannot be made; `none` makes them fail the invocation instead.",
+    );
+    ES_PIPELINE = Var::new("ES_Pipeline", Kind::Text(Unset::Nothing), "Ingest pipeline for every bulk request.");
+    ES_OP_TYPE = Var::new(
+        "ES_Op_Type",
+        Kind::Choice { default: "index", spellings: spellings::<OpType> },
+        "`index` (overwrite) or `create` (data streams; an existing id is already written).",
+    );
+    ES_TIMEOUT_MS = Var::new(
+        "ES_Timeout_Ms",
+        Kind::Millis { default: 30_000, max: MAX_TIME_LIMIT.as_millis() as u64 },
+        "Timeout of one bulk request (never past the invocation deadline).",
+    );
+    ES_BULK_MAX_BYTES = Var::new(
+        "ES_Bulk_Max_Bytes",
+        // Elasticsearch refuses bodies above `http.max_content_length` (100 MiB by default).
+        Kind::Count { default: 10 * 1024 * 1024, min: 1024, max: 100 * 1024 * 1024 },
+        "Largest bulk request body; a single larger document travels alone.",
+    );
+    ES_BULK_CONCURRENCY = Var::new(
+        "ES_Bulk_Concurrency",
+        Kind::Count { default: 4, min: 1, max: 64 },
+        "Bulk requests in flight at once.",
+    );
+}
+
 impl EsConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let nodes = parse_nodes(&env.required("ES_Address")?)?;
-        let auth = match (
-            env.get("ES_User")?,
-            env.secret("ES_Password")?,
-            env.secret("ES_Api_Key")?,
-        ) {
+        let nodes = parse_nodes(&env.required(&ES_ADDRESS)?)?;
+        let auth = match (env.get(&ES_USER)?, env.secret(&ES_PASSWORD)?, env.secret(&ES_API_KEY)?) {
             (_, _, Some(key)) => Auth::ApiKey(key),
             (Some(user), Some(password), None) => Auth::Basic { user, password },
-            (Some(_), None, None) => return Err(ConfigError::new("ES_Password", "is required when ES_User is set")),
-            (None, Some(_), None) => return Err(ConfigError::new("ES_User", "is required when ES_Password is set")),
+            (Some(_), None, None) => return Err(ConfigError::new(ES_PASSWORD.name, "is required when ES_User is set")),
+            (None, Some(_), None) => return Err(ConfigError::new(ES_USER.name, "is required when ES_Password is set")),
             (None, None, None) => Auth::None,
         };
-        let ca_cert_pem = env.pem("ES_CA_Cert")?;
-        let index_template = match env.get("ES_Index_Template")? {
+        let ca_cert_pem = env.pem(&ES_CA_CERT)?;
+        let index_template = match env.get(&ES_INDEX_TEMPLATE)? {
             None => None,
             Some(text) => {
-                let template = Template::parse(&text).map_err(|e| ConfigError::new("ES_Index_Template", e))?;
+                let template = Template::parse(&text).map_err(|e| ConfigError::new(ES_INDEX_TEMPLATE.name, e))?;
                 validate_index_name(
-                    "ES_Index_Template",
+                    ES_INDEX_TEMPLATE.name,
                     &text.replace(['{', '}', ':', '@'], "").to_lowercase(),
                 )?;
                 Some(template)
             }
         };
-        let index_keyword = match (env.get("ES_Index_KeyWord")?, &index_template) {
+        let index_keyword = match (env.get(&ES_INDEX_KEYWORD)?, &index_template) {
             (Some(keyword), _) => keyword,
             (None, Some(template)) if !template.prefix().trim_end_matches(['-', '_']).is_empty() => {
                 template.prefix().trim_end_matches(['-', '_']).to_owned()
             }
             (None, Some(_)) => {
                 return Err(ConfigError::new(
-                    "ES_Index_KeyWord",
+                    ES_INDEX_KEYWORD.name,
                     "is required when ES_Index_Template starts with a placeholder (it names the dead-letter index)",
                 ))
             }
-            (None, None) => env.required("ES_Index_KeyWord")?,
+            (None, None) => env.required(&ES_INDEX_KEYWORD)?,
         };
-        validate_index_name("ES_Index_KeyWord", &index_keyword)?;
+        validate_index_name(ES_INDEX_KEYWORD.name, &index_keyword)?;
         let zone = Zone::from_env(env)?;
-        let id_field = optional_field(env, "ES_Id_Field", "log_id")?;
+        let id_field = optional_field(env, &ES_ID_FIELD)?;
         let id_from_key = id_field.as_deref() == Some("@key");
-        let delete_on_tombstone = env.bool_or("ES_Delete_On_Tombstone", false)?;
+        let delete_on_tombstone = env.flag(&ES_DELETE_ON_TOMBSTONE)?;
         if delete_on_tombstone && !id_from_key {
             return Err(ConfigError::new(
-                "ES_Delete_On_Tombstone",
+                ES_DELETE_ON_TOMBSTONE.name,
                 "deletes by the record key: set ES_Id_Field=@key so documents are indexed under their key",
             ));
         }
-        let index_time_format = env.choice("ES_Index_TimeFormat", IndexTimeFormat::Day)?;
-        let dead_letter_index = match env.get("ES_Dead_Letter_Index")?.as_deref() {
+        let index_time_format = env.choice(&ES_INDEX_TIMEFORMAT)?;
+        let dead_letter_index = match env.get(&ES_DEAD_LETTER_INDEX)?.as_deref() {
             None => Some(format!("{index_keyword}-dead-letter")),
             Some("none") => None,
             Some(name) => {
-                validate_index_name("ES_Dead_Letter_Index", name)?;
+                validate_index_name(ES_DEAD_LETTER_INDEX.name, name)?;
                 Some(name.to_owned())
             }
         };
-        let op_type = env.choice("ES_Op_Type", OpType::Index)?;
-        // Elasticsearch refuses bodies above `http.max_content_length` (100 MiB by default).
-        let bulk_max_bytes = env.size_within("ES_Bulk_Max_Bytes", 10 * 1024 * 1024, 1024..=100 * 1024 * 1024)?;
-        let bulk_concurrency = env.size_within("ES_Bulk_Concurrency", 4, 1..=64)?;
+        let op_type = env.choice(&ES_OP_TYPE)?;
+        let bulk_max_bytes = env.size(&ES_BULK_MAX_BYTES)?;
+        let bulk_concurrency = env.size(&ES_BULK_CONCURRENCY)?;
         Ok(EsConfig {
             nodes,
             auth,
@@ -156,16 +236,16 @@ impl EsConfig {
             id_from_key,
             delete_on_tombstone,
             documents: DocumentSettings {
-                ignore_fields: env.list("ES_Log_IgnoreWord")?,
+                ignore_fields: env.list(&ES_LOG_IGNOREWORD)?,
                 id_field: id_field.filter(|_| !id_from_key),
                 zone,
-                timestamp_field: optional_field(env, "ES_Timestamp_Field", "time")?,
-                kafka_meta_field: env.get("ES_Kafka_Meta_Field")?,
+                timestamp_field: optional_field(env, &ES_TIMESTAMP_FIELD)?,
+                kafka_meta_field: env.get(&ES_KAFKA_META_FIELD)?,
             },
             dead_letter_index,
-            pipeline: env.get("ES_Pipeline")?,
+            pipeline: env.get(&ES_PIPELINE)?,
             op_type,
-            request_timeout: env.millis_within("ES_Timeout_Ms", Duration::from_secs(30), MAX_TIME_LIMIT)?,
+            request_timeout: env.millis(&ES_TIMEOUT_MS)?,
             bulk_max_bytes,
             bulk_concurrency,
         })
@@ -197,13 +277,9 @@ impl EsConfig {
     }
 }
 
-/// A field name with a default that `none` turns off.
-fn optional_field(env: &Env, var: &str, default: &str) -> Result<Option<String>, ConfigError> {
-    Ok(match env.get(var)? {
-        None => Some(default.to_owned()),
-        Some(v) if v.eq_ignore_ascii_case("none") => None,
-        Some(v) => Some(v),
-    })
+/// A field name with a declared default that `none` turns off.
+fn optional_field(env: &Env, var: &Var) -> Result<Option<String>, ConfigError> {
+    Ok(env.text(var)?.filter(|v| !v.eq_ignore_ascii_case("none")))
 }
 
 /// `ES_Address`: comma-separated `http(s)://host:port` (scheme defaults to http). Credentials embedded in
@@ -218,16 +294,16 @@ fn parse_nodes(raw: &str) -> Result<Vec<String>, ConfigError> {
                 format!("http://{n}")
             };
             let parsed = reqwest::Url::parse(&url)
-                .map_err(|e| ConfigError::new("ES_Address", format!("`{n}` is not a URL: {e}")))?;
+                .map_err(|e| ConfigError::new(ES_ADDRESS.name, format!("`{n}` is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ConfigError::new(
-                    "ES_Address",
+                    ES_ADDRESS.name,
                     format!("`{n}`: scheme must be http or https"),
                 ));
             }
             if !parsed.username().is_empty() || parsed.password().is_some() {
                 return Err(ConfigError::new(
-                    "ES_Address",
+                    ES_ADDRESS.name,
                     "holds credentials; put them in ES_User / ES_Password instead",
                 ));
             }
@@ -235,7 +311,7 @@ fn parse_nodes(raw: &str) -> Result<Vec<String>, ConfigError> {
         })
         .collect::<Result<_, _>>()?;
     if nodes.is_empty() {
-        return Err(ConfigError::new("ES_Address", "names no node"));
+        return Err(ConfigError::new(ES_ADDRESS.name, "names no node"));
     }
     Ok(nodes)
 }

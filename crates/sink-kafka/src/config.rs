@@ -2,7 +2,7 @@
 //! `kafka_topic_name` are the `KafkaToKafkaConsumer` template's names; security settings use the client
 //! configuration names Kafka users know (`security_protocol`, `sasl_mechanism`, ...).
 
-use ckafka_dump_core::config::{Choice, Env};
+use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Unset, Var};
 use ckafka_dump_core::record::{topic_name_problem, topic_text_problem};
 use ckafka_dump_core::template::{Placeholder, Template};
 use ckafka_dump_core::time::Zone;
@@ -108,32 +108,75 @@ pub struct KafkaConfig {
     pub concurrency: usize,
 }
 
+ckafka_dump_core::variables! {
+    /// to-kafka's own variables (the connection's are the kafka crate's).
+    VARIABLES;
+    KAFKA_TOPIC_NAME = Var::new(
+        "kafka_topic_name",
+        Kind::Text(Unset::Required),
+        "Target topic. `{topic}` is replaced by the source topic (e.g. `mirror.{topic}`), so many source topics map cleanly; `{field:NAME}` by a field of the record (`orders.{field:region}`). A record without the field, or whose topic name Kafka refuses, goes to `kafka_dead_letter_topic`, or fails the batch before anything is produced, naming it.",
+    );
+    KAFKA_KEY_FIELD = Var::new(
+        "kafka_key_field",
+        Kind::Text(Unset::Nothing),
+        "The produced key is this field of the record (its text; numbers as written) instead of the source key; it also drives `partition_strategy=key`.",
+    );
+    KAFKA_DEAD_LETTER_TOPIC = Var::new(
+        "kafka_dead_letter_topic",
+        Kind::Text(Unset::Nothing),
+        "Records that cannot be produced as they are — rejected by the transform stage, missing the topic or key field, a topic name Kafka refuses, a topic a field names that does not exist, refused by the broker alone — go to this topic (it must exist) with their key, value and headers, plus `ckafka-dump-error` (the reason) and the three source headers; counted as `dead_lettered`. Unset, they fail the batch.",
+    );
+    COMPRESSION_TYPE = Var::new(
+        "compression_type",
+        Kind::Choice { default: "none", spellings: spellings::<CompressionChoice> },
+        "Compression of produced record batches.",
+    );
+    PARTITION_STRATEGY = Var::new(
+        "partition_strategy",
+        Kind::Choice { default: "key", spellings: spellings::<PartitionStrategy> },
+        "`key`: murmur2 of the key as the Java client's default partitioner (keyless records round-robin); `same`: the source partition when the target has it, else as `key`; `round-robin`: every record to the next partition.",
+    );
+    PROVENANCE_HEADERS = Var::new(
+        "provenance_headers",
+        Kind::Flag { default: false },
+        "Adds `ckafka-dump-source-topic`, `-partition` and `-offset` (a record's own header of the same name is kept as `<name>.1`).",
+    );
+    MAX_REQUEST_BYTES = Var::new(
+        "max_request_bytes",
+        // Kafka brokers refuse requests above `socket.request.max.bytes` (100 MiB by default).
+        Kind::Count { default: 1_000_000, min: 1024, max: 100 * 1024 * 1024 },
+        "Largest produce request (keep it under the broker's `message.max.bytes`).",
+    );
+    PRODUCE_CONCURRENCY = Var::new(
+        "produce_concurrency",
+        Kind::Count { default: 8, min: 1, max: 64 },
+        "Target partitions produced at once.",
+    );
+}
+
 impl KafkaConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let connection = ConnectionConfig::from_env(env)?;
-        let topic_text = env.required("kafka_topic_name")?;
-        let topic = TopicTemplate::parse("kafka_topic_name", &topic_text)?;
+        let topic_text = env.required(&KAFKA_TOPIC_NAME)?;
+        let topic = TopicTemplate::parse(KAFKA_TOPIC_NAME.name, &topic_text)?;
         // The text around the placeholders: a field fills in the rest of the name.
         if let Some(problem) = topic_text_problem(&topic.template.literals()) {
-            return Err(ConfigError::new("kafka_topic_name", problem));
+            return Err(ConfigError::new(KAFKA_TOPIC_NAME.name, problem));
         }
-        let key_field = match env.get("kafka_key_field")? {
+        let key_field = match env.get(&KAFKA_KEY_FIELD)? {
             None => None,
-            Some(name) => Some(Path::parse(&name).map_err(|e| ConfigError::new("kafka_key_field", e))?),
+            Some(name) => Some(Path::parse(&name).map_err(|e| ConfigError::new(KAFKA_KEY_FIELD.name, e))?),
         };
-        let compression = env
-            .choice("compression_type", CompressionChoice(Compression::NoCompression))?
-            .0;
-        let partition_strategy = env.choice("partition_strategy", PartitionStrategy::Key)?;
-        // Kafka brokers refuse requests above `socket.request.max.bytes` (100 MiB by default).
-        let max_request_bytes = env.size_within("max_request_bytes", 1_000_000, 1024..=100 * 1024 * 1024)?;
-        let concurrency = env.size_within("produce_concurrency", 8, 1..=64)?;
-        let dead_letter_topic = env.get("kafka_dead_letter_topic")?;
+        let compression = env.choice::<CompressionChoice>(&COMPRESSION_TYPE)?.0;
+        let partition_strategy = env.choice(&PARTITION_STRATEGY)?;
+        let max_request_bytes = env.size(&MAX_REQUEST_BYTES)?;
+        let concurrency = env.size(&PRODUCE_CONCURRENCY)?;
+        let dead_letter_topic = env.get(&KAFKA_DEAD_LETTER_TOPIC)?;
         if let Some(dead) = &dead_letter_topic {
-            check_topic_name("kafka_dead_letter_topic", dead)?;
+            check_topic_name(KAFKA_DEAD_LETTER_TOPIC.name, dead)?;
             if *dead == topic_text {
                 return Err(ConfigError::new(
-                    "kafka_dead_letter_topic",
+                    KAFKA_DEAD_LETTER_TOPIC.name,
                     format!("`{dead}` is kafka_topic_name too; dead letters need a topic of their own"),
                 ));
             }
@@ -144,7 +187,7 @@ impl KafkaConfig {
             key_field,
             compression,
             partition_strategy,
-            provenance_headers: env.bool_or("provenance_headers", false)?,
+            provenance_headers: env.flag(&PROVENANCE_HEADERS)?,
             dead_letter_topic,
             max_request_bytes,
             concurrency,

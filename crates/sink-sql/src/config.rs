@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ckafka_dump_core::config::{Choice, Env, Secret};
+use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Secret, Unset, Var};
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 use percent_encoding::percent_decode_str;
 
@@ -118,29 +118,105 @@ pub struct SqlConfig {
 
 pub const DEFAULT_OFFSETS_TABLE: &str = "ckafka_dump_offsets";
 
+ckafka_dump_core::variables! {
+    /// to-sql's variables: a URL, or the MySQL template's names, or the CDW template's names, then the rest.
+    VARIABLES;
+    DB_URL = Var::new(
+        "db_url",
+        Kind::Secret(Unset::Means("required (or a template's variables)")),
+        "`postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db` (`postgresql://`, `mariadb://` too; user and password percent-encoded). Parameters: `sslmode` = `disable`, `prefer` (PostgreSQL's default: TLS when offered, unverified), `require` (TLS, unverified), `verify-ca` (chain), `verify-full` (chain and host name; MySQL's `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY` work too; MySQL defaults to `disable`); `sslrootcert` (a CA file); `connect_timeout` (seconds). The URL is never shown.",
+    );
+    DB_TABLE_URL = Var::new("db_table", Kind::Text(Unset::Means("required with `db_url`")), "The target table, `schema.table` allowed.");
+    DBHOST = Var::new("dbhost", Kind::Text(Unset::Nothing), "The MySQL template's host (MySQL, columns by name); may carry `:port`.");
+    DBUSER = Var::new("dbuser", Kind::Text(Unset::Means("required with `dbhost`")), "The MySQL template's user.");
+    DBPWD = Var::new("dbpwd", Kind::Secret(Unset::Nothing), "The MySQL template's password.");
+    DBDATABASE = Var::new("dbdatabase", Kind::Text(Unset::Means("required with `dbhost`")), "The MySQL template's database.");
+    DBTABLE = Var::new("dbtable", Kind::Text(Unset::Means("required with `dbhost`")), "The MySQL template's table.");
+    DB_HOST = Var::new("DB_HOST", Kind::Text(Unset::Nothing), "The CDW template's host (PostgreSQL, delimited lines); may carry `:port`.");
+    DB_PORT = Var::new("DB_PORT", Kind::Count { default: 5436, min: 1, max: 65535 }, "The CDW template's port.");
+    DB_USER = Var::new("DB_USER", Kind::Text(Unset::Means("required with `DB_HOST`")), "The CDW template's user.");
+    DB_PASSWORD = Var::new("DB_PASSWORD", Kind::Secret(Unset::Nothing), "The CDW template's password.");
+    DB_DATABASE = Var::new("DB_DATABASE", Kind::Text(Unset::Means("required with `DB_HOST`")), "The CDW template's database.");
+    DB_SCHEMA = Var::new("DB_SCHEMA", Kind::Text(Unset::Nothing), "The CDW template's schema.");
+    DB_TABLE = Var::new("DB_TABLE", Kind::Text(Unset::Means("required with `DB_HOST`")), "The CDW template's table.");
+    MSG_SEPARATOR_ASCII = Var::new(
+        "MSG_SEPARATOR_ASCII",
+        Kind::Count { default: 44, min: 1, max: 127 },
+        "The delimited format's separator, as an ASCII code (44 is `,`).",
+    );
+    MSG_NULL = Var::new("MSG_NULL", Kind::Text(Unset::Default("\\N")), "The delimited format's NULL marker.");
+    STATMENT_TIMEOUT = Var::new(
+        "STATMENT_TIMEOUT",
+        Kind::Count { default: 50, min: 1, max: MAX_TIME_LIMIT.as_secs() },
+        "With the CDW names (sic): seconds a batch's transaction may take, below the deadline.",
+    );
+    DB_TYPE = Var::new(
+        "db_type",
+        Kind::Text(Unset::Means("from the URL or the names")),
+        "`postgres` or `mysql` (`mariadb`), overriding what the URL or the names imply.",
+    );
+    ROW_FORMAT = Var::new(
+        "row_format",
+        Kind::Text(Unset::Means("`columns` (`delimited` with the CDW names)")),
+        "`columns`: table columns by name from metadata and the value's fields; `delimited`: the value split by `MSG_SEPARATOR_ASCII` into the table's columns in order.",
+    );
+    WRITE_MODE = Var::new(
+        "write_mode",
+        Kind::Choice { default: "append", spellings: spellings::<WriteMode> },
+        "`upsert` writes by the table's primary key or `key_columns`, updating only the columns a record fills.",
+    );
+    KEY_COLUMNS = Var::new("key_columns", Kind::List(Unset::Means("the primary key")), "Upsert key, comma-separated.");
+    DELETE_ON_TOMBSTONE = Var::new("delete_on_tombstone", Kind::Flag { default: false }, "Upsert mode: a tombstone deletes its key's row.");
+    OFFSETS_TABLE = Var::new(
+        "offsets_table",
+        Kind::Text(Unset::Default(DEFAULT_OFFSETS_TABLE)),
+        "In the target table's schema unless qualified. The function's user needs SELECT/INSERT/UPDATE on it, and CREATE only while it (or the dead-letter table, or the `auto_create_table` table) is missing: what exists is never created again. ALTER once to upgrade a table of an earlier version.",
+    );
+    DEAD_LETTER_TABLE = Var::new(
+        "dead_letter_table",
+        Kind::Text(Unset::Nothing),
+        "Where malformed records go — and records the transform stage rejects, with their original bytes; unset fails the batch naming them.",
+    );
+    AUTO_CREATE_TABLE = Var::new(
+        "auto_create_table",
+        Kind::Flag { default: false },
+        "Creates a raw table when missing: topic, partition, offset (primary key), key (binary), timestamp, headers, value (text).",
+    );
+    DB_CA_CERT = Var::new(
+        "db_ca_cert",
+        Kind::Pem,
+        "CA certificate (PEM text or a path) for `verify-ca` / `verify-full`, e.g. the RDS CA bundle; else the public roots.",
+    );
+    CONNECT_TIMEOUT_MS = Var::new(
+        "connect_timeout_ms",
+        Kind::Millis { default: 5000, max: MAX_TIME_LIMIT.as_millis() as u64 },
+        "Connecting, TLS and login included (never past the deadline).",
+    );
+}
+
 impl SqlConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let (mut target, table_var, table, template_format, statement_timeout) =
-            if let Some(url) = env.secret("db_url")? {
+            if let Some(url) = env.secret(&DB_URL)? {
                 let target = parse_url(env, &url)?;
-                let table = env.required("db_table")?;
-                (target, "db_table", table, FormatChoice::Columns, None)
-            } else if env.get("dbhost")?.is_some() {
+                let table = env.required(&DB_TABLE_URL)?;
+                (target, DB_TABLE_URL.name, table, FormatChoice::Columns, None)
+            } else if env.get(&DBHOST)?.is_some() {
                 (
                     mysql_template(env)?,
-                    "dbtable",
-                    env.required("dbtable")?,
+                    DBTABLE.name,
+                    env.required(&DBTABLE)?,
                     FormatChoice::Columns,
                     None,
                 )
-            } else if env.get("DB_HOST")?.is_some() {
+            } else if env.get(&DB_HOST)?.is_some() {
                 let target = cdw_template(env)?;
-                let table = match env.get("DB_SCHEMA")? {
-                    Some(schema) => format!("{schema}.{}", env.required("DB_TABLE")?),
-                    None => env.required("DB_TABLE")?,
+                let table = match env.get(&DB_SCHEMA)? {
+                    Some(schema) => format!("{schema}.{}", env.required(&DB_TABLE)?),
+                    None => env.required(&DB_TABLE)?,
                 };
-                let timeout = Duration::from_secs(env.within("STATMENT_TIMEOUT", 50, 1..=MAX_TIME_LIMIT.as_secs())?);
-                (target, "DB_TABLE", table, FormatChoice::Delimited, Some(timeout))
+                let timeout = Duration::from_secs(env.count(&STATMENT_TIMEOUT)?);
+                (target, DB_TABLE.name, table, FormatChoice::Delimited, Some(timeout))
             } else {
                 return Err(ConfigError::new(
                     "db_url",
@@ -148,44 +224,44 @@ impl SqlConfig {
                      dbdatabase, dbtable, or the CDW template's DB_HOST … DB_TABLE",
                 ));
             };
-        target.dialect = env.choice("db_type", target.dialect)?;
+        target.dialect = env.choice_given(&DB_TYPE)?.unwrap_or(target.dialect);
         if target.dialect == Dialect::Mysql && target.tls == TlsMode::Prefer {
             target.tls = TlsMode::Disable;
         }
-        if let Some(ca) = env.pem("db_ca_cert")? {
+        if let Some(ca) = env.pem(&DB_CA_CERT)? {
             target.ca_pem = Some(ca);
         }
         let table = TableName::parse(&table)
             .ok_or_else(|| ConfigError::new(table_var, format!("`{table}` is not a table name or schema.table")))?;
-        let sibling = |var: &str, default: &str| -> Result<TableName, ConfigError> {
-            let name = env.get(var)?.unwrap_or_else(|| default.to_owned());
-            table
-                .sibling(&name)
-                .ok_or_else(|| ConfigError::new(var, format!("`{name}` is not a table name or schema.table")))
+        let sibling = |var: &Var| -> Result<Option<TableName>, ConfigError> {
+            let Some(name) = env.text(var)? else {
+                return Ok(None);
+            };
+            let sibling = table.sibling(&name);
+            sibling
+                .map(Some)
+                .ok_or_else(|| ConfigError::new(var.name, format!("`{name}` is not a table name or schema.table")))
         };
-        let offsets_table = sibling("offsets_table", DEFAULT_OFFSETS_TABLE)?;
-        let dead_letter_table = match env.get("dead_letter_table")? {
-            None => None,
-            Some(name) => Some(sibling("dead_letter_table", &name)?),
-        };
-        let format = match env.choice("row_format", template_format)? {
+        let offsets_table = sibling(&OFFSETS_TABLE)?.expect("the offsets table has a default");
+        let dead_letter_table = sibling(&DEAD_LETTER_TABLE)?;
+        let format = match env.choice_given(&ROW_FORMAT)?.unwrap_or(template_format) {
             FormatChoice::Columns => RowFormat::Columns,
             FormatChoice::Delimited => {
-                let code = env.within("MSG_SEPARATOR_ASCII", 44, 1..=127)?;
+                let code = env.count(&MSG_SEPARATOR_ASCII)?;
                 RowFormat::Delimited {
                     separator: char::from(code as u8),
-                    null: env.get("MSG_NULL")?.unwrap_or_else(|| "\\N".to_owned()),
+                    null: env.text(&MSG_NULL)?.expect("the NULL marker has a default"),
                 }
             }
         };
-        let write_mode = env.choice("write_mode", WriteMode::Append)?;
-        let key_columns = env.list("key_columns")?;
-        let delete_on_tombstone = env.bool_or("delete_on_tombstone", false)?;
+        let write_mode = env.choice(&WRITE_MODE)?;
+        let key_columns = env.list(&KEY_COLUMNS)?;
+        let delete_on_tombstone = env.flag(&DELETE_ON_TOMBSTONE)?;
         if write_mode == WriteMode::Append && (delete_on_tombstone || !key_columns.is_empty()) {
             let var = if delete_on_tombstone {
-                "delete_on_tombstone"
+                DELETE_ON_TOMBSTONE.name
             } else {
-                "key_columns"
+                KEY_COLUMNS.name
             };
             return Err(ConfigError::new(var, "applies to write_mode=upsert only"));
         }
@@ -198,14 +274,14 @@ impl SqlConfig {
             delete_on_tombstone,
             offsets_table,
             dead_letter_table,
-            auto_create_table: env.bool_or("auto_create_table", false)?,
+            auto_create_table: env.flag(&AUTO_CREATE_TABLE)?,
             statement_timeout,
         })
     }
 }
 
 fn connect_timeout(env: &Env) -> Result<Duration, ConfigError> {
-    env.millis_within("connect_timeout_ms", Duration::from_secs(5), MAX_TIME_LIMIT)
+    env.millis(&CONNECT_TIMEOUT_MS)
 }
 
 fn parse_url(env: &Env, url: &Secret) -> Result<Target, ConfigError> {
@@ -307,14 +383,14 @@ fn host_port(var: &str, value: &str, default: u16) -> Result<(String, u16), Conf
 }
 
 fn mysql_template(env: &Env) -> Result<Target, ConfigError> {
-    let (host, port) = host_port("dbhost", &env.required("dbhost")?, 3306)?;
+    let (host, port) = host_port(DBHOST.name, &env.required(&DBHOST)?, 3306)?;
     Ok(Target {
         dialect: Dialect::Mysql,
         host,
         port,
-        user: env.required("dbuser")?,
-        password: env.secret("dbpwd")?,
-        database: env.required("dbdatabase")?,
+        user: env.required(&DBUSER)?,
+        password: env.secret(&DBPWD)?,
+        database: env.required(&DBDATABASE)?,
         tls: TlsMode::Disable,
         ca_pem: None,
         connect_timeout: connect_timeout(env)?,
@@ -322,18 +398,18 @@ fn mysql_template(env: &Env) -> Result<Target, ConfigError> {
 }
 
 fn cdw_template(env: &Env) -> Result<Target, ConfigError> {
-    let (host, port) = host_port("DB_HOST", &env.required("DB_HOST")?, 5436)?;
-    let port = match env.get("DB_PORT")? {
-        Some(_) => env.within("DB_PORT", 5436, 1..=65535)? as u16,
+    let (host, port) = host_port(DB_HOST.name, &env.required(&DB_HOST)?, 5436)?;
+    let port = match env.get(&DB_PORT)? {
+        Some(_) => env.count(&DB_PORT)? as u16,
         None => port,
     };
     Ok(Target {
         dialect: Dialect::Postgres,
         host,
         port,
-        user: env.required("DB_USER")?,
-        password: env.secret("DB_PASSWORD")?,
-        database: env.required("DB_DATABASE")?,
+        user: env.required(&DB_USER)?,
+        password: env.secret(&DB_PASSWORD)?,
+        database: env.required(&DB_DATABASE)?,
         tls: TlsMode::Prefer,
         ca_pem: None,
         connect_timeout: connect_timeout(env)?,

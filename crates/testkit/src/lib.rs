@@ -258,3 +258,23 @@ pub async fn join_overlapping<T>(tasks: Vec<tokio::task::JoinHandle<Timed<T>>>) 
     assert!(last_start < first_end, "the {} tasks ran at the same time", timed.len());
     timed.into_iter().map(|(_, _, output)| output).collect()
 }
+
+/// Checks that the configuration table of the docs page `page` (the block `<!-- configuration: NAME -->`) is
+/// the one `vars` render, so the documentation and the declarations cannot drift. With `CKD_WRITE_DOCS=1` it
+/// writes the table into the page instead.
+pub fn check_configuration_table(page: &str, name: &str, vars: &[&ckafka_dump_core::config::Var]) {
+    let path = repo_root().join(page);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let table = ckafka_dump_core::config::table(vars.iter().copied());
+    let expected = ckafka_dump_core::config::with_table(&text, name, &table)
+        .unwrap_or_else(|| panic!("{page} has no `<!-- configuration: {name} -->` … `<!-- /configuration -->` block"));
+    if std::env::var_os("CKD_WRITE_DOCS").is_some() {
+        std::fs::write(&path, expected).unwrap();
+        return;
+    }
+    assert!(
+        text == expected,
+        "{page}: the configuration table differs from the declarations (declare each variable once, in its crate's \
+         `variables!`); regenerate the page with `CKD_WRITE_DOCS=1 cargo test --workspace --test docs`"
+    );
+}

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::config::{split_list, Env};
+use crate::config::{split_list, Env, Kind, Unset, Var};
 use crate::error::ConfigError;
 use crate::record::{Batch, Record, Timestamp};
 use crate::staged::{Outcome, Rejection, StagedBatch};
@@ -60,20 +60,66 @@ enum Processed<'r> {
     Rejected(String),
 }
 
-pub const VARIABLES: [&str; 12] = [
-    "TRANSFORM_PARSE",
-    "TRANSFORM_DELIMITER",
-    "TRANSFORM_FIELDS",
-    "TRANSFORM_REGEX",
-    "TRANSFORM_FLATTEN",
-    "TRANSFORM_ADD",
-    "TRANSFORM_TIME_FIELD",
-    "TRANSFORM_TIME_FORMAT",
-    "TRANSFORM_FILTER",
-    "TRANSFORM_RENAME",
-    "TRANSFORM_DROP",
-    "TRANSFORM_KEEP",
-];
+fn parse_spellings() -> Vec<&'static str> {
+    vec!["json", "delimited", "regex"]
+}
+
+crate::variables! {
+    /// The stage's variables (besides `time_zone`); setting any of them configures it.
+    VARIABLES;
+    TRANSFORM_PARSE = Var::new(
+        "TRANSFORM_PARSE",
+        Kind::Choice { default: "json", spellings: parse_spellings },
+        "How a value becomes fields: a JSON object (or a JSON string holding one), text split by `TRANSFORM_DELIMITER` into `TRANSFORM_FIELDS`, or text matched by `TRANSFORM_REGEX`.",
+    );
+    TRANSFORM_DELIMITER = Var::new(
+        "TRANSFORM_DELIMITER",
+        Kind::Untrimmed(Unset::Means("`,`")),
+        "`delimited`: the separator, taken untrimmed (a tab or a space works). The last field takes the rest of the line. E.g. `|`.",
+    );
+    TRANSFORM_FIELDS = Var::new(
+        "TRANSFORM_FIELDS",
+        Kind::List(Unset::Means("required with `delimited`")),
+        "The fields' names, in order: `time, level, msg`.",
+    );
+    TRANSFORM_REGEX = Var::new(
+        "TRANSFORM_REGEX",
+        Kind::Text(Unset::Means("required with `regex`")),
+        "A regex whose named groups are the fields: `^(?P<ip>\\S+) (?P<method>[A-Z]+) (?P<path>\\S+)`.",
+    );
+    TRANSFORM_FLATTEN = Var::new(
+        "TRANSFORM_FLATTEN",
+        Kind::Untrimmed(Unset::Nothing),
+        "Raise nested objects' fields to the top, names joined by this separator (arrays stay): with `.`, `{\"a\":{\"b\":1}}` becomes `{\"a.b\":1}`.",
+    );
+    TRANSFORM_ADD = Var::new(
+        "TRANSFORM_ADD",
+        Kind::List(Unset::Nothing),
+        "Add Kafka metadata as fields, `name:@source`: `@topic`, `@partition`, `@offset`, `@key` (text), `@timestamp` (Kafka time, RFC 3339 in `time_zone`), `@timestamp_ms`, `@headers` (an object), `@header.NAME`. E.g. `kafka_topic:@topic, kafka_offset:@offset`.",
+    );
+    TRANSFORM_TIME_FIELD = Var::new(
+        "TRANSFORM_TIME_FIELD",
+        Kind::Text(Unset::Nothing),
+        "Take the record time from this field: it then dates ES indices, object keys, added timestamp fields and the produced Kafka timestamp in place of Kafka's time (and undated SCF records need no dating ledger). A time before 1970 or after year 9999 rejects the record.",
+    );
+    TRANSFORM_TIME_FORMAT = Var::new(
+        "TRANSFORM_TIME_FORMAT",
+        Kind::Text(Unset::Means("`auto`")),
+        "`auto` (numbers below 10^11 are epoch seconds, above epoch ms; text RFC 3339), `epoch_s`, `epoch_ms`, `rfc3339`, or a strftime pattern such as `%Y-%m-%d %H:%M:%S` (without `%z` the text is local time in `time_zone`).",
+    );
+    TRANSFORM_FILTER = Var::new(
+        "TRANSFORM_FILTER",
+        Kind::Text(Unset::Nothing),
+        "Keep only records for which this holds (see filter expressions); the rest are counted as `filtered`. Parentheses and `not` nest at most 64 deep. E.g. `level == \"error\" and app in [\"pay\", \"auth\"]`.",
+    );
+    TRANSFORM_RENAME = Var::new(
+        "TRANSFORM_RENAME",
+        Kind::List(Unset::Nothing),
+        "`old:new` pairs: `msg:message, user.id:uid`.",
+    );
+    TRANSFORM_DROP = Var::new("TRANSFORM_DROP", Kind::List(Unset::Nothing), "Fields to remove: `password, debug`.");
+    TRANSFORM_KEEP = Var::new("TRANSFORM_KEEP", Kind::List(Unset::Nothing), "Keep only these fields: `time, level, message`.");
+}
 
 impl Stage {
     pub fn from_env(env: &Env) -> Result<Stage, ConfigError> {
@@ -124,20 +170,20 @@ impl Stage {
 impl Steps {
     fn from_env(env: &Env) -> Result<Steps, ConfigError> {
         let invalid = |var: &'static str| move |reason: String| ConfigError::new(var, reason);
-        let parse = match env.get("TRANSFORM_PARSE")?.as_deref().unwrap_or("json") {
+        let parse = match env.get(&TRANSFORM_PARSE)?.as_deref().unwrap_or("json") {
             "json" => Parse::Json,
             "delimited" => {
-                let names = split_list(&env.required("TRANSFORM_FIELDS")?);
+                let names = split_list(&env.required(&TRANSFORM_FIELDS)?);
                 // The delimiter is taken untrimmed: a tab or a space is a common one.
-                let delimiter = env.untrimmed("TRANSFORM_DELIMITER")?.unwrap_or_else(|| ",".to_owned());
+                let delimiter = env.untrimmed(&TRANSFORM_DELIMITER)?.unwrap_or_else(|| ",".to_owned());
                 Parse::Delimited { delimiter, names }
             }
             "regex" => {
-                let pattern = env.required("TRANSFORM_REGEX")?;
-                let regex = Regex::new(&pattern).map_err(|e| ConfigError::new("TRANSFORM_REGEX", e.to_string()))?;
+                let pattern = env.required(&TRANSFORM_REGEX)?;
+                let regex = Regex::new(&pattern).map_err(|e| ConfigError::new(TRANSFORM_REGEX.name, e.to_string()))?;
                 if regex.capture_names().flatten().next().is_none() {
                     return Err(ConfigError::new(
-                        "TRANSFORM_REGEX",
+                        TRANSFORM_REGEX.name,
                         "has no named group; name each field as (?P<name>...)",
                     ));
                 }
@@ -145,42 +191,42 @@ impl Steps {
             }
             other => {
                 return Err(ConfigError::new(
-                    "TRANSFORM_PARSE",
+                    TRANSFORM_PARSE.name,
                     format!("`{other}` is not json, delimited or regex"),
                 ))
             }
         };
-        let add = pairs(env, "TRANSFORM_ADD")?
+        let add = pairs(env, &TRANSFORM_ADD)?
             .into_iter()
             .map(|(name, source)| match Path::parse(&source) {
                 Ok(Path::Meta(meta)) => Ok((name, meta)),
                 _ => Err(ConfigError::new(
-                    "TRANSFORM_ADD",
+                    TRANSFORM_ADD.name,
                     format!("`{name}:{source}`: the source must be Kafka metadata ({})", META_NAMES),
                 )),
             })
             .collect::<Result<_, _>>()?;
-        let time = match env.get("TRANSFORM_TIME_FIELD")? {
+        let time = match env.get(&TRANSFORM_TIME_FIELD)? {
             None => None,
             Some(field) => {
-                let format = env.get("TRANSFORM_TIME_FORMAT")?.unwrap_or_else(|| "auto".to_owned());
-                let format = TimeFormat::parse(&format).map_err(invalid("TRANSFORM_TIME_FORMAT"))?;
-                Some((Path::parse(&field).map_err(invalid("TRANSFORM_TIME_FIELD"))?, format))
+                let format = env.get(&TRANSFORM_TIME_FORMAT)?.unwrap_or_else(|| "auto".to_owned());
+                let format = TimeFormat::parse(&format).map_err(invalid(TRANSFORM_TIME_FORMAT.name))?;
+                Some((Path::parse(&field).map_err(invalid(TRANSFORM_TIME_FIELD.name))?, format))
             }
         };
-        let filter = match env.get("TRANSFORM_FILTER")? {
+        let filter = match env.get(&TRANSFORM_FILTER)? {
             None => None,
-            Some(text) => Some(Filter::parse(&text).map_err(invalid("TRANSFORM_FILTER"))?),
+            Some(text) => Some(Filter::parse(&text).map_err(invalid(TRANSFORM_FILTER.name))?),
         };
         Ok(Steps {
             parse,
-            flatten: env.untrimmed("TRANSFORM_FLATTEN")?,
+            flatten: env.untrimmed(&TRANSFORM_FLATTEN)?,
             add,
             time,
             filter,
-            rename: pairs(env, "TRANSFORM_RENAME")?,
-            drop: env.list("TRANSFORM_DROP")?,
-            keep: env.list("TRANSFORM_KEEP")?,
+            rename: pairs(env, &TRANSFORM_RENAME)?,
+            drop: env.list(&TRANSFORM_DROP)?,
+            keep: env.list(&TRANSFORM_KEEP)?,
         })
     }
 
@@ -274,7 +320,7 @@ impl Steps {
 }
 
 /// `a:b, c:d` pairs; an error names the item.
-fn pairs(env: &Env, var: &'static str) -> Result<Vec<(String, String)>, ConfigError> {
+fn pairs(env: &Env, var: &Var) -> Result<Vec<(String, String)>, ConfigError> {
     env.list(var)?
         .into_iter()
         .enumerate()
@@ -283,7 +329,7 @@ fn pairs(env: &Env, var: &'static str) -> Result<Vec<(String, String)>, ConfigEr
                 Ok((a.trim().to_owned(), b.trim().to_owned()))
             }
             _ => Err(ConfigError::new(
-                var,
+                var.name,
                 format!("item {} `{item}` is not `name:name`", i + 1),
             )),
         })
