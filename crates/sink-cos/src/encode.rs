@@ -119,13 +119,21 @@ impl Lines {
             }
             Lines::Csv(csv) => {
                 scratch.clear();
+                // The value's object is read once for all the columns.
+                let object = record.object().ok();
                 let cells: Vec<Cow<'_, str>> = csv
                     .columns
                     .iter()
-                    .map(|column| match record.field(column, &csv.zone).as_deref() {
-                        Err(_) | Ok(Value::Null) => Cow::Borrowed(""),
-                        Ok(Value::String(text)) => Cow::Owned(text.clone()),
-                        Ok(other) => Cow::Owned(other.to_string()),
+                    .map(|column| {
+                        let value = match column {
+                            Path::Meta(meta) => meta.value(record, &csv.zone).map(Cow::Owned),
+                            Path::Field { .. } => object.as_ref().and_then(|object| object.find(column)),
+                        };
+                        match value.as_deref() {
+                            None | Some(Value::Null) => Cow::Borrowed(""),
+                            Some(Value::String(text)) => Cow::Owned(text.clone()),
+                            Some(other) => Cow::Owned(other.to_string()),
+                        }
                     })
                     .collect();
                 write_csv_row(scratch, cells.iter().map(|c| c.as_ref()));

@@ -7,7 +7,7 @@ use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::json;
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::DateTime;
-use ckafka_dump_core::{Record, StagedBatch, StagedRecord};
+use ckafka_dump_core::{Outcome, Record, StagedBatch, StagedRecord};
 
 use crate::config::{EsConfig, IndexPart, IndexTimeFormat, OpType, REFUSED_IN_INDEX_NAMES};
 use crate::document;
@@ -40,7 +40,24 @@ pub struct Plan {
 pub fn plan(batch: &StagedBatch<'_>, config: &EsConfig, routing_ms: &[i64], now_ms: i64) -> Plan {
     let mut plan = Plan::default();
     let mut by_id: HashMap<(String, String), (usize, i64)> = HashMap::new();
+    let index_reads_fields = config
+        .index_template
+        .as_ref()
+        .is_some_and(|template| !template.fields_read().is_empty());
     for (i, (record, &routing_ms)) in batch.records().zip(routing_ms).enumerate() {
+        // A value no stage parsed is parsed here once when the index name reads its fields, and the document is
+        // built from that parse too.
+        let parsed;
+        let record = match (record.outcome(), record.value) {
+            (Outcome::Original, Some(_)) if index_reads_fields => match record.object() {
+                Ok(object) => {
+                    parsed = Outcome::Object(object.into_owned());
+                    StagedRecord::new(record.record, &parsed)
+                }
+                Err(_) => record,
+            },
+            _ => record,
+        };
         let key_id = || record.key.map(user_id);
         // A tombstone deletes its key's document, or is skipped before anything names its index.
         let delete_id = match record.value {
