@@ -1,7 +1,8 @@
-//! Environment → typed configuration. Every variable a function reads is declared once as a [`Var`] — its
-//! name, the names it is also read under, its kind with the default and range the parser applies, and a one-line
-//! doc — and read only through that declaration; the documentation's configuration tables are rendered from the
-//! same declarations ([`table`]), and a test per function fails when its page and its declarations differ.
+//! Environment → typed configuration. Every variable a function reads is declared once, with [`variables!`]: a
+//! [`Var`] — its name, the names it is also read under, its kind with the default and range the parser applies —
+//! read only through that declaration, and beside it a one-line doc ([`Documented`]). The documentation's
+//! configuration tables are rendered from the same declarations ([`table`]), and a test per function fails when
+//! its page and its declarations differ. The docs are kept apart from the `Var`s so binaries do not carry them.
 //! Every error names the variable; secrets' values never appear in an error or a log.
 
 use std::fmt;
@@ -17,7 +18,12 @@ pub struct Var {
     /// Older names read when `name` is unset (a variable's first name, a template's spelling).
     pub aliases: &'static [&'static str],
     pub kind: Kind,
-    /// What it does, for the documentation.
+}
+
+/// A variable with what it does, for the documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct Documented {
+    pub var: &'static Var,
     pub doc: &'static str,
 }
 
@@ -67,20 +73,6 @@ pub enum Unset {
 }
 
 impl Var {
-    /// A variable of `kind` with no other names.
-    pub const fn new(name: &'static str, kind: Kind, doc: &'static str) -> Var {
-        Var {
-            name,
-            aliases: &[],
-            kind,
-            doc,
-        }
-    }
-
-    pub const fn also(self, aliases: &'static [&'static str]) -> Var {
-        Var { aliases, ..self }
-    }
-
     /// The default column of the documentation.
     pub fn default_text(&self) -> String {
         let unset = |u: Unset| match u {
@@ -98,9 +90,9 @@ impl Var {
         }
     }
 
-    /// The effect column: the doc, then what the kind allows.
-    pub fn effect_text(&self) -> String {
-        let mut text = self.doc.to_owned();
+    /// The effect column: `doc`, then what the kind allows.
+    pub fn effect_text(&self, doc: &str) -> String {
+        let mut text = doc.to_owned();
         match self.kind {
             Kind::Count { min, max, .. } => text.push_str(&format!(" From {min} to {max}.")),
             Kind::Millis { max, .. } => text.push_str(&format!(" From 1 to {max} ms.")),
@@ -120,21 +112,34 @@ pub fn spellings<T: Choice>() -> Vec<&'static str> {
     T::CHOICES.iter().map(|(spelling, _)| *spelling).collect()
 }
 
-/// Declares variables as constants and lists them all in one slice, so no declared variable is left out of the
+/// Declares variables: each `NAME = Var::new("name", kind, "doc") [.also(&["older"])];` becomes a constant
+/// [`Var`], and the list names them all with their docs, so no declared variable is left out of the
 /// documentation.
 #[macro_export]
 macro_rules! variables {
-    ($(#[$list_doc:meta])* $list:ident; $($(#[$doc:meta])* $name:ident = $var:expr;)+) => {
-        $($(#[$doc])* pub const $name: $crate::config::Var = $var;)+
+    (
+        $(#[$list_doc:meta])* $list:ident;
+        $($(#[$doc:meta])* $name:ident = Var::new($var:expr, $kind:expr, $text:expr $(,)?) $(.also($aliases:expr))?;)+
+    ) => {
+        $(
+            $(#[$doc])*
+            pub const $name: $crate::config::Var = $crate::config::Var {
+                name: $var,
+                aliases: $crate::variables!(@aliases $($aliases)?),
+                kind: $kind,
+            };
+        )+
         $(#[$list_doc])*
-        pub const $list: &[&$crate::config::Var] = &[$(&$name),+];
+        pub const $list: &[$crate::config::Documented] = &[$($crate::config::Documented { var: &$name, doc: $text }),+];
     };
+    (@aliases) => { &[] };
+    (@aliases $aliases:expr) => { $aliases };
 }
 
 /// The configuration table of `vars`, as the documentation shows it.
-pub fn table<'v>(vars: impl IntoIterator<Item = &'v Var>) -> String {
+pub fn table<'v>(vars: impl IntoIterator<Item = &'v Documented>) -> String {
     let mut out = String::from("| variable | default | effect |\n|---|---|---|\n");
-    for var in vars {
+    for &Documented { var, doc } in vars {
         let mut names = format!("`{}`", var.name);
         for alias in var.aliases {
             names.push_str(&format!(" (also `{alias}`)"));
@@ -143,7 +148,7 @@ pub fn table<'v>(vars: impl IntoIterator<Item = &'v Var>) -> String {
         out.push_str(&format!(
             "| {names} | {} | {} |\n",
             cell(var.default_text()),
-            cell(var.effect_text())
+            cell(var.effect_text(doc))
         ));
     }
     out
@@ -466,7 +471,7 @@ mod tests {
 
     #[test]
     fn the_table_shows_defaults_ranges_choices_and_other_names() {
-        let table = table(ALL.iter().copied());
+        let table = table(ALL);
         assert!(table.contains("| `n` | `4` | A count. From 1 to 10. |"), "{table}");
         assert!(
             table.contains("| `c` | `day` | A choice. One of `day`, `hour`. |"),
@@ -486,9 +491,14 @@ mod tests {
 
     #[test]
     fn control_characters_and_non_utf8_values_are_refused() {
-        let region = Var::new("region", Kind::Text(Unset::Nothing), "");
-        let id = Var::new("id", Kind::Text(Unset::Nothing), "");
-        let key = Var::new("key", Kind::Secret(Unset::Nothing), "");
+        let var = |name, kind| Var {
+            name,
+            aliases: &[],
+            kind,
+        };
+        let region = var("region", Kind::Text(Unset::Nothing));
+        let id = var("id", Kind::Text(Unset::Nothing));
+        let key = var("key", Kind::Secret(Unset::Nothing));
         let env = Env::from_pairs(&[("region", "ap-guang\nzhou"), ("id", " AKID1\n"), ("key", "sk\r\n-1")]);
         let e = env.get(&region).unwrap_err().to_string();
         assert!(
@@ -505,7 +515,7 @@ mod tests {
         let not_utf8 = Env {
             lookup: Box::new(|_| Some(Err(()))),
         };
-        let topic_id = Var::new("topic_id", Kind::Text(Unset::Nothing), "");
+        let topic_id = var("topic_id", Kind::Text(Unset::Nothing));
         assert_eq!(
             not_utf8.get(&topic_id).unwrap_err().to_string(),
             "environment variable topic_id: is not valid UTF-8"

@@ -33,6 +33,15 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// `reason` as one line of text that says the cause where the reason alone does not: a stage rejection
+    /// reads `transform: …`, as [`Rejection`](crate::Rejection) displays it.
+    pub fn describe(self, reason: &str) -> String {
+        match self {
+            Cause::Transform => crate::Rejection(reason.to_owned()).to_string(),
+            _ => reason.to_owned(),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Transform => "transform",

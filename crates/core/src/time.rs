@@ -1,7 +1,7 @@
 //! Calendar formatting from epoch milliseconds (index names, object keys, timestamp fields) in UTC or the
 //! function's `time_zone`, and reading a record's time from a field.
 
-use crate::config::{Env, Kind, Unset, Var};
+use crate::config::{Env, Kind, Unset};
 use crate::error::ConfigError;
 
 /// A date and time as a clock in some zone shows it, with that zone's offset from UTC.
@@ -97,12 +97,15 @@ impl PartialEq for Zone {
     }
 }
 
-/// `time_zone`: read by every function.
-pub const TIME_ZONE: Var = Var::new(
-    "time_zone",
-    Kind::Text(Unset::Means("`UTC`")),
-    "IANA zone (zone rules are built in; e.g. `Asia/Shanghai`) of every date a function renders: ES index dates, object-key `{date}` / `{hour}`, `@timestamp` fields and CSV cells, strftime times without an offset, and the dating ledger's days and hours.",
-);
+crate::variables! {
+    /// `time_zone`: read by every function.
+    VARIABLES;
+    TIME_ZONE = Var::new(
+        "time_zone",
+        Kind::Text(Unset::Means("`UTC`")),
+        "IANA zone (zone rules are built in; e.g. `Asia/Shanghai`) of every date a function renders: ES index dates, object-key `{date}` / `{hour}`, `@timestamp` fields and CSV cells, strftime times without an offset, and the dating ledger's days and hours.",
+    );
+}
 
 impl Zone {
     pub fn utc() -> Self {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Secret, Unset, Var};
+use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Secret, Unset};
 use ckafka_dump_core::record::topic_name_problem;
 use ckafka_dump_core::{ConfigError, MAX_TIME_LIMIT};
 

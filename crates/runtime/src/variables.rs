@@ -1,16 +1,21 @@
 //! The variables the runtimes read: the platforms' own (which decide where a function runs and how it logs) and
 //! the one every function shares.
 
-use ckafka_dump_core::config::{Kind, Unset, Var};
+use ckafka_dump_core::config::{Kind, Unset};
 
 ckafka_dump_core::variables! {
-    /// Every variable the runtimes read.
-    VARIABLES;
+    /// The one every function reads.
+    SHARED;
     REPORT_BATCH_ITEM_FAILURES = Var::new(
         "report_batch_item_failures",
         Kind::Flag { default: false },
         "Lambda only: answer the records a sink names as not written as `batchItemFailures` (a partial batch response) instead of failing the invocation. Needs `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source mapping, else Lambda takes the answer for success and those records are lost.",
     );
+}
+
+ckafka_dump_core::variables! {
+    /// The platforms' variables the runtimes read.
+    VARIABLES;
     AWS_LAMBDA_RUNTIME_API = Var::new(
         "AWS_LAMBDA_RUNTIME_API",
         Kind::Text(Unset::Means("set by Lambda")),

@@ -2,11 +2,10 @@
 //! transform stage's (docs/transform.md) and the runtimes' (docs/running.md).
 
 use ckafka_dump_core::stage;
-use ckafka_dump_core::time::TIME_ZONE;
 
 #[test]
 fn the_transform_stage_table_is_its_declarations() {
-    let vars = [stage::VARIABLES, &[&TIME_ZONE]].concat();
+    let vars = [stage::VARIABLES, ckafka_dump_core::time::VARIABLES].concat();
     ckafka_dump_testkit::check_configuration_table("docs/transform.md", "transform", &vars);
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ckafka_dump_core::config::{spellings, Env, Kind, Secret, Unset, Var};
+use ckafka_dump_core::config::{spellings, Env, Kind, Secret, Unset};
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};

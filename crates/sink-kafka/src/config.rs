@@ -2,7 +2,7 @@
 //! `kafka_topic_name` are the `KafkaToKafkaConsumer` template's names; security settings use the client
 //! configuration names Kafka users know (`security_protocol`, `sasl_mechanism`, ...).
 
-use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Unset, Var};
+use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Unset};
 use ckafka_dump_core::record::{topic_name_problem, topic_text_problem};
 use ckafka_dump_core::template::{Placeholder, Template};
 use ckafka_dump_core::time::Zone;

@@ -496,15 +496,9 @@ impl SqlSink {
         let Some(table) = &self.config.dead_letter_table else {
             let unwritten = bad
                 .into_iter()
-                .map(|(record, cause, reason)| {
-                    let reason = match cause {
-                        Cause::Transform => format!("transform: {reason}"),
-                        _ => reason,
-                    };
-                    Unwritten {
-                        record,
-                        failure: Failure::new(format!("{reason} (no dead_letter_table)"), false),
-                    }
+                .map(|(record, cause, reason)| Unwritten {
+                    record,
+                    failure: Failure::new(format!("{} (no dead_letter_table)", cause.describe(&reason)), false),
                 })
                 .collect();
             return Err(NotWritten::of(batch, unwritten).expect("bad records exist").into());

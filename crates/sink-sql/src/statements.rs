@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
+use ckafka_dump_core::dead_letter::DeadLetter;
 use ckafka_dump_core::{OffsetRanges, PartitionSpan};
 
 use crate::encode::{push_copy_row, Cell, Dialect};
@@ -358,10 +358,7 @@ pub fn create_dead_letter_table(dialect: Dialect, dead_letters: &TableName) -> S
 /// `transform: …`), without a NUL (unstorable on PostgreSQL) and cut short (a database's error may quote a whole
 /// value); for a letter without its bytes, where to read them.
 fn error_text(letter: &DeadLetter<'_>) -> String {
-    let mut error = match letter.cause {
-        Cause::Transform => format!("transform: {}", letter.reason),
-        _ => letter.reason.to_owned(),
-    };
+    let mut error = letter.cause.describe(letter.reason);
     if !letter.keeps_bytes() {
         error.push_str(&format!(" (not stored here: {})", letter.not_stored()));
     }
@@ -603,6 +600,7 @@ pub const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT ckafka_dump_load";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ckafka_dump_core::dead_letter::Cause;
 
     fn cells(text: &str) -> Vec<Cell<'_>> {
         vec![Cell::Text(Cow::Borrowed(text))]

@@ -262,10 +262,10 @@ pub async fn join_overlapping<T>(tasks: Vec<tokio::task::JoinHandle<Timed<T>>>) 
 /// Checks that the configuration table of the docs page `page` (the block `<!-- configuration: NAME -->`) is
 /// the one `vars` render, so the documentation and the declarations cannot drift. With `CKD_WRITE_DOCS=1` it
 /// writes the table into the page instead.
-pub fn check_configuration_table(page: &str, name: &str, vars: &[&ckafka_dump_core::config::Var]) {
+pub fn check_configuration_table(page: &str, name: &str, vars: &[ckafka_dump_core::config::Documented]) {
     let path = repo_root().join(page);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let table = ckafka_dump_core::config::table(vars.iter().copied());
+    let table = ckafka_dump_core::config::table(vars);
     let expected = ckafka_dump_core::config::with_table(&text, name, &table)
         .unwrap_or_else(|| panic!("{page} has no `<!-- configuration: {name} -->` … `<!-- /configuration -->` block"));
     if std::env::var_os("CKD_WRITE_DOCS").is_some() {

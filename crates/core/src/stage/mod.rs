@@ -125,8 +125,8 @@ impl Stage {
     pub fn from_env(env: &Env) -> Result<Stage, ConfigError> {
         let zone = Zone::from_env(env)?;
         let mut any_set = false;
-        for var in VARIABLES {
-            any_set |= env.get(var)?.is_some();
+        for documented in VARIABLES {
+            any_set |= env.get(documented.var)?.is_some();
         }
         let steps = if any_set { Some(Steps::from_env(env)?) } else { None };
         Ok(Stage { steps, zone })
