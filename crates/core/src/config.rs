@@ -255,7 +255,7 @@ impl Env {
     /// A [`Kind::Count`]: a count, size or port within what the target accepts.
     pub fn count(&self, var: &Var) -> Result<u64, ConfigError> {
         let Kind::Count { default, min, max } = var.kind else {
-            panic!("{} is declared as {:?}, not a count", var.name, var.kind)
+            panic!("{} is not declared as a count", var.name)
         };
         let value = self.parse(var)?.unwrap_or(default);
         if !(min..=max).contains(&value) {
@@ -275,7 +275,7 @@ impl Env {
     /// A [`Kind::Millis`]: a time in milliseconds, from 1 ms to its maximum.
     pub fn millis(&self, var: &Var) -> Result<Duration, ConfigError> {
         let Kind::Millis { default, max } = var.kind else {
-            panic!("{} is declared as {:?}, not milliseconds", var.name, var.kind)
+            panic!("{} is not declared as milliseconds", var.name)
         };
         let ms = self.parse(var)?.unwrap_or(default);
         if !(1..=max).contains(&ms) {
@@ -301,7 +301,7 @@ impl Env {
     /// A [`Kind::Flag`].
     pub fn flag(&self, var: &Var) -> Result<bool, ConfigError> {
         let Kind::Flag { default } = var.kind else {
-            panic!("{} is declared as {:?}, not a flag", var.name, var.kind)
+            panic!("{} is not declared as a flag", var.name)
         };
         match self.get(var)?.map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
@@ -317,7 +317,7 @@ impl Env {
     /// A [`Kind::Choice`]: one of `T`'s spellings (case-insensitive), its declared default when unset.
     pub fn choice<T: Choice>(&self, var: &Var) -> Result<T, ConfigError> {
         let Kind::Choice { default, .. } = var.kind else {
-            panic!("{} is declared as {:?}, not a choice", var.name, var.kind)
+            panic!("{} is not declared as a choice", var.name)
         };
         match self.get(var)? {
             None => Ok(T::from_spelling(default).expect("a declared default is one of the spellings")),

@@ -110,9 +110,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_letter_keeps_the_record_byte_exact_with_why_and_where() {
+    fn a_letter_keeps_a_binary_key_value_and_every_header_byte_exact_with_why_and_where() {
         let event = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":3,"timestamp":5,
-            "timestampType":"LOG_APPEND_TIME","key":"aw==","value":"/w==","headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
+            "timestampType":"LOG_APPEND_TIME","key":"/wE=","value":"/w==","headers":[{"h":[97]},{"h":[-1]}]}]}}"#;
         let batch = crate::decode(event).unwrap().into_batch().unwrap();
         let record = batch.get(0).unwrap();
         let letter = DeadLetter {
@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(
             parsed,
             json!({"topic": "t", "partition": 0, "offset": 3, "timestamp": 5, "timestampType": "LOG_APPEND_TIME",
-                "key": "k", "value": "/w==", "value_encoding": "base64",
+                "key": "/wE=", "key_encoding": "base64", "value": "/w==", "value_encoding": "base64",
                 "headers": [{"key": "h", "value": "a"}, {"key": "h", "value": "/w==", "value_encoding": "base64"}],
                 "error": {"cause": "refused", "reason": "mapper_parsing_exception: failed to parse", "target": "logs"},
                 "failed_at": "1970-01-01T00:00:00.000Z"})
