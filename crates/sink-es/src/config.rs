@@ -136,7 +136,7 @@ ckafka_dump_core::variables! {
     ES_KAFKA_META_FIELD = Var::new(
         "ES_Kafka_Meta_Field",
         Kind::Text(Unset::Nothing),
-        "When set, adds `{topic, partition, offset, key}` under this field (only when absent).",
+        "When set, adds `{topic, partition, offset, key}` under this field (only when absent); a key that is not UTF-8 is base64 with `key_encoding`.",
     );
     ES_DEAD_LETTER_INDEX = Var::new(
         "ES_Dead_Letter_Index",

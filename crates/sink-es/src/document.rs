@@ -132,15 +132,9 @@ fn write_added_fields(
         field(out, name);
         out.extend_from_slice(b"{\"topic\":");
         json::push_string(out, record.topic);
-        let _ = write!(
-            out,
-            ",\"partition\":{},\"offset\":{},\"key\":",
-            record.partition, record.offset
-        );
-        match record.key {
-            Some(key) => json::push_string(out, &String::from_utf8_lossy(key)),
-            None => out.extend_from_slice(b"null"),
-        }
+        let _ = write!(out, ",\"partition\":{},\"offset\":{}", record.partition, record.offset);
+        // Byte-exact, as every function writes a key: text, or base64 with `key_encoding`.
+        json::push_bytes_member(out, "key", record.key);
         out.push(b'}');
     }
 }
@@ -272,6 +266,16 @@ mod tests {
         assert_eq!(
             doc["kafka"],
             serde_json::json!({"topic":"t","partition":0,"offset":3,"key":"k1"})
+        );
+        let binary_key =
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":4,"timestamp":0,"key":"/wE=","value":"/wA="}]}}"#;
+        let decoded = decode(binary_key).unwrap().into_batch().unwrap();
+        let batch = ckafka_dump_core::StagedBatch::unstaged(&decoded);
+        let doc: serde_json::Value = serde_json::from_slice(&build(&batch.get(0).unwrap(), &s, 99).source).unwrap();
+        assert_eq!(
+            doc["kafka"],
+            serde_json::json!({"topic":"t","partition":0,"offset":4,"key":"/wE=","key_encoding":"base64"}),
+            "a key that is not UTF-8 is kept byte for byte, never replaced with U+FFFD"
         );
         assert_eq!(
             doc["time"], "1970-01-01T00:00:00.000Z",
