@@ -150,6 +150,7 @@ impl<'s> StagedBatch<'s> {
         StagedRecord {
             record,
             outcome: &entry.outcome,
+            parsed: None,
         }
     }
 }
@@ -159,6 +160,8 @@ impl<'s> StagedBatch<'s> {
 pub struct StagedRecord<'s> {
     pub record: Record<'s>,
     outcome: &'s Outcome<'s>,
+    /// Its original value, parsed already by the sink that reads it.
+    parsed: Option<&'s Object<'s>>,
 }
 
 impl<'s> std::ops::Deref for StagedRecord<'s> {
@@ -172,7 +175,11 @@ impl<'s> std::ops::Deref for StagedRecord<'s> {
 impl<'s> StagedRecord<'s> {
     /// A record with the outcome `outcome`.
     pub fn new(record: Record<'s>, outcome: &'s Outcome<'s>) -> Self {
-        StagedRecord { record, outcome }
+        StagedRecord {
+            record,
+            outcome,
+            parsed: None,
+        }
     }
 
     /// A record as it came, through no stage (a record the scheduled dump fetched).
@@ -180,11 +187,21 @@ impl<'s> StagedRecord<'s> {
         StagedRecord {
             record,
             outcome: &Outcome::Original,
+            parsed: None,
         }
     }
 
     pub fn outcome(&self) -> &'s Outcome<'s> {
         self.outcome
+    }
+
+    /// The same record, its original value read from `object` (what [`StagedRecord::object`] parsed once, kept by
+    /// a sink that reads several fields of it); the value it writes stays the original bytes.
+    pub fn with_object(self, object: &'s Object<'s>) -> Self {
+        StagedRecord {
+            parsed: Some(object),
+            ..self
+        }
     }
 
     pub fn rejection(&self) -> Option<&'s Rejection> {
@@ -195,13 +212,13 @@ impl<'s> StagedRecord<'s> {
     }
 
     /// The value's object: the stage's, or — when no stage ran — the value parsed now as a JSON object (or a
-    /// JSON string holding one). An error says why there is none (a tombstone, a value that is not an
-    /// object, a rejected record).
+    /// JSON string holding one), unless a sink kept its parse ([`StagedRecord::with_object`]). An error says why
+    /// there is none (a tombstone, a value that is not an object, a rejected record).
     pub fn object(&self) -> Result<Cow<'s, Object<'s>>, String> {
-        match self.outcome {
-            Outcome::Object(object) => Ok(Cow::Borrowed(object)),
-            Outcome::Rejected(rejection) => Err(rejection.to_string()),
-            Outcome::Original => match (self.record.value, self.record.value_str()) {
+        match (self.outcome, self.parsed) {
+            (Outcome::Object(object), _) | (Outcome::Original, Some(object)) => Ok(Cow::Borrowed(object)),
+            (Outcome::Rejected(rejection), _) => Err(rejection.to_string()),
+            (Outcome::Original, None) => match (self.record.value, self.record.value_str()) {
                 (None, _) => Err("the record has no value (a tombstone)".to_owned()),
                 (Some(_), None) => Err("the value is not UTF-8 text".to_owned()),
                 (Some(_), Some(text)) => Object::parse_json(text).map(Cow::Owned),

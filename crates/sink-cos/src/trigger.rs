@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
 use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
-use ckafka_dump_core::{Deadline, Delivery, Rejection, StagedBatch, Timestamp};
+use ckafka_dump_core::value::Object;
+use ckafka_dump_core::{Deadline, Delivery, Outcome, Rejection, StagedBatch, Timestamp};
 use futures_util::stream::{self, StreamExt};
 
 use ckafka_dump_core::retry::{Bound, RetryPolicy};
@@ -33,7 +34,7 @@ pub async fn write_batch(
     deadline: Deadline,
 ) -> Result<Delivery, CosError> {
     let config = &objects.config;
-    let mut sorted = sort(batch, &config.key_template, &config.content, &config.zone);
+    let (mut sorted, parsed) = sort(batch, &config.key_template, &config.content, &config.zone);
     // A key the store would refuse (too long, a segment that leaves its folder) is its records' fault: they
     // are set aside before anything is read or written. The latest time renders the longest `{timestamp}`.
     sorted.groups.retain(|group| {
@@ -74,6 +75,7 @@ pub async fn write_batch(
         objects,
         claims: Arc::new(KeyClaims::default()),
         batch,
+        parsed: &parsed,
         routing_ms: &routing,
         run: &run,
         fenced,
@@ -112,6 +114,8 @@ struct Invocation<'i, 'b> {
     objects: &'i Arc<Objects>,
     claims: Arc<KeyClaims>,
     batch: &'i StagedBatch<'b>,
+    /// Values no stage parsed, parsed once by `sort` where fields are read (by batch index).
+    parsed: &'i [Option<Object<'i>>],
     routing_ms: &'i [i64],
     run: &'i str,
     /// Whether the store can hold leases.
@@ -138,6 +142,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
         objects,
         ref claims,
         batch,
+        parsed,
         routing_ms,
         clock,
         deadline,
@@ -178,7 +183,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
         let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, clock(), deadline);
         let total = part.groups.len();
         let data = stream::iter(part.groups)
-            .map(|group| write_group(objects, claims, batch, group, routing_ms, deadline))
+            .map(|group| write_group(objects, claims, batch, parsed, group, routing_ms, deadline))
             .buffer_unordered(config.concurrency)
             .filter_map(|result| async move { result.err() })
             .collect::<Vec<CosError>>();
@@ -303,28 +308,42 @@ impl Sorted {
 }
 
 /// Record indices grouped by topic-partition and route, in batch order within each group and by first
-/// appearance; records that cannot be routed set aside.
-fn sort(
-    batch: &StagedBatch<'_>,
+/// appearance; records that cannot be routed set aside. Where keys or CSV columns read fields of values no
+/// stage parsed, each value is parsed here, once, and the parse is kept for the rows (by batch index).
+fn sort<'b>(
+    batch: &'b StagedBatch<'_>,
     template: &KeyTemplate,
     content: &Lines,
     zone: &ckafka_dump_core::time::Zone,
-) -> Sorted {
-    let reads_fields = !content.fields_read().is_empty();
+) -> (Sorted, Vec<Option<Object<'b>>>) {
+    let columns_read_fields = !content.fields_read().is_empty();
+    let reads_fields = columns_read_fields || !template.fields_read().is_empty();
     let mut sorted = Sorted::default();
+    let mut parsed_values = Vec::with_capacity(batch.len());
     let mut index: HashMap<(&str, i32, Route), usize> = HashMap::new();
     for (i, record) in batch.records().enumerate() {
+        parsed_values.push(None);
         if let Some(rejection) = record.rejection() {
             sorted.dead_letters.push((i, SetAside::Rejected(rejection.clone())));
             continue;
         }
-        if reads_fields && record.value.is_some() {
-            if let Err(reason) = record.object() {
-                sorted.dead_letters.push((i, SetAside::Rejected(Rejection(reason))));
-                continue;
+        let unparsed = matches!(record.outcome(), Outcome::Original) && record.value.is_some();
+        if reads_fields && unparsed {
+            match record.object() {
+                Ok(object) => parsed_values[i] = Some(object.into_owned()),
+                Err(reason) if columns_read_fields => {
+                    sorted.dead_letters.push((i, SetAside::Rejected(Rejection(reason))));
+                    continue;
+                }
+                // The key's route names the field it cannot read.
+                Err(_) => {}
             }
         }
-        let route = match template.route(&record, zone) {
+        let routed = match &parsed_values[i] {
+            Some(object) => template.route(&record.with_object(object), zone),
+            None => template.route(&record, zone),
+        };
+        let route = match routed {
             Ok(route) => route,
             Err(_) if record.value.is_none() => {
                 sorted.skipped += 1;
@@ -347,13 +366,14 @@ fn sort(
             });
         groups[group].records.push(i);
     }
-    sorted
+    (sorted, parsed_values)
 }
 
 async fn write_group(
     objects: &Arc<Objects>,
     claims: &Arc<KeyClaims>,
     batch: &StagedBatch<'_>,
+    parsed: &[Option<Object<'_>>],
     group: Group,
     routing_ms: &[i64],
     deadline: Deadline,
@@ -373,6 +393,10 @@ async fn write_group(
     );
     for &i in &group.records {
         let record = batch.get(i).expect("groups index the batch");
+        let record = match &parsed[i] {
+            Some(object) => record.with_object(object),
+            None => record,
+        };
         writer.push(&record, routing_ms[i]).await?;
     }
     writer.finish().await.map(drop)
@@ -484,7 +508,7 @@ mod tests {
         let decoded = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
         let batch = StagedBatch::unstaged(&decoded);
         let template = KeyTemplate::parse(KeyTemplate::DEFAULT).unwrap();
-        let sorted = sort(&batch, &template, &Lines::Text, &Zone::utc());
+        let (sorted, _) = sort(&batch, &template, &Lines::Text, &Zone::utc());
         assert_eq!(
             groups(&sorted),
             vec![(vec![], vec![0, 2]), (vec![], vec![1]), (vec![], vec![3])]
@@ -513,7 +537,12 @@ mod tests {
         let decoded = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
         let batch = StagedBatch::unstaged(&decoded);
         let template = KeyTemplate::parse("{field:app}/{topic}+{partition}+{start_offset}").unwrap();
-        let sorted = sort(&batch, &template, &Lines::JsonLines, &Zone::utc());
+        let (sorted, parsed) = sort(&batch, &template, &Lines::JsonLines, &Zone::utc());
+        assert_eq!(
+            parsed.iter().map(Option::is_some).collect::<Vec<_>>(),
+            [true, true, false, false, true, true],
+            "the values a key field is read from are parsed once, kept for the rows"
+        );
         assert_eq!(
             groups(&sorted),
             vec![(vec!["pay"], vec![0, 5]), (vec!["auth"], vec![1])]

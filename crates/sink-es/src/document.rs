@@ -10,7 +10,7 @@ use std::io::Write;
 use ckafka_dump_core::json;
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::{routing_text, Object, Slot};
-use ckafka_dump_core::{Outcome, Record, StagedRecord};
+use ckafka_dump_core::{Record, StagedRecord};
 use serde_json::Value;
 
 /// What the document builder needs from the configuration.
@@ -39,15 +39,12 @@ pub fn build(record: &StagedRecord<'_>, settings: &DocumentSettings, fallback_ms
     let mut source = Vec::with_capacity(body.len() + 96);
     let text = record.value_str();
     let message_text;
-    let mut fields = match record.outcome() {
-        Outcome::Object(object) => Cow::Borrowed(object),
-        _ => match text.map(Object::parse_json) {
-            Some(Ok(fields)) => Cow::Owned(fields),
-            _ => {
-                write_fallback(&mut source, text, body, record, settings, timestamp_ms);
-                return Document { source, id: None };
-            }
-        },
+    let mut fields = match record.object() {
+        Ok(fields) => fields,
+        Err(_) => {
+            write_fallback(&mut source, text, body, record, settings, timestamp_ms);
+            return Document { source, id: None };
+        }
     };
     let message = match fields.get("message") {
         Some(Slot::Raw(raw)) if raw.get().starts_with('"') => serde_json::from_str::<String>(raw.get()).ok(),

@@ -51,8 +51,8 @@ pub fn plan(batch: &StagedBatch<'_>, config: &EsConfig, routing_ms: &[i64], now_
         let record = match (record.outcome(), record.value) {
             (Outcome::Original, Some(_)) if index_reads_fields => match record.object() {
                 Ok(object) => {
-                    parsed = Outcome::Object(object.into_owned());
-                    StagedRecord::new(record.record, &parsed)
+                    parsed = object.into_owned();
+                    record.with_object(&parsed)
                 }
                 Err(_) => record,
             },
