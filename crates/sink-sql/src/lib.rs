@@ -528,9 +528,11 @@ impl SqlSink {
             for &i in &statements.oversized {
                 let record = &records[i].0;
                 let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
-                reasons[i].push_str(&format!(
-                    " (the record's key and value, {size} bytes, are over the server's max_allowed_packet)"
-                ));
+                // The letter's cause becomes its size; the reason keeps what it was set aside for.
+                reasons[i] = format!(
+                    "{} (the record's key and value, {size} bytes, are over the server's max_allowed_packet)",
+                    causes[i].describe(&reasons[i])
+                );
                 causes[i] = Cause::TooLarge;
             }
             statements = statements::insert_dead_letters(
