@@ -11,7 +11,8 @@
 //!
 //! Bytes that are not UTF-8 are base64 with a `<name>_encoding` member, as in to-cos's JSON lines. A record too
 //! large for any request its target takes (`"cause":"too_large"`) would make a letter as large: it keeps
-//! `"not_stored"`, where to read the key, value and headers, instead of them.
+//! `"not_stored"`, where to read the key, value and headers, instead of them. `failed_at` is left out where the
+//! letter's bytes must follow from its records alone (to-cos's objects: a re-delivery rewrites them identically).
 
 use std::io::Write;
 
@@ -78,8 +79,8 @@ impl DeadLetter<'_> {
         )
     }
 
-    /// The letter as one JSON object (no line end), failed at `now_ms`.
-    pub fn write_json(&self, now_ms: i64, out: &mut Vec<u8>) {
+    /// The letter as one JSON object (no line end), with `failed_at` when it is given (epoch ms).
+    pub fn write_json(&self, failed_at: Option<i64>, out: &mut Vec<u8>) {
         let record = self.record;
         out.push(b'{');
         if self.keeps_bytes() {
@@ -97,8 +98,11 @@ impl DeadLetter<'_> {
         json::push_string(out, self.reason);
         out.extend_from_slice(b",\"target\":");
         json::push_string(out, self.target);
-        out.extend_from_slice(b"},\"failed_at\":");
-        json::push_string(out, &DateTime::from_epoch_ms(now_ms).rfc3339());
+        out.push(b'}');
+        if let Some(failed_at) = failed_at {
+            out.extend_from_slice(b",\"failed_at\":");
+            json::push_string(out, &DateTime::from_epoch_ms(failed_at).rfc3339());
+        }
         out.push(b'}');
     }
 }
@@ -122,7 +126,7 @@ mod tests {
             target: "logs",
         };
         let mut out = Vec::new();
-        letter.write_json(0, &mut out);
+        letter.write_json(Some(0), &mut out);
         let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             parsed,
@@ -137,10 +141,11 @@ mod tests {
             ..letter
         };
         out.clear();
-        too_large.write_json(0, &mut out);
+        too_large.write_json(None, &mut out);
         let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(parsed["not_stored"], "read the key, value and headers at t/0/3");
         assert!(parsed.get("value").is_none() && parsed.get("headers").is_none());
         assert_eq!(parsed["error"]["cause"], "too_large");
+        assert!(parsed.get("failed_at").is_none(), "left out when not given");
     }
 }

@@ -1,6 +1,6 @@
 //! The one retry policy of every sink: exponential backoff with jitter, bounded by the invocation's
 //! cut-off. Code that retries itself (Elasticsearch bulk requests, SQL batches, the SCF runtime API, lease
-//! waits) runs its attempts through [`RetryPolicy::run`]; clients that retry inside (rskafka, the S3 SDK) are
+//! waits) asks [`Retries`] before each attempt after the first; clients that retry inside (rskafka, the S3 SDK) are
 //! configured from the same [`RetryPolicy`] and run under the cut-off.
 
 use std::fmt::Display;
@@ -34,6 +34,16 @@ impl RetryPolicy {
             max: self.max_delay,
         }
     }
+
+    /// The retries of one piece of work (`what`, for the logs) within `bound`.
+    pub fn retries(self, what: &str, bound: Bound) -> Retries<'_> {
+        Retries {
+            what,
+            bound,
+            backoff: self.backoff(),
+            attempt: 1,
+        }
+    }
 }
 
 /// Until when attempts go on.
@@ -47,18 +57,6 @@ pub enum Bound {
     /// At most this many attempts in all, however long they take (`None`: until one succeeds); for loops no
     /// invocation bounds (the runtime API).
     Attempts(Option<u32>),
-}
-
-impl RetryPolicy {
-    /// The retries of one piece of work (`what`, for the logs) within `bound`.
-    pub fn retries(self, what: &str, bound: Bound) -> Retries<'_> {
-        Retries {
-            what,
-            bound,
-            backoff: self.backoff(),
-            attempt: 1,
-        }
-    }
 }
 
 /// The one retry executor: the caller's loop makes an attempt and, when it failed in a way worth another,

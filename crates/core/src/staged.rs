@@ -54,21 +54,7 @@ pub struct StagedBatch<'s> {
 impl<'s> StagedBatch<'s> {
     /// Every record of `batch` as it came: what a function without a transform stage writes.
     pub fn unstaged(batch: &'s Batch<'s>) -> Self {
-        let entries = batch
-            .records()
-            .enumerate()
-            .map(|(index, record)| Entry {
-                index,
-                timestamp: record.timestamp,
-                outcome: Outcome::Original,
-            })
-            .collect();
-        StagedBatch {
-            format: batch.format,
-            batch,
-            entries,
-            filtered: 0,
-        }
+        StagedBatch::new(batch, batch.records().map(|r| Some((r.timestamp, Outcome::Original))))
     }
 
     /// The staged records: `outcomes` gives, per record of `batch` in order, its record time and outcome, or
@@ -195,11 +181,11 @@ impl<'s> StagedRecord<'s> {
         self.outcome
     }
 
-    /// The same record, its original value read from `object` (what [`StagedRecord::object`] parsed once, kept by
-    /// a sink that reads several fields of it); the value it writes stays the original bytes.
-    pub fn with_object(self, object: &'s Object<'s>) -> Self {
+    /// The same record, its original value read from `parsed` when there is one (what [`StagedRecord::object`]
+    /// parsed once, kept by a sink that reads several fields of it); the value it writes stays the original bytes.
+    pub fn with_object(self, parsed: Option<&'s Object<'s>>) -> Self {
         StagedRecord {
-            parsed: Some(object),
+            parsed: parsed.or(self.parsed),
             ..self
         }
     }

@@ -180,7 +180,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
             dead_lettered: part.dead_letters.len(),
             skipped: before - written - part.dead_letters.len(),
         };
-        let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, clock(), deadline);
+        let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, deadline);
         let total = part.groups.len();
         let data = stream::iter(part.groups)
             .map(|group| write_group(objects, claims, batch, parsed, group, routing_ms, deadline))
@@ -339,11 +339,7 @@ fn sort<'b>(
                 Err(_) => {}
             }
         }
-        let routed = match &parsed_values[i] {
-            Some(object) => template.route(&record.with_object(object), zone),
-            None => template.route(&record, zone),
-        };
-        let route = match routed {
+        let route = match template.route(&record.with_object(parsed_values[i].as_ref()), zone) {
             Ok(route) => route,
             Err(_) if record.value.is_none() => {
                 sorted.skipped += 1;
@@ -393,11 +389,9 @@ async fn write_group(
     );
     for &i in &group.records {
         let record = batch.get(i).expect("groups index the batch");
-        let record = match &parsed[i] {
-            Some(object) => record.with_object(object),
-            None => record,
-        };
-        writer.push(&record, routing_ms[i]).await?;
+        writer
+            .push(&record.with_object(parsed[i].as_ref()), routing_ms[i])
+            .await?;
     }
     writer.finish().await.map(drop)
 }
@@ -409,7 +403,6 @@ async fn write_dead_letters(
     claims: &KeyClaims,
     batch: &StagedBatch<'_>,
     dead_letters: &[(usize, SetAside)],
-    now_ms: i64,
     deadline: Deadline,
 ) -> Result<(), CosError> {
     let Some(prefix) = &objects.config.dead_letter_prefix else {
@@ -438,7 +431,8 @@ async fn write_dead_letters(
             target: "",
         };
         let body = &mut objects_by_partition[at].1;
-        letter.write_json(now_ms, body);
+        // No `failed_at`: a re-delivery rewrites the object byte for byte.
+        letter.write_json(None, body);
         body.push(b'\n');
     }
     let total = objects_by_partition.len();

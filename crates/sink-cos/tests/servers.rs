@@ -421,6 +421,11 @@ async fn records_route_by_field_to_beijing_dated_csv_objects_and_unroutable_ones
     );
     assert_eq!(letters[0]["error"]["cause"], "transform", "{}", letters[0]);
     assert!(
+        letters[0].get("failed_at").is_none(),
+        "no time in an object a re-delivery rewrites: {}",
+        letters[0]
+    );
+    assert!(
         letters[0]["error"]["reason"]
             .as_str()
             .unwrap()

@@ -52,7 +52,7 @@ pub fn plan(batch: &StagedBatch<'_>, config: &EsConfig, routing_ms: &[i64], now_
             (Outcome::Original, Some(_)) if index_reads_fields => match record.object() {
                 Ok(object) => {
                     parsed = object.into_owned();
-                    record.with_object(&parsed)
+                    record.with_object(Some(&parsed))
                 }
                 Err(_) => record,
             },
@@ -278,7 +278,7 @@ pub fn dead_letter_item(dead_letter_index: &str, batch: &StagedBatch<'_>, bad: &
         target: &bad.target_index,
     };
     let mut source = Vec::with_capacity(record.value_bytes().len() + 512);
-    letter.write_json(now_ms, &mut source);
+    letter.write_json(Some(now_ms), &mut source);
     bulk_item(
         bad.record,
         Action::Index,

@@ -503,18 +503,20 @@ impl SqlSink {
                 .collect();
             return Err(NotWritten::of(batch, unwritten).expect("bad records exist").into());
         };
-        let records: Vec<(Record<'_>, Cause, String)> = bad
-            .into_iter()
-            .filter_map(|(index, cause, reason)| Some((batch.get(index)?.record, cause, reason)))
-            .collect();
+        let mut records: Vec<Record<'_>> = Vec::with_capacity(bad.len());
+        let mut causes: Vec<Cause> = Vec::with_capacity(bad.len());
+        let mut reasons: Vec<String> = Vec::with_capacity(bad.len());
+        for (index, cause, reason) in bad {
+            records.push(batch.get(index).expect("bad records index the batch").record);
+            causes.push(cause);
+            reasons.push(reason);
+        }
         let target = self.config.table.to_string();
-        let mut reasons: Vec<String> = records.iter().map(|(_, _, reason)| reason.clone()).collect();
         let failed_at = rows::sql_time(now_epoch_ms());
         let limit = SizeLimit {
             server_max: conn.max_statement_bytes(),
         };
         let dialect = self.dialect();
-        let mut causes: Vec<Cause> = records.iter().map(|(_, cause, _)| *cause).collect();
         let mut statements = statements::insert_dead_letters(
             dialect,
             table,
@@ -526,7 +528,7 @@ impl SqlSink {
             // A record larger than any statement the server takes is stored without its bytes: its letter
             // says where to find them.
             for &i in &statements.oversized {
-                let record = &records[i].0;
+                let record = &records[i];
                 let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
                 // The letter's cause becomes its size; the reason keeps what it was set aside for.
                 reasons[i] = format!(
@@ -543,7 +545,7 @@ impl SqlSink {
                 limit,
             );
             if let Some(&i) = statements.oversized.first() {
-                let record = &records[i].0;
+                let record = &records[i];
                 return Err(DbError::new(
                     ErrorClass::Permanent,
                     format!(
@@ -566,7 +568,7 @@ impl SqlSink {
 
 /// The dead letters of `records`, each with its cause and reason, meant for `target`.
 fn dead_letters<'a>(
-    records: &'a [(Record<'a>, Cause, String)],
+    records: &'a [Record<'a>],
     causes: &[Cause],
     reasons: &'a [String],
     target: &'a str,
@@ -575,7 +577,7 @@ fn dead_letters<'a>(
         .iter()
         .zip(causes)
         .zip(reasons)
-        .map(|(((record, _, _), cause), reason)| DeadLetter {
+        .map(|((record, cause), reason)| DeadLetter {
             record,
             cause: *cause,
             reason,
