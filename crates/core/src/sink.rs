@@ -2,6 +2,7 @@ use std::future::Future;
 
 use crate::deadline::Deadline;
 use crate::error::Retryable;
+use crate::stage::Stage;
 use crate::staged::StagedBatch;
 
 /// What a sink did with a batch. Every record is counted once; anything not written must be an error
@@ -24,8 +25,12 @@ impl Delivery {
 /// What a scheduled run consumed and durably wrote (all of it, or the run is an error).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Drained {
+    /// Records fetched: written, dead-lettered or filtered out.
     pub records: usize,
     pub bytes: usize,
+    pub dead_lettered: usize,
+    /// Records the transform stage's filter left out.
+    pub filtered: usize,
     /// Partitions another run was draining (the scheduled mode's runs overlapped): left to it.
     pub held_elsewhere: usize,
 }
@@ -51,7 +56,12 @@ pub trait Sink: Send + Sync {
 
     /// A timer event: the sink's own timer-driven mode (to-cos's scheduled dump fetches and writes records
     /// itself), or `None` for a sink that has none — the function then refuses timer events.
-    fn run_scheduled(&self, _deadline: Deadline) -> impl Future<Output = Option<Result<Drained, Self::Error>>> + Send {
+    /// The transform stage runs over what the mode fetches, as over trigger batches.
+    fn run_scheduled(
+        &self,
+        _stage: &Stage,
+        _deadline: Deadline,
+    ) -> impl Future<Output = Option<Result<Drained, Self::Error>>> + Send {
         async { None }
     }
 }
@@ -76,8 +86,12 @@ impl<S: Sink> Sink for &S {
         (**self).write(batch, deadline)
     }
 
-    fn run_scheduled(&self, deadline: Deadline) -> impl Future<Output = Option<Result<Drained, Self::Error>>> + Send {
-        (**self).run_scheduled(deadline)
+    fn run_scheduled(
+        &self,
+        stage: &Stage,
+        deadline: Deadline,
+    ) -> impl Future<Output = Option<Result<Drained, Self::Error>>> + Send {
+        (**self).run_scheduled(stage, deadline)
     }
 }
 

@@ -259,16 +259,18 @@ async fn run_timer<S: Sink>(function: &Function<S>, deadline: Deadline, started:
     let Drained {
         records,
         bytes,
+        dead_lettered,
+        filtered,
         held_elsewhere,
     } = within_deadline(run, &target, "the scheduled run's objects were", deadline, started).await?;
     Ok(Summary {
         format: EventKind::Timer,
         records,
         bytes,
-        written: records,
-        dead_lettered: 0,
+        written: records - dead_lettered - filtered,
+        dead_lettered,
         skipped: 0,
-        filtered: 0,
+        filtered,
         partitions_held_elsewhere: held_elsewhere,
         failed: 0,
         target,

@@ -80,7 +80,7 @@ impl<S: Sink> Function<S> {
 
     /// A timer event: the sink's scheduled mode, or an error for sinks that have none.
     pub(crate) async fn run_scheduled(&self, deadline: Deadline) -> Result<Drained, Error> {
-        match Box::pin(self.sink.run_scheduled(deadline)).await {
+        match Box::pin(self.sink.run_scheduled(&self.stage, deadline)).await {
             Some(drained) => drained.map_err(|e| Error::sink(self.target(), &e)),
             None => Err(Error::NoSchedule { target: self.target() }),
         }

@@ -11,8 +11,9 @@ use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};
 use ckafka_dump_kafka::{check_topic_name, ConnectionConfig};
 
-use crate::encode::{Compression, ContentFormat, Csv, Lines};
+use crate::encode::{Compression, Content, ContentFormat, Csv, Lines};
 use crate::naming::{bad_segment, KeyFields, KeyTemplate, MAX_KEY_BYTES};
+use crate::parquet::{Columns, Declared, MetaColumn, Parquet, ParquetCompression};
 
 /// The console's limit for one file ("单个文件最大500MB").
 pub const MAX_OBJECT_BYTES: usize = 500 * 1024 * 1024;
@@ -66,7 +67,7 @@ pub struct CosConfig {
     pub topic_id: Option<String>,
     /// Where `{date}` and `{hour}` in keys (and `@timestamp` CSV columns) are read.
     pub zone: Zone,
-    pub content: Lines,
+    pub content: Content,
     /// Where records the transform stage rejected, or whose key fields are missing, are written (their
     /// original bytes, headers and the error as JSON lines); unset, such a record fails the invocation.
     pub dead_letter_prefix: Option<String>,
@@ -149,7 +150,7 @@ ckafka_dump_core::variables! {
     CONTENT_FORMAT = Var::new(
         "content_format",
         Kind::Choice { default: "text", spellings: spellings::<ContentFormat> },
-        "`text`: each value and `\\n`; `json`: one JSON line per record with everything a restore needs; `csv`: the `csv_columns`.",
+        "`text`: each value and `\\n`; `json`: one JSON line per record with everything a restore needs; `csv`: the `csv_columns`; `parquet`: a Parquet file of typed columns.",
     );
     CSV_COLUMNS = Var::new(
         "csv_columns",
@@ -157,6 +158,32 @@ ckafka_dump_core::variables! {
         "Columns in order: value fields (`user.id`) or metadata (`@offset`).",
     );
     CSV_HEADER = Var::new("csv_header", Kind::Flag { default: true }, "A header row at the top of each object.");
+    PARQUET_COLUMNS = Var::new(
+        "parquet_columns",
+        Kind::List(Unset::Means("inferred from each object's records")),
+        "Parquet columns in order, `source:type` or `name=source:type`: a value field (`user.id`) or metadata (`@offset`, `@timestamp`, `@key`, `@header.NAME`); types string, int32, int64, double, boolean, timestamp, timestamp_us, date, decimal(P,S), json, binary.",
+    );
+    PARQUET_COMPRESSION = Var::new(
+        "parquet_compression",
+        Kind::Choice { default: "zstd", spellings: spellings::<ParquetCompression> },
+        "Compression inside Parquet files (`compression_type` must stay `none`).",
+    );
+    PARQUET_ROW_GROUP_BYTES = Var::new(
+        "parquet_row_group_bytes",
+        // A row group is held in memory until it is written.
+        Kind::Count { default: 32 * 1024 * 1024, min: 1024 * 1024, max: MAX_OBJECT_BYTES as u64 },
+        "Cell bytes buffered before a row group is written and uploaded (held in memory).",
+    );
+    PARQUET_METADATA_COLUMNS = Var::new(
+        "parquet_metadata_columns",
+        Kind::List(Unset::Means("`topic,partition,offset,timestamp,key,headers`")),
+        "Kafka metadata columns of inferred Parquet objects, or `none`.",
+    );
+    PARQUET_METADATA_PREFIX = Var::new(
+        "parquet_metadata_prefix",
+        Kind::Text(Unset::Default("_kafka_")),
+        "Starts the metadata columns' names (and a value field's name that starts with it, so none collide).",
+    );
     DEAD_LETTER_PREFIX = Var::new(
         "dead_letter_prefix",
         Kind::Text(Unset::Nothing),
@@ -235,27 +262,24 @@ impl CosConfig {
         let key_template = KeyTemplate::parse(&env.text(&OBJECT_KEY_TEMPLATE)?.expect("the template has a default"))
             .map_err(|reason| ConfigError::new("object_key_template", reason))?;
         let zone = Zone::from_env(env)?;
-        let content = lines(env, &zone)?;
+        let content = content(env, &zone)?;
         let compression = env.choice(&COMPRESSION_TYPE)?;
+        if matches!(content, Content::Parquet(_)) && compression != Compression::None {
+            return Err(ConfigError::new(
+                "compression_type",
+                "does not wrap a Parquet file: leave it `none` and set parquet_compression (zstd by default)",
+            ));
+        }
         let max_object_bytes = env.size(&PARTITION_MAX_TO_COS_BYTES)?;
         let schedule = match env.get(&KAFKA_ADDRESS)? {
             Some(_) => Some(ScheduleConfig::from_env(env)?),
             None => None,
         };
-        if schedule.is_some() {
-            let needs_stage = if key_template.routes_by_field() {
-                Some(("object_key_template", "{field:NAME} keys"))
-            } else if !content.fields_read().is_empty() {
-                Some(("csv_columns", "csv columns of value fields"))
-            } else {
-                None
-            };
-            if let Some((variable, what)) = needs_stage {
-                return Err(ConfigError::new(
-                    variable,
-                    format!("{what} follow trigger batches (the transform stage); the scheduled dump (kafka_address) writes partitions as they are fetched"),
-                ));
-            }
+        if schedule.is_some() && key_template.routes_by_field() {
+            return Err(ConfigError::new(
+                "object_key_template",
+                "{field:NAME} keys follow trigger batches; the scheduled dump (kafka_address) keeps one checkpoint per partition, which objects of several routes written at different times cannot share",
+            ));
         }
         let dead_letter_prefix = env
             .get(&DEAD_LETTER_PREFIX)?
@@ -334,11 +358,12 @@ impl CosConfig {
     }
 }
 
-/// `content_format`, with `csv_columns` and `csv_header` for CSV.
-fn lines(env: &Env, zone: &Zone) -> Result<Lines, ConfigError> {
-    Ok(match env.choice(&CONTENT_FORMAT)? {
+/// `content_format`, with `csv_columns` and `csv_header` for CSV and the `parquet_*` settings for Parquet.
+fn content(env: &Env, zone: &Zone) -> Result<Content, ConfigError> {
+    Ok(Content::Lines(match env.choice(&CONTENT_FORMAT)? {
         ContentFormat::Text => Lines::Text,
         ContentFormat::JsonLines => Lines::JsonLines,
+        ContentFormat::Parquet => return parquet(env).map(|p| Content::Parquet(std::sync::Arc::new(p))),
         ContentFormat::Csv => {
             let columns = env
                 .list(&CSV_COLUMNS)?
@@ -357,7 +382,51 @@ fn lines(env: &Env, zone: &Zone) -> Result<Lines, ConfigError> {
                 zone: zone.clone(),
             })
         }
+    }))
+}
+
+fn parquet(env: &Env) -> Result<Parquet, ConfigError> {
+    let columns = match env.get(&PARQUET_COLUMNS)? {
+        Some(list) => {
+            let declared = Declared::parse_list(&list).map_err(|e| ConfigError::new("parquet_columns", e))?;
+            let mut names = std::collections::HashSet::new();
+            if let Some(twice) = declared.iter().find(|c| !names.insert(c.name.as_str())) {
+                return Err(ConfigError::new(
+                    "parquet_columns",
+                    format!("names the column `{}` twice; name one `name=source:type`", twice.name),
+                ));
+            }
+            Columns::Declared(declared)
+        }
+        None => {
+            let prefix = env.text(&PARQUET_METADATA_PREFIX)?.expect("the prefix has a default");
+            let listed = env.list(&PARQUET_METADATA_COLUMNS)?;
+            let metadata = match listed.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                [] => split_metadata(MetaColumn::ALL),
+                ["none"] => Ok(Vec::new()),
+                _ => split_metadata(&listed.join(",")),
+            }
+            .map_err(|e| ConfigError::new("parquet_metadata_columns", e))?;
+            Columns::Inferred { prefix, metadata }
+        }
+    };
+    Ok(Parquet {
+        columns,
+        compression: env.choice(&PARQUET_COMPRESSION)?,
+        row_group_bytes: env.size(&PARQUET_ROW_GROUP_BYTES)?,
     })
+}
+
+/// `topic,offset` → the metadata columns, each once.
+fn split_metadata(list: &str) -> Result<Vec<MetaColumn>, String> {
+    let mut columns = Vec::new();
+    for name in ckafka_dump_core::config::split_list(list) {
+        let column = <MetaColumn as ckafka_dump_core::config::Choice>::from_spelling(&name)?;
+        if !columns.contains(&column) {
+            columns.push(column);
+        }
+    }
+    Ok(columns)
 }
 
 impl ScheduleConfig {
@@ -646,11 +715,55 @@ mod tests {
         assert!(schedule(&[("offset_type", "yesterday")]).contains("offset_type"));
         let routed = "{field:app}/{topic}+{partition}+{start_offset}";
         assert!(schedule(&[("object_key_template", routed)]).contains("object_key_template: {field:NAME} keys"));
-        let csv_of_fields = schedule(&[("content_format", "csv"), ("csv_columns", "id,@offset")]);
+        let scheduled = |extra: &[(&str, &str)]| {
+            let base = [
+                ("bucket_address", "s3://b"),
+                ("kafka_address", "k:9092"),
+                ("topic_name", "t"),
+            ];
+            config(&[&KEYS[..], &base[..], extra].concat())
+        };
+        let csv_of_fields = scheduled(&[("content_format", "csv"), ("csv_columns", "id,@offset")]);
         assert!(
-            csv_of_fields.contains("csv_columns: csv columns of value fields")
-                && !csv_of_fields.contains("object_key_template"),
-            "{csv_of_fields}"
+            csv_of_fields.is_ok(),
+            "the scheduled dump runs the stage, so CSV columns read fields"
+        );
+        let parquet = |extra: &[(&str, &str)]| {
+            err(&[
+                &[("bucket_address", "s3://b"), ("content_format", "parquet")][..],
+                extra,
+            ]
+            .concat())
+        };
+        assert!(parquet(&[("compression_type", "gzip")]).contains("compression_type: does not wrap a Parquet file"));
+        assert!(parquet(&[("parquet_columns", "id")]).contains("parquet_columns: `id` is not `source:type`"));
+        assert!(parquet(&[("parquet_columns", "id:float")]).contains("parquet_columns: `float` is not a column type"));
+        assert!(parquet(&[("parquet_columns", "id:int64,id:string")]).contains("names the column `id` twice"));
+        assert!(parquet(&[("parquet_metadata_columns", "topic,lag")]).contains("parquet_metadata_columns"));
+        assert!(parquet(&[("parquet_compression", "lz4")]).contains("parquet_compression"));
+        assert!(parquet(&[("parquet_row_group_bytes", "10")]).contains("parquet_row_group_bytes"));
+        let declared = scheduled(&[
+            ("content_format", "parquet"),
+            (
+                "parquet_columns",
+                "id:int64, amount=price:decimal(10,2), at=@timestamp:timestamp_us",
+            ),
+        ])
+        .unwrap();
+        let Content::Parquet(declared) = &declared.content else {
+            panic!("parquet")
+        };
+        let Columns::Declared(columns) = &declared.columns else {
+            panic!("declared")
+        };
+        let names: Vec<(&str, String)> = columns.iter().map(|c| (c.name.as_str(), c.ty.spelled())).collect();
+        assert_eq!(
+            names,
+            [
+                ("id", "int64".into()),
+                ("amount", "decimal(10,2)".into()),
+                ("at", "timestamp_us".into())
+            ]
         );
         assert!(err(&[
             ("bucket_address", "s3://b"),

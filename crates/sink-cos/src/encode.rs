@@ -1,8 +1,9 @@
 //! Object contents: one line per record (the value as the template wrote it, a JSON line, or a CSV row),
-//! optionally compressed as it is written.
+//! optionally compressed as it is written; or a Parquet file ([`crate::parquet`]).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use ckafka_dump_core::config::Choice;
 use ckafka_dump_core::json;
@@ -11,12 +12,15 @@ use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{Record, StagedRecord};
 use serde_json::Value;
 
+use crate::parquet::Parquet;
+
 /// `content_format` as spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentFormat {
     Text,
     JsonLines,
     Csv,
+    Parquet,
 }
 
 impl Choice for ContentFormat {
@@ -24,7 +28,39 @@ impl Choice for ContentFormat {
         ("text", ContentFormat::Text),
         ("json", ContentFormat::JsonLines),
         ("csv", ContentFormat::Csv),
+        ("parquet", ContentFormat::Parquet),
     ];
+}
+
+/// What objects hold.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Lines(Lines),
+    Parquet(Arc<Parquet>),
+}
+
+impl Content {
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Content::Lines(lines) => lines.extension(),
+            Content::Parquet(_) => ".parquet",
+        }
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Content::Lines(lines) => lines.content_type(),
+            Content::Parquet(_) => "application/vnd.apache.parquet",
+        }
+    }
+
+    /// The value fields the columns read (the value must be a JSON object for them).
+    pub fn fields_read(&self) -> Vec<Path> {
+        match self {
+            Content::Lines(lines) => lines.fields_read(),
+            Content::Parquet(parquet) => parquet.fields_read(),
+        }
+    }
 }
 
 /// How records become lines of an object.

@@ -39,6 +39,9 @@ pub enum CosError {
     /// naming settings cannot hold these records apart.
     #[error("object key for {record}: {reason}")]
     Key { record: String, reason: String },
+    /// A record the stage rejected or a column cannot take, with nowhere to set it aside.
+    #[error("record {record}: {reason} (set dead_letter_prefix to write such records aside)")]
+    Refused { record: String, reason: String },
     #[error("{failed} of {total} {what} failed; first: {first}")]
     Some {
         failed: usize,
@@ -87,6 +90,7 @@ impl Retryable for CosError {
             | CosError::Ledger { .. }
             | CosError::WrittenOffsets { .. }
             | CosError::Key { .. }
+            | CosError::Refused { .. }
             | CosError::NoTimeToDrain { .. }
             | CosError::NoFencing { .. } => false,
         }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fence;
 pub mod lease;
 pub mod naming;
+pub mod parquet;
 pub mod schedule;
 pub mod store;
 pub mod trigger;
@@ -15,6 +16,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
+use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{ConfigError, Deadline, Delivery, Drained, Sink, StagedBatch};
 use ckafka_dump_kafka::KafkaClient;
 
@@ -73,9 +75,9 @@ impl Sink for CosSink {
         trigger::write_batch(&self.objects, batch, (self.clock)(), self.clock, deadline).await
     }
 
-    async fn run_scheduled(&self, deadline: Deadline) -> Option<Result<Drained, CosError>> {
+    async fn run_scheduled(&self, stage: &Stage, deadline: Deadline) -> Option<Result<Drained, CosError>> {
         Some(match &self.scheduler {
-            Some(scheduler) => scheduler.drain(&self.objects, deadline, self.clock).await,
+            Some(scheduler) => scheduler.drain(&self.objects, stage, deadline, self.clock).await,
             None => Err(ConfigError::new(
                 "kafka_address",
                 "is required for the scheduled dump (timer events), with topic_name",

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ckafka_dump_core::dating;
-use ckafka_dump_core::{Deadline, Drained, Record, StagedRecord, Timestamp};
+use ckafka_dump_core::stage::Stage;
+use ckafka_dump_core::{Deadline, Drained, Outcome, Record, StagedRecord, Timestamp};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
@@ -19,13 +20,14 @@ use tokio::time::Instant;
 
 use crate::checkpoint::Checkpoint;
 use crate::config::{ScheduleConfig, StartFrom};
+use crate::encode::Content;
 use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::lease::Fenced;
-use crate::naming::checkpoint_key;
+use crate::naming::{checkpoint_key, dead_letter_key};
 use crate::store::Created;
 use crate::trigger::Ledgers;
-use crate::writer::{KeyClaims, ObjectWritten, Objects, PartitionWriter};
+use crate::writer::{coordinates, KeyClaims, ObjectWritten, Objects, PartitionWriter, SetAside};
 
 /// The template's upload reserve: 5 s plus a part's worth at 50 MiB/s.
 fn upload_reserve(part_bytes: usize) -> Duration {
@@ -65,6 +67,7 @@ impl Scheduler {
     pub async fn drain(
         &self,
         objects: &Arc<Objects>,
+        stage: &Stage,
         deadline: Deadline,
         clock: fn() -> i64,
     ) -> Result<Drained, CosError> {
@@ -100,7 +103,7 @@ impl Scheduler {
                     clock,
                     run: &run,
                 };
-                self.drain_partition(progress, &claims, stop_at)
+                self.drain_partition(progress, &claims, stop_at, stage)
             })
             .buffer_unordered(objects.config.concurrency)
             .collect()
@@ -112,6 +115,8 @@ impl Scheduler {
                 Ok(drained) => {
                     total.records += drained.records;
                     total.bytes += drained.bytes;
+                    total.dead_lettered += drained.dead_lettered;
+                    total.filtered += drained.filtered;
                     total.held_elsewhere += drained.held_elsewhere;
                 }
                 Err(e) => errors.push(e),
@@ -127,6 +132,7 @@ impl Scheduler {
         progress: Progress<'_>,
         claims: &Arc<KeyClaims>,
         stop_at: Instant,
+        stage: &Stage,
     ) -> Result<Drained, CosError> {
         let client = self.kafka.partition_client(progress.topic, progress.partition).await?;
         let Some((start, mut held)) = self.take_partition(&progress, &client).await? else {
@@ -141,7 +147,7 @@ impl Scheduler {
             });
         };
         let drained = self
-            .drain_held(&progress, &client, claims, start, &mut held, stop_at)
+            .drain_held(&progress, &client, claims, start, &mut held, stop_at, stage)
             .await;
         progress.fence().release(held).await;
         drained
@@ -179,6 +185,7 @@ impl Scheduler {
         Ok(None)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn drain_held(
         &self,
         progress: &Progress<'_>,
@@ -187,6 +194,7 @@ impl Scheduler {
         start: i64,
         held: &mut Held,
         stop_at: Instant,
+        stage: &Stage,
     ) -> Result<Drained, CosError> {
         let (topic, partition) = (progress.topic, progress.partition);
         let objects = progress.objects;
@@ -199,6 +207,7 @@ impl Scheduler {
         );
         let mut next = start;
         let mut drained = Drained::default();
+        let mut set_aside = SetAsideLines::default();
         // An undated record (Kafka's `-1`) is dated when its offset was first seen, as in trigger mode, so a
         // re-run dates it the same.
         let ledgers = Ledgers {
@@ -218,23 +227,65 @@ impl Scheduler {
                 Ok(Ok(fetched)) => fetched,
             };
             let fetched: Vec<Record<'_>> = records.iter().map(|f| fetched_record(topic, partition, f)).collect();
-            let now_ms = (progress.clock)();
-            let routing =
-                dating::routing_times(&ledgers, cache, fetched.iter().cloned(), granularity, zone, now_ms).await?;
-            for (record, routing_ms) in fetched.iter().zip(routing) {
-                if let Some(object) = writer.push(&StagedRecord::unstaged(*record), routing_ms).await? {
-                    progress.saved_after(&object, held).await?;
-                }
+            for record in &fetched {
                 drained.records += 1;
                 drained.bytes += record.payload_len();
                 next = record.offset + 1;
+            }
+            let staged: Vec<(Record<'_>, Outcome<'_>)> = fetched
+                .iter()
+                .filter_map(|record| {
+                    let (timestamp, outcome) = stage.stage_record(record)?;
+                    let mut staged = *record;
+                    staged.timestamp = timestamp;
+                    Some((staged, outcome))
+                })
+                .collect();
+            drained.filtered += fetched.len() - staged.len();
+            let now_ms = (progress.clock)();
+            let kept = staged.iter().map(|(record, _)| *record);
+            let routing = dating::routing_times(&ledgers, cache, kept, granularity, zone, now_ms).await?;
+            for ((record, outcome), routing_ms) in staged.iter().zip(routing) {
+                let record = StagedRecord::new(*record, outcome);
+                let pushed = match (&objects.config.content, record.rejection()) {
+                    (_, Some(rejection)) => Err(SetAside::Rejected(rejection.clone())),
+                    (Content::Lines(_), None) => Ok(writer.push_line(&record, routing_ms).await?),
+                    (Content::Parquet(parquet), None) => match parquet.row(&record) {
+                        Ok(row) => Ok(writer.push_row(&record, &row, routing_ms).await?),
+                        Err(reason) => Err(SetAside::Unencodable(reason)),
+                    },
+                };
+                match pushed {
+                    Ok(Some(object)) => {
+                        let letters = set_aside.take_through(object.last_offset);
+                        progress
+                            .saved_after(object.last_offset + 1, Some(&object), letters, held)
+                            .await?;
+                    }
+                    Ok(None) => {}
+                    Err(why) => {
+                        if objects.config.dead_letter_prefix.is_none() {
+                            return Err(CosError::Refused {
+                                record: coordinates(&record),
+                                reason: why.to_string(),
+                            });
+                        }
+                        set_aside.add(&record, &why);
+                        drained.dead_lettered += 1;
+                    }
+                }
             }
             if done_fetching(records.len(), next, high_watermark) {
                 break;
             }
         }
-        if let Some(object) = writer.finish().await? {
-            progress.saved_after(&object, held).await?;
+        let last = writer.finish().await?;
+        // The rest (the last object, the records after it that were set aside or filtered out) is saved up
+        // to where fetching stopped, so a partition of nothing but such records still moves on.
+        if next > start {
+            progress
+                .saved_after(next, last.as_ref(), set_aside.take_through(i64::MAX), held)
+                .await?;
         }
         tracing::info!(
             topic,
@@ -242,6 +293,8 @@ impl Scheduler {
             from = start,
             to = next,
             records = drained.records,
+            dead_lettered = drained.dead_lettered,
+            filtered = drained.filtered,
             "partition drained"
         );
         Ok(drained)
@@ -325,10 +378,21 @@ impl Progress<'_> {
             .await
     }
 
-    /// After `object`: the lease of the next offset, then the checkpoint that points there, then the old
+    /// After the records before `next` are stored (`object` the last of their objects, `letters` those of them
+    /// set aside): the dead letters, the lease of `next`, then the checkpoint that points there, then the old
     /// lease let go.
-    async fn saved_after(&self, object: &ObjectWritten, held: &mut Held) -> Result<(), CosError> {
-        let next = object.last_offset + 1;
+    async fn saved_after(
+        &self,
+        next: i64,
+        object: Option<&ObjectWritten>,
+        letters: Option<(i64, Vec<u8>)>,
+        held: &mut Held,
+    ) -> Result<(), CosError> {
+        if let (Some((first, body)), Some(prefix)) = (letters, &self.objects.config.dead_letter_prefix) {
+            let first = Record::new(self.topic, self.partition, first, None, None, None);
+            let key = dead_letter_key(prefix, &first);
+            self.objects.write_dead_letters(&key, body, self.deadline).await?;
+        }
         let Some(next_lease) = self.fence().take(Fenced::Offset(next)).await? else {
             return Err(CosError::Lease {
                 key: self.fence().key(Fenced::Offset(next), 1),
@@ -336,13 +400,41 @@ impl Progress<'_> {
                 retryable: true,
             });
         };
-        let checkpoint = Checkpoint::after(object, self.topic, self.partition, (self.clock)());
+        let checkpoint = Checkpoint::new(self.topic, self.partition, next, object, (self.clock)());
         self.objects
             .write_bookkeeping(&self.key, checkpoint.to_json(), self.deadline)
             .await?;
         let done = std::mem::replace(held, next_lease);
         self.fence().release(done).await;
         Ok(())
+    }
+}
+
+/// Dead-letter lines of records set aside since the last checkpoint, with their offsets. Those up to an
+/// object's end go with it, into an object keyed by the first of them: a re-run from the same checkpoint
+/// sets the same records aside under the same key.
+#[derive(Default)]
+struct SetAsideLines {
+    lines: Vec<(i64, Vec<u8>)>,
+}
+
+impl SetAsideLines {
+    fn add(&mut self, record: &Record<'_>, why: &SetAside) {
+        let mut line = Vec::new();
+        why.write_line(record, &mut line);
+        self.lines.push((record.offset, line));
+    }
+
+    /// The first offset and the lines of the records up to `last_offset`.
+    fn take_through(&mut self, last_offset: i64) -> Option<(i64, Vec<u8>)> {
+        let count = self
+            .lines
+            .iter()
+            .take_while(|(offset, _)| *offset <= last_offset)
+            .count();
+        let first = self.lines.first()?.0;
+        let taken: Vec<(i64, Vec<u8>)> = self.lines.drain(..count).collect();
+        (!taken.is_empty()).then(|| (first, taken.into_iter().flat_map(|(_, line)| line).collect()))
     }
 }
 

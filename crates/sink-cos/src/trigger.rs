@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ckafka_dump_core::dating::{self, Ledger, LedgerStore};
-use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::value::Object;
 use ckafka_dump_core::{Deadline, Delivery, Outcome, Rejection, StagedBatch, Timestamp};
 use futures_util::stream::{self, StreamExt};
@@ -14,12 +13,13 @@ use ckafka_dump_core::retry::{Bound, RetryPolicy};
 use ckafka_dump_core::OffsetRanges;
 
 use crate::checkpoint::WrittenOffsets;
-use crate::encode::Lines;
+use crate::encode::Content;
 use crate::error::CosError;
 use crate::fence::{run_id, store_fences, Fence, Held};
 use crate::lease::Fenced;
 use crate::naming::{dead_letter_key, ledger_key, written_key, KeyTemplate, Route};
-use crate::writer::{coordinates, KeyClaims, Objects, PartitionWriter};
+use crate::parquet::{Parquet, Row};
+use crate::writer::{coordinates, KeyClaims, Objects, PartitionWriter, SetAside};
 
 /// Writes the batch; `now_ms` dates records without a timestamp that were never seen before.
 ///
@@ -35,6 +35,10 @@ pub async fn write_batch(
 ) -> Result<Delivery, CosError> {
     let config = &objects.config;
     let (mut sorted, parsed) = sort(batch, &config.key_template, &config.content, &config.zone);
+    let rows = match &config.content {
+        Content::Parquet(parquet) => sorted.parquet_rows(parquet, batch, &parsed),
+        Content::Lines(_) => Vec::new(),
+    };
     // A key the store would refuse (too long, a segment that leaves its folder) is its records' fault: they
     // are set aside before anything is read or written. The latest time renders the longest `{timestamp}`.
     sorted.groups.retain(|group| {
@@ -50,9 +54,9 @@ pub async fn write_batch(
     });
     sorted.dead_letters.sort_by_key(|(i, _)| *i);
     if config.dead_letter_prefix.is_none() {
-        let refused = sorted.dead_letters.iter().map(|(i, why)| CosError::Key {
+        let refused = sorted.dead_letters.iter().map(|(i, why)| CosError::Refused {
             record: coordinates(&batch.get(*i).expect("dead letters index the batch")),
-            reason: format!("{} (set dead_letter_prefix to write such records aside)", why.detail()),
+            reason: why.to_string(),
         });
         CosError::first_of(refused.collect(), batch.len(), "records")?;
     }
@@ -76,6 +80,7 @@ pub async fn write_batch(
         claims: Arc::new(KeyClaims::default()),
         batch,
         parsed: &parsed,
+        rows: &rows,
         routing_ms: &routing,
         run: &run,
         fenced,
@@ -116,6 +121,8 @@ struct Invocation<'i, 'b> {
     batch: &'i StagedBatch<'b>,
     /// Values no stage parsed, parsed once by `sort` where fields are read (by batch index).
     parsed: &'i [Option<Object<'i>>],
+    /// Parquet rows by batch index (none for line formats).
+    rows: &'i [Option<Row<'i>>],
     routing_ms: &'i [i64],
     run: &'i str,
     /// Whether the store can hold leases.
@@ -143,6 +150,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
         ref claims,
         batch,
         parsed,
+        rows,
         routing_ms,
         clock,
         deadline,
@@ -183,7 +191,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
         let dead_letters = write_dead_letters(objects, claims, batch, &part.dead_letters, deadline);
         let total = part.groups.len();
         let data = stream::iter(part.groups)
-            .map(|group| write_group(objects, claims, batch, parsed, group, routing_ms, deadline))
+            .map(|group| write_group(objects, claims, batch, (parsed, rows), group, routing_ms, deadline))
             .buffer_unordered(config.concurrency)
             .filter_map(|result| async move { result.err() })
             .collect::<Vec<CosError>>();
@@ -239,32 +247,6 @@ struct Group {
     records: Vec<usize>,
 }
 
-/// Why a record goes to the dead letters.
-#[derive(Debug, PartialEq, Eq)]
-enum SetAside {
-    /// The transform stage rejected it, or its value has no fields for the CSV columns that read them.
-    Rejected(Rejection),
-    /// A field its key needs is missing or holds no text.
-    Unroutable(String),
-}
-
-impl SetAside {
-    fn detail(&self) -> &str {
-        match self {
-            SetAside::Rejected(Rejection(reason)) | SetAside::Unroutable(reason) => reason,
-        }
-    }
-}
-
-impl std::fmt::Display for SetAside {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SetAside::Rejected(rejection) => rejection.fmt(f),
-            SetAside::Unroutable(reason) => write!(f, "object key: {reason}"),
-        }
-    }
-}
-
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Sorted {
     groups: Vec<Group>,
@@ -274,6 +256,33 @@ struct Sorted {
 }
 
 impl Sorted {
+    /// Each grouped record's Parquet row (by batch index); a record a declared column cannot take is set aside.
+    fn parquet_rows<'p>(
+        &mut self,
+        parquet: &Parquet,
+        batch: &'p StagedBatch<'_>,
+        parsed: &'p [Option<Object<'p>>],
+    ) -> Vec<Option<Row<'p>>> {
+        let mut rows: Vec<Option<Row<'p>>> = (0..batch.len()).map(|_| None).collect();
+        for group in &mut self.groups {
+            group.records.retain(|&i| {
+                let record = batch.get(i).expect("groups index the batch");
+                match parquet.row(&record.with_object(parsed[i].as_ref())) {
+                    Ok(row) => {
+                        rows[i] = Some(row);
+                        true
+                    }
+                    Err(reason) => {
+                        self.dead_letters.push((i, SetAside::Unencodable(reason)));
+                        false
+                    }
+                }
+            });
+        }
+        self.groups.retain(|g| !g.records.is_empty());
+        rows
+    }
+
     /// The groups and dead letters of each topic-partition (in order of first appearance), with the span of
     /// all its records in the batch — tombstones skipped included, so a re-delivery skips them too.
     fn by_partition(self, batch: &StagedBatch<'_>) -> Vec<Partition> {
@@ -313,11 +322,12 @@ impl Sorted {
 fn sort<'b>(
     batch: &'b StagedBatch<'_>,
     template: &KeyTemplate,
-    content: &Lines,
+    content: &Content,
     zone: &ckafka_dump_core::time::Zone,
 ) -> (Sorted, Vec<Option<Object<'b>>>) {
     let columns_read_fields = !content.fields_read().is_empty();
-    let reads_fields = columns_read_fields || !template.fields_read().is_empty();
+    let reads_fields =
+        columns_read_fields || matches!(content, Content::Parquet(_)) || !template.fields_read().is_empty();
     let mut sorted = Sorted::default();
     let mut parsed_values = Vec::with_capacity(batch.len());
     let mut index: HashMap<(&str, i32, Route), usize> = HashMap::new();
@@ -369,7 +379,7 @@ async fn write_group(
     objects: &Arc<Objects>,
     claims: &Arc<KeyClaims>,
     batch: &StagedBatch<'_>,
-    parsed: &[Option<Object<'_>>],
+    (parsed, rows): (&[Option<Object<'_>>], &[Option<Row<'_>>]),
     group: Group,
     routing_ms: &[i64],
     deadline: Deadline,
@@ -389,9 +399,11 @@ async fn write_group(
     );
     for &i in &group.records {
         let record = batch.get(i).expect("groups index the batch");
-        writer
-            .push(&record.with_object(parsed[i].as_ref()), routing_ms[i])
-            .await?;
+        let record = record.with_object(parsed[i].as_ref());
+        match rows.get(i) {
+            Some(Some(row)) => writer.push_row(&record, row, routing_ms[i]).await?,
+            _ => writer.push_line(&record, routing_ms[i]).await?,
+        };
     }
     writer.finish().await.map(drop)
 }
@@ -420,20 +432,7 @@ async fn write_dead_letters(
         if objects_by_partition[at].1.is_empty() {
             claims.claim(&objects_by_partition[at].0, &record)?;
         }
-        let (cause, reason) = match reason {
-            SetAside::Rejected(Rejection(reason)) => (Cause::Transform, reason),
-            SetAside::Unroutable(reason) => (Cause::Route, reason),
-        };
-        let letter = DeadLetter {
-            record: &record,
-            cause,
-            reason,
-            target: "",
-        };
-        let body = &mut objects_by_partition[at].1;
-        // No `failed_at`: a re-delivery rewrites the object byte for byte.
-        letter.write_json(None, body);
-        body.push(b'\n');
+        reason.write_line(&record, &mut objects_by_partition[at].1);
     }
     let total = objects_by_partition.len();
     let errors: Vec<CosError> = stream::iter(objects_by_partition)
@@ -483,6 +482,8 @@ impl LedgerStore for Ledgers<'_> {
 mod tests {
     use ckafka_dump_core::time::Zone;
 
+    use crate::encode::Lines;
+
     use super::*;
 
     fn groups(sorted: &Sorted) -> Vec<(Vec<&str>, Vec<usize>)> {
@@ -502,7 +503,7 @@ mod tests {
         let decoded = ckafka_dump_core::decode(event).unwrap().into_batch().unwrap();
         let batch = StagedBatch::unstaged(&decoded);
         let template = KeyTemplate::parse(KeyTemplate::DEFAULT).unwrap();
-        let (sorted, _) = sort(&batch, &template, &Lines::Text, &Zone::utc());
+        let (sorted, _) = sort(&batch, &template, &Content::Lines(Lines::Text), &Zone::utc());
         assert_eq!(
             groups(&sorted),
             vec![(vec![], vec![0, 2]), (vec![], vec![1]), (vec![], vec![3])]
@@ -531,7 +532,7 @@ mod tests {
         let decoded = ckafka_dump_core::decode(&event).unwrap().into_batch().unwrap();
         let batch = StagedBatch::unstaged(&decoded);
         let template = KeyTemplate::parse("{field:app}/{topic}+{partition}+{start_offset}").unwrap();
-        let (sorted, parsed) = sort(&batch, &template, &Lines::JsonLines, &Zone::utc());
+        let (sorted, parsed) = sort(&batch, &template, &Content::Lines(Lines::JsonLines), &Zone::utc());
         assert_eq!(
             parsed.iter().map(Option::is_some).collect::<Vec<_>>(),
             [true, true, false, false, true, true],

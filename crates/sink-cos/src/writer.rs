@@ -1,18 +1,21 @@
 //! Records of one topic-partition, in offset order → objects. An object is uploaded whole when it is
 //! smaller than a part, else part by part as it grows (so memory is about one part, not one object); the
-//! next record starts a new object when it would take the current one past `partition_max_to_cos_bytes`.
+//! next record starts a new object when it would take the current one past `partition_max_to_cos_bytes`, or
+//! when a Parquet object's schema, fixed by its first row group, cannot hold it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ckafka_dump_core::dating::LedgerCache;
+use ckafka_dump_core::dead_letter::{Cause, DeadLetter};
 use ckafka_dump_core::error::shortened;
-use ckafka_dump_core::{Deadline, Record, StagedRecord};
+use ckafka_dump_core::{Deadline, Record, Rejection, StagedRecord};
 
 use crate::config::CosConfig;
-use crate::encode::ObjectBody;
+use crate::encode::{Content, Line, Lines, ObjectBody};
 use crate::error::CosError;
 use crate::naming::{key_problem, KeyFields, Route};
+use crate::parquet::{Parquet, ParquetFile, Row};
 use crate::store::{self, by_cutoff, Created, ObjectMeta, ObjectStore, Upload};
 
 /// The bucket and how objects in it are named and encoded; shared by all writers of a function.
@@ -111,6 +114,47 @@ const JSON: ObjectMeta = ObjectMeta {
     storage_class: None,
 };
 
+/// Why a record goes to the dead letters.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SetAside {
+    /// The transform stage rejected it, or its value has no fields for the CSV columns that read them.
+    Rejected(Rejection),
+    /// A field its key needs is missing or holds no text.
+    Unroutable(String),
+    /// A declared Parquet column cannot take its value.
+    Unencodable(String),
+}
+
+impl SetAside {
+    /// The record as a line of a dead-letter object. No `failed_at`: a re-delivery or a re-run rewrites the
+    /// object byte for byte.
+    pub(crate) fn write_line(&self, record: &Record<'_>, out: &mut Vec<u8>) {
+        let (cause, reason) = match self {
+            SetAside::Rejected(Rejection(reason)) => (Cause::Transform, reason),
+            SetAside::Unroutable(reason) => (Cause::Route, reason),
+            SetAside::Unencodable(reason) => (Cause::Refused, reason),
+        };
+        let letter = DeadLetter {
+            record,
+            cause,
+            reason,
+            target: "",
+        };
+        letter.write_json(None, out);
+        out.push(b'\n');
+    }
+}
+
+impl std::fmt::Display for SetAside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetAside::Rejected(rejection) => rejection.fmt(f),
+            SetAside::Unroutable(reason) => write!(f, "object key: {reason}"),
+            SetAside::Unencodable(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// `topic/partition/offset` for errors, a topic longer than 100 bytes cut short.
 pub(crate) fn coordinates(record: &Record<'_>) -> String {
     format!(
@@ -119,6 +163,13 @@ pub(crate) fn coordinates(record: &Record<'_>) -> String {
         record.partition,
         record.offset
     )
+}
+
+fn mismatch(record: &Record<'_>, why: &str) -> CosError {
+    CosError::Encode {
+        key: coordinates(record),
+        source: std::io::Error::other(why.to_owned()),
+    }
 }
 
 /// The keys one invocation has given objects, with the record each object starts at: a second object under
@@ -157,8 +208,62 @@ pub struct ObjectWritten {
     pub stored_bytes: usize,
 }
 
+/// What one record adds to an object: a line, or a Parquet row.
+enum Entry<'a> {
+    Line(Line<'a>, &'a Lines),
+    Row(&'a Row<'a>, &'a Arc<Parquet>),
+}
+
+impl Entry<'_> {
+    fn size(&self) -> usize {
+        match self {
+            Entry::Line(line, _) => line.size(),
+            Entry::Row(row, _) => row.size(),
+        }
+    }
+}
+
+/// An object's bytes as they are made.
+enum Body {
+    Lines(ObjectBody),
+    Parquet(ParquetFile),
+}
+
+impl Body {
+    /// Whether `entry` can join this object.
+    fn takes(&self, entry: &Entry<'_>) -> bool {
+        match (self, entry) {
+            (Body::Lines(_), Entry::Line(..)) => true,
+            (Body::Parquet(file), Entry::Row(row, _)) => file.fits(row),
+            _ => false,
+        }
+    }
+
+    fn add(&mut self, entry: &Entry<'_>) -> std::io::Result<()> {
+        match (self, entry) {
+            (Body::Lines(body), Entry::Line(line, _)) => line.write_to(body),
+            (Body::Parquet(file), Entry::Row(row, _)) => file.push(row),
+            _ => Err(std::io::Error::other("a line and a Parquet row cannot share an object")),
+        }
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        match self {
+            Body::Lines(body) => body.output(),
+            Body::Parquet(file) => file.output(),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Body::Lines(body) => body.finish(),
+            Body::Parquet(file) => file.finish(),
+        }
+    }
+}
+
 struct ObjectInProgress {
-    body: ObjectBody,
+    body: Body,
     upload: Option<Upload>,
     written: ObjectWritten,
 }
@@ -195,19 +300,51 @@ impl PartitionWriter {
         }
     }
 
-    /// Adds a record (routed by `routing_ms` when it starts an object); returns the object it closed when
-    /// it started a new one.
-    pub async fn push(
+    /// Adds a record as a line of a line format (routed by `routing_ms` when it starts an object); returns the
+    /// object it closed when it started a new one.
+    pub async fn push_line(
         &mut self,
         record: &StagedRecord<'_>,
         routing_ms: i64,
     ) -> Result<Option<ObjectWritten>, CosError> {
         let objects = Arc::clone(&self.objects);
-        let config = &objects.config;
+        let Content::Lines(lines) = &objects.config.content else {
+            return Err(mismatch(record, "content_format=parquet writes rows, not lines"));
+        };
         let mut scratch = std::mem::take(&mut self.scratch);
-        let line = config.content.line(record, &mut scratch);
+        let line = lines.line(record, &mut scratch);
+        let result = self.push(record, Entry::Line(line, lines), routing_ms).await;
+        self.scratch = scratch;
+        result
+    }
+
+    /// Adds a record's Parquet row ([`crate::parquet::Parquet::row`]), as [`PartitionWriter::push_line`].
+    pub async fn push_row(
+        &mut self,
+        record: &StagedRecord<'_>,
+        row: &Row<'_>,
+        routing_ms: i64,
+    ) -> Result<Option<ObjectWritten>, CosError> {
+        let objects = Arc::clone(&self.objects);
+        let Content::Parquet(parquet) = &objects.config.content else {
+            return Err(mismatch(record, "a line format writes lines, not Parquet rows"));
+        };
+        self.push(record, Entry::Row(row, parquet), routing_ms).await
+    }
+
+    async fn push(
+        &mut self,
+        record: &StagedRecord<'_>,
+        entry: Entry<'_>,
+        routing_ms: i64,
+    ) -> Result<Option<ObjectWritten>, CosError> {
+        let objects = Arc::clone(&self.objects);
+        let config = &objects.config;
+        let size = entry.size();
         let closed = match &self.current {
-            Some(current) if current.written.content_bytes + line.size() > config.max_object_bytes => {
+            Some(current)
+                if current.written.content_bytes + size > config.max_object_bytes || !current.body.takes(&entry) =>
+            {
                 self.finish_current().await?
             }
             _ => None,
@@ -222,9 +359,15 @@ impl PartitionWriter {
                     key: key.clone(),
                     source,
                 };
-                let mut body = ObjectBody::new(config.compression, capacity).map_err(encode_error)?;
-                let header = config.content.header().unwrap_or_default();
-                body.write(&header).map_err(encode_error)?;
+                let (body, header_bytes) = match &entry {
+                    Entry::Row(_, parquet) => (Body::Parquet(ParquetFile::new(parquet)), 0),
+                    Entry::Line(_, lines) => {
+                        let mut body = ObjectBody::new(config.compression, capacity).map_err(encode_error)?;
+                        let header = lines.header().unwrap_or_default();
+                        body.write(&header).map_err(encode_error)?;
+                        (Body::Lines(body), header.len())
+                    }
+                };
                 self.current.insert(ObjectInProgress {
                     body,
                     upload: None,
@@ -233,21 +376,20 @@ impl PartitionWriter {
                         records: 0,
                         first_offset: record.offset,
                         last_offset: record.offset,
-                        content_bytes: header.len(),
+                        content_bytes: header_bytes,
                         stored_bytes: 0,
                     },
                 })
             }
         };
         let written = &mut current.written;
-        line.write_to(&mut current.body).map_err(|source| CosError::Encode {
+        current.body.add(&entry).map_err(|source| CosError::Encode {
             key: written.key.clone(),
             source,
         })?;
         written.records += 1;
         written.last_offset = record.offset;
-        written.content_bytes += line.size();
-        self.scratch = scratch;
+        written.content_bytes += size;
         if current.body.output().len() >= config.part_bytes {
             let part = std::mem::replace(current.body.output(), Vec::with_capacity(config.part_bytes));
             if let Err(e) = self.upload_part(part).await {

@@ -1402,3 +1402,402 @@ async fn the_scheduled_dump_keeps_headers_and_dates_an_undated_record_when_first
         "{ledger:?}"
     );
 }
+
+// ---- Parquet ----
+
+/// One record of [`raw_event`]: offset, key bytes, value bytes, headers.
+type RawRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>, &'a [(&'a str, &'a [u8])]);
+
+/// An MSK event of raw records on `topic`/0; timestamps are 1,700,000,000,000 ms plus the offset.
+fn raw_event(topic: &str, records: &[RawRecord<'_>]) -> String {
+    let b64 = |bytes: &[u8]| base64_simd::STANDARD.encode_to_string(bytes);
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(offset, key, value, headers)| {
+            let headers: Vec<Value> = headers
+                .iter()
+                .map(|(name, value)| serde_json::json!({ *name: value.iter().map(|&b| b as i8).collect::<Vec<i8>>() }))
+                .collect();
+            let mut record = serde_json::json!({"topic": topic, "partition": 0, "offset": offset,
+                "timestamp": 1_700_000_000_000i64 + offset, "timestampType": "CREATE_TIME", "headers": headers,
+                "value": value.map(b64)});
+            if let Some(key) = key {
+                record["key"] = b64(key).into();
+            }
+            record
+        })
+        .collect();
+    serde_json::json!({"eventSource": "aws:kafka", "records": {format!("{topic}-0"): records}}).to_string()
+}
+
+/// The bucket's Parquet objects under `prefix`, saved as files in a new directory; returns it and the files.
+async fn parquet_files(sink: &CosSink, bucket: &str, prefix: &str) -> (std::path::PathBuf, Vec<String>) {
+    let dir = std::env::temp_dir().join(unique("ckd-parquet"));
+    let mut files = Vec::new();
+    for (key, bytes) in objects(&s3(sink), bucket, prefix).await {
+        if key.ends_with(".parquet") {
+            let path = dir.join(&key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            files.push(path.to_string_lossy().into_owned());
+        }
+    }
+    (dir, files)
+}
+
+/// Each file as pyarrow and duckdb read it; the two readers must agree on every row.
+fn read_both(files: &[String]) -> Vec<Value> {
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let read = ckafka_dump_testkit::read_parquet(&args);
+    let files = read["files"].as_array().unwrap().clone();
+    for file in &files {
+        assert_eq!(
+            file["pyarrow"]["rows"], file["duckdb"]["rows"],
+            "pyarrow and duckdb read {} differently",
+            file["path"]
+        );
+    }
+    files
+}
+
+fn schema(file: &Value, reader: &str) -> Vec<(String, String)> {
+    let columns = file[reader]["schema"].as_array().unwrap();
+    let pair = |c: &Value| (c[0].as_str().unwrap().to_owned(), c[1].as_str().unwrap().to_owned());
+    columns.iter().map(pair).collect()
+}
+
+#[tokio::test]
+async fn an_inferred_parquet_object_reads_back_the_same_in_pyarrow_and_duckdb() {
+    let records: [RawRecord<'_>; 6] = [
+        (
+            100,
+            Some(b"k1"),
+            Some(br#"{"user":"ann","n":1,"score":1.5,"tags":["a","b"],"geo":{"lat":1.25}}"#),
+            &[("h", b"1"), ("h", b"2")],
+        ),
+        (
+            101,
+            Some(&[0xff, 0x01]),
+            Some(br#"{"user":"bob","n":2,"score":2,"extra":"only here"}"#),
+            &[],
+        ),
+        (
+            102,
+            None,
+            Some(br#"{"user":"cy","n":3,"score":null,"_kafka_offset":"mine"}"#),
+            &[],
+        ),
+        (103, None, Some(b"plain text"), &[]),
+        (104, None, Some(&[0x00, 0xff]), &[]),
+        (105, None, None, &[]),
+    ];
+    let event = raw_event("clicks", &records);
+    let (sink, bucket) = s3_sink(&[("content_format", "parquet")]).await;
+    let summary = run(&sink, &event).await.unwrap();
+    assert_eq!((summary.records, summary.written), (6, 6));
+    let (_dir, files) = parquet_files(&sink, &bucket, "dump/").await;
+    assert_eq!(files.len(), 1, "one object for the batch");
+    assert!(files[0].ends_with("clicks+0+0000000000000000100.parquet"), "{files:?}");
+    let file = &read_both(&files)[0];
+    let columns = [
+        ("_kafka_topic", "string", "VARCHAR"),
+        ("_kafka_partition", "int32", "INTEGER"),
+        ("_kafka_offset", "int64", "BIGINT"),
+        ("_kafka_timestamp", "timestamp[ms, tz=UTC]", "TIMESTAMP WITH TIME ZONE"),
+        ("_kafka_key", "binary", "BLOB"),
+        ("_kafka_headers", "string", "JSON"),
+        ("user", "string", "VARCHAR"),
+        ("n", "int64", "BIGINT"),
+        ("score", "double", "DOUBLE"),
+        ("tags", "string", "JSON"),
+        ("geo", "string", "JSON"),
+        ("extra", "string", "VARCHAR"),
+        ("_kafka__kafka_offset", "string", "VARCHAR"),
+        ("_kafka_value", "binary", "BLOB"),
+    ];
+    let expected = |i: usize| -> Vec<(String, String)> {
+        columns
+            .iter()
+            .map(|c| (c.0.to_owned(), [c.1, c.2][i].to_owned()))
+            .collect()
+    };
+    assert_eq!(schema(file, "pyarrow"), expected(0));
+    assert_eq!(schema(file, "duckdb"), expected(1));
+    let rows = file["pyarrow"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    let column = |name: &str| rows.iter().map(|r| r[name].clone()).collect::<Vec<Value>>();
+    let b64 = |bytes: &[u8]| serde_json::json!({"base64": base64_simd::STANDARD.encode_to_string(bytes)});
+    assert_eq!(column("_kafka_offset"), (100..106).map(Value::from).collect::<Vec<_>>());
+    assert_eq!(rows[0]["_kafka_timestamp"], "2023-11-14T22:13:20.100000");
+    assert_eq!(column("_kafka_key")[..3], [b64(b"k1"), b64(&[0xff, 0x01]), Value::Null]);
+    assert_eq!(
+        rows[0]["_kafka_headers"],
+        r#"[{"key":"h","value":"1"},{"key":"h","value":"2"}]"#
+    );
+    assert_eq!(rows[1]["_kafka_headers"], Value::Null);
+    assert_eq!(
+        column("n"),
+        [1.into(), 2.into(), 3.into(), Value::Null, Value::Null, Value::Null]
+    );
+    assert_eq!(column("score")[..3], [1.5.into(), 2.0.into(), Value::Null]);
+    assert_eq!(
+        (rows[0]["tags"].clone(), rows[0]["geo"].clone()),
+        (r#"["a","b"]"#.into(), r#"{"lat":1.25}"#.into())
+    );
+    assert_eq!(column("extra")[..2], [Value::Null, "only here".into()]);
+    assert_eq!(
+        rows[2]["_kafka__kafka_offset"], "mine",
+        "a field named like a metadata column keeps its value"
+    );
+    assert_eq!(
+        column("_kafka_value"),
+        [
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            b64(b"plain text"),
+            b64(&[0x00, 0xff]),
+            Value::Null
+        ],
+        "a value that is not a JSON object is kept whole; a tombstone has none"
+    );
+    assert_eq!(
+        file["pyarrow"]["min_max"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| **s == true)
+            .count(),
+        columns.len(),
+        "every column has min/max statistics"
+    );
+}
+
+#[tokio::test]
+async fn declared_parquet_columns_are_typed_a_value_they_cannot_take_is_a_dead_letter_and_objects_repeat_byte_for_byte()
+{
+    let records: [RawRecord<'_>; 4] = [
+        (
+            7,
+            Some(&[0xfe]),
+            Some(br#"{"id":1,"amount":"12.50","day":"2026-12-03","ok":true,"meta":{"a":[1]}}"#),
+            &[("trace", b"t-1")],
+        ),
+        (
+            8,
+            Some(b"k"),
+            Some(br#"{"id":2,"amount":0.07,"day":"1970-01-02","ok":false}"#),
+            &[],
+        ),
+        (9, None, Some(br#"{"id":3,"amount":12.345,"day":"2026-12-03"}"#), &[]),
+        (
+            10,
+            None,
+            Some(br#"{"id":12345678901,"amount":-3,"day":null,"meta":"text"}"#),
+            &[],
+        ),
+    ];
+    let event = raw_event("orders", &records);
+    let columns = "id:int64, amount:decimal(10,2), day:date, at=@timestamp:timestamp_us, key=@key:binary, \
+                   trace=@header.trace:string, ok:boolean, meta:json, offset=@offset:int64";
+    let env = [
+        ("content_format", "parquet"),
+        ("parquet_columns", columns),
+        ("parquet_compression", "snappy"),
+        ("dead_letter_prefix", "dead/"),
+    ];
+    let (sink, bucket) = s3_sink(&env).await;
+    let summary = run(&sink, &event).await.unwrap();
+    assert_eq!((summary.written, summary.dead_lettered), (3, 1));
+    let dead = objects(&s3(&sink), &bucket, "dead/").await;
+    let letter: Value = serde_json::from_slice(&dead["dead/orders+0+0000000000000000009.jsonl"]).unwrap();
+    assert_eq!(letter["error"]["cause"], "refused");
+    assert_eq!(
+        letter["error"]["reason"],
+        "parquet column `amount` (decimal(10,2)): 12.345 has more than 2 decimals (decimal(10,2))"
+    );
+    let (_dir, files) = parquet_files(&sink, &bucket, "dump/").await;
+    let file = &read_both(&files)[0];
+    let types: Vec<String> = schema(file, "pyarrow").into_iter().map(|(_, t)| t).collect();
+    assert_eq!(
+        types,
+        [
+            "int64",
+            "decimal128(10, 2)",
+            "date32[day]",
+            "timestamp[us, tz=UTC]",
+            "binary",
+            "string",
+            "bool",
+            "string",
+            "int64"
+        ]
+    );
+    let duck: Vec<String> = schema(file, "duckdb").into_iter().map(|(_, t)| t).collect();
+    assert_eq!(
+        duck,
+        [
+            "BIGINT",
+            "DECIMAL(10,2)",
+            "DATE",
+            "TIMESTAMP WITH TIME ZONE",
+            "BLOB",
+            "VARCHAR",
+            "BOOLEAN",
+            "JSON",
+            "BIGINT"
+        ]
+    );
+    let rows = file["pyarrow"]["rows"].as_array().unwrap();
+    let row = |i: usize, names: &[&str]| names.iter().map(|n| rows[i][*n].clone()).collect::<Vec<Value>>();
+    let names = ["id", "amount", "day", "at", "trace", "ok", "meta", "offset"];
+    assert_eq!(
+        row(0, &names),
+        serde_json::json!([
+            1,
+            "12.50",
+            "2026-12-03",
+            "2023-11-14T22:13:20.007000",
+            "t-1",
+            true,
+            r#"{"a":[1]}"#,
+            7
+        ])
+        .as_array()
+        .unwrap()[..]
+    );
+    assert_eq!(rows[0]["key"], serde_json::json!({"base64": "/g=="}));
+    assert_eq!(
+        row(2, &names),
+        serde_json::json!([
+            12345678901i64,
+            "-3.00",
+            null,
+            "2023-11-14T22:13:20.010000",
+            null,
+            null,
+            "\"text\"",
+            10
+        ])
+        .as_array()
+        .unwrap()[..]
+    );
+    assert_eq!(rows.len(), 3);
+
+    let object = objects(&s3(&sink), &bucket, "dump/").await;
+    let (again, again_bucket) = s3_sink(&env).await;
+    run(&again, &event).await.unwrap();
+    let repeated = objects(&s3(&again), &again_bucket, "dump/").await;
+    assert!(
+        object == repeated,
+        "the same records make the same Parquet object, byte for byte"
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_parquet_dump_runs_the_stage_and_starts_one_new_object_where_the_records_change_shape() {
+    let client = kafka().await;
+    let topic = topic(&client, 1).await;
+    let pc = client
+        .partition_client(topic.as_str(), 0, UnknownTopicHandling::Retry)
+        .await
+        .unwrap();
+    // 5,000 records of ~250 bytes fill more than the 1 MiB row group; then `id` turns into a double and
+    // `extra` appears. One record is filtered out by the stage, one rejected by it (its time is no time).
+    let pad = "x".repeat(200);
+    let mut values: Vec<String> = (0..5000)
+        .map(|n| {
+            format!(
+                r#"{{"id":{n},"name":"user-{}","time":"2026-12-03T00:00:00Z","pad":"{pad}"}}"#,
+                n % 97
+            )
+        })
+        .collect();
+    values.extend((5000..5300).map(|n| {
+        format!(
+            r#"{{"id":{n}.5,"name":"user-{}","time":"2026-12-03T00:00:00Z","pad":"{pad}","extra":true}}"#,
+            n % 97
+        )
+    }));
+    values[10] = r#"{"id":-1,"name":"skip","time":"2026-12-03T00:00:00Z"}"#.to_owned();
+    values[5100] = r#"{"id":-2,"name":"bad","time":"no time"}"#.to_owned();
+    let records: Vec<Record> = values
+        .iter()
+        .map(|v| Record {
+            key: None,
+            value: Some(v.clone().into_bytes()),
+            headers: BTreeMap::new(),
+            timestamp: rskafka::chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
+        })
+        .collect();
+    for chunk in records.chunks(500) {
+        pc.produce(chunk.to_vec(), Compression::NoCompression).await.unwrap();
+    }
+    let env = [
+        ("content_format", "parquet"),
+        ("parquet_row_group_bytes", "1048576"),
+        ("dead_letter_prefix", "dead/"),
+        ("TRANSFORM_FILTER", "not name == \"skip\""),
+        ("TRANSFORM_TIME_FIELD", "time"),
+    ];
+    let (sink, bucket) = scheduled_sink(&topic, &env).await;
+    let summary = run_staged(&sink, &env, TIMER).await.unwrap();
+    assert_eq!(
+        (
+            summary.records,
+            summary.written,
+            summary.filtered,
+            summary.dead_lettered
+        ),
+        (5300, 5298, 1, 1)
+    );
+    assert_eq!(checkpoint(&sink, &topic, 0).await.unwrap().next_offset, 5300);
+    let (dir, files) = parquet_files(&sink, &bucket, "dump/").await;
+    let names: Vec<&str> = files.iter().map(|f| f.rsplit('/').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{topic}+0+0000000000000000000.parquet"),
+            format!("{topic}+0+0000000000000005000.parquet")
+        ],
+        "the change of shape starts one new object, at the first record that has it"
+    );
+    assert!(
+        files.iter().all(|f| f.contains("/2026-12-03/")),
+        "keys are dated by the stage's record time: {files:?}"
+    );
+    let read = read_both(&files);
+    assert!(
+        read[0]["pyarrow"]["row_groups"].as_i64().unwrap() >= 2,
+        "row groups were written as they filled"
+    );
+    assert_eq!(
+        schema(&read[0], "pyarrow")[6..8],
+        [("id".into(), "int64".into()), ("name".into(), "string".into())]
+    );
+    assert_eq!(schema(&read[1], "pyarrow")[6], ("id".into(), "double".into()));
+    let dead = objects(&s3(&sink), &bucket, "dead/").await;
+    assert_eq!(
+        dead.keys().collect::<Vec<_>>(),
+        [&format!("dead/{topic}+0+0000000000000005100.jsonl")]
+    );
+
+    // One query over the prefix gives what the records it came from give.
+    let source = dir.join("source.jsonl");
+    let kept: Vec<&String> = values
+        .iter()
+        .filter(|v| !v.contains("\"skip\"") && !v.contains("no time"))
+        .collect();
+    std::fs::write(&source, kept.iter().map(|v| format!("{v}\n")).collect::<String>()).unwrap();
+    let query = |from: &str| {
+        let sql = format!(
+            "select count(*) as n, sum(id) as ids, count(extra) as extras, count(distinct name) as names from {from}"
+        );
+        ckafka_dump_testkit::read_parquet(&["--sql", &sql])["rows"].clone()
+    };
+    let glob = format!("{}/**/*.parquet", dir.display());
+    let from_parquet = query(&format!("read_parquet('{glob}', union_by_name=true)"));
+    let from_json = query(&format!("read_json('{}')", source.display()));
+    assert_eq!(from_parquet, from_json);
+    assert_eq!(from_parquet[0]["n"], 5298);
+}

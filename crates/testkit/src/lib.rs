@@ -278,3 +278,21 @@ pub fn check_configuration_table(page: &str, name: &str, vars: &[ckafka_dump_cor
          `variables!`); regenerate the page with `CKD_WRITE_DOCS=1 cargo test --workspace --test docs`"
     );
 }
+
+/// Runs `scripts/fixtures/read_parquet.py` with the venv's Python (pyarrow and duckdb, installed by
+/// `scripts/services.sh tools`) and returns what it printed; panics with its error output when it fails.
+pub fn read_parquet(args: &[&str]) -> serde_json::Value {
+    let python = venv_path("bin/python");
+    let script = repo_root().join("scripts/fixtures/read_parquet.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (scripts/services.sh tools makes the venv): {e}"));
+    assert!(
+        output.status.success(),
+        "read_parquet.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("read_parquet.py prints JSON")
+}

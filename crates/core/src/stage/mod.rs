@@ -144,26 +144,32 @@ impl Stage {
     /// their value and their record time, rejected ones their reason. Unconfigured, it hands every record on
     /// as it came, parsing nothing.
     pub fn apply<'s>(&'s self, batch: &'s Batch<'s>) -> StagedBatch<'s> {
-        let Some(steps) = &self.steps else {
+        if self.steps.is_none() {
             return StagedBatch::unstaged(batch);
+        }
+        StagedBatch::new(batch, batch.records().map(|record| self.stage_record(&record)))
+    }
+
+    /// One record through the stage (a record the scheduled dump fetched): its record time and outcome, or
+    /// `None` when the filter leaves it out.
+    pub fn stage_record<'s>(&'s self, record: &Record<'s>) -> Option<(Option<Timestamp>, Outcome<'s>)> {
+        let Some(steps) = &self.steps else {
+            return Some((record.timestamp, Outcome::Original));
         };
-        let outcomes = batch.records().map(|record| {
-            if record.value.is_none() {
-                return Some((record.timestamp, Outcome::Original));
+        if record.value.is_none() {
+            return Some((record.timestamp, Outcome::Original));
+        }
+        match steps.process(record, &self.zone) {
+            Processed::Filtered => None,
+            Processed::Rejected(reason) => Some((record.timestamp, Outcome::Rejected(Rejection(reason)))),
+            Processed::Kept { fields, time_ms } => {
+                let timestamp = match time_ms {
+                    Some(millis) => Timestamp::dated(millis, None),
+                    None => record.timestamp,
+                };
+                Some((timestamp, Outcome::Object(fields)))
             }
-            match steps.process(&record, &self.zone) {
-                Processed::Filtered => None,
-                Processed::Rejected(reason) => Some((record.timestamp, Outcome::Rejected(Rejection(reason)))),
-                Processed::Kept { fields, time_ms } => {
-                    let timestamp = match time_ms {
-                        Some(millis) => Timestamp::dated(millis, None),
-                        None => record.timestamp,
-                    };
-                    Some((timestamp, Outcome::Object(fields)))
-                }
-            }
-        });
-        StagedBatch::new(batch, outcomes)
+        }
     }
 }
 

@@ -94,6 +94,11 @@ impl<'a> Object<'a> {
         self.fields.iter().map(|(name, slot)| (name.as_ref(), slot))
     }
 
+    /// The fields in their order, taken out.
+    pub fn into_fields(self) -> impl Iterator<Item = (Cow<'a, str>, Slot<'a>)> {
+        self.fields.into_iter()
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|(n, _)| n == name)
     }
