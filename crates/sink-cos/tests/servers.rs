@@ -471,7 +471,7 @@ async fn without_a_dead_letter_prefix_an_unroutable_record_fails_the_invocation_
     assert!(!e.is_retryable(), "{e}");
     assert!(
         e.to_string()
-            .contains("object key for orders/0/14: field `app` is missing"),
+            .contains("record orders/0/14: object key: field `app` is missing (set dead_letter_prefix"),
         "{e}"
     );
     assert!(objects(&s3(&sink), &bucket, "").await.is_empty(), "nothing is written");
@@ -775,6 +775,7 @@ async fn scheduled_sink_at(endpoint: &str, topic: &str, extra: &[(&str, &str)]) 
         ("content_format", "json"),
         ("consumer_timeout_ms", "500"),
     ];
+    pairs.retain(|(name, _)| !extra.iter().any(|(set, _)| set == name));
     pairs.extend_from_slice(extra);
     s3_sink_at(endpoint, &pairs).await
 }
@@ -1505,12 +1506,12 @@ async fn an_inferred_parquet_object_reads_back_the_same_in_pyarrow_and_duckdb() 
         ("_kafka_offset", "int64", "BIGINT"),
         ("_kafka_timestamp", "timestamp[ms, tz=UTC]", "TIMESTAMP WITH TIME ZONE"),
         ("_kafka_key", "binary", "BLOB"),
-        ("_kafka_headers", "string", "JSON"),
+        ("_kafka_headers", "extension<arrow.json>", "JSON"),
         ("user", "string", "VARCHAR"),
         ("n", "int64", "BIGINT"),
         ("score", "double", "DOUBLE"),
-        ("tags", "string", "JSON"),
-        ("geo", "string", "JSON"),
+        ("tags", "extension<arrow.json>", "JSON"),
+        ("geo", "extension<arrow.json>", "JSON"),
         ("extra", "string", "VARCHAR"),
         ("_kafka__kafka_offset", "string", "VARCHAR"),
         ("_kafka_value", "binary", "BLOB"),
@@ -1561,15 +1562,22 @@ async fn an_inferred_parquet_object_reads_back_the_same_in_pyarrow_and_duckdb() 
         ],
         "a value that is not a JSON object is kept whole; a tombstone has none"
     );
+    // Doubles' min/max are written under Parquet's IEEE 754 total order, which duckdb reads and pyarrow 26
+    // does not use yet.
+    let with_min_max: Vec<bool> = columns.iter().map(|c| c.0 != "score").collect();
     assert_eq!(
-        file["pyarrow"]["min_max"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| **s == true)
-            .count(),
-        columns.len(),
-        "every column has min/max statistics"
+        file["pyarrow"]["min_max"],
+        serde_json::json!(with_min_max),
+        "min/max statistics"
+    );
+    let path = file["path"].as_str().unwrap();
+    let sql = format!(
+        "select stats_min_value, stats_max_value from parquet_metadata('{path}') where path_in_schema = 'score'"
+    );
+    let score = &ckafka_dump_testkit::read_parquet(&["--sql", &sql])["rows"][0];
+    assert_eq!(
+        (&score["stats_min_value"], &score["stats_max_value"]),
+        (&"1.5".into(), &"2.0".into())
     );
 }
 
@@ -1629,7 +1637,7 @@ async fn declared_parquet_columns_are_typed_a_value_they_cannot_take_is_a_dead_l
             "binary",
             "string",
             "bool",
-            "string",
+            "extension<arrow.json>",
             "int64"
         ]
     );

@@ -311,6 +311,7 @@ impl ColumnType {
         match (self, cell) {
             (_, Cell::Null) => true,
             (ColumnType::Boolean, Cell::Bool(_)) | (ColumnType::Int64, Cell::Int(_)) => true,
+            (ColumnType::Int32, Cell::Int(i)) => i32::try_from(*i).is_ok(),
             (ColumnType::Double, Cell::Float(_)) => true,
             (ColumnType::Double, Cell::Int(i)) => i.unsigned_abs() <= EXACT_IN_DOUBLE as u64,
             (ColumnType::String, Cell::Text(_)) => true,
@@ -526,6 +527,7 @@ mod tests {
         assert_eq!(seen(&[Cell::Number("1e400".into())]), ColumnType::Json);
         assert!(ColumnType::Double.holds(&Cell::Int(3)) && !ColumnType::Int64.holds(&Cell::Float(3.5)));
         assert!(!ColumnType::String.holds(&Cell::Bytes(vec![0xff].into())));
+        assert!(ColumnType::Int32.holds(&Cell::Int(7)) && !ColumnType::Int32.holds(&Cell::Int(1 << 40)));
     }
 
     #[test]

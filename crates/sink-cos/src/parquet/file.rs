@@ -450,7 +450,7 @@ mod tests {
         Arc::new(Parquet {
             columns: Columns::Inferred {
                 prefix: "_kafka_".to_owned(),
-                metadata: vec![MetaColumn::Offset],
+                metadata: vec![MetaColumn::Partition, MetaColumn::Offset],
             },
             compression: crate::parquet::ParquetCompression::Zstd,
             row_group_bytes,
@@ -459,7 +459,7 @@ mod tests {
 
     fn row(offset: i64, fields: &[(&'static str, Cell<'static>)]) -> Row<'static> {
         Row::Inferred {
-            metadata: vec![Cell::Int(offset)],
+            metadata: vec![Cell::Int(3), Cell::Int(offset)],
             fields: fields.iter().map(|(n, c)| (Cow::Borrowed(*n), c.clone())).collect(),
         }
     }
@@ -511,7 +511,15 @@ mod tests {
             .iter()
             .map(|c| format!("{} {}", c.name(), c.physical_type()))
             .collect();
-        assert_eq!(columns, ["_kafka_offset INT64", "id DOUBLE", "name BYTE_ARRAY"]);
+        assert_eq!(
+            columns,
+            [
+                "_kafka_partition INT32",
+                "_kafka_offset INT64",
+                "id DOUBLE",
+                "name BYTE_ARRAY"
+            ]
+        );
     }
 
     #[test]
