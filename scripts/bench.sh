@@ -61,6 +61,10 @@ done >target/bench-es.jsonl
   --secret-key "$CKD_S3_SECRET_KEY" --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$out"/release/to-cos \
   --event target/bench-events/scf-10k-1p.json --runs 5 --drain-mb 100 >target/bench-cos.json
 
+# to-cos Parquet: the 6 MB batch vs pyarrow read_json + write_table; the scheduled drain into one Parquet object.
+"$CKD_VENV/bin/python" -m bench.parquet --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$out"/release/to-cos \
+  --event target/bench-events/scf-10k-1p.json --runs 15 --drain-mb 100 >target/bench-parquet.json
+
 # to-sql vs the MySQL and CDW templates' logic vs psql \copy and LOAD DATA, same rows; sustained batches.
 "$CKD_VENV/bin/python" -m bench.sql --event target/bench-events/scf-10k.json --to-sql "$out"/release/to-sql \
   --pg-url "$CKD_PG_URL" --mysql-url "$CKD_MYSQL_URL" --runs 3 --batches 10 >target/bench-sql.json

@@ -96,12 +96,36 @@ impl Span {
         }
     }
 
+    /// Its bytes (slicing bytes: nothing is read).
     pub(crate) fn bytes<'s>(self, event: &'s str, text: &'s str, bytes: &'s [u8]) -> &'s [u8] {
-        match self {
-            Span::Bytes { start, len } => &bytes[start as usize..(start + len) as usize],
-            _ => self.str(event, text).unwrap_or_default().as_bytes(),
-        }
+        let (source, start, len) = match self {
+            Span::Event { start, len } => (event.as_bytes(), start, len),
+            Span::Text { start, len } => (text.as_bytes(), start, len),
+            Span::Bytes { start, len } => (bytes, start, len),
+        };
+        &source[start as usize..(start + len) as usize]
     }
+
+    fn text_span<'s>(self, event: &'s str, text: &'s str) -> Option<TextSpan<'s>> {
+        let (text, start, len) = match self {
+            Span::Event { start, len } => (event, start, len),
+            Span::Text { start, len } => (text, start, len),
+            Span::Bytes { .. } => return None,
+        };
+        Some(TextSpan {
+            text,
+            start,
+            end: start + len,
+        })
+    }
+}
+
+/// A piece of UTF-8 text, not yet sliced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TextSpan<'s> {
+    text: &'s str,
+    start: u32,
+    end: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +169,9 @@ pub struct Record<'b> {
     pub key: Option<&'b [u8]>,
     /// `None` for a null value (a tombstone).
     pub value: Option<&'b [u8]>,
-    /// The value as text when it is known to be UTF-8 without checking (SCF bodies).
-    value_text: Option<&'b str>,
+    /// Where the value lies in text known to be UTF-8 (SCF bodies), sliced only when asked for: slicing a
+    /// `str` reads the bytes at both ends, a cache miss per record in a large batch.
+    value_text: Option<TextSpan<'b>>,
     headers: Headers<'b>,
 }
 
@@ -225,7 +250,10 @@ impl<'b> Record<'b> {
 
     /// The value as UTF-8 text, or `None` when it is absent or not UTF-8.
     pub fn value_str(&self) -> Option<&'b str> {
-        self.value_text.or_else(|| std::str::from_utf8(self.value?).ok())
+        match self.value_text {
+            Some(TextSpan { text, start, end }) => text.get(start as usize..end as usize),
+            None => std::str::from_utf8(self.value?).ok(),
+        }
     }
 
     pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'b>> + 'b {
@@ -325,7 +353,7 @@ impl<'a> Batch<'a> {
             timestamp: m.timestamp,
             key: m.key.map(|s| self.bytes(s)),
             value: m.value.map(|s| self.bytes(s)),
-            value_text: m.value.and_then(|s| self.str_of(s)),
+            value_text: m.value.and_then(|s| s.text_span(self.event, &self.text)),
             headers: Headers::InBatch {
                 headers: &self.headers[m.headers.0 as usize..m.headers.1 as usize],
                 batch: self,

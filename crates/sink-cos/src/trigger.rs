@@ -384,12 +384,16 @@ async fn write_group(
     routing_ms: &[i64],
     deadline: Deadline,
 ) -> Result<(), CosError> {
-    let content_bytes = group
-        .records
-        .iter()
-        .filter_map(|&i| batch.get(i))
-        .map(|r| r.payload_len() + 1)
-        .sum();
+    // Sizes the first buffer of a line object; a Parquet object buffers its own row group.
+    let content_bytes = match rows.is_empty() {
+        true => group
+            .records
+            .iter()
+            .filter_map(|&i| batch.get(i))
+            .map(|r| r.payload_len() + 1)
+            .sum(),
+        false => 0,
+    };
     let mut writer = PartitionWriter::new(
         Arc::clone(objects),
         Arc::clone(claims),

@@ -191,7 +191,9 @@ impl Decimal {
         }
         let all: String = whole.chars().chain(fraction.chars()).collect();
         let trimmed_end = all.trim_end_matches('0');
-        let exponent = power - fraction.len() as i64 + (all.len() - trimmed_end.len()) as i64;
+        let exponent = power
+            .checked_sub(fraction.len() as i64)?
+            .checked_add((all.len() - trimmed_end.len()) as i64)?;
         let digits = trimmed_end.trim_start_matches('0').to_owned();
         Some(match digits.is_empty() {
             true => Decimal {
@@ -209,11 +211,11 @@ impl Decimal {
 
     /// The unscaled value at `scale` decimals, when it has no more and fits `precision` digits.
     fn unscaled(&self, precision: u8, scale: u8) -> Result<i128, String> {
-        let shift = self.exponent + i64::from(scale);
+        let shift = self.exponent.saturating_add(i64::from(scale));
         if shift < 0 {
             return Err(format!("has more than {scale} decimals"));
         }
-        let total_digits = self.digits.len() as i64 + shift;
+        let total_digits = (self.digits.len() as i64).saturating_add(shift);
         if !self.digits.is_empty() && total_digits > i64::from(precision) {
             return Err(format!("has more than {precision} digits"));
         }
@@ -580,5 +582,12 @@ mod tests {
         );
         assert_eq!(convert("int64", Cell::Null), Ok(Cell::Null));
         assert!(ColumnType::parse("decimal(39,1)").is_err() && ColumnType::parse("float").is_err());
+        for huge in [
+            "10e9223372036854775807",
+            "1e-9223372036854775808",
+            "0.5e9223372036854775807",
+        ] {
+            assert!(convert("decimal(38,2)", Cell::Text(huge.into())).is_err(), "{huge}");
+        }
     }
 }

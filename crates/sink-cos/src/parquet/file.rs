@@ -12,7 +12,7 @@ use parquet::basic::{LogicalType, Repetition, TimeUnit, Type as PhysicalType};
 use parquet::data_type::{
     BoolType, ByteArray, ByteArrayType, DoubleType, FixedLenByteArray, FixedLenByteArrayType, Int32Type, Int64Type,
 };
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
@@ -151,9 +151,10 @@ impl Column {
     }
 
     /// The buffered rows as the column chunk of a row group.
-    fn write(&self, column: &mut parquet::file::writer::SerializedColumnWriter<'_>) -> parquet::errors::Result<()> {
+    fn write(&mut self, column: &mut parquet::file::writer::SerializedColumnWriter<'_>) -> parquet::errors::Result<()> {
+        // Text and bytes are handed over as slices of the arena, which the writer may keep (its dictionary).
+        let arena = Bytes::from(std::mem::take(&mut self.arena));
         let defs = Some(&self.defs[..]);
-        let arena = Bytes::copy_from_slice(&self.arena);
         let slice = |start: u32, len: u32| arena.slice(start as usize..(start + len) as usize);
         let ints = || {
             self.values.iter().map(|v| match *v {
@@ -198,10 +199,10 @@ impl Column {
                 column.typed::<ByteArrayType>().write_batch(&values, defs, None)?;
             }
             ColumnType::Json => {
-                let mut json = Vec::with_capacity(self.arena.len() + self.values.len() * 2);
+                let mut json = Vec::with_capacity(arena.len() + self.values.len() * 2);
                 let mut ends = Vec::with_capacity(self.values.len());
                 for value in &self.values {
-                    let bytes = |start: u32, len: u32| &self.arena[start as usize..(start + len) as usize];
+                    let bytes = |start: u32, len: u32| &arena[start as usize..(start + len) as usize];
                     match *value {
                         Stored::Json(start, len) | Stored::Number(start, len) => {
                             json.extend_from_slice(bytes(start, len))
@@ -214,7 +215,7 @@ impl Column {
                         Stored::Int(i) => Cell::Int(i).to_json(&mut json),
                         Stored::Float(f) => Cell::Float(f).to_json(&mut json),
                         Stored::Timestamp(ms) => Cell::Timestamp(ms).to_json(&mut json),
-                        Stored::Decimal(start) => Cell::Decimal(decimal_at(&self.arena, start)).to_json(&mut json),
+                        Stored::Decimal(start) => Cell::Decimal(decimal_at(&arena, start)).to_json(&mut json),
                     }
                     ends.push(json.len());
                 }
@@ -232,7 +233,7 @@ impl Column {
             }
             ColumnType::Decimal { precision, .. } => {
                 let decimals = self.values.iter().map(|v| match *v {
-                    Stored::Decimal(start) => decimal_at(&self.arena, start),
+                    Stored::Decimal(start) => decimal_at(&arena, start),
                     _ => unreachable!("a decimal column holds decimals"),
                 });
                 match decimal_physical(precision) {
@@ -323,9 +324,11 @@ impl ParquetFile {
                     .iter()
                     .zip(&self.columns)
                     .all(|(cell, column)| column.holds(cell))
-                    && fields.iter().all(|(name, cell)| match self.by_name.get(name.as_ref()) {
-                        Some(&i) => self.columns[i].holds(cell),
-                        None => matches!(cell, Cell::Null),
+                    && fields.iter().enumerate().all(|(at, (name, cell))| {
+                        match self.column_of(metadata.len() + at, name) {
+                            Some(i) => self.columns[i].holds(cell),
+                            None => matches!(cell, Cell::Null),
+                        }
                     })
             }
         }
@@ -344,9 +347,9 @@ impl ParquetFile {
                 for (column, cell) in self.columns.iter_mut().zip(metadata) {
                     column.push(cell);
                 }
-                for (name, cell) in fields {
-                    let at = match self.by_name.get(name.as_ref()) {
-                        Some(&at) => at,
+                for (position, (name, cell)) in fields.iter().enumerate() {
+                    let at = match self.column_of(metadata.len() + position, name) {
+                        Some(at) => at,
                         None if matches!(cell, Cell::Null) && self.file.is_some() => continue,
                         None => {
                             self.columns.push(Column::new(name.to_string(), None, self.rows));
@@ -369,6 +372,15 @@ impl ParquetFile {
             self.write_row_group()?;
         }
         Ok(())
+    }
+
+    /// The column of an inferred field: where the same field was in the last row (records of one shape keep
+    /// their fields in one order), else looked up by name.
+    fn column_of(&self, guess: usize, name: &str) -> Option<usize> {
+        match self.columns.get(guess) {
+            Some(column) if column.name == name => Some(guess),
+            _ => self.by_name.get(name).copied(),
+        }
     }
 
     /// Encoded bytes not yet taken.
@@ -397,7 +409,7 @@ impl ParquetFile {
         }
         let file = self.file.as_mut().expect("created above");
         let mut row_group = file.next_row_group().map_err(io::Error::other)?;
-        for column in &self.columns {
+        for column in &mut self.columns {
             let mut writer = row_group
                 .next_column()
                 .map_err(io::Error::other)?
@@ -425,8 +437,10 @@ impl ParquetFile {
             .with_fields(fields)
             .build()
             .map_err(io::Error::other)?;
+        // Min/max per column chunk (a row group), as pyarrow and Spark write them: what engines prune by.
         let properties = WriterProperties::builder()
             .set_compression(self.settings.compression.codec())
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .build();
         SerializedFileWriter::new(
             Vec::with_capacity(self.settings.row_group_bytes / 2),
