@@ -1,7 +1,11 @@
 """What the benchmarks share: timing a child process."""
+import os
 import resource
 import subprocess
 import time
+
+# The timer event that starts to-cos's scheduled dump.
+TIMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "events", "timer", "scf-timer.json")
 
 
 def child(cmd, **kw):

@@ -28,7 +28,7 @@ import time
 
 from fixtures.scf_harness import answers, start_api  # noqa: E402
 
-from .child import child  # noqa: E402
+from .child import TIMER, child  # noqa: E402
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -45,7 +45,6 @@ p.add_argument("--drain-mb", type=int, default=100)
 p.add_argument("--partitions", type=int, default=4)
 a = p.parse_args()
 
-TIMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "events", "timer", "scf-timer.json")
 
 
 def s3_client():

@@ -27,7 +27,7 @@ import duckdb
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
-from .child import child
+from .child import TIMER, child
 
 p = argparse.ArgumentParser()
 p.add_argument("--broker", required=True)
@@ -37,7 +37,6 @@ p.add_argument("--runs", type=int, default=5)
 p.add_argument("--drain-mb", type=int, default=100)
 a = p.parse_args()
 
-TIMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "events", "timer", "scf-timer.json")
 
 
 def to_cos(directory, extra=(), timed=child):
