@@ -1809,3 +1809,36 @@ async fn a_scheduled_parquet_dump_runs_the_stage_and_starts_one_new_object_where
     assert_eq!(from_parquet, from_json);
     assert_eq!(from_parquet[0]["n"], 5298);
 }
+
+/// Random poison records (testkit's generator, several seeds) into inferred Parquet objects: every record is a
+/// row exactly once — a value no column type holds as it is lands in a JSON or `_kafka_value` column — and
+/// pyarrow and duckdb read every object alike.
+#[tokio::test]
+async fn random_poison_records_become_one_parquet_row_each_that_both_readers_read_alike() {
+    use ckafka_dump_testkit::{poison_seeds, poison_values};
+    for seed in poison_seeds() {
+        let (sink, bucket) = s3_sink(&[("content_format", "parquet"), ("parquet_row_group_bytes", "1048576")]).await;
+        let generated = poison_values(seed, 200);
+        let records: Vec<AwsRecord> = generated
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64, 1_700_000_000_000, None, Some(p.value.as_str())))
+            .collect();
+        let summary = run(&sink, &aws_event("prop", 0, &records, &[]))
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(summary.written, 200, "seed {seed}");
+        let (_dir, files) = parquet_files(&sink, &bucket, "dump/").await;
+        let mut offsets: Vec<i64> = Vec::new();
+        for file in read_both(&files) {
+            let rows = file["pyarrow"]["rows"].as_array().unwrap();
+            offsets.extend(rows.iter().map(|r| r["_kafka_offset"].as_i64().unwrap()));
+        }
+        offsets.sort();
+        assert_eq!(
+            offsets,
+            (0..200).collect::<Vec<i64>>(),
+            "seed {seed}: every offset once"
+        );
+    }
+}

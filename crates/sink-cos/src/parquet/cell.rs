@@ -55,9 +55,11 @@ impl<'a> Cell<'a> {
             Some(b'{' | b'[') => Cell::Json(Cow::Borrowed(text)),
             Some(b'"') => match text.contains('\\') {
                 false => Cell::Text(Cow::Borrowed(&text[1..text.len() - 1])),
-                true => Cell::Text(Cow::Owned(
-                    serde_json::from_str(text).expect("raw JSON strings are valid JSON"),
-                )),
+                // A string no UTF-8 text holds (a lone surrogate, `"\ud800"`), which readers refuse as text and
+                // as JSON, is kept as the bytes of its JSON text.
+                true => serde_json::from_str(text).map_or(Cell::Bytes(Cow::Borrowed(text.as_bytes())), |s| {
+                    Cell::Text(Cow::Owned(s))
+                }),
             },
             _ => Cell::number(Cow::Borrowed(text)),
         }
@@ -506,6 +508,11 @@ mod tests {
         );
         assert_eq!(raw(r#""a\"b""#), Cell::Text("a\"b".into()));
         assert_eq!(raw(r#""plain""#), Cell::Text("plain".into()));
+        assert_eq!(
+            raw(r#""\ud800""#),
+            Cell::Bytes(br#""\ud800""#.to_vec().into()),
+            "a lone surrogate: the bytes of its JSON"
+        );
         assert_eq!(raw(r#"{"a": [1]}"#), Cell::Json(r#"{"a": [1]}"#.into()));
         assert_eq!((raw("null"), raw("true")), (Cell::Null, Cell::Bool(true)));
     }
