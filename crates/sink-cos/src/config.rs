@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ckafka_dump_core::config::{spellings, Env, Kind, Secret, Unset};
+use ckafka_dump_core::config::{spellings, Choice, Env, Kind, Secret, Unset};
 use ckafka_dump_core::time::Zone;
 use ckafka_dump_core::value::Path;
 use ckafka_dump_core::{ConfigError, Timestamp, MAX_TIME_LIMIT};
@@ -401,12 +401,11 @@ fn parquet(env: &Env) -> Result<Parquet, ConfigError> {
         None => {
             let prefix = env.text(&PARQUET_METADATA_PREFIX)?.expect("the prefix has a default");
             let listed = env.list(&PARQUET_METADATA_COLUMNS)?;
-            let metadata = match listed.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-                [] => split_metadata(MetaColumn::ALL),
-                ["none"] => Ok(Vec::new()),
-                _ => split_metadata(&listed.join(",")),
-            }
-            .map_err(|e| ConfigError::new("parquet_metadata_columns", e))?;
+            let metadata = match listed.as_slice() {
+                [] => MetaColumn::CHOICES.iter().map(|&(_, column)| column).collect(),
+                [none] if none == "none" => Vec::new(),
+                names => metadata_columns(names).map_err(|e| ConfigError::new("parquet_metadata_columns", e))?,
+            };
             Columns::Inferred { prefix, metadata }
         }
     };
@@ -417,11 +416,11 @@ fn parquet(env: &Env) -> Result<Parquet, ConfigError> {
     })
 }
 
-/// `topic,offset` → the metadata columns, each once.
-fn split_metadata(list: &str) -> Result<Vec<MetaColumn>, String> {
+/// `[topic, offset]` → the metadata columns, each once.
+fn metadata_columns(names: &[String]) -> Result<Vec<MetaColumn>, String> {
     let mut columns = Vec::new();
-    for name in ckafka_dump_core::config::split_list(list) {
-        let column = <MetaColumn as ckafka_dump_core::config::Choice>::from_spelling(&name)?;
+    for name in names {
+        let column = MetaColumn::from_spelling(name)?;
         if !columns.contains(&column) {
             columns.push(column);
         }

@@ -1280,6 +1280,16 @@ async fn csv_cells_keep_every_digit_of_a_number() {
     );
 }
 
+/// An MSK event of `values` on `prop`/0, each at the offset of its place.
+fn poison_event(values: &[ckafka_dump_testkit::PoisonValue]) -> String {
+    let records: Vec<AwsRecord> = values
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as i64, 1_700_000_000_000, None, Some(p.value.as_str())))
+        .collect();
+    aws_event("prop", 0, &records, &[])
+}
+
 /// Random poison records (testkit's generator, several seeds) routed by a field, with dead letters on: every
 /// offset is in exactly one object — a data object or a dead letter — every plain record in a data object, and
 /// a re-delivery writes nothing.
@@ -1297,12 +1307,7 @@ async fn random_poison_records_land_once_each_in_data_or_dead_letter_objects() {
     for seed in poison_seeds() {
         let (sink, bucket) = s3_sink(&env).await;
         let generated = poison_values(seed, 200);
-        let records: Vec<AwsRecord> = generated
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (i as i64, 1_700_000_000_000, None, Some(p.value.as_str())))
-            .collect();
-        let event = aws_event("prop", 0, &records, &[]);
+        let event = poison_event(&generated);
         let summary = run_staged(&sink, &env, &event)
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -1818,13 +1823,7 @@ async fn random_poison_records_become_one_parquet_row_each_that_both_readers_rea
     use ckafka_dump_testkit::{poison_seeds, poison_values};
     for seed in poison_seeds() {
         let (sink, bucket) = s3_sink(&[("content_format", "parquet"), ("parquet_row_group_bytes", "1048576")]).await;
-        let generated = poison_values(seed, 200);
-        let records: Vec<AwsRecord> = generated
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (i as i64, 1_700_000_000_000, None, Some(p.value.as_str())))
-            .collect();
-        let summary = run(&sink, &aws_event("prop", 0, &records, &[]))
+        let summary = run(&sink, &poison_event(&poison_values(seed, 200)))
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(summary.written, 200, "seed {seed}");

@@ -69,8 +69,6 @@ impl Choice for MetaColumn {
 }
 
 impl MetaColumn {
-    pub const ALL: &'static str = "topic,partition,offset,timestamp,key,headers";
-
     fn name(self) -> &'static str {
         Self::CHOICES
             .iter()
