@@ -281,7 +281,7 @@ start_mariadb() {
 install_tools() {
   # cargo-lambda; the clients the fault tests and benchmarks drive the servers with; pyarrow and duckdb,
   # which read back the Parquet objects to-cos writes.
-  venv cargo-lambda kafka-python boto3 pyarrow duckdb
+  venv cargo-lambda kafka-python boto3 pyarrow duckdb confluent-kafka
   # SAM CLI and cfn-lint pin their own dependencies: a venv of their own.
   local sam=$CKD_CACHE/sam-venv
   if [ ! -x "$sam/bin/sam" ] || [ ! -x "$sam/bin/cfn-lint" ]; then

@@ -17,6 +17,8 @@ use ckafka_dump_core::config::Env;
 
 pub use driver::{dry_run, invoke, DryRun, EventKind, ItemFailure, ItemIdentifier, Summary};
 pub use function::{report_item_failures, Function};
+/// Logging as the runtimes set it up, for a binary's own commands (`restore run`).
+pub use logging::init as init_logging;
 
 /// Why a runtime stopped or could not run an event (an invocation's own failure is a core `Error`).
 #[derive(Debug, thiserror::Error)]

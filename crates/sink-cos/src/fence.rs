@@ -70,6 +70,8 @@ pub struct Held {
 /// The leases of one partition, as one run takes them.
 pub struct Fence<'a> {
     pub objects: &'a Objects,
+    /// The folder of the leases under `.ckafka-dump/`: the dump's instance, or `restore` for a restore job.
+    pub scope: &'a str,
     pub topic: &'a str,
     pub partition: i32,
     pub deadline: Deadline,
@@ -79,10 +81,9 @@ pub struct Fence<'a> {
 
 impl Fence<'_> {
     pub fn key(&self, fenced: Fenced, attempt: u32) -> String {
-        let config = &self.objects.config;
         lease_key(
-            &config.prefix,
-            &config.instance,
+            &self.objects.config.prefix,
+            self.scope,
             self.topic,
             self.partition,
             fenced,

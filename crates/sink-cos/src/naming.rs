@@ -179,6 +179,76 @@ impl KeyTemplate {
     }
 }
 
+/// Where an object stands in its partition, read from its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCoordinates {
+    pub partition: i32,
+    pub start_offset: i64,
+    /// From `.jsonl` on: what the object holds and how it is compressed.
+    pub extension: String,
+}
+
+/// Reads the keys a template wrote for one topic back into their coordinates, the way a restore finds a
+/// backup's objects in offset order.
+#[derive(Debug, Clone)]
+pub struct KeyReader {
+    head: String,
+    pattern: regex::Regex,
+}
+
+impl KeyReader {
+    /// The keys `template` gives `topic`'s objects under `prefix`, with the dump's `instance` and `topic_id`
+    /// (the topic itself when unset).
+    pub fn new(template: &KeyTemplate, prefix: &str, instance: &str, topic_id: Option<&str>, topic: &str) -> Self {
+        let known = |part: &KeyPart| match part {
+            KeyPart::Instance => Some(instance),
+            KeyPart::TopicId => Some(topic_id.unwrap_or(topic)),
+            KeyPart::Topic => Some(topic),
+            _ => None,
+        };
+        let mut head = prefix.to_owned();
+        let mut in_head = true;
+        let mut pattern = format!("^{}", regex::escape(prefix));
+        for part in template.0.parts() {
+            let (text, exact) = match part {
+                Part::Literal(text) => (regex::escape(text), Some(text.as_str())),
+                Part::Placeholder(p) => match (p, known(p)) {
+                    (_, Some(value)) => (regex::escape(value), Some(value)),
+                    (KeyPart::Partition, None) => (r"(?P<partition>\d{1,10})".to_owned(), None),
+                    (KeyPart::StartOffset, None) => (r"(?P<offset>\d{19})".to_owned(), None),
+                    _ => (".*?".to_owned(), None),
+                },
+                Part::Field(_) => ("[^/]*?".to_owned(), None),
+            };
+            match exact {
+                Some(exact) if in_head => head.push_str(exact),
+                _ => in_head = false,
+            }
+            pattern.push_str(&text);
+        }
+        pattern.push_str(r"(?P<extension>(?:\.[a-z]+)+)$");
+        KeyReader {
+            head,
+            pattern: regex::Regex::new(&pattern).expect("escaped literals and fixed groups make a valid pattern"),
+        }
+    }
+
+    /// Where to list: every key of the topic starts with this.
+    pub fn listing_prefix(&self) -> &str {
+        &self.head
+    }
+
+    /// The key's partition and first offset, or `None` when the template did not write it.
+    pub fn read(&self, key: &str) -> Option<KeyCoordinates> {
+        let found = self.pattern.captures(key)?;
+        Some(KeyCoordinates {
+            partition: found["partition"].parse().ok()?,
+            start_offset: found["offset"].parse().ok()?,
+            extension: found["extension"].to_owned(),
+        })
+    }
+}
+
 /// The key of the dead letters of one batch's topic-partition: `{dead_letter_prefix}{topic}+{partition}+{first
 /// offset}.jsonl`, so a re-delivered batch overwrites them.
 pub fn dead_letter_key(prefix: &str, first: &Record<'_>) -> String {
@@ -274,6 +344,53 @@ mod tests {
             timestamp_ms: 1_545_084_000_000, // 2018-12-17T22:00:00Z
             zone,
         }
+    }
+
+    #[test]
+    fn a_reader_finds_partition_and_first_offset_in_the_keys_a_template_wrote() {
+        let zone = Zone::utc();
+        let fields = |partition: i32, start_offset: i64| KeyFields {
+            instance: "ckafka-1",
+            topic: "orders",
+            topic_id: "topic-abc",
+            partition,
+            start_offset,
+            timestamp_ms: 1_545_084_000_000,
+            zone: &zone,
+        };
+        let default = KeyTemplate::parse(KeyTemplate::DEFAULT).unwrap();
+        let reader = KeyReader::new(&default, "dump/", "ckafka-1", Some("topic-abc"), "orders");
+        assert_eq!(reader.listing_prefix(), "dump/ckafka-1/topic-abc/");
+        let key = default.render("dump/", &fields(12, 42), &[], ".jsonl.gz");
+        assert_eq!(
+            reader.read(&key),
+            Some(KeyCoordinates {
+                partition: 12,
+                start_offset: 42,
+                extension: ".jsonl.gz".into()
+            })
+        );
+        assert_eq!(
+            reader.read("dump/ckafka-1/topic-abc/2018-12-17/other+1+0000000000000000042.jsonl"),
+            None
+        );
+        let hourly = KeyTemplate::parse("{topic}/{date}/{hour}/{timestamp}-{partition}-{start_offset}").unwrap();
+        let reader = KeyReader::new(&hourly, "", "i", None, "orders");
+        assert_eq!(reader.listing_prefix(), "orders/");
+        let key = hourly.render("", &fields(3, i64::MAX), &[], ".csv");
+        assert_eq!(
+            reader.read(&key).map(|c| (c.partition, c.start_offset, c.extension)),
+            Some((3, i64::MAX, ".csv".into()))
+        );
+        let routed = KeyTemplate::parse("{field:app}/{partition}/{topic}+{start_offset}").unwrap();
+        let reader = KeyReader::new(&routed, "p/", "i", None, "orders");
+        assert_eq!(reader.listing_prefix(), "p/");
+        assert_eq!(
+            reader
+                .read("p/Pay_EU/7/orders+0000000000000000005.jsonl")
+                .map(|c| (c.partition, c.start_offset)),
+            Some((7, 5))
+        );
     }
 
     #[test]

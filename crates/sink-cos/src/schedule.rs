@@ -359,6 +359,7 @@ impl Progress<'_> {
     fn fence(&self) -> Fence<'_> {
         Fence {
             objects: self.objects,
+            scope: &self.objects.config.instance,
             topic: self.topic,
             partition: self.partition,
             deadline: self.deadline,

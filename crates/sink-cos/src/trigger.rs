@@ -158,6 +158,7 @@ async fn write_partition(invocation: &Invocation<'_, '_>, mut part: Partition) -
     } = *invocation;
     let fence = Fence {
         objects,
+        scope: &objects.config.instance,
         topic: &part.topic,
         partition: part.partition,
         deadline,

@@ -126,7 +126,7 @@ fn stamp(record: &Record<'_>) -> DateTime<Utc> {
 
 /// Adds ckafka-dump's headers; a header of the same name the record already carries (a record mirrored twice)
 /// is kept under the first free name `<name>.1`, `<name>.2`, …, never overwritten.
-fn add_keeping_own(headers: &mut BTreeMap<String, Vec<u8>>, added: impl IntoIterator<Item = (String, Vec<u8>)>) {
+pub fn add_keeping_own(headers: &mut BTreeMap<String, Vec<u8>>, added: impl IntoIterator<Item = (String, Vec<u8>)>) {
     for (name, value) in added {
         if let Some(own) = headers.remove(&name) {
             let free = (1..)

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{Created, ObjectMeta, ObjectStore, StoreFuture, Upload};
+use super::{Created, Listed, ObjectMeta, ObjectReader, ObjectStore, StoreFuture, Upload};
 use crate::error::CosError;
 
 pub struct LocalDir {
@@ -105,6 +105,32 @@ impl ObjectStore for LocalDir {
         })
     }
 
+    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<Listed>> {
+        Box::pin(async move {
+            let dir = self.dir.clone();
+            let owned = prefix.to_owned();
+            let listed = tokio::task::spawn_blocking(move || list_files(&dir, &owned))
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|listed| listed);
+            io("list", prefix, listed)
+        })
+    }
+
+    fn read<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<ObjectReader>> {
+        Box::pin(async move {
+            match tokio::fs::File::open(self.dir.join(key)).await {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                opened => {
+                    let file = io("read", key, opened)?;
+                    Ok(Some(
+                        Box::new(tokio::io::BufReader::with_capacity(1 << 16, file)) as ObjectReader
+                    ))
+                }
+            }
+        })
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
             match tokio::fs::read(self.dir.join(key)).await {
@@ -113,6 +139,48 @@ impl ObjectStore for LocalDir {
             }
         })
     }
+}
+
+/// The files under `dir` whose keys start with `prefix`, skipping uploads in progress.
+fn list_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<Listed>> {
+    let mut listed = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            entries => entries?,
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let Some(key) = path
+                .strip_prefix(dir)
+                .ok()
+                .and_then(Path::to_str)
+                .map(|k| k.replace('\\', "/"))
+            else {
+                continue;
+            };
+            if key == ".uploads" {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                // Only folders on the way to the prefix, or under it.
+                let folder_key = format!("{key}/");
+                if folder_key.starts_with(prefix) || prefix.starts_with(&folder_key) {
+                    folders.push(path);
+                }
+            } else if key.starts_with(prefix) {
+                listed.push(Listed {
+                    key,
+                    size: entry.metadata()?.len(),
+                });
+            }
+        }
+    }
+    listed.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(listed)
 }
 
 fn io<T>(op: &'static str, key: &str, result: std::io::Result<T>) -> Result<T, CosError> {

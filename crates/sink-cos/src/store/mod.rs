@@ -28,6 +28,16 @@ pub struct Upload {
     pub parts: Vec<Option<String>>,
 }
 
+/// An object a listing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+}
+
+/// An object's bytes as they arrive, so an object of any size is read in bounded memory.
+pub type ObjectReader = Box<dyn tokio::io::AsyncBufRead + Send + Unpin>;
+
 /// What a create-if-absent found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
@@ -56,6 +66,12 @@ pub trait ObjectStore: Send + Sync {
 
     /// The object's bytes, or `None` when there is no such key.
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// Every object whose key starts with `prefix`, in key order.
+    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<Listed>>;
+
+    /// The object's bytes as a stream, or `None` when there is no such key.
+    fn read<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<ObjectReader>>;
 
     /// Writes the object only if the key holds none, atomically (S3 `If-None-Match: *`, COS
     /// `x-cos-forbid-overwrite`): of writers racing for one key, exactly one gets `Created`.

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use ckafka_dump_core::retry::RetryPolicy;
 
-use super::{Created, ObjectMeta, ObjectStore, StoreFuture, Upload};
+use super::{Created, Listed, ObjectMeta, ObjectReader, ObjectStore, StoreFuture, Upload};
 use crate::config::{Credentials, S3Bucket};
 use crate::error::CosError;
 
@@ -230,6 +230,41 @@ impl ObjectStore for Bucket {
                 .await
                 .map(drop)
                 .map_err(|e| sdk_error("DeleteObject", key, e))
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<Listed>> {
+        Box::pin(async move {
+            let mut listed = Vec::new();
+            let mut pages = self
+                .client()
+                .list_objects_v2()
+                .bucket(self.name())
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| sdk_error("ListObjectsV2", prefix, e))?;
+                for object in page.contents.unwrap_or_default() {
+                    if let Some(key) = object.key {
+                        listed.push(Listed {
+                            key,
+                            size: object.size.unwrap_or(0).max(0) as u64,
+                        });
+                    }
+                }
+            }
+            Ok(listed)
+        })
+    }
+
+    fn read<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<ObjectReader>> {
+        Box::pin(async move {
+            match self.client().get_object().bucket(self.name()).key(key).send().await {
+                Ok(output) => Ok(Some(Box::new(output.body.into_async_read()) as ObjectReader)),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+                Err(e) => Err(sdk_error("GetObject", key, e)),
+            }
         })
     }
 

@@ -1,0 +1,335 @@
+//! The restore against the real servers: records produced with confluent-kafka into tansu, dumped by to-cos
+//! (trigger and scheduled mode, gzip and zstd) into s3s-fs, restored, and read back with confluent-kafka.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use base64_simd::STANDARD as B64;
+use ckafka_dump_core::config::Env;
+use ckafka_dump_core::Deadline;
+use ckafka_dump_runtime::{invoke, Function};
+use ckafka_dump_sink_cos::config::{CosConfig, Destination};
+use ckafka_dump_sink_cos::store::s3::Bucket;
+use ckafka_dump_sink_cos::CosSink;
+use ckafka_dump_testkit::{repo_root, setting, unique, venv_path};
+use restore::config::RestoreConfig;
+use restore::job::{Meter, Report, Restore};
+use serde_json::{json, Value};
+
+const TIMER: &str = r#"{"Type":"Timer","TriggerName":"restore","Time":"2026-12-03T03:05:00Z","Message":""}"#;
+const BASE_MS: i64 = 1_700_000_000_000;
+
+fn broker() -> String {
+    setting("CKD_KAFKA_BOOTSTRAP")
+}
+
+fn records_tool(args: &[&str], input: Option<&str>) -> String {
+    let python = venv_path("bin/python");
+    let script = repo_root().join("scripts/fixtures/kafka_records.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python} (scripts/services.sh tools makes the venv): {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.unwrap_or("").as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "kafka_records.py {args:?} failed (is tansu up? scripts/services.sh start tansu): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn create_topic(partitions: i32) -> String {
+    let topic = unique("restore");
+    records_tool(&["create", &broker(), &topic, &partitions.to_string()], None);
+    topic
+}
+
+fn produce(topic: &str, records: &[Value]) {
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    records_tool(&["produce", &broker(), topic], Some(&lines));
+}
+
+/// Every record of the topic, per partition in offset order, as confluent-kafka reads it.
+fn consume(topic: &str) -> BTreeMap<i64, Vec<Value>> {
+    let mut all: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for line in records_tool(&["consume", &broker(), topic], None).lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        all.entry(record["partition"].as_i64().unwrap())
+            .or_default()
+            .push(record);
+    }
+    all
+}
+
+fn b64(bytes: &[u8]) -> Value {
+    Value::String(B64.encode_to_string(bytes))
+}
+
+/// Records with every shape a restore must keep: binary and text keys and values, no key and an empty key,
+/// tombstones and empty values, headers repeated and out of name order, across `partitions`.
+fn varied_records(count: usize, partitions: i64) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            let n = i as i64;
+            let key = match i % 11 {
+                0 => Value::Null,
+                1 => b64(b""),
+                _ if i % 3 == 0 => b64(&[0xff, 0x00, i as u8]),
+                _ => b64(format!("key-{i}").as_bytes()),
+            };
+            let value = match i % 13 {
+                0 => Value::Null,
+                1 => b64(b""),
+                _ if i % 5 == 0 => b64(&(0..(i * 7 % 300)).map(|b| (b * 31 + i) as u8).collect::<Vec<_>>()),
+                _ => b64(format!(r#"{{"n":{i},"text":"ü €{}"}}"#, "x".repeat(i % 40)).as_bytes()),
+            };
+            let headers = match i % 4 {
+                0 => json!([]),
+                1 => json!([["b", b64(b"1")], ["a", b64(b"z")], ["b", b64(b"2")]]),
+                2 => json!([["bin", b64(&[0xff, 0xfe])]]),
+                _ => json!([["trace", b64(format!("t-{i}").as_bytes())]]),
+            };
+            json!({"partition": n % partitions, "key": key, "value": value, "headers": headers,
+                   "timestamp": BASE_MS + n * 1000})
+        })
+        .collect()
+}
+
+/// The bucket the dumps write to and restores read, under `backup/`: the variables both functions share.
+struct Backup {
+    bucket: String,
+    pairs: Vec<(String, String)>,
+}
+
+impl Backup {
+    async fn new(extra: &[(&str, &str)]) -> Backup {
+        let bucket = unique("ckd-restore");
+        let mut pairs: Vec<(String, String)> = [
+            ("bucket_address", format!("s3://{bucket}/backup/")),
+            ("endpoint_url", setting("CKD_S3_ENDPOINT")),
+            ("AWS_ACCESS_KEY_ID", setting("CKD_S3_ACCESS_KEY")),
+            ("AWS_SECRET_ACCESS_KEY", setting("CKD_S3_SECRET_KEY")),
+            ("content_format", "json".to_owned()),
+            ("kafka_address", broker()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let backup = Backup { bucket, pairs };
+        let config = CosConfig::from_env(&backup.env(&[("topic_name", "t")])).unwrap();
+        let Destination::S3(settings) = &config.destination else {
+            panic!("an S3 bucket")
+        };
+        Bucket::new(settings.clone())
+            .client()
+            .create_bucket()
+            .bucket(&backup.bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("S3 server refused CreateBucket (is s3s-fs up?): {e:?}"));
+        backup
+    }
+
+    fn env(&self, extra: &[(&str, &str)]) -> Env {
+        let mut pairs: Vec<(&str, &str)> = extra.to_vec();
+        pairs.extend(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Env::from_pairs(&pairs)
+    }
+
+    /// The scheduled dump of `topic`, run until a run finds nothing new.
+    async fn dump_scheduled(&self, topic: &str, extra: &[(&str, &str)]) {
+        let mut pairs = vec![("topic_name", topic), ("consumer_timeout_ms", "500")];
+        pairs.extend_from_slice(extra);
+        let sink = CosSink::new(CosConfig::from_env(&self.env(&pairs)).unwrap()).unwrap();
+        for _ in 0..20 {
+            let summary = invoke(
+                &Function::new(&sink),
+                TIMER,
+                Deadline::after(Duration::from_secs(60)),
+                "test",
+            )
+            .await
+            .unwrap();
+            if summary.records == 0 {
+                return;
+            }
+        }
+        panic!("the scheduled dump of {topic} did not finish in 20 runs");
+    }
+
+    /// Trigger mode: the records as AWS self-managed Kafka events of `batch` records per partition.
+    async fn dump_triggered(
+        &self,
+        topic: &str,
+        records: &BTreeMap<i64, Vec<Value>>,
+        batch: usize,
+        extra: &[(&str, &str)],
+    ) {
+        let mut pairs = vec![("topic_name", topic)];
+        pairs.extend_from_slice(extra);
+        let sink = CosSink::new(CosConfig::from_env(&self.env(&pairs)).unwrap()).unwrap();
+        for (partition, records) in records {
+            for chunk in records.chunks(batch) {
+                let event = aws_event(topic, *partition, chunk);
+                invoke(
+                    &Function::new(&sink),
+                    &event,
+                    Deadline::after(Duration::from_secs(60)),
+                    "test",
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    fn restore(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Restore {
+        let mut pairs = vec![("topic_name", source), ("kafka_topic_name", target)];
+        pairs.extend_from_slice(extra);
+        Restore::new(RestoreConfig::from_env(&self.env(&pairs)).unwrap()).unwrap()
+    }
+
+    async fn restore_into(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Report {
+        let restore = self.restore(source, target, extra);
+        restore
+            .run(Deadline::after(Duration::from_secs(120)), false, &Meter::default())
+            .await
+            .unwrap()
+    }
+}
+
+/// An AWS self-managed Kafka event of consumed records (headers as Java's signed bytes).
+fn aws_event(topic: &str, partition: i64, records: &[Value]) -> String {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let headers: Vec<Value> = r["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    let bytes = B64.decode_to_vec(h[1].as_str().unwrap_or("")).unwrap();
+                    json!({ h[0].as_str().unwrap(): bytes.iter().map(|&b| b as i8).collect::<Vec<_>>() })
+                })
+                .collect();
+            let mut record = json!({"topic": topic, "partition": partition, "offset": r["offset"],
+                "timestamp": r["timestamp"], "timestampType": "CREATE_TIME", "headers": headers});
+            for part in ["key", "value"] {
+                if !r[part].is_null() {
+                    record[part] = r[part].clone();
+                }
+            }
+            record
+        })
+        .collect();
+    json!({"eventSource": "SelfManagedKafka", "records": {format!("{topic}-{partition}"): records}}).to_string()
+}
+
+/// What the restore must give back for a source record: rskafka, which produces the records, keeps one value
+/// per header name (the last), in name order.
+fn as_restored(headers: &Value) -> Vec<Value> {
+    let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
+    for h in headers.as_array().unwrap() {
+        by_name.insert(h[0].as_str().unwrap().to_owned(), h[1].clone());
+    }
+    by_name.into_iter().map(|(k, v)| json!([k, v])).collect()
+}
+
+/// The target holds exactly the source's records, per partition in order: key, value, headers and time byte
+/// for byte, each with provenance headers naming its source record.
+fn assert_restored(source_topic: &str, source: &BTreeMap<i64, Vec<Value>>, target: &BTreeMap<i64, Vec<Value>>) {
+    assert_eq!(
+        source.keys().collect::<Vec<_>>(),
+        target.keys().collect::<Vec<_>>(),
+        "the partitions restored"
+    );
+    for (partition, records) in source {
+        let restored = &target[partition];
+        assert_eq!(records.len(), restored.len(), "records in partition {partition}");
+        for (s, r) in records.iter().zip(restored) {
+            let at = format!("{source_topic}/{partition}/{}", s["offset"]);
+            assert_eq!(
+                (&s["key"], &s["value"]),
+                (&r["key"], &r["value"]),
+                "key and value of {at}"
+            );
+            assert_eq!(s["timestamp"], r["timestamp"], "time of {at}");
+            assert_eq!(r["timestamp_type"], "create", "{at}");
+            let mut own = Vec::new();
+            let mut provenance = BTreeMap::new();
+            for h in r["headers"].as_array().unwrap() {
+                match h[0].as_str().unwrap().strip_prefix("ckafka-dump-source-") {
+                    Some(what) => {
+                        let value = B64.decode_to_vec(h[1].as_str().unwrap()).unwrap();
+                        provenance.insert(what.to_owned(), String::from_utf8(value).unwrap());
+                    }
+                    None => own.push(h.clone()),
+                }
+            }
+            assert_eq!(own, as_restored(&s["headers"]), "headers of {at}");
+            let expected: BTreeMap<String, String> = [
+                ("topic", source_topic.to_owned()),
+                ("partition", partition.to_string()),
+                ("offset", s["offset"].to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            assert_eq!(provenance, expected, "provenance of {at}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_and_triggered_backups_restore_every_record_byte_for_byte() {
+    let source = create_topic(3);
+    produce(&source, &varied_records(360, 3));
+    let produced = consume(&source);
+    assert_eq!(produced.values().map(Vec::len).sum::<usize>(), 360);
+
+    // The scheduled dump, gzip, small objects so that a partition has many.
+    let scheduled = Backup::new(&[("compression_type", "gzip"), ("partition_max_to_cos_bytes", "4096")]).await;
+    scheduled.dump_scheduled(&source, &[]).await;
+    let target = create_topic(3);
+    let report = scheduled.restore_into(&source, &target, &[]).await;
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.records, 360);
+    assert!(report.objects > 6, "many objects per partition: {}", report.objects);
+    assert_restored(&source, &produced, &consume(&target));
+
+    // Trigger mode, zstd, and a second dump job writing the same keys with other batch boundaries (its own
+    // bookkeeping, so it writes them all again): offsets from 10 on are in two objects, restored once.
+    let triggered = Backup::new(&[
+        ("compression_type", "zstd"),
+        ("object_key_template", "{topic}/{partition}/{start_offset}"),
+    ])
+    .await;
+    triggered.dump_triggered(&source, &produced, 25, &[]).await;
+    let shifted: BTreeMap<i64, Vec<Value>> = produced.iter().map(|(p, r)| (*p, r[10..].to_vec())).collect();
+    triggered
+        .dump_triggered(&source, &shifted, 40, &[("kafka_instance_id", "second-job")])
+        .await;
+    let target = create_topic(3);
+    let report = triggered.restore_into(&source, &target, &[]).await;
+    let duplicates: u64 = report.partitions.iter().map(|p| p.duplicates).sum();
+    assert_eq!(report.records, 360);
+    // Where both jobs began an object at the same offset, the second's replaced the first's.
+    assert!(duplicates > 200, "offsets in two objects were read twice: {duplicates}");
+    assert_restored(&source, &produced, &consume(&target));
+
+    // A second run of a complete job produces nothing.
+    let again = triggered.restore_into(&source, &target, &[]).await;
+    assert_eq!(again.records, 0, "{again:?}");
+    assert_eq!(consume(&target).values().map(Vec::len).sum::<usize>(), 360);
+}
