@@ -32,6 +32,10 @@ use crate::plan::{objects_from, order, partition_problem, target_partition, Back
 /// Per-record framing a produce request adds on top of key, value and headers (a generous bound).
 const RECORD_OVERHEAD: usize = 64;
 
+/// How long a fetch of the target's end may wait for records: there are some, so a broker answers at once
+/// (tansu answers a fetch that may not wait with no topic at all).
+const FETCH_WAIT_MS: i32 = 500;
+
 /// The folder of restore jobs under `.ckafka-dump/`.
 const SCOPE: &str = "restore";
 
@@ -464,6 +468,7 @@ impl PartitionRun<'_> {
                         resume: None,
                         producing_through: None,
                         produced: 0,
+                        target_offsets: BTreeMap::new(),
                         updated_ms: (self.restore.clock)(),
                     };
                     let key = self.progress_key();
@@ -520,7 +525,7 @@ impl PartitionRun<'_> {
             ..PartitionReport::default()
         };
         let in_target = match (progress.producing_through, c.provenance_headers) {
-            (Some(through), true) => self.already_in_target(progress.next_offset, through).await?,
+            (Some(through), true) => self.already_in_target(&progress, through).await?,
             (Some(through), false) => {
                 tracing::warn!(
                     partition = self.partition,
@@ -671,13 +676,23 @@ impl PartitionRun<'_> {
             }
         }
         let produced: Vec<usize> = by_target.values().flatten().copied().collect();
-        let results: Vec<Result<(), RestoreError>> = stream::iter(by_target)
+        let results: Vec<Result<(i32, Option<i64>), RestoreError>> = stream::iter(by_target)
             .map(|(target, indices)| self.produce(target, indices, &pending, objects))
             .buffer_unordered(self.restore.config.backup.concurrency.max(1))
             .collect()
             .await;
         let total = results.len();
-        RestoreError::first_of(results.into_iter().filter_map(Result::err).collect(), total)?;
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok((target, Some(end))) => {
+                    progress.target_offsets.insert(target, end);
+                }
+                Ok((_, None)) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        RestoreError::first_of(errors, total)?;
         for record in produced.into_iter().map(|i| &pending[i].record) {
             report.counted(record);
             self.meter.records.fetch_add(1, Ordering::Relaxed);
@@ -712,17 +727,18 @@ impl PartitionRun<'_> {
         indices: Vec<usize>,
         pending: &[Pending],
         objects: &[BackupObject],
-    ) -> Result<(), RestoreError> {
+    ) -> Result<(i32, Option<i64>), RestoreError> {
         let c = &self.restore.config;
         let records: Vec<&Pending> = indices.into_iter().map(|i| &pending[i]).collect();
         let client = self.restore.kafka.partition_client(&c.target_topic, target).await?;
         let mut queue: VecDeque<Vec<&Pending>> =
             split_by_size(records, c.max_request_bytes, |p| p.record.size() + RECORD_OVERHEAD).into();
+        let mut end = None;
         while let Some(chunk) = queue.pop_front() {
             let batch = chunk.iter().map(|p| self.restore.outgoing(&p.record)).collect();
             let produce = client.produce(batch, WireCompression::NoCompression);
             match tokio::time::timeout_at(self.deadline.cutoff(), produce).await {
-                Ok(Ok(offsets)) if offsets.len() == chunk.len() => {}
+                Ok(Ok(offsets)) if offsets.len() == chunk.len() => end = offsets.last().map(|o| o + 1).or(end),
                 Ok(Ok(offsets)) => {
                     return Err(RestoreError::Deadline {
                         what: format!(
@@ -762,13 +778,15 @@ impl PartitionRun<'_> {
                 }
             }
         }
-        Ok(())
+        Ok((target, end))
     }
 
     /// For each target partition this one's records go to, the last source offset from `from` through
-    /// `through` it already holds, read from the provenance headers at its end.
-    async fn already_in_target(&self, from: i64, through: i64) -> Result<HashMap<i32, i64>, RestoreError> {
+    /// `through` it already holds: its records after the offset the progress saw acknowledged last, read for
+    /// their provenance headers.
+    async fn already_in_target(&self, progress: &Progress, through: i64) -> Result<HashMap<i32, i64>, RestoreError> {
         let c = &self.restore.config;
+        let from = progress.next_offset;
         let targets: Vec<i32> = match c.partitioning {
             Partitioning::Same => vec![self.partition],
             Partitioning::One => vec![c.target_partition],
@@ -777,7 +795,8 @@ impl PartitionRun<'_> {
         let mut found = HashMap::new();
         for target in targets {
             let client = self.restore.kafka.partition_client(&c.target_topic, target).await?;
-            let scan = self.last_restored(&client, target, from);
+            let since = progress.target_offsets.get(&target).copied();
+            let scan = self.last_restored(&client, target, from, since);
             let last = tokio::time::timeout_at(self.deadline.cutoff(), scan)
                 .await
                 .map_err(|_| RestoreError::Deadline {
@@ -797,13 +816,14 @@ impl PartitionRun<'_> {
         Ok(found)
     }
 
-    /// Reads `target` backwards from its end, in growing steps, until a record this partition restored
-    /// before `from` (or the log's start): the largest source offset at or after `from` it saw.
+    /// Reads `target` from `since` (the offset after the last record of the job's progress there; its log
+    /// start when there is none) to its end: the largest source offset at or after `from` of this partition.
     async fn last_restored(
         &self,
         client: &PartitionClient,
         target: i32,
         from: i64,
+        since: Option<i64>,
     ) -> Result<Option<i64>, RestoreError> {
         let c = &self.restore.config;
         let failed =
@@ -812,48 +832,41 @@ impl PartitionRun<'_> {
             .get_offset(OffsetAt::Earliest)
             .await
             .map_err(failed("reading its first offset"))?;
-        let mut end = client
-            .get_offset(OffsetAt::Latest)
+        // The end as a fetch from the start reports it: some brokers (tansu) answer neither a ListOffsets for the
+        // latest offset nor a fetch at the end as Kafka does.
+        let (_, end) = client
+            .fetch_records(earliest, 1..c.max_request_bytes.max(1 << 20) as i32, FETCH_WAIT_MS)
             .await
-            .map_err(failed("reading its last offset"))?;
-        let (topic, partition) = (c.source_topic.as_bytes(), self.partition.to_string().into_bytes());
-        let mut step = 256;
-        let mut last = None;
-        while end > earliest {
-            let start = (end - step).max(earliest);
-            let (mut at, mut before_from) = (start, false);
-            while at < end {
-                let (records, _) = client
-                    .fetch_records(at, 1..c.max_request_bytes.max(1 << 20) as i32, 0)
-                    .await
-                    .map_err(failed("reading its end"))?;
-                let Some(after) = records.last().map(|r| r.offset + 1) else {
-                    break;
-                };
-                for r in records.iter().filter(|r| (at..end).contains(&r.offset)) {
-                    let h = &r.record.headers;
-                    if h.get(SOURCE_TOPIC_HEADER).map(Vec::as_slice) != Some(topic)
-                        || h.get(SOURCE_PARTITION_HEADER) != Some(&partition)
-                    {
-                        continue;
-                    }
-                    let offset = h
-                        .get(SOURCE_OFFSET_HEADER)
-                        .and_then(|o| std::str::from_utf8(o).ok()?.parse::<i64>().ok());
-                    match offset {
-                        Some(o) if o >= from => last = last.max(Some(o)),
-                        Some(_) => before_from = true,
-                        None => {}
-                    }
-                }
-                at = at.max(after);
-            }
-            if before_from {
-                break;
-            }
-            end = start;
-            step = step.saturating_mul(2);
+            .map_err(failed("reading its end"))?;
+        let mut at = since.unwrap_or(earliest).max(earliest);
+        if at >= end {
+            return Ok(None);
         }
-        Ok(last)
+        let (topic, partition) = (c.source_topic.as_bytes(), self.partition.to_string().into_bytes());
+        let mut last = None;
+        loop {
+            let (records, high_watermark) = client
+                .fetch_records(at, 1..c.max_request_bytes.max(1 << 20) as i32, FETCH_WAIT_MS)
+                .await
+                .map_err(failed("reading what a stopped run produced"))?;
+            for r in records.iter().filter(|r| r.offset >= at) {
+                let h = &r.record.headers;
+                if h.get(SOURCE_TOPIC_HEADER).map(Vec::as_slice) != Some(topic)
+                    || h.get(SOURCE_PARTITION_HEADER) != Some(&partition)
+                {
+                    continue;
+                }
+                let offset = h
+                    .get(SOURCE_OFFSET_HEADER)
+                    .and_then(|o| std::str::from_utf8(o).ok()?.parse::<i64>().ok());
+                if let Some(o) = offset.filter(|&o| o >= from) {
+                    last = last.max(Some(o));
+                }
+            }
+            match records.last() {
+                Some(r) if r.offset + 1 < high_watermark.min(end) => at = at.max(r.offset + 1),
+                _ => return Ok(last),
+            }
+        }
     }
 }

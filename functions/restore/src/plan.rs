@@ -97,6 +97,10 @@ pub struct Progress {
     pub producing_through: Option<i64>,
     /// Records produced so far by the job.
     pub produced: u64,
+    /// Per target partition, the offset after the last record of this partition's it acknowledged: where a
+    /// run that finds `producing_through` set starts reading.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_offsets: BTreeMap<i32, i64>,
     pub updated_ms: i64,
 }
 

@@ -13,7 +13,7 @@ use ckafka_dump_runtime::{invoke, Function};
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
 use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
-use ckafka_dump_testkit::{repo_root, setting, unique, venv_path};
+use ckafka_dump_testkit::{repo_root, setting, unique, venv_path, FaultProxy};
 use restore::config::RestoreConfig;
 use restore::job::{Meter, Report, Restore};
 use serde_json::{json, Value};
@@ -114,18 +114,20 @@ struct Backup {
 impl Backup {
     async fn new(extra: &[(&str, &str)]) -> Backup {
         let bucket = unique("ckd-restore");
-        let mut pairs: Vec<(String, String)> = [
-            ("bucket_address", format!("s3://{bucket}/backup/")),
-            ("endpoint_url", setting("CKD_S3_ENDPOINT")),
-            ("AWS_ACCESS_KEY_ID", setting("CKD_S3_ACCESS_KEY")),
-            ("AWS_SECRET_ACCESS_KEY", setting("CKD_S3_SECRET_KEY")),
-            ("content_format", "json".to_owned()),
-            ("kafka_address", broker()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // The first value of a name wins: the test's own come first.
+        let mut pairs: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        pairs.extend(
+            [
+                ("bucket_address", format!("s3://{bucket}/backup/")),
+                ("endpoint_url", setting("CKD_S3_ENDPOINT")),
+                ("AWS_ACCESS_KEY_ID", setting("CKD_S3_ACCESS_KEY")),
+                ("AWS_SECRET_ACCESS_KEY", setting("CKD_S3_SECRET_KEY")),
+                ("content_format", "json".to_owned()),
+                ("kafka_address", broker()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
         let backup = Backup { bucket, pairs };
         let config = CosConfig::from_env(&backup.env(&[("topic_name", "t")])).unwrap();
         let Destination::S3(settings) = &config.destination else {
@@ -332,4 +334,270 @@ async fn scheduled_and_triggered_backups_restore_every_record_byte_for_byte() {
     let again = triggered.restore_into(&source, &target, &[]).await;
     assert_eq!(again.records, 0, "{again:?}");
     assert_eq!(consume(&target).values().map(Vec::len).sum::<usize>(), 360);
+}
+
+/// The `restore` binary, as an operator runs it, with the backup's and the job's variables.
+fn restore_command(backup: &Backup, source: &str, target: &str, args: &[&str], extra: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_restore"));
+    command.arg("run").args(args);
+    command.env_clear();
+    for (name, value) in &backup.pairs {
+        command.env(name, value);
+    }
+    command
+        .env("topic_name", source)
+        .env("kafka_topic_name", target)
+        .env("RUST_LOG", "info");
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
+fn summary_of(output: std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "restore run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("restore run prints a JSON summary")
+}
+
+/// A backup of `count` records over 3 partitions, dumped by the scheduled mode (zstd) in small objects.
+async fn backed_up_topic(count: usize) -> (Backup, String, BTreeMap<i64, Vec<Value>>) {
+    let source = create_topic(3);
+    produce(&source, &varied_records(count, 3));
+    let backup = Backup::new(&[("compression_type", "zstd"), ("partition_max_to_cos_bytes", "65536")]).await;
+    backup.dump_scheduled(&source, &[]).await;
+    let produced = consume(&source);
+    (backup, source, produced)
+}
+
+/// The job's progress of each partition, as the bucket holds it.
+async fn progress_of(backup: &Backup, job: &str) -> BTreeMap<i64, Value> {
+    let config = CosConfig::from_env(&backup.env(&[("topic_name", "t")])).unwrap();
+    let store = ckafka_dump_sink_cos::store::open(&config.destination);
+    let mut all = BTreeMap::new();
+    for partition in 0..3 {
+        let key = format!("backup/.ckafka-dump/restore/{job}/{partition}.json");
+        if let Some(body) = store.get(&key).await.unwrap() {
+            all.insert(partition, serde_json::from_slice(&body).unwrap());
+        }
+    }
+    all
+}
+
+/// The source offset a restored record came from (its provenance header).
+fn source_offset(record: &Value) -> i64 {
+    let header = record["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "ckafka-dump-source-offset");
+    let bytes = B64
+        .decode_to_vec(header.expect("a provenance header")[1].as_str().unwrap())
+        .unwrap();
+    String::from_utf8(bytes).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restores_killed_between_produce_and_progress_or_mid_object_then_run_again_produce_every_record_once() {
+    let (backup, source, produced) = backed_up_topic(6000).await;
+    let target = create_topic(3);
+    let proxy = FaultProxy::start(&setting("CKD_S3_ENDPOINT"));
+    let through_proxy = [("restore_window_bytes", "65536"), ("endpoint_url", proxy.url.as_str())];
+
+    // Partition 0's progress writes: the create, then two per window (before producing, after the ack). The
+    // second window's second write is held: the run has produced that window and not saved its progress.
+    let progress_put = format!(
+        "^PUT /{}/backup/\\.ckafka-dump/restore/{target}/0\\.json",
+        backup.bucket
+    );
+    proxy.control("hold", &json!({"match": progress_put, "skip": 4}).to_string());
+    let mut child = restore_command(&backup, &source, &target, &["--round-ms", "5000"], &through_proxy)
+        .spawn()
+        .unwrap();
+    let held = |proxy: &FaultProxy| {
+        serde_json::from_str::<Value>(&proxy.control("seen", "")).unwrap()["held_requests"].as_u64()
+    };
+    for _ in 0..200 {
+        if held(&proxy) == Some(1) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(
+        held(&proxy),
+        Some(1),
+        "the run never wrote partition 0's progress after its second window"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    proxy.control("off", "");
+    let progress = progress_of(&backup, &target).await;
+    let next = progress[&0]["next_offset"].as_i64().unwrap();
+    assert!(progress[&0]["producing_through"].is_i64(), "{:?}", progress[&0]);
+    let past: Vec<i64> = consume(&target)[&0]
+        .iter()
+        .map(source_offset)
+        .filter(|&o| o >= next)
+        .collect();
+    assert!(
+        !past.is_empty(),
+        "the killed run had produced records past its saved progress (the fault met work in flight)"
+    );
+
+    // Again, killed at a time: mid-object in every partition, or wherever it is.
+    tokio::time::sleep(Duration::from_millis(5000 + 10_000 + 500)).await;
+    let mut child = restore_command(&backup, &source, &target, &["--round-ms", "1000"], &through_proxy)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The killed runs' leases hold until their rounds' end and the margin after it.
+    tokio::time::sleep(Duration::from_millis(1000 + 10_000 + 500)).await;
+    let summary = summary_of(
+        restore_command(&backup, &source, &target, &["--round-ms", "5000"], &through_proxy)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_restored(&source, &produced, &consume(&target));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_runs_of_one_job_started_together_produce_every_record_once() {
+    let (backup, source, produced) = backed_up_topic(3000).await;
+    let target = create_topic(3);
+    // s3s-fs checks If-None-Match and writes in two steps; the proxy passes conditional creates one at a time,
+    // as S3 and COS make them atomic.
+    let proxy = FaultProxy::start(&setting("CKD_S3_ENDPOINT"));
+    let small_windows = [("restore_window_bytes", "65536"), ("endpoint_url", proxy.url.as_str())];
+    let first = restore_command(&backup, &source, &target, &["--round-ms", "3000"], &small_windows)
+        .spawn()
+        .unwrap();
+    let second = restore_command(&backup, &source, &target, &["--round-ms", "3000"], &small_windows)
+        .spawn()
+        .unwrap();
+    let (first, second) = (
+        summary_of(first.wait_with_output().unwrap()),
+        summary_of(second.wait_with_output().unwrap()),
+    );
+    let records = first["records"].as_u64().unwrap() + second["records"].as_u64().unwrap();
+    assert_eq!(records, 3000, "{first}\n{second}");
+    assert_restored(&source, &produced, &consume(&target));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offset_and_time_ranges_restore_exactly_the_records_in_range_and_a_dry_run_touches_nothing() {
+    let (backup, source, produced) = backed_up_topic(300).await;
+    // Records 30.. 89 by time (offsets 10..29 of each partition), then offsets 40..59 of partitions 0 and 2.
+    let from = BASE_MS + 30 * 1000;
+    let in_time = |r: &Value| (from..BASE_MS + 90 * 1000).contains(&r["timestamp"].as_i64().unwrap());
+    let dry = summary_of(
+        restore_command(
+            &backup,
+            &source,
+            "not-created",
+            &["--dry-run"],
+            &[
+                ("restore_from", "2023-11-14T22:13:50Z"),
+                ("restore_to", &(BASE_MS + 90 * 1000).to_string()),
+            ],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(dry["records"], 60, "{dry}");
+    assert_eq!(dry["partitions"][1]["first_offset"], 10, "{dry}");
+    assert_eq!(dry["partitions"][1]["last_offset"], 29, "{dry}");
+    assert_eq!(dry["partitions"][0]["first_time_ms"], from, "{dry}");
+    assert!(
+        progress_of(&backup, "not-created").await.is_empty(),
+        "a dry run saves no progress"
+    );
+
+    let target = create_topic(3);
+    let report = backup
+        .restore_into(
+            &source,
+            &target,
+            &[
+                ("restore_from", "2023-11-14T22:13:50Z"),
+                ("restore_to", &(BASE_MS + 90 * 1000).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(report.records, 60);
+    let expected: BTreeMap<i64, Vec<Value>> = produced
+        .iter()
+        .map(|(p, r)| (*p, r.iter().filter(|r| in_time(r)).cloned().collect()))
+        .collect();
+    assert_restored(&source, &expected, &consume(&target));
+
+    let one = create_topic(1);
+    let report = backup
+        .restore_into(
+            &source,
+            &one,
+            &[
+                ("restore_from_offset", "40"),
+                ("restore_to_offset", "60"),
+                ("restore_partitions", "0,2"),
+                ("restore_partitioning", "one"),
+            ],
+        )
+        .await;
+    assert_eq!(report.records, 40);
+    let restored = consume(&one);
+    let offsets: Vec<(String, String)> = restored[&0]
+        .iter()
+        .map(|r| {
+            let header = |name: &str| {
+                let h = r["headers"].as_array().unwrap().iter().find(|h| h[0] == name).unwrap();
+                String::from_utf8(B64.decode_to_vec(h[1].as_str().unwrap()).unwrap()).unwrap()
+            };
+            (
+                header("ckafka-dump-source-partition"),
+                header("ckafka-dump-source-offset"),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ["0", "2"]
+        .into_iter()
+        .flat_map(|p| (40..60).map(move |o| (p.to_owned(), o.to_string())))
+        .collect();
+    assert_eq!(offsets, expected, "partition by partition, in offset order");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_with_fewer_partitions_and_a_text_backup_are_refused_by_name() {
+    let (backup, source, _) = backed_up_topic(30).await;
+    let small = create_topic(2);
+    let e = backup
+        .restore(&source, &small, &[])
+        .run(Deadline::after(Duration::from_secs(30)), false, &Meter::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("up to 2 (3 partitions)") && e.contains(&format!("`{small}` has 2")),
+        "{e}"
+    );
+
+    let text = Backup::new(&[("content_format", "text")]).await;
+    text.dump_scheduled(&source, &[]).await;
+    let e = text
+        .restore(&source, &small, &[])
+        .run(Deadline::after(Duration::from_secs(30)), false, &Meter::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(".txt") && e.contains("a text backup") && e.contains("content_format=json"),
+        "{e}"
+    );
 }
