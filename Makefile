@@ -2,6 +2,7 @@
 #   make demo                        run the main job locally: to-cos into a local directory (no server, no account)
 #   make demo-es                     to-es into a local ES-API server
 #   make demo-sql                    to-sql into local PostgreSQL and MariaDB, each batch delivered twice
+#   make demo-restore                a topic dumped by to-cos into a local directory, then restored into a new topic
 #   make test                        every test, against real servers started on 127.0.0.1
 #   make invoke FN=to-es EVENT=events/scf-ckafka.json [ARGS=--dry-run]
 #   make bench                       benchmarks, start-up/footprint and fuzzing → BENCHMARKS.md
@@ -9,7 +10,7 @@
 #   make lambda [ARCH=arm64|x86_64]  release bootstraps in $CARGO_TARGET_DIR/lambda/<function>/bootstrap (cargo lambda + zig)
 #   make package [ARCH=...]          dist/<function>-<arch>.zip, each with an executable bootstrap
 #   make build-ToEsFunction ...      what `sam build --build-in-source` calls (BuildMethod: makefile)
-FUNCTIONS := to-cos to-es to-kafka to-sql
+FUNCTIONS := to-cos to-es to-kafka to-sql restore
 ARCH ?= arm64
 # Servers the integration tests need (scripts/services.sh names).
 SERVICES ?= tansu kafka-scram kafka-plain es opensearch es-auth s3 postgres mariadb
@@ -28,7 +29,8 @@ LAMBDA_FLAG_arm64 := --arm64
 LAMBDA_FLAG_x86_64 := --x86-64
 
 .PHONY: test demo demo-es invoke bench fuzz build lambda package services-start services-stop \
-	build-ToCosFunction build-ToEsFunction build-ToKafkaFunction build-ToSqlFunction demo-sql
+	build-ToCosFunction build-ToEsFunction build-ToKafkaFunction build-ToSqlFunction build-RestoreFunction \
+	demo-sql demo-restore
 
 test:
 	scripts/test.sh
@@ -41,6 +43,9 @@ demo-es:
 
 demo-sql:
 	scripts/demo-sql.sh
+
+demo-restore:
+	scripts/demo-restore.sh
 
 invoke:
 	cargo run -q -p $(FN) -- invoke --event $(EVENT) $(ARGS)
@@ -74,8 +79,9 @@ FUNCTION_ToCosFunction := to-cos
 FUNCTION_ToEsFunction := to-es
 FUNCTION_ToKafkaFunction := to-kafka
 FUNCTION_ToSqlFunction := to-sql
+FUNCTION_RestoreFunction := restore
 
-build-ToCosFunction build-ToEsFunction build-ToKafkaFunction build-ToSqlFunction: build-%: lambda
+build-ToCosFunction build-ToEsFunction build-ToKafkaFunction build-ToSqlFunction build-RestoreFunction: build-%: lambda
 	cp $(CARGO_TARGET_DIR)/lambda/$(FUNCTION_$*)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 services-start:

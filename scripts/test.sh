@@ -61,7 +61,7 @@ step "deployment descriptors, checked by the real tools: cfn-lint, and sam build
 "$CKD_SAM_VENV/bin/cfn-lint" template.yaml
 # The release build above serves sam build too (ARCH reaches the Makefile through sam): nothing is rebuilt.
 ARCH=x86_64 SAM_CLI_TELEMETRY=0 "$CKD_SAM_VENV/bin/sam" build --build-in-source --template template.yaml
-for function in ToCosFunction ToEsFunction ToKafkaFunction ToSqlFunction; do
+for function in ToCosFunction ToEsFunction ToKafkaFunction ToSqlFunction RestoreFunction; do
   test -x ".aws-sam/build/$function/bootstrap" || { echo "sam build made no bootstrap for $function" >&2; exit 1; }
 done
 
