@@ -2,7 +2,7 @@
 //! lease, read its objects in offset order from where the job stopped, and produce the records in windows —
 //! each window's progress saved in the bucket after the broker acknowledged it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::stream::{self, StreamExt};
@@ -15,6 +15,7 @@ use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::{Deadline, Drained};
 use ckafka_dump_kafka::error::record_refusal;
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
+use ckafka_dump_sink_cos::error::CosError;
 use ckafka_dump_sink_cos::fence::{run_id, store_fences, Fence, Held};
 use ckafka_dump_sink_cos::lease::Fenced;
 use ckafka_dump_sink_cos::naming::{checkpoint_key, KeyReader};
@@ -79,12 +80,12 @@ pub struct PartitionReport {
 }
 
 impl PartitionReport {
-    fn counted(&mut self, record: &BackedUp) {
+    fn counted(&mut self, offset: i64, timestamp: Option<i64>, size: usize) {
         self.records += 1;
-        self.bytes += record.size() as u64;
-        self.first_offset = Some(self.first_offset.map_or(record.offset, |f| f.min(record.offset)));
-        self.last_offset = self.last_offset.max(Some(record.offset));
-        if let Some(t) = record.timestamp {
+        self.bytes += size as u64;
+        self.first_offset = Some(self.first_offset.map_or(offset, |f| f.min(offset)));
+        self.last_offset = self.last_offset.max(Some(offset));
+        if let Some(t) = timestamp {
             self.first_time_ms = Some(self.first_time_ms.map_or(t, |f| f.min(t)));
             self.last_time_ms = Some(self.last_time_ms.map_or(t, |l| l.max(t)));
         }
@@ -125,9 +126,13 @@ pub struct Restore {
     clock: fn() -> i64,
 }
 
-/// A record waiting in a window, with the object it came from (to name it when the target refuses it).
+/// A record waiting in a window, as it will be produced, with the object it came from (to name it when the
+/// target refuses it).
 struct Pending {
-    record: BackedUp,
+    record: rskafka::record::Record,
+    offset: i64,
+    timestamp: Option<i64>,
+    size: usize,
     object: usize,
     target: i32,
 }
@@ -209,12 +214,7 @@ impl Restore {
         let Some(mut lines) = self.open(key, compression, deadline).await? else {
             return Ok(None);
         };
-        let line = tokio::time::timeout_at(deadline.cutoff(), lines.next_line())
-            .await
-            .map_err(|_| RestoreError::Deadline {
-                what: format!("reading {key}"),
-            })?
-            .map_err(|e| RestoreError::backup(key, e.to_string()))?;
+        let line = lines.next_line().await.map_err(|e| read_error(key, e))?;
         line.map(|line| parse_line(line).map_err(|reason| RestoreError::backup(key, reason)))
             .transpose()
     }
@@ -227,7 +227,10 @@ impl Restore {
     ) -> Result<Option<ObjectLines>, RestoreError> {
         let reader = by_cutoff(deadline, "GetObject", key, self.objects.store.read(key)).await?;
         reader
-            .map(|reader| ObjectLines::new(reader, compression).map_err(|e| RestoreError::backup(key, e.to_string())))
+            .map(|reader| {
+                ObjectLines::new(reader, compression, deadline.cutoff())
+                    .map_err(|e| RestoreError::backup(key, e.to_string()))
+            })
             .transpose()
     }
 
@@ -249,7 +252,7 @@ impl Restore {
         };
         let run = run_id((self.clock)());
         if !dry_run && !store_fences(&self.objects, &run, deadline).await? {
-            return Err(RestoreError::Store(ckafka_dump_sink_cos::error::CosError::NoFencing {
+            return Err(RestoreError::Store(CosError::NoFencing {
                 store: self.objects.store.describe(),
             }));
         }
@@ -305,13 +308,13 @@ impl Restore {
 
     /// The rskafka record produced for a backed-up one: its key, value, headers (rskafka keeps one value per
     /// name, the last) and time as CreateTime, with the provenance headers unless they are turned off.
-    fn outgoing(&self, record: &BackedUp) -> rskafka::record::Record {
-        let mut headers: BTreeMap<String, Vec<u8>> = record.headers.iter().cloned().collect();
+    fn outgoing(&self, record: BackedUp) -> rskafka::record::Record {
+        let mut headers: BTreeMap<String, Vec<u8>> = record.headers.into_iter().collect();
         if self.config.provenance_headers {
             add_keeping_own(
                 &mut headers,
                 [
-                    (SOURCE_TOPIC_HEADER.to_owned(), record.topic.clone().into_bytes()),
+                    (SOURCE_TOPIC_HEADER.to_owned(), record.topic.into_bytes()),
                     (
                         SOURCE_PARTITION_HEADER.to_owned(),
                         record.partition.to_string().into_bytes(),
@@ -321,13 +324,28 @@ impl Restore {
             );
         }
         rskafka::record::Record {
-            key: record.key.clone(),
-            value: record.value.clone(),
+            key: record.key,
+            value: record.value,
             headers,
             // Kafka's "no timestamp" for a record it had not dated.
             timestamp: DateTime::<Utc>::from_timestamp_millis(record.timestamp.unwrap_or(-1))
                 .expect("epoch milliseconds of an i64 are in chrono's range"),
         }
+    }
+}
+
+/// A failed read of an object: bytes that do not decompress are the object's fault; a read cut off by the
+/// deadline or the connection may pass on the next run.
+fn read_error(key: &str, e: std::io::Error) -> RestoreError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof => {
+            RestoreError::backup(key, e.to_string())
+        }
+        ErrorKind::TimedOut => RestoreError::Deadline {
+            what: format!("reading {key}"),
+        },
+        _ => CosError::store("GetObject", key, e.to_string(), true).into(),
     }
 }
 
@@ -399,13 +417,7 @@ impl PartitionRun<'_> {
 
     /// Reads the next record of an object, checking it belongs to this partition.
     async fn next_record(&self, lines: &mut ObjectLines, key: &str) -> Result<Option<BackedUp>, RestoreError> {
-        let read = lines.next_line();
-        let line = tokio::time::timeout_at(self.deadline.cutoff(), read)
-            .await
-            .map_err(|_| RestoreError::Deadline {
-                what: format!("reading {key}"),
-            })?
-            .map_err(|e| RestoreError::backup(key, e.to_string()))?;
+        let line = lines.next_line().await.map_err(|e| read_error(key, e))?;
         let Some(line) = line else { return Ok(None) };
         let record = parse_line(line).map_err(|reason| RestoreError::backup(key, reason))?;
         let source = &self.restore.config.source_topic;
@@ -442,7 +454,7 @@ impl PartitionRun<'_> {
                 match self.verdict(&record, next) {
                     Verdict::Duplicate => report.duplicates += 1,
                     Verdict::OutOfRange => report.out_of_range += 1,
-                    Verdict::Restore => report.counted(&record),
+                    Verdict::Restore => report.counted(record.offset, record.timestamp, record.size()),
                 }
                 next = next.max(record.offset + 1);
             }
@@ -579,7 +591,8 @@ impl PartitionRun<'_> {
                     }
                     Verdict::OutOfRange => report.out_of_range += 1,
                     Verdict::Restore => {
-                        window_bytes += record.size() + RECORD_OVERHEAD;
+                        let size = record.size();
+                        window_bytes += size + RECORD_OVERHEAD;
                         let target = target_partition(
                             c.partitioning,
                             c.target_partition,
@@ -588,7 +601,10 @@ impl PartitionRun<'_> {
                             self.target_partitions,
                         );
                         window.push(Pending {
-                            record,
+                            offset,
+                            timestamp: record.timestamp,
+                            size,
+                            record: self.restore.outgoing(record),
                             object: index,
                             target,
                         });
@@ -664,20 +680,24 @@ impl PartitionRun<'_> {
         }
         let pending = std::mem::take(window);
         if let Some(last) = pending.last() {
-            progress.producing_through = Some(last.record.offset);
+            progress.producing_through = Some(last.offset);
             progress.updated_ms = (self.restore.clock)();
             self.save(progress).await?;
         }
-        let mut by_target: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-        for (index, record) in pending.iter().enumerate() {
+        let mut by_target: BTreeMap<i32, Vec<Pending>> = BTreeMap::new();
+        for record in pending {
             match in_target.get(&record.target) {
-                Some(&found) if record.record.offset <= found => report.already_in_target += 1,
-                _ => by_target.entry(record.target).or_default().push(index),
+                Some(&found) if record.offset <= found => report.already_in_target += 1,
+                _ => by_target.entry(record.target).or_default().push(record),
             }
         }
-        let produced: Vec<usize> = by_target.values().flatten().copied().collect();
+        let produced: Vec<(i64, Option<i64>, usize)> = by_target
+            .values()
+            .flatten()
+            .map(|p| (p.offset, p.timestamp, p.size))
+            .collect();
         let results: Vec<Result<(i32, Option<i64>), RestoreError>> = stream::iter(by_target)
-            .map(|(target, indices)| self.produce(target, indices, &pending, objects))
+            .map(|(target, records)| self.produce(target, records, objects))
             .buffer_unordered(self.restore.config.backup.concurrency.max(1))
             .collect()
             .await;
@@ -693,16 +713,16 @@ impl PartitionRun<'_> {
             }
         }
         RestoreError::first_of(errors, total)?;
-        for record in produced.into_iter().map(|i| &pending[i].record) {
-            report.counted(record);
+        for (offset, timestamp, size) in produced {
+            report.counted(offset, timestamp, size);
             self.meter.records.fetch_add(1, Ordering::Relaxed);
-            self.meter.bytes.fetch_add(record.size() as u64, Ordering::Relaxed);
+            self.meter.bytes.fetch_add(size as u64, Ordering::Relaxed);
             progress.produced += 1;
         }
         if next != progress.next_offset {
             // The next offset's lease first, so a run reading the new progress finds it held.
             let Some(next_held) = self.fence().take(Fenced::Offset(next)).await? else {
-                return Err(RestoreError::Store(ckafka_dump_sink_cos::error::CosError::Lease {
+                return Err(RestoreError::Store(CosError::Lease {
                     key: self.fence().key(Fenced::Offset(next), 1),
                     reason: "another run took the lease of the offset this run was moving to".to_owned(),
                     retryable: true,
@@ -719,64 +739,64 @@ impl PartitionRun<'_> {
         self.save(progress).await
     }
 
-    /// Produces one target partition's records in order, request by request. A request refused for its
-    /// size is sent again in halves, down to the record the target refuses alone: that record's error.
+    /// Produces one target partition's records in order, request by request. The records move into the
+    /// requests (a copy of every record would cost every run), so a request refused for its size is not split:
+    /// alone, the record is named; with others, `max_request_bytes` is above what the topic takes.
     async fn produce(
         &self,
         target: i32,
-        indices: Vec<usize>,
-        pending: &[Pending],
+        records: Vec<Pending>,
         objects: &[BackupObject],
     ) -> Result<(i32, Option<i64>), RestoreError> {
         let c = &self.restore.config;
-        let records: Vec<&Pending> = indices.into_iter().map(|i| &pending[i]).collect();
         let client = self.restore.kafka.partition_client(&c.target_topic, target).await?;
-        let mut queue: VecDeque<Vec<&Pending>> =
-            split_by_size(records, c.max_request_bytes, |p| p.record.size() + RECORD_OVERHEAD).into();
         let mut end = None;
-        while let Some(chunk) = queue.pop_front() {
-            let batch = chunk.iter().map(|p| self.restore.outgoing(&p.record)).collect();
+        for chunk in split_by_size(records, c.max_request_bytes, |p| p.size + RECORD_OVERHEAD) {
+            let (first, size, count) = (
+                (chunk[0].object, chunk[0].offset),
+                chunk.iter().map(|p| p.size).sum::<usize>(),
+                chunk.len(),
+            );
+            let batch = chunk.into_iter().map(|p| p.record).collect();
             let produce = client.produce(batch, WireCompression::NoCompression);
-            match tokio::time::timeout_at(self.deadline.cutoff(), produce).await {
-                Ok(Ok(offsets)) if offsets.len() == chunk.len() => end = offsets.last().map(|o| o + 1).or(end),
+            let e = match tokio::time::timeout_at(self.deadline.cutoff(), produce).await {
+                Ok(Ok(offsets)) if offsets.len() == count => {
+                    end = offsets.last().map(|o| o + 1).or(end);
+                    continue;
+                }
                 Ok(Ok(offsets)) => {
                     return Err(RestoreError::Deadline {
                         what: format!(
-                            "{}/{target}: the broker acknowledged {} of {} records",
+                            "{}/{target}: the broker acknowledged {} of {count} records",
                             c.target_topic,
                             offsets.len(),
-                            chunk.len()
                         ),
                     })
                 }
-                Ok(Err(e)) => match record_refusal(&e) {
-                    Some(_) if chunk.len() > 1 => {
-                        let mut first = chunk;
-                        let second = first.split_off(first.len() / 2);
-                        queue.push_front(second);
-                        queue.push_front(first);
-                    }
-                    Some(_) => {
-                        let refused = chunk[0];
-                        return Err(RestoreError::Refused {
-                            key: objects[refused.object].key.clone(),
-                            offset: refused.record.offset,
-                            reason: format!(
-                                "{}/{target} refused it ({} bytes): {}",
-                                c.target_topic,
-                                refused.record.size(),
-                                ckafka_dump_core::error::error_chain(&e)
-                            ),
-                        });
-                    }
-                    None => return Err(KafkaError::partition(&c.target_topic, target, "producing", &e).into()),
-                },
                 Err(_) => {
                     return Err(RestoreError::Deadline {
                         what: format!("producing to {}/{target}", c.target_topic),
                     })
                 }
-            }
+                Ok(Err(e)) => e,
+            };
+            let why = ckafka_dump_core::error::error_chain(&e);
+            return Err(match record_refusal(&e) {
+                Some(_) if count == 1 => RestoreError::Refused {
+                    key: objects[first.0].key.clone(),
+                    offset: first.1,
+                    reason: format!("{}/{target} refused it ({size} bytes): {why}", c.target_topic),
+                },
+                Some(_) => RestoreError::Refused {
+                    key: objects[first.0].key.clone(),
+                    offset: first.1,
+                    reason: format!(
+                        "{}/{target} refused a request of {count} records ({size} bytes) from it on: {why}; set max_request_bytes below the topic's max.message.bytes",
+                        c.target_topic
+                    ),
+                },
+                None => KafkaError::partition(&c.target_topic, target, "producing", &e).into(),
+            });
         }
         Ok((target, end))
     }
