@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use rskafka::chrono::{DateTime, Utc};
@@ -138,7 +139,7 @@ struct Pending {
 }
 
 impl Restore {
-    pub fn new(config: RestoreConfig) -> Result<Self, RestoreError> {
+    pub fn new(config: RestoreConfig) -> Result<Arc<Self>, RestoreError> {
         let backup = &config.backup;
         let keys = KeyReader::new(
             &backup.key_template,
@@ -149,13 +150,13 @@ impl Restore {
         );
         let kafka = KafkaClient::new(config.connection.clone())?;
         let objects = Objects::new(config.backup.clone());
-        Ok(Restore {
+        Ok(Arc::new(Restore {
             config,
             objects,
             kafka,
             keys,
             clock: ckafka_dump_core::time::now_epoch_ms,
-        })
+        }))
     }
 
     pub fn target(&self) -> String {
@@ -235,7 +236,13 @@ impl Restore {
     }
 
     /// One run: every partition until it is restored or the deadline nears.
-    pub async fn run(&self, deadline: Deadline, dry_run: bool, meter: &Meter) -> Result<Report, RestoreError> {
+    /// Partitions run as tasks of their own, so that reading and encoding use every core.
+    pub async fn run(
+        self: &Arc<Self>,
+        deadline: Deadline,
+        dry_run: bool,
+        meter: &Arc<Meter>,
+    ) -> Result<Report, RestoreError> {
         let plan = self.plan(deadline).await?;
         let sources: Vec<i32> = plan.keys().copied().collect();
         let target_partitions = if dry_run {
@@ -250,7 +257,7 @@ impl Restore {
             }
             count
         };
-        let run = run_id((self.clock)());
+        let run: Arc<str> = run_id((self.clock)()).into();
         if !dry_run && !store_fences(&self.objects, &run, deadline).await? {
             return Err(RestoreError::Store(CosError::NoFencing {
                 store: self.objects.store.describe(),
@@ -261,20 +268,25 @@ impl Restore {
         let results: Vec<Result<PartitionReport, RestoreError>> = stream::iter(plan)
             .map(|(partition, objects)| {
                 let work = PartitionRun {
-                    restore: self,
+                    restore: Arc::clone(self),
                     partition,
                     objects,
                     target_partitions,
                     deadline,
                     stop_at,
-                    run: &run,
-                    meter,
+                    run: Arc::clone(&run),
+                    meter: Arc::clone(meter),
                 };
-                async move {
+                let task = tokio::spawn(async move {
                     match dry_run {
                         true => work.dry().await,
                         false => work.restore().await,
                     }
+                });
+                async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(RestoreError::Target(format!("partition {partition}'s task ended: {e}")))
+                    })
                 }
             })
             .buffer_unordered(self.config.backup.concurrency.max(1))
@@ -350,15 +362,15 @@ fn read_error(key: &str, e: std::io::Error) -> RestoreError {
 }
 
 /// One partition's part of a run.
-struct PartitionRun<'a> {
-    restore: &'a Restore,
+struct PartitionRun {
+    restore: Arc<Restore>,
     partition: i32,
     objects: Vec<BackupObject>,
     target_partitions: i32,
     deadline: Deadline,
     stop_at: Instant,
-    run: &'a str,
-    meter: &'a Meter,
+    run: Arc<str>,
+    meter: Arc<Meter>,
 }
 
 /// What to do with a record read from the backup.
@@ -368,7 +380,7 @@ enum Verdict {
     OutOfRange,
 }
 
-impl PartitionRun<'_> {
+impl PartitionRun {
     fn progress_key(&self) -> String {
         let c = &self.restore.config;
         checkpoint_key(&c.backup.prefix, SCOPE, &c.job, self.partition)
@@ -382,7 +394,7 @@ impl PartitionRun<'_> {
             partition: self.partition,
             deadline: self.deadline,
             clock: self.restore.clock,
-            run: self.run,
+            run: &self.run,
         }
     }
 

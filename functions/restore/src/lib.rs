@@ -7,14 +7,16 @@ pub mod error;
 pub mod job;
 pub mod plan;
 
+use std::sync::Arc;
+
 use ckafka_dump_core::stage::Stage;
 use ckafka_dump_core::{Deadline, Delivery, Drained, Sink, StagedBatch};
 
 use crate::error::RestoreError;
-use crate::job::{Meter, Restore};
+use crate::job::Restore;
 
 /// The job as a function: a timer event runs it until the invocation's deadline nears.
-pub struct RestoreFunction(pub Restore);
+pub struct RestoreFunction(pub Arc<Restore>);
 
 impl Sink for RestoreFunction {
     type Error = RestoreError;
@@ -28,7 +30,7 @@ impl Sink for RestoreFunction {
     }
 
     async fn run_scheduled(&self, _stage: &Stage, deadline: Deadline) -> Option<Result<Drained, RestoreError>> {
-        let report = self.0.run(deadline, false, &Meter::default()).await;
+        let report = self.0.run(deadline, false, &Arc::default()).await;
         Some(report.map(|report| {
             tracing::info!(
                 job = report.job,

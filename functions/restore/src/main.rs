@@ -1,6 +1,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ckafka_dump_core::config::Env;
@@ -69,7 +70,7 @@ fn usage(problem: &str) -> ExitCode {
 async fn run(dry_run: bool, round: Duration) -> Result<Report, RestoreError> {
     let config = RestoreConfig::from_env(&Env::process())?;
     let restore = Restore::new(config)?;
-    let meter = Meter::default();
+    let meter = Arc::new(Meter::default());
     let started = Instant::now();
     let progress_line = async {
         if !std::io::stderr().is_terminal() {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64_simd::STANDARD as B64;
@@ -196,7 +197,7 @@ impl Backup {
         }
     }
 
-    fn restore(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Restore {
+    fn restore(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Arc<Restore> {
         let mut pairs = vec![("topic_name", source), ("kafka_topic_name", target)];
         pairs.extend_from_slice(extra);
         Restore::new(RestoreConfig::from_env(&self.env(&pairs)).unwrap()).unwrap()
@@ -205,7 +206,11 @@ impl Backup {
     async fn restore_into(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Report {
         let restore = self.restore(source, target, extra);
         restore
-            .run(Deadline::after(Duration::from_secs(120)), false, &Meter::default())
+            .run(
+                Deadline::after(Duration::from_secs(120)),
+                false,
+                &Arc::new(Meter::default()),
+            )
             .await
             .unwrap()
     }
@@ -579,7 +584,11 @@ async fn a_target_with_fewer_partitions_and_a_text_backup_are_refused_by_name() 
     let small = create_topic(2);
     let e = backup
         .restore(&source, &small, &[])
-        .run(Deadline::after(Duration::from_secs(30)), false, &Meter::default())
+        .run(
+            Deadline::after(Duration::from_secs(30)),
+            false,
+            &Arc::new(Meter::default()),
+        )
         .await
         .unwrap_err()
         .to_string();
@@ -592,7 +601,11 @@ async fn a_target_with_fewer_partitions_and_a_text_backup_are_refused_by_name() 
     text.dump_scheduled(&source, &[]).await;
     let e = text
         .restore(&source, &small, &[])
-        .run(Deadline::after(Duration::from_secs(30)), false, &Meter::default())
+        .run(
+            Deadline::after(Duration::from_secs(30)),
+            false,
+            &Arc::new(Meter::default()),
+        )
         .await
         .unwrap_err()
         .to_string();
