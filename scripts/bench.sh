@@ -25,7 +25,7 @@ for format in msk scf; do
 done
 [ -s target/bench-events/scf-10k-1p.json ] || python3 scripts/bench/gen_events.py scf --partitions 1 >target/bench-events/scf-10k-1p.json
 # --bins as well: naming an example alone would build only the example.
-cargo build -q --release -p to-cos -p to-es -p to-kafka -p to-sql -p ckafka-dump-sink-es --bins --example bulk_body
+cargo build -q --release -p to-cos -p to-es -p to-kafka -p to-sql -p restore -p ckafka-dump-sink-es --bins --example bulk_body
 
 # Decode: criterion (Rust) and json+base64 as AWS Powertools does it (Python), same events, same run.
 cargo bench -q -p ckafka-dump-core --bench decode -- --warm-up-time 2 --measurement-time 5 >target/bench-decode.log 2>&1
@@ -64,6 +64,10 @@ done >target/bench-es.jsonl
 # to-cos Parquet: the 6 MB batch vs pyarrow read_json + write_table; the scheduled drain into one Parquet object.
 "$CKD_VENV/bin/python" -m bench.parquet --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$out"/release/to-cos \
   --event target/bench-events/scf-10k-1p.json --runs 15 --drain-mb 100 >target/bench-parquet.json
+
+# restore vs kcat -P of the same records into the same broker; peak RSS on one large object.
+"$CKD_VENV/bin/python" -m bench.restore --broker "$CKD_KAFKA_BOOTSTRAP" --to-cos "$out"/release/to-cos \
+  --restore "$out"/release/restore --rdkafka-dir "$rdkafka_dir" --runs 5 --big-mb 100 >target/bench-restore.json
 
 # to-sql vs the MySQL and CDW templates' logic vs psql \copy and LOAD DATA, same rows; sustained batches.
 "$CKD_VENV/bin/python" -m bench.sql --event target/bench-events/scf-10k.json --to-sql "$out"/release/to-sql \

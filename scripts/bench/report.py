@@ -252,6 +252,36 @@ else:
     w("")
     w("Not run in this `make bench` (no target/bench-parquet.json).")
 w("")
+if os.path.exists("target/bench-restore.json"):
+    r = json.load(open("target/bench-restore.json"))
+    cases, big = r["cases"], r["big"]
+    floor = cases["kcat -P (librdkafka)"]
+    w("## restore: a to-cos backup back into a topic, beside kcat (`scripts/bench/restore.py`)")
+    w("")
+    w(f"{r['records']:,} records ({r['payload_mb']:.1f} MB of keys and values) on 4 partitions, dumped by to-cos's "
+      f"scheduled mode as gzip JSON lines into a local directory ({r['objects']} objects), restored by the release "
+      "`restore run` (one process: listing, reading and decompressing, parsing, producing, progress saves) into a "
+      "fresh 4-partition topic of the same broker, beside `kcat -P` producing the same keys and values from a file "
+      f"(the floor). Medians of {floor['runs']} interleaved rounds; every topic's count checked.")
+    w("")
+    w("| producer | wall | MB/s | vs kcat | CPU user+sys |")
+    w("|---|---|---|---|---|")
+    for name, v in cases.items():
+        w(f"| {name} | {v['median_wall_s']:.2f} s | {v['mb_per_s']:.0f} | {v['mb_per_s'] / floor['mb_per_s']:.2f}× | "
+          f"{v['median_cpu_s']:.2f} s |")
+    w("")
+    w(f"Memory: one partition whose backup is one object of {big['uncompressed_mb']:.0f} MB of records "
+      f"({big['object_mb']:.1f} MB gzip) restored in **{big['peak_rss_mb']:.0f} MiB** peak RSS.")
+    w("")
+    summary.append(("restore", f"{cases['restore']['mb_per_s'] / floor['mb_per_s']:.2f}× kcat's rate "
+                    f"({cases['restore, provenance_headers=false']['mb_per_s'] / floor['mb_per_s']:.2f}× without "
+                    f"provenance headers); {big['peak_rss_mb']:.0f} MiB on a {big['uncompressed_mb']:.0f} MB object",
+                    "≥ 0.8× kcat; memory bounded"))
+else:
+    w("## restore")
+    w("")
+    w("Not run in this `make bench` (no target/bench-restore.json).")
+w("")
 w("## to-sql: a 6 MB batch into PostgreSQL and MariaDB")
 w("")
 q = json.load(open("target/bench-sql.json"))

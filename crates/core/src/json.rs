@@ -27,13 +27,14 @@ pub fn push_bytes_member(out: &mut Vec<u8>, name: &str, bytes: Option<&[u8]>) {
     }
 }
 
-/// The record's headers: `[{"key":…,"value":…}, …]`, empty when it has none.
+/// The record's headers: `[{"key":…,"value":…}, …]` in their order (`"value":null` for a header without a
+/// value), empty when it has none.
 pub fn push_headers(out: &mut Vec<u8>, record: &Record<'_>) {
     out.push(b'[');
     for (i, header) in record.headers().enumerate() {
         out.extend_from_slice(if i == 0 { b"{\"key\":" } else { b",{\"key\":" });
         push_string(out, header.key);
-        push_bytes_member(out, "value", Some(header.value));
+        push_bytes_member(out, "value", header.value);
         out.push(b'}');
     }
     out.push(b']');

@@ -175,7 +175,7 @@ pub struct Record<'b> {
     headers: Headers<'b>,
 }
 
-/// Where a record's headers are: in its batch, in a map (a fetched record), or none (a record built from parts).
+/// Where a record's headers are: in its batch, in a fetched record's list, or none (a record built from parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Headers<'b> {
     None,
@@ -183,13 +183,15 @@ enum Headers<'b> {
         headers: &'b [HeaderMeta],
         batch: &'b Batch<'b>,
     },
-    Map(&'b std::collections::BTreeMap<String, Vec<u8>>),
+    Fetched(&'b [(String, Option<Vec<u8>>)]),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'b> {
     pub key: &'b str,
-    pub value: &'b [u8],
+    /// `None`: a header without a value, which Kafka allows (trigger events cannot carry one; a fetched record
+    /// can).
+    pub value: Option<&'b [u8]>,
 }
 
 /// A record's headers from wherever they are, with their count (a chain of iterators does not know it).
@@ -236,10 +238,10 @@ impl<'b> Record<'b> {
         }
     }
 
-    /// The same record with the headers a client fetched (rskafka keeps them in a map: one value a name).
-    pub fn with_headers(self, headers: &'b std::collections::BTreeMap<String, Vec<u8>>) -> Self {
+    /// The same record with the headers a client fetched, in their order.
+    pub fn with_headers(self, headers: &'b [(String, Option<Vec<u8>>)]) -> Self {
         Record {
-            headers: Headers::Map(headers),
+            headers: Headers::Fetched(headers),
             ..self
         }
     }
@@ -257,22 +259,25 @@ impl<'b> Record<'b> {
     }
 
     pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'b>> + 'b {
-        let (in_batch, batch, map) = match self.headers {
-            Headers::None => (&[][..], None, None),
-            Headers::InBatch { headers, batch } => (headers, Some(batch), None),
-            Headers::Map(map) => (&[][..], None, Some(map)),
+        let (in_batch, batch, fetched) = match self.headers {
+            Headers::None => (&[][..], None, &[][..]),
+            Headers::InBatch { headers, batch } => (headers, Some(batch), &[][..]),
+            Headers::Fetched(fetched) => (&[][..], None, fetched),
         };
         let from_batch = in_batch.iter().map(move |h| {
             let batch = batch.expect("headers come with their batch");
             Header {
                 key: batch.text(h.key),
-                value: batch.bytes(h.value),
+                value: Some(batch.bytes(h.value)),
             }
         });
-        let from_map = map.into_iter().flatten().map(|(key, value)| Header { key, value });
+        let from_fetch = fetched.iter().map(|(key, value)| Header {
+            key,
+            value: value.as_deref(),
+        });
         HeaderIter {
-            inner: from_batch.chain(from_map),
-            len: in_batch.len() + map.map_or(0, |m| m.len()),
+            inner: from_batch.chain(from_fetch),
+            len: in_batch.len() + fetched.len(),
         }
     }
 

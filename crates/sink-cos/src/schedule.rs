@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ckafka_dump_core::dating;
 use ckafka_dump_core::stage::Stage;
-use ckafka_dump_core::{Deadline, Drained, Outcome, Record, StagedRecord, Timestamp};
+use ckafka_dump_core::{Deadline, Drained, Outcome, Record, StagedRecord, Timestamp, TimestampType};
 use ckafka_dump_kafka::{KafkaClient, KafkaError};
 use futures_util::stream::{self, StreamExt};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
@@ -39,10 +39,13 @@ fn done_fetching(fetched: usize, next_offset: i64, high_watermark: i64) -> bool 
     fetched == 0 || next_offset >= high_watermark
 }
 
-/// A fetched record in the model every sink writes, with its headers (rskafka gives them as a map, sorted by
-/// name, one value a name).
+/// A fetched record in the model every sink writes, with its headers in their order and its timestamp type.
 fn fetched_record<'a>(topic: &'a str, partition: i32, fetched: &'a RecordAndOffset) -> Record<'a> {
-    let timestamp = Timestamp::dated(fetched.record.timestamp.timestamp_millis(), None);
+    let kind = match fetched.timestamp_type {
+        rskafka::record::TimestampType::CreateTime => TimestampType::CreateTime,
+        rskafka::record::TimestampType::LogAppendTime => TimestampType::LogAppendTime,
+    };
+    let timestamp = Timestamp::dated(fetched.record.timestamp.timestamp_millis(), Some(kind));
     Record::new(
         topic,
         partition,
@@ -457,19 +460,28 @@ mod tests {
     }
 
     #[test]
-    fn fetched_records_keep_coordinates_timestamp_key_and_value() {
+    fn fetched_records_keep_coordinates_timestamp_and_its_type_key_value_and_headers() {
         let fetched = RecordAndOffset {
             record: rskafka::record::Record {
                 key: Some(b"k".to_vec()),
                 value: None,
-                headers: Default::default(),
+                headers: vec![("h".into(), Some(b"1".to_vec())), ("h".into(), None)],
                 timestamp: rskafka::chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
             },
             offset: 42,
+            timestamp_type: rskafka::record::TimestampType::LogAppendTime,
         };
         let record = fetched_record("t", 3, &fetched);
         assert_eq!((record.topic, record.partition, record.offset), ("t", 3, 42));
-        assert_eq!(record.timestamp.map(|t| t.millis), Some(1_700_000_000_123));
+        assert_eq!(
+            record.timestamp,
+            Some(Timestamp {
+                millis: 1_700_000_000_123,
+                kind: Some(TimestampType::LogAppendTime)
+            })
+        );
         assert_eq!((record.key, record.value), (Some(&b"k"[..]), None));
+        let headers: Vec<_> = record.headers().map(|h| (h.key, h.value)).collect();
+        assert_eq!(headers, [("h", Some(&b"1"[..])), ("h", None)]);
     }
 }

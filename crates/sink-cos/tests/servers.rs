@@ -754,7 +754,7 @@ async fn produce(client: &Client, topic: &str, partition: i32, from: usize, coun
         .map(|n| Record {
             key: Some(format!("k{n}").into_bytes()),
             value: Some(format!("p{partition}-{n:06}").into_bytes()),
-            headers: BTreeMap::new(),
+            headers: Vec::new(),
             timestamp: rskafka::chrono::DateTime::from_timestamp_millis(base_ms + n as i64 * 1000).unwrap(),
         })
         .collect();
@@ -1351,7 +1351,8 @@ async fn random_poison_records_land_once_each_in_data_or_dead_letter_objects() {
 /// The scheduled dump keeps what a restore needs: a fetched record's headers, and no 1969 for Kafka's "no
 /// timestamp" — an undated record is dated when first seen, from the partition's ledger, so a re-run keeps it.
 #[tokio::test]
-async fn the_scheduled_dump_keeps_headers_and_dates_an_undated_record_when_first_seen() {
+async fn the_scheduled_dump_keeps_headers_in_order_with_repeats_and_nulls_and_dates_an_undated_record_when_first_seen()
+{
     let client = kafka().await;
     let topic = topic(&client, 1).await;
     let pc = client
@@ -1361,7 +1362,12 @@ async fn the_scheduled_dump_keeps_headers_and_dates_an_undated_record_when_first
     let record = |value: &str, millis: i64| Record {
         key: None,
         value: Some(value.as_bytes().to_vec()),
-        headers: BTreeMap::from([("trace".to_owned(), b"t-1".to_vec()), ("bin".to_owned(), vec![0xff])]),
+        headers: vec![
+            ("trace".to_owned(), Some(b"t-1".to_vec())),
+            ("bin".to_owned(), Some(vec![0xff])),
+            ("trace".to_owned(), Some(b"t-2".to_vec())),
+            ("nil".to_owned(), None),
+        ],
         timestamp: rskafka::chrono::DateTime::from_timestamp_millis(millis).unwrap(),
     };
     // The object's key follows its first record: the undated one.
@@ -1393,10 +1399,13 @@ async fn the_scheduled_dump_keeps_headers_and_dates_an_undated_record_when_first
     for line in &lines {
         assert_eq!(
             line["headers"],
-            serde_json::json!([{"key": "bin", "value": "/w==", "value_encoding": "base64"}, {"key": "trace", "value": "t-1"}]),
+            serde_json::json!([{"key": "trace", "value": "t-1"}, {"key": "bin", "value": "/w==", "value_encoding": "base64"},
+                {"key": "trace", "value": "t-2"}, {"key": "nil", "value": null}]),
             "{line}"
         );
     }
+    let dated = lines.iter().find(|l| l["value"] == "dated").unwrap();
+    assert_eq!(dated["timestampType"], "CREATE_TIME", "{dated}");
     let undated = lines.iter().find(|l| l["value"] == "undated").unwrap();
     assert!(
         undated["timestamp"].is_null() && undated["timestampType"].is_null(),
@@ -1739,7 +1748,7 @@ async fn a_scheduled_parquet_dump_runs_the_stage_and_starts_one_new_object_where
         .map(|v| Record {
             key: None,
             value: Some(v.clone().into_bytes()),
-            headers: BTreeMap::new(),
+            headers: Vec::new(),
             timestamp: rskafka::chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
         })
         .collect();

@@ -1,7 +1,5 @@
 //! Source record → Kafka record, and splitting a partition's records into produce requests by size.
 
-use std::collections::BTreeMap;
-
 use ckafka_dump_core::sink::split_by_size;
 use ckafka_dump_core::time::now_epoch_ms;
 use ckafka_dump_core::time::Zone;
@@ -10,6 +8,7 @@ use ckafka_dump_core::{Failure, Record, StagedRecord};
 
 use crate::config::KafkaConfig;
 use rskafka::chrono::{DateTime, Utc};
+use rskafka::record::Headers;
 
 /// Header names of the optional provenance headers (`provenance_headers=true`): with them a consumer can
 /// recognise a re-delivered record.
@@ -29,9 +28,9 @@ pub struct Outgoing {
     pub record: rskafka::record::Record,
 }
 
-/// The target topic of a record and the record produced there: value, key, headers and timestamp kept as the
-/// source had them, unless the configuration takes the key from a field. rskafka keeps headers in a map, so
-/// of repeated header names the last wins. An undated record (SCF events carry no timestamp) is stamped now.
+/// The target topic of a record and the record produced there: value, key, headers (in order, repeated names
+/// and headers without a value kept) and timestamp as the source had them, unless the configuration takes the
+/// key from a field. An undated record (SCF events carry no timestamp) is stamped now.
 /// A topic or key field a record lacks, and a record the transform stage rejected, are refused, never
 /// rewritten.
 pub fn outgoing(source: usize, record: &StagedRecord<'_>, config: &KafkaConfig) -> Result<(String, Outgoing), Failure> {
@@ -60,8 +59,7 @@ pub fn outgoing(source: usize, record: &StagedRecord<'_>, config: &KafkaConfig) 
             )
         }
     };
-    let mut headers: BTreeMap<String, Vec<u8>> =
-        record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
+    let mut headers = own_headers(record);
     if config.provenance_headers {
         add_keeping_own(&mut headers, provenance(record));
     }
@@ -94,10 +92,10 @@ pub fn dead_letter_without_bytes(source: usize, record: &Record<'_>, refusal: &F
 }
 
 fn letter(source: usize, record: &Record<'_>, refusal: &Failure, with_bytes: bool) -> Outgoing {
-    let mut headers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut headers = Headers::new();
     let mut reason = refusal.reason.clone();
     if with_bytes {
-        headers.extend(record.headers().map(|h| (h.key.to_owned(), h.value.to_vec())));
+        headers = own_headers(record);
     } else {
         reason.push_str(&format!(
             " (its key, value and headers are not in this letter: read them at {}/{}/{})",
@@ -124,18 +122,28 @@ fn stamp(record: &Record<'_>) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(millis).expect("a dated record's time and now are in chrono's range")
 }
 
-/// Adds ckafka-dump's headers; a header of the same name the record already carries (a record mirrored twice)
-/// is kept under the first free name `<name>.1`, `<name>.2`, …, never overwritten.
-pub fn add_keeping_own(headers: &mut BTreeMap<String, Vec<u8>>, added: impl IntoIterator<Item = (String, Vec<u8>)>) {
+/// The record's own headers as rskafka produces them.
+fn own_headers(record: &Record<'_>) -> Headers {
+    record
+        .headers()
+        .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+        .collect()
+}
+
+/// Adds ckafka-dump's headers after the record's own; a header of the same name the record already carries (a
+/// record mirrored twice) is renamed to the first free name `<name>.1`, `<name>.2`, …, never overwritten.
+pub fn add_keeping_own(headers: &mut Headers, added: impl IntoIterator<Item = (String, Vec<u8>)>) {
     for (name, value) in added {
-        if let Some(own) = headers.remove(&name) {
+        if headers.iter().any(|(own, _)| *own == name) {
             let free = (1..)
                 .map(|n| format!("{name}.{n}"))
-                .find(|candidate| !headers.contains_key(candidate))
+                .find(|candidate| !headers.iter().any(|(own, _)| own == candidate))
                 .expect("a free name exists");
-            headers.insert(free, own);
+            for (own, _) in headers.iter_mut().filter(|(own, _)| *own == name) {
+                own.clone_from(&free);
+            }
         }
-        headers.insert(name, value);
+        headers.push((name, Some(value)));
     }
 }
 
@@ -169,6 +177,14 @@ mod tests {
         let mut all = pairs.to_vec();
         all.extend_from_slice(&[("kafka_address", "127.0.0.1:9092"), ("kafka_topic_name", "copy")]);
         KafkaConfig::from_env(&Env::from_pairs(&all)).unwrap()
+    }
+
+    /// The value of the only header named `name`.
+    fn header<'h>(headers: &'h Headers, name: &str) -> &'h [u8] {
+        let mut named = headers.iter().filter(|(own, _)| own == name);
+        let (_, value) = named.next().unwrap_or_else(|| panic!("no header {name}"));
+        assert!(named.next().is_none(), "one header {name}");
+        value.as_deref().expect("a value")
     }
 
     fn outgoing(source: usize, record: &StagedRecord<'_>, provenance: bool) -> Result<Outgoing, Failure> {
@@ -241,12 +257,16 @@ mod tests {
             out.record.value.as_deref(),
             Some(&br#"{"order_id":77,"total":19.99}"#[..])
         );
-        assert_eq!(out.record.headers["name"], "Zoë".as_bytes());
-        assert_eq!(out.record.headers[SOURCE_OFFSET_HEADER], b"1000");
+        assert_eq!(header(&out.record.headers, "name"), "Zoë".as_bytes());
+        assert_eq!(header(&out.record.headers, SOURCE_OFFSET_HEADER), b"1000");
         assert_eq!(out.record.timestamp.timestamp_millis(), 1763712000000);
         let tombstone = outgoing(2, &batch.get(2).unwrap(), false).unwrap();
         assert_eq!(tombstone.record.value, None);
-        assert!(!tombstone.record.headers.contains_key(SOURCE_TOPIC_HEADER));
+        assert!(!tombstone
+            .record
+            .headers
+            .iter()
+            .any(|(name, _)| name == SOURCE_TOPIC_HEADER));
     }
 
     #[test]
@@ -262,10 +282,10 @@ mod tests {
         let decoded = decode(&event).unwrap().into_batch().unwrap();
         let batch = StagedBatch::unstaged(&decoded);
         let out = outgoing(0, &batch.get(0).unwrap(), true).unwrap();
-        assert_eq!(out.record.headers[SOURCE_OFFSET_HEADER], b"9");
-        assert_eq!(out.record.headers["ckafka-dump-source-offset.1"], b"7");
-        assert_eq!(out.record.headers["ckafka-dump-source-offset.2"], b"41");
-        assert_eq!(out.record.headers[SOURCE_TOPIC_HEADER], b"mirror");
+        assert_eq!(header(&out.record.headers, SOURCE_OFFSET_HEADER), b"9");
+        assert_eq!(header(&out.record.headers, "ckafka-dump-source-offset.1"), b"7");
+        assert_eq!(header(&out.record.headers, "ckafka-dump-source-offset.2"), b"41");
+        assert_eq!(header(&out.record.headers, SOURCE_TOPIC_HEADER), b"mirror");
     }
 
     #[test]
@@ -292,9 +312,9 @@ mod tests {
         let letter = dead_letter(0, &record, &refusal);
         assert_eq!(letter.record.key.as_deref(), record.key);
         assert_eq!(letter.record.value.as_deref(), record.value);
-        assert_eq!(letter.record.headers["name"], "Zoë".as_bytes());
-        assert_eq!(letter.record.headers[SOURCE_OFFSET_HEADER], b"1000");
-        assert_eq!(letter.record.headers[ERROR_HEADER], refusal.reason.as_bytes());
+        assert_eq!(header(&letter.record.headers, "name"), "Zoë".as_bytes());
+        assert_eq!(header(&letter.record.headers, SOURCE_OFFSET_HEADER), b"1000");
+        assert_eq!(header(&letter.record.headers, ERROR_HEADER), refusal.reason.as_bytes());
         assert_eq!(letter.record.timestamp.timestamp_millis(), 1763712000000);
     }
 

@@ -565,7 +565,7 @@ fn record_cell<'b>(record: &StagedRecord<'b>, whole: &Whole, column: &Column) ->
                 _ => Cell::Text(Cow::Owned(json)),
             }
         }
-        Meta::Header(name) => bytes_or_text(record.headers().find(|h| h.key == name).map(|h| h.value), "header")?,
+        Meta::Header(name) => bytes_or_text(record.headers().find(|h| h.key == name).and_then(|h| h.value), "header")?,
     })
 }
 

@@ -49,7 +49,8 @@ pub struct BackedUp {
     pub timestamp: Option<i64>,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// In their order, repeated names kept; `None` is a header without a value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl BackedUp {
@@ -57,7 +58,11 @@ impl BackedUp {
     pub fn size(&self) -> usize {
         self.key.as_ref().map_or(0, Vec::len)
             + self.value.as_ref().map_or(0, Vec::len)
-            + self.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
     }
 }
 
@@ -117,11 +122,10 @@ pub fn parse_line(line: &[u8]) -> Result<BackedUp, String> {
         .headers
         .into_iter()
         .map(|h| {
-            let value = bytes_of(
-                h.value.as_deref().unwrap_or(""),
-                h.value_encoding.as_deref(),
-                "a header value",
-            )?;
+            let value = h
+                .value
+                .map(|value| bytes_of(&value, h.value_encoding.as_deref(), "a header value"))
+                .transpose()?;
             Ok((h.key.into_owned(), value))
         })
         .collect::<Result<_, String>>()?;
@@ -275,9 +279,9 @@ mod tests {
                 key: Some(vec![0xff, 1]),
                 value: Some(br#"{"a":1}"#.to_vec()),
                 headers: vec![
-                    ("h".into(), b"a".to_vec()),
-                    ("h".into(), vec![0xff]),
-                    ("g".into(), vec![])
+                    ("h".into(), Some(b"a".to_vec())),
+                    ("h".into(), Some(vec![0xff])),
+                    ("g".into(), Some(vec![]))
                 ],
             }
         );

@@ -321,7 +321,7 @@ impl Restore {
     /// The rskafka record produced for a backed-up one: its key, value, headers (rskafka keeps one value per
     /// name, the last) and time as CreateTime, with the provenance headers unless they are turned off.
     fn outgoing(&self, record: BackedUp) -> rskafka::record::Record {
-        let mut headers: BTreeMap<String, Vec<u8>> = record.headers.into_iter().collect();
+        let mut headers = record.headers;
         if self.config.provenance_headers {
             add_keeping_own(
                 &mut headers,
@@ -344,6 +344,11 @@ impl Restore {
                 .expect("epoch milliseconds of an i64 are in chrono's range"),
         }
     }
+}
+
+/// The value of the header named `name` that was added last.
+fn header<'h>(headers: &'h rskafka::record::Headers, name: &str) -> Option<&'h [u8]> {
+    headers.iter().rev().find(|(own, _)| own == name)?.1.as_deref()
 }
 
 /// A failed read of an object: bytes that do not decompress are the object's fault; a read cut off by the
@@ -883,14 +888,13 @@ impl PartitionRun {
                 .map_err(failed("reading what a stopped run produced"))?;
             for r in records.iter().filter(|r| r.offset >= at) {
                 let h = &r.record.headers;
-                if h.get(SOURCE_TOPIC_HEADER).map(Vec::as_slice) != Some(topic)
-                    || h.get(SOURCE_PARTITION_HEADER) != Some(&partition)
+                if header(h, SOURCE_TOPIC_HEADER) != Some(topic)
+                    || header(h, SOURCE_PARTITION_HEADER) != Some(&partition)
                 {
                     continue;
                 }
-                let offset = h
-                    .get(SOURCE_OFFSET_HEADER)
-                    .and_then(|o| std::str::from_utf8(o).ok()?.parse::<i64>().ok());
+                let offset =
+                    header(h, SOURCE_OFFSET_HEADER).and_then(|o| std::str::from_utf8(o).ok()?.parse::<i64>().ok());
                 if let Some(o) = offset.filter(|&o| o >= from) {
                     last = last.max(Some(o));
                 }

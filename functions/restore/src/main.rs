@@ -12,6 +12,9 @@ use restore::error::RestoreError;
 use restore::job::{Meter, Report, Restore};
 use restore::RestoreFunction;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: restore run [--dry-run] [--round-ms N]\n\
     Restores the backup the environment names (see docs/restore.md) until every partition is done, in rounds of\n\
     --round-ms (default 60000: a killed run's partitions are free again 10 s after its round would have ended).\n\

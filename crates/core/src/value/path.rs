@@ -103,8 +103,18 @@ impl Meta {
                 .timestamp
                 .map_or(Value::Null, |t| Value::String(zone.date_time(t.millis).rfc3339())),
             Meta::TimestampMs => record.timestamp.map_or(Value::Null, |t| Value::from(t.millis)),
-            Meta::Headers => Value::Object(record.headers().map(|h| (h.key.to_owned(), text(h.value))).collect()),
-            Meta::Header(name) => return record.headers().find(|h| h.key == name).map(|h| text(h.value)),
+            Meta::Headers => Value::Object(
+                record
+                    .headers()
+                    .map(|h| (h.key.to_owned(), h.value.map_or(Value::Null, text)))
+                    .collect(),
+            ),
+            Meta::Header(name) => {
+                return record
+                    .headers()
+                    .find(|h| h.key == name)
+                    .map(|h| h.value.map_or(Value::Null, text))
+            }
         })
     }
 }

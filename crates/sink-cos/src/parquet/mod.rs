@@ -188,7 +188,8 @@ fn meta_cell<'a>(meta: &Meta, record: &StagedRecord<'a>) -> Cell<'a> {
             .record
             .headers()
             .find(|h| h.key == name)
-            .map_or(Cell::Null, |h| Cell::of_bytes(h.value)),
+            .and_then(|h| h.value)
+            .map_or(Cell::Null, Cell::of_bytes),
     }
 }
 
