@@ -37,7 +37,7 @@ fn ours(batch: &Batch<'_>, with_timestamps: bool) -> Vec<Seen> {
         .records()
         .map(|r| {
             let mut headers: Vec<(String, Vec<u8>)> =
-                r.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
+                r.headers().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect();
             headers.sort();
             Seen {
                 topic: r.topic.to_owned(),
