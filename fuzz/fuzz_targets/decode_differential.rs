@@ -36,14 +36,20 @@ fn ours(batch: &Batch<'_>, with_timestamps: bool) -> Vec<Seen> {
     let mut seen: Vec<Seen> = batch
         .records()
         .map(|r| {
-            let mut headers: Vec<(String, Vec<u8>)> =
-                r.headers().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect();
+            let mut headers: Vec<(String, Vec<u8>)> = r
+                .headers()
+                .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                .collect();
             headers.sort();
             Seen {
                 topic: r.topic.to_owned(),
                 partition: r.partition,
                 offset: r.offset,
-                timestamp_ms: if with_timestamps { r.timestamp.map(|t| t.millis) } else { None },
+                timestamp_ms: if with_timestamps {
+                    r.timestamp.map(|t| t.millis)
+                } else {
+                    None
+                },
                 key: r.key.map(<[u8]>::to_vec),
                 value: r.value.map(<[u8]>::to_vec),
                 headers,
@@ -71,8 +77,8 @@ fn aws_reference(event: &str) -> Option<Vec<Seen>> {
                 .collect();
             headers.sort();
             // Kafka's -1 and times past year 9999 leave a record undated.
-            let timestamp_ms = Some(raw_record.get("timestamp")?.as_i64()?)
-                .filter(|&ms| Timestamp::dated(ms, None).is_some());
+            let timestamp_ms =
+                Some(raw_record.get("timestamp")?.as_i64()?).filter(|&ms| Timestamp::dated(ms, None).is_some());
             seen.push(Seen {
                 topic: r
                     .topic
@@ -97,7 +103,9 @@ fn scf_reference(event: &str) -> Option<Vec<Seen>> {
         let ckafka = entry.get("Ckafka")?;
         let key = match ckafka.get("msgKey") {
             None | Some(Value::Null) => None,
-            Some(k) => Some(k.as_str()?).filter(|k| !k.is_empty() && *k != "None").map(|k| k.as_bytes().to_vec()),
+            Some(k) => Some(k.as_str()?)
+                .filter(|k| !k.is_empty() && *k != "None")
+                .map(|k| k.as_bytes().to_vec()),
         };
         let partition = ckafka.get("partition").or_else(|| ckafka.get("Partition"))?.as_i64()?;
         seen.push(Seen {
@@ -143,19 +151,35 @@ fn has_repeated_keys(event: &str) -> bool {
             while seq.next_element_seed(Check)?.is_some() {}
             Ok(())
         }
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> { Ok(()) }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> { Ok(()) }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> { Ok(()) }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> { Ok(()) }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> { Ok(()) }
-        fn visit_unit<E>(self) -> Result<(), E> { Ok(()) }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
     }
-    Check.deserialize(&mut serde_json::Deserializer::from_str(event)).is_err()
+    Check
+        .deserialize(&mut serde_json::Deserializer::from_str(event))
+        .is_err()
 }
 
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = std::str::from_utf8(data) else { return };
-    let Ok(Event::Records(batch)) = ckafka_dump_core::decode(event) else { return };
+    let Ok(Event::Records(batch)) = ckafka_dump_core::decode(event) else {
+        return;
+    };
     if has_repeated_keys(event) {
         return;
     }
@@ -168,6 +192,10 @@ fuzz_target!(|data: &[u8]| {
     // The reference may refuse what the decoder reads leniently (a missing field it requires); where it
     // reads the event, it must read the same records.
     if let Some(reference) = reference {
-        assert_eq!(ours(&batch, with_timestamps), reference, "the decoders disagree on {event}");
+        assert_eq!(
+            ours(&batch, with_timestamps),
+            reference,
+            "the decoders disagree on {event}"
+        );
     }
 });

@@ -6,11 +6,17 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = std::str::from_utf8(data) else { return };
-    if let Some(batch) = ckafka_dump_core::decode(event).ok().and_then(ckafka_dump_core::Event::into_batch) {
+    if let Some(batch) = ckafka_dump_core::decode(event)
+        .ok()
+        .and_then(ckafka_dump_core::Event::into_batch)
+    {
         let mut bytes = 0;
         for record in batch.records() {
             bytes += record.topic.len() + record.payload_len();
-            bytes += record.headers().map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len)).sum::<usize>();
+            bytes += record
+                .headers()
+                .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+                .sum::<usize>();
             let _ = record.value_str();
         }
         assert!(bytes <= event.len() * 4, "decoded more bytes than the event could hold");
