@@ -16,6 +16,7 @@ use ckafka_dump_sink_cos::store::s3::Bucket;
 use ckafka_dump_sink_cos::CosSink;
 use ckafka_dump_testkit::{repo_root, setting, unique, venv_path, FaultProxy};
 use restore::config::RestoreConfig;
+use restore::error::RestoreError;
 use restore::job::{Meter, Report, Restore};
 use serde_json::{json, Value};
 
@@ -203,16 +204,15 @@ impl Backup {
         Restore::new(RestoreConfig::from_env(&self.env(&pairs)).unwrap()).unwrap()
     }
 
+    /// One run of the job restoring `source`'s backup into `target`.
+    async fn run(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Result<Report, RestoreError> {
+        let meter = Arc::new(Meter::default());
+        let deadline = Deadline::after(Duration::from_secs(120));
+        self.restore(source, target, extra).run(deadline, false, &meter).await
+    }
+
     async fn restore_into(&self, source: &str, target: &str, extra: &[(&str, &str)]) -> Report {
-        let restore = self.restore(source, target, extra);
-        restore
-            .run(
-                Deadline::after(Duration::from_secs(120)),
-                false,
-                &Arc::new(Meter::default()),
-            )
-            .await
-            .unwrap()
+        self.run(source, target, extra).await.unwrap()
     }
 }
 
@@ -604,16 +604,7 @@ async fn offset_and_time_ranges_restore_exactly_the_records_in_range_and_a_dry_r
 async fn a_target_with_fewer_partitions_and_a_text_backup_are_refused_by_name() {
     let (backup, source, _) = backed_up_topic(30).await;
     let small = create_topic(2);
-    let e = backup
-        .restore(&source, &small, &[])
-        .run(
-            Deadline::after(Duration::from_secs(30)),
-            false,
-            &Arc::new(Meter::default()),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = backup.run(&source, &small, &[]).await.unwrap_err().to_string();
     assert!(
         e.contains("up to 2 (3 partitions)") && e.contains(&format!("`{small}` has 2")),
         "{e}"
@@ -621,16 +612,7 @@ async fn a_target_with_fewer_partitions_and_a_text_backup_are_refused_by_name() 
 
     let text = Backup::new(&[("content_format", "text")]).await;
     text.dump_scheduled(&source, &[]).await;
-    let e = text
-        .restore(&source, &small, &[])
-        .run(
-            Deadline::after(Duration::from_secs(30)),
-            false,
-            &Arc::new(Meter::default()),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = text.run(&source, &small, &[]).await.unwrap_err().to_string();
     assert!(
         e.contains(".txt") && e.contains("a text backup") && e.contains("content_format=json"),
         "{e}"
