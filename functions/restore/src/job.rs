@@ -576,6 +576,7 @@ impl PartitionRun {
             let resume = Resume {
                 start_offset: object.start_offset,
                 key: object.key.clone(),
+                read_to_end: false,
             };
             if Instant::now() >= self.stop_at {
                 self.flush(
@@ -661,6 +662,7 @@ impl PartitionRun {
             .map(|last| Resume {
                 start_offset: last.start_offset,
                 key: last.key.clone(),
+                read_to_end: true,
             })
             .or(progress.resume.clone());
         self.flush(

@@ -29,14 +29,15 @@ pub fn order(plan: &mut Plan) {
 }
 
 /// The objects of a partition still to read after `resume`, the object a run was reading when it stopped
-/// (every object before it was read to its end).
+/// (every object before it was read to its end; it too, when `read_to_end`).
 pub fn objects_from<'p>(objects: &'p [BackupObject], resume: Option<&Resume>) -> &'p [BackupObject] {
     match resume {
         None => objects,
         Some(resume) => {
             let at = objects
                 .partition_point(|o| (o.start_offset, o.key.as_str()) < (resume.start_offset, resume.key.as_str()));
-            &objects[at..]
+            let done = resume.read_to_end && objects.get(at).is_some_and(|o| o.key == resume.key);
+            &objects[at + usize::from(done)..]
         }
     }
 }
@@ -78,6 +79,9 @@ pub fn partition_problem(
 pub struct Resume {
     pub start_offset: i64,
     pub key: String,
+    /// The run read it to its end: the partition's last object, which later runs need not read again.
+    #[serde(default)]
+    pub read_to_end: bool,
 }
 
 /// A partition's progress, `<prefix>.ckafka-dump/restore/<job>/<partition>.json`: written after the broker
@@ -138,16 +142,21 @@ mod tests {
         order(&mut plan);
         let keys = |objects: &[BackupObject]| objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
         assert_eq!(keys(&plan[&0]), ["z", "a", "c", "b"]);
-        let resume = Resume {
-            start_offset: 100,
-            key: "c".into(),
+        let resume = |start_offset, key: &str, read_to_end| Resume {
+            start_offset,
+            key: key.into(),
+            read_to_end,
         };
-        assert_eq!(keys(objects_from(&plan[&0], Some(&resume))), ["c", "b"]);
-        let gone = Resume {
-            start_offset: 150,
-            key: "gone".into(),
-        };
-        assert_eq!(keys(objects_from(&plan[&0], Some(&gone))), ["b"]);
+        assert_eq!(
+            keys(objects_from(&plan[&0], Some(&resume(100, "c", false)))),
+            ["c", "b"]
+        );
+        assert_eq!(keys(objects_from(&plan[&0], Some(&resume(150, "gone", false)))), ["b"]);
+        assert_eq!(keys(objects_from(&plan[&0], Some(&resume(200, "b", false)))), ["b"]);
+        assert!(
+            objects_from(&plan[&0], Some(&resume(200, "b", true))).is_empty(),
+            "a complete partition reads nothing"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64_simd::STANDARD as B64;
 use ckafka_dump_core::config::Env;
-use ckafka_dump_core::Deadline;
+use ckafka_dump_core::{Deadline, Retryable};
 use ckafka_dump_runtime::{invoke, Function};
 use ckafka_dump_sink_cos::config::{CosConfig, Destination};
 use ckafka_dump_sink_cos::store::s3::Bucket;
@@ -28,9 +28,18 @@ fn broker() -> String {
 }
 
 fn records_tool(args: &[&str], input: Option<&str>) -> String {
+    records_tool_as(None, args, input)
+}
+
+/// `kafka_records.py`, logging in with SASL/PLAIN as `user:password` when given.
+fn records_tool_as(sasl_plain: Option<&str>, args: &[&str], input: Option<&str>) -> String {
     let python = venv_path("bin/python");
     let script = repo_root().join("scripts/fixtures/kafka_records.py");
-    let mut child = Command::new(&python)
+    let mut command = Command::new(&python);
+    if let Some(sasl) = sasl_plain {
+        command.env("KAFKA_RECORDS_SASL_PLAIN", sasl);
+    }
+    let mut child = command
         .arg(&script)
         .args(args)
         .stdin(Stdio::piped())
@@ -617,4 +626,51 @@ async fn a_target_with_fewer_partitions_and_a_text_backup_are_refused_by_name() 
         e.contains(".txt") && e.contains("a text backup") && e.contains("content_format=json"),
         "{e}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_the_target_refuses_stops_the_run_naming_object_and_offset_and_a_rerun_repeats_nothing() {
+    // noida-db's Kafka personality enforces max.message.bytes (1 MiB); it takes SASL/PLAIN with any password.
+    let broker = setting("CKD_KAFKA_PLAIN_BOOTSTRAP");
+    let target = unique("sized");
+    records_tool_as(Some("dumper:any"), &["create", &broker, &target, "1"], None);
+    let records: Vec<Value> = (0..6i64)
+        .map(|i| {
+            let value = match i {
+                3 => "B".repeat(2_000_000),
+                _ => format!("{i:02}{}", "s".repeat(1000)),
+            };
+            json!({"offset": i, "key": b64(format!("k{i}").as_bytes()), "value": b64(value.as_bytes()),
+                   "headers": [], "timestamp": BASE_MS + i})
+        })
+        .collect();
+    let backup = Backup::new(&[]).await;
+    backup
+        .dump_triggered("src-sized", &BTreeMap::from([(0, records)]), 10, &[])
+        .await;
+    let to_noida = [
+        ("kafka_address", broker.as_str()),
+        ("security_protocol", "SASL_PLAINTEXT"),
+        ("sasl_mechanism", "PLAIN"),
+        ("sasl_plain_username", "dumper"),
+        ("sasl_plain_password", "any"),
+    ];
+    let restored_offsets = || -> Vec<i64> {
+        let out = records_tool_as(Some("dumper:any"), &["consume", &broker, &target], None);
+        out.lines()
+            .map(|line| source_offset(&serde_json::from_str(line).unwrap()))
+            .collect()
+    };
+    for run in ["first", "again"] {
+        let e = backup.run("src-sized", &target, &to_noida).await.unwrap_err();
+        assert!(!e.is_retryable(), "{run}: {e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("src-sized+0+0000000000000000000.jsonl")
+                && e.contains("source offset 3")
+                && e.contains("refused it"),
+            "{run}: {e}"
+        );
+        assert_eq!(restored_offsets(), [0, 1, 2], "{run}: the records before it, once");
+    }
 }
