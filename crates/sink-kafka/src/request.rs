@@ -61,7 +61,7 @@ pub fn outgoing(source: usize, record: &StagedRecord<'_>, config: &KafkaConfig) 
     };
     let mut headers = own_headers(record);
     if config.provenance_headers {
-        add_keeping_own(&mut headers, provenance(record));
+        add_keeping_own(&mut headers, provenance(record.topic, record.partition, record.offset));
     }
     let timestamp = stamp(record);
     Ok((
@@ -103,7 +103,12 @@ fn letter(source: usize, record: &Record<'_>, refusal: &Failure, with_bytes: boo
         ));
     }
     let error = (ERROR_HEADER.to_owned(), reason.into_bytes());
-    add_keeping_own(&mut headers, provenance(record).into_iter().chain([error]));
+    add_keeping_own(
+        &mut headers,
+        provenance(record.topic, record.partition, record.offset)
+            .into_iter()
+            .chain([error]),
+    );
     let bytes = |b: Option<&[u8]>| b.filter(|_| with_bytes).map(<[u8]>::to_vec);
     Outgoing {
         source,
@@ -147,15 +152,12 @@ pub fn add_keeping_own(headers: &mut Headers, added: impl IntoIterator<Item = (S
     }
 }
 
-/// The provenance headers of `record`: where it was read.
-fn provenance(record: &Record<'_>) -> [(String, Vec<u8>); 3] {
+/// The provenance headers of a record read at `topic`/`partition`/`offset`: where it was read.
+pub fn provenance(topic: &str, partition: i32, offset: i64) -> [(String, Vec<u8>); 3] {
     [
-        (SOURCE_TOPIC_HEADER.to_owned(), record.topic.as_bytes().to_vec()),
-        (
-            SOURCE_PARTITION_HEADER.to_owned(),
-            record.partition.to_string().into_bytes(),
-        ),
-        (SOURCE_OFFSET_HEADER.to_owned(), record.offset.to_string().into_bytes()),
+        (SOURCE_TOPIC_HEADER.to_owned(), topic.as_bytes().to_vec()),
+        (SOURCE_PARTITION_HEADER.to_owned(), partition.to_string().into_bytes()),
+        (SOURCE_OFFSET_HEADER.to_owned(), offset.to_string().into_bytes()),
     ]
 }
 

@@ -69,7 +69,8 @@ pub struct RestoreConfig {
 }
 
 ckafka_dump_core::variables! {
-    /// The restore job's own variables (the backup's and the cluster's are the dump's and the producer's).
+    /// The restore job's own variables (the backup's and the cluster's are the dump's and the producer's, and
+    /// `max_request_bytes` to-kafka's).
     VARIABLES;
     KAFKA_TOPIC_NAME = Var::new(
         "kafka_topic_name",
@@ -130,11 +131,6 @@ ckafka_dump_core::variables! {
         "restore_window_bytes",
         Kind::Count { default: 8 << 20, min: 1 << 16, max: 1 << 30 },
         "Record bytes a partition gathers before producing them and saving its progress: its memory, and how much a killed run re-checks.",
-    );
-    MAX_REQUEST_BYTES = Var::new(
-        "max_request_bytes",
-        Kind::Count { default: 1_000_000, min: 1024, max: 100 * 1024 * 1024 },
-        "Largest produce request (keep it under the broker's `message.max.bytes`).",
     );
 }
 
@@ -200,7 +196,7 @@ impl RestoreConfig {
             }
         }
         Ok(RestoreConfig {
-            source_topic: schedule.topic,
+            source_topic: env.required(&TOPIC_NAME)?,
             connection: schedule.connection,
             target_topic,
             job,
@@ -211,7 +207,7 @@ impl RestoreConfig {
             target_partition: env.count(&RESTORE_TARGET_PARTITION)? as i32,
             provenance_headers: env.flag(&PROVENANCE_HEADERS)?,
             window_bytes: env.size(&RESTORE_WINDOW_BYTES)?,
-            max_request_bytes: env.size(&MAX_REQUEST_BYTES)?,
+            max_request_bytes: env.size(&ckafka_dump_sink_kafka::config::MAX_REQUEST_BYTES)?,
             backup,
         })
     }

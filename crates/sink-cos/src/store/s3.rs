@@ -260,28 +260,33 @@ impl ObjectStore for Bucket {
 
     fn read<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<ObjectReader>> {
         Box::pin(async move {
-            match self.client().get_object().bucket(self.name()).key(key).send().await {
-                Ok(output) => Ok(Some(Box::new(output.body.into_async_read()) as ObjectReader)),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-                Err(e) => Err(sdk_error("GetObject", key, e)),
-            }
+            let body = self.body(key).await?;
+            Ok(body.map(|body| Box::new(body.into_async_read()) as ObjectReader))
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
-            let output = match self.client().get_object().bucket(self.name()).key(key).send().await {
-                Ok(output) => output,
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(None),
-                Err(e) => return Err(sdk_error("GetObject", key, e)),
+            let Some(body) = self.body(key).await? else {
+                return Ok(None);
             };
-            let body = output
-                .body
+            let body = body
                 .collect()
                 .await
                 .map_err(|e| CosError::store("GetObject", key, e.to_string(), true))?;
             Ok(Some(body.into_bytes().to_vec()))
         })
+    }
+}
+
+impl Bucket {
+    /// The object's body as it arrives, or `None` when there is no such key.
+    async fn body(&self, key: &str) -> Result<Option<ByteStream>, CosError> {
+        match self.client().get_object().bucket(self.name()).key(key).send().await {
+            Ok(output) => Ok(Some(output.body)),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(sdk_error("GetObject", key, e)),
+        }
     }
 }
 
