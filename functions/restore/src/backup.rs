@@ -220,13 +220,19 @@ impl ObjectLines {
             })??;
         let n = chunk.len();
         self.read_bytes += n as u64;
-        match &mut self.decoder {
-            Decoder::Plain => self.text.extend_from_slice(chunk),
-            Decoder::Gzip(gzip) if n == 0 => gzip.try_finish()?,
-            Decoder::Gzip(gzip) => gzip.write_all(chunk)?,
-            Decoder::Zstd(zstd) if n == 0 => zstd.flush()?,
-            Decoder::Zstd(zstd) => zstd.write_all(chunk)?,
-        }
+        let decompressed = match &mut self.decoder {
+            Decoder::Plain => {
+                self.text.extend_from_slice(chunk);
+                Ok(())
+            }
+            Decoder::Gzip(gzip) if n == 0 => gzip.try_finish(),
+            Decoder::Gzip(gzip) => gzip.write_all(chunk),
+            Decoder::Zstd(zstd) if n == 0 => zstd.flush(),
+            Decoder::Zstd(zstd) => zstd.write_all(chunk),
+        };
+        // The object's bytes are at fault, not the connection that brought them.
+        decompressed
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("does not decompress: {e}")))?;
         let decoded = match &mut self.decoder {
             Decoder::Plain => None,
             Decoder::Gzip(gzip) => Some(gzip.get_mut()),

@@ -23,7 +23,7 @@ use ckafka_dump_sink_cos::naming::{checkpoint_key, KeyReader};
 use ckafka_dump_sink_cos::store::{by_cutoff, Created};
 use ckafka_dump_sink_cos::writer::Objects;
 use ckafka_dump_sink_kafka::request::{
-    add_keeping_own, SOURCE_OFFSET_HEADER, SOURCE_PARTITION_HEADER, SOURCE_TOPIC_HEADER,
+    add_keeping_own, provenance, SOURCE_OFFSET_HEADER, SOURCE_PARTITION_HEADER, SOURCE_TOPIC_HEADER,
 };
 
 use crate::backup::{content_of, parse_line, BackedUp, ObjectLines};
@@ -318,22 +318,12 @@ impl Restore {
         Ok(report)
     }
 
-    /// The rskafka record produced for a backed-up one: its key, value, headers (rskafka keeps one value per
-    /// name, the last) and time as CreateTime, with the provenance headers unless they are turned off.
+    /// The rskafka record produced for a backed-up one: its key, value, headers (in order) and time as
+    /// CreateTime, with the provenance headers after its own unless they are turned off.
     fn outgoing(&self, record: BackedUp) -> rskafka::record::Record {
         let mut headers = record.headers;
         if self.config.provenance_headers {
-            add_keeping_own(
-                &mut headers,
-                [
-                    (SOURCE_TOPIC_HEADER.to_owned(), record.topic.into_bytes()),
-                    (
-                        SOURCE_PARTITION_HEADER.to_owned(),
-                        record.partition.to_string().into_bytes(),
-                    ),
-                    (SOURCE_OFFSET_HEADER.to_owned(), record.offset.to_string().into_bytes()),
-                ],
-            );
+            add_keeping_own(&mut headers, provenance(&record.topic, record.partition, record.offset));
         }
         rskafka::record::Record {
             key: record.key,
@@ -356,9 +346,7 @@ fn header<'h>(headers: &'h rskafka::record::Headers, name: &str) -> Option<&'h [
 fn read_error(key: &str, e: std::io::Error) -> RestoreError {
     use std::io::ErrorKind;
     match e.kind() {
-        ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof => {
-            RestoreError::backup(key, e.to_string())
-        }
+        ErrorKind::InvalidData => RestoreError::backup(key, e.to_string()),
         ErrorKind::TimedOut => RestoreError::Deadline {
             what: format!("reading {key}"),
         },
@@ -432,6 +420,18 @@ impl PartitionRun {
         }
     }
 
+    /// An object of the plan, to read: one listed and gone before it is read fails the run (its records would
+    /// be passed over), and the next run lists again.
+    async fn open_listed(&self, object: &BackupObject) -> Result<ObjectLines, RestoreError> {
+        let lines = self
+            .restore
+            .open(&object.key, object.compression, self.deadline)
+            .await?;
+        lines.ok_or_else(|| {
+            CosError::store("GetObject", &object.key, "listed, then gone before it was read", true).into()
+        })
+    }
+
     /// Reads the next record of an object, checking it belongs to this partition.
     async fn next_record(&self, lines: &mut ObjectLines, key: &str) -> Result<Option<BackedUp>, RestoreError> {
         let line = lines.next_line().await.map_err(|e| read_error(key, e))?;
@@ -459,13 +459,7 @@ impl PartitionRun {
             ..PartitionReport::default()
         };
         for object in objects_from(&self.objects, progress.as_ref().and_then(|p| p.resume.as_ref())) {
-            let Some(mut lines) = self
-                .restore
-                .open(&object.key, object.compression, self.deadline)
-                .await?
-            else {
-                continue;
-            };
+            let mut lines = self.open_listed(object).await?;
             report.objects += 1;
             while let Some(record) = self.next_record(&mut lines, &object.key).await? {
                 match self.verdict(&record, next) {
@@ -592,13 +586,7 @@ impl PartitionRun {
                 .await?;
                 return Ok(report);
             }
-            let Some(mut lines) = self
-                .restore
-                .open(&object.key, object.compression, self.deadline)
-                .await?
-            else {
-                continue;
-            };
+            let mut lines = self.open_listed(object).await?;
             let mut read = 0;
             while let Some(record) = self.next_record(&mut lines, &object.key).await? {
                 let offset = record.offset;

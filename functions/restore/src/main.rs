@@ -90,6 +90,7 @@ async fn run(dry_run: bool, round: Duration) -> Result<Report, RestoreError> {
         loop {
             let report = restore.run(Deadline::after(round), dry_run, &meter).await?;
             let complete = report.complete;
+            let held_elsewhere = report.partitions.iter().any(|p| p.held_elsewhere);
             total = Some(match total {
                 None => report,
                 Some(sum) => add(sum, report),
@@ -97,7 +98,7 @@ async fn run(dry_run: bool, round: Duration) -> Result<Report, RestoreError> {
             if complete || dry_run {
                 return Ok::<_, RestoreError>(total.expect("one round ran"));
             }
-            if report_held_only(total.as_ref()) {
+            if held_elsewhere {
                 tracing::info!("another run holds partitions of this job; waiting for it");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
@@ -111,10 +112,6 @@ async fn run(dry_run: bool, round: Duration) -> Result<Report, RestoreError> {
         eprintln!("\r{}", line(&meter, started.elapsed()));
     }
     result
-}
-
-fn report_held_only(report: Option<&Report>) -> bool {
-    report.is_some_and(|r| r.partitions.iter().any(|p| p.held_elsewhere))
 }
 
 /// Two rounds' reports as one: counts added, partitions merged.
